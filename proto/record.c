@@ -1,0 +1,165 @@
+/* record.c - assemble, seal, decode and verify stored event records. */
+#include "record.h"
+
+#include <string.h>
+
+#include "hash.h"
+
+typedef struct fixbuf {
+    uint8_t *p;
+    size_t len, cap;
+} fixbuf;
+
+static int
+fixbuf_write(void *data, const char *buf, size_t len)
+{
+    fixbuf *b = data;
+    if (len > b->cap - b->len)
+        return -1;
+    memcpy(b->p + b->len, buf, len);
+    b->len += len;
+    return 0;
+}
+
+size_t
+crm_record_hdr_encode(const crm_record_hdr *h, uint8_t *buf)
+{
+    fixbuf fb = {buf, 0, CRM_RECORD_HDR_MAX};
+    msgpack_packer pk;
+    int rc = 0;
+
+    /* Both strings are bounded by their validators (tenant ids, key ids);
+     * refusing here keeps a contract breach from truncating a record. */
+    if (h->tenant_len > CRM_TENANT_MAX || h->actor_len > CRM_ACTOR_MAX)
+        return 0;
+    msgpack_packer_init(&pk, &fb, fixbuf_write);
+    rc |= msgpack_pack_array(&pk, CRM_RECORD_FIELDS);
+    rc |= msgpack_pack_uint8(&pk, CRM_RECORD_FMT);
+    rc |= msgpack_pack_str(&pk, h->tenant_len);
+    rc |= msgpack_pack_str_body(&pk, h->tenant, h->tenant_len);
+    rc |= msgpack_pack_uint64(&pk, h->position);
+    rc |= msgpack_pack_uint64(&pk, h->version);
+    rc |= msgpack_pack_uint64(&pk, h->stream_prev);
+    rc |= msgpack_pack_int64(&pk, h->recorded_at);
+    rc |= msgpack_pack_str(&pk, h->actor_len);
+    rc |= msgpack_pack_str_body(&pk, h->actor, h->actor_len);
+    rc |= msgpack_pack_bin(&pk, CRM_HASH_LEN);
+    rc |= msgpack_pack_bin_body(&pk, h->prev_hash, CRM_HASH_LEN);
+    return rc == 0 ? fb.len : 0;
+}
+
+void
+crm_record_seal(uint8_t *dst, size_t rlen,
+                const uint8_t prev_hash[CRM_HASH_LEN],
+                uint8_t hash_out[CRM_HASH_LEN])
+{
+    crm_sha256_2(prev_hash, CRM_HASH_LEN, dst, rlen, hash_out);
+    dst[rlen] = 0xc4; /* bin 8 */
+    dst[rlen + 1] = CRM_HASH_LEN;
+    memcpy(dst + rlen + 2, hash_out, CRM_HASH_LEN);
+}
+
+static int
+get_u64(const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return 0;
+    *v = o->via.u64;
+    return 1;
+}
+
+static int
+get_i64(const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *v = o->via.i64;
+    else
+        return 0;
+    return 1;
+}
+
+static int
+get_str(const msgpack_object *o, const char **s, size_t *len)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return 0;
+    *s = o->via.str.ptr;
+    *len = o->via.str.size;
+    return 1;
+}
+
+static int
+get_bin(const msgpack_object *o, size_t want, const uint8_t **p)
+{
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != want)
+        return 0;
+    *p = (const uint8_t *)o->via.bin.ptr;
+    return 1;
+}
+
+crm_err
+crm_record_decode(const void *buf, size_t len, msgpack_zone *zone,
+                  crm_record *r, crm_error *why)
+{
+    const char *b = buf;
+    size_t off = 0;
+    msgpack_object root, hobj;
+    uint64_t fmt;
+
+    memset(r, 0, sizeof(*r));
+    msgpack_unpack_return ur = msgpack_unpack(b, len, &off, zone, &root);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    if (ur != MSGPACK_UNPACK_EXTRA_BYTES)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record is not msgpack");
+    r->rlen = off;
+    ur = msgpack_unpack(b, len, &off, zone, &hobj);
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len ||
+        !get_bin(&hobj, CRM_HASH_LEN, &r->hash))
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record hash is missing");
+    if (root.type != MSGPACK_OBJECT_ARRAY ||
+        root.via.array.size != CRM_RECORD_FIELDS)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record is not an array");
+
+    const msgpack_object *a = root.via.array.ptr;
+    const uint8_t *prev;
+    if (!get_u64(&a[0], &fmt) || fmt != CRM_RECORD_FMT)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "unknown record format");
+    if (!get_str(&a[1], &r->h.tenant, &r->h.tenant_len) ||
+        !get_u64(&a[2], &r->h.position) || !get_u64(&a[3], &r->h.version) ||
+        !get_u64(&a[4], &r->h.stream_prev) ||
+        !get_i64(&a[5], &r->h.recorded_at) ||
+        !get_str(&a[6], &r->h.actor, &r->h.actor_len) ||
+        !get_bin(&a[7], CRM_HASH_LEN, &prev) ||
+        !get_bin(&a[8], CRM_ID_LEN, &r->id) ||
+        !get_str(&a[9], &r->stream, &r->stream_len) ||
+        !get_str(&a[10], &r->type, &r->type_len) ||
+        !get_i64(&a[11], &r->occurred_at) ||
+        a[12].type != MSGPACK_OBJECT_MAP ||
+        (a[13].type != MSGPACK_OBJECT_MAP && a[13].type != MSGPACK_OBJECT_NIL))
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record field has wrong type");
+    memcpy(r->h.prev_hash, prev, CRM_HASH_LEN);
+    r->body = a[12];
+    r->pii = a[13];
+    /* Content starts at the id's bin-8 header, two bytes before its data:
+     * canonical encoding always writes a 16-byte bin with bin 8. */
+    r->content = r->id - 2;
+    if ((const char *)r->content < b || r->content[0] != 0xc4 ||
+        r->content[1] != CRM_ID_LEN)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record id is not canonical");
+    r->content_len = r->rlen - (size_t)((const char *)r->content - b);
+    return CRM_OK;
+}
+
+int
+crm_record_verify(const void *buf, const crm_record *r,
+                  const uint8_t prev_hash[CRM_HASH_LEN])
+{
+    uint8_t h[CRM_HASH_LEN];
+    if (!crm_mem_equal(r->h.prev_hash, prev_hash, CRM_HASH_LEN))
+        return 0;
+    crm_sha256_2(prev_hash, CRM_HASH_LEN, buf, r->rlen, h);
+    return crm_mem_equal(h, r->hash, CRM_HASH_LEN);
+}

@@ -1,0 +1,148 @@
+/*
+ * log.h - one tenant's event log: an LMDB environment holding the
+ * append-only, hash-chained log and the indexes appends maintain.
+ *
+ * Named databases: log (position u64 BE -> record, see record.h),
+ * streams (stream id -> last version, last position), event_ids (event id
+ * -> position and content digest), meta (genesis, head).
+ *
+ * Appends go through one writer thread per log that group-commits: every
+ * batch queued while a commit is in flight joins the next write
+ * transaction, and all of them share its fsync. A batch is acknowledged
+ * (its callback runs) only after that commit is durable. Each batch is
+ * atomic: it is checked completely (expected versions, idempotent ids)
+ * before any of its puts, and a failing batch leaves the others of its
+ * group untouched.
+ *
+ * Thread-safety: every function may be called from any thread, except that
+ * crm_log_close must not race with other calls on the same log.
+ */
+#ifndef CRM_LOG_H
+#define CRM_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "event.h"
+#include "hash.h"
+
+typedef struct crm_log crm_log;
+typedef struct crm_batch crm_batch;
+
+#define CRM_BATCH_MAX 1000              /* events in one append */
+#define CRM_BATCH_BYTES (4u << 20)      /* canonical bytes in one append */
+#define CRM_EXPECT_ANY (-1)             /* no check */
+#define CRM_EXPECT_NO_STREAM (-2)       /* stream must not exist yet */
+#define CRM_EXPECT_EXISTS (-4)          /* stream must exist */
+
+typedef struct crm_log_opts {
+    size_t map_size;       /* initial LMDB map size; 0 = 64 MiB */
+    size_t map_max;        /* growth stops here; 0 = 1 TiB */
+    size_t group_events;   /* most events in one commit; 0 = 20000 */
+} crm_log_opts;
+
+/* Expected version of one stream for a batch: CRM_EXPECT_* or N >= 0,
+ * meaning the stream's last event must have version N. */
+typedef struct crm_expect {
+    const char *stream;
+    size_t stream_len;
+    int64_t version;
+} crm_expect;
+
+typedef struct crm_log_stats {
+    uint64_t position;     /* head */
+    uint64_t commits;      /* write transactions committed (= fsyncs) */
+    uint64_t batches;      /* batches acknowledged */
+    uint64_t events;       /* events newly appended */
+    uint64_t duplicates;   /* events answered from the idempotency index */
+    uint64_t conflicts;    /* batches refused by a check */
+    uint64_t map_grows;    /* times the map was enlarged */
+    uint64_t map_size;     /* bytes */
+    uint64_t map_used;     /* bytes of pages in use */
+} crm_log_stats;
+
+/* Opens (creating if needed) the log of tenant in directory dir, which
+ * must exist. A new log chains from a genesis hash derived from the tenant
+ * id and its creation time. Fails with CRM_ERR_CORRUPT if dir holds another
+ * tenant's log. */
+crm_err crm_log_open(const char *dir, const char *tenant,
+                     const crm_log_opts *opts, crm_log **out, crm_error *why);
+
+/* Finishes queued appends, stops the writer and closes the environment.
+ * Accepts NULL. No other call on log may run concurrently or follow. */
+void crm_log_close(crm_log *log);
+
+/* Validates and encodes n events into a batch ready for the writer. exp
+ * lists expected versions (at most one per stream, each naming a stream of
+ * the batch). actor is the key id recorded with each event. Nothing is
+ * written. Errors: CRM_ERR_EMPTY_BATCH, CRM_ERR_TOO_LARGE,
+ * CRM_ERR_DUPLICATE_ID, CRM_ERR_BAD_REQUEST and the event errors of
+ * crm_event_encode; why->msg names the failing event. */
+crm_err crm_batch_prepare(const crm_event_in *ev, size_t n,
+                          const crm_expect *exp, size_t nexp,
+                          const char *actor, size_t actor_len,
+                          crm_batch **out, crm_error *why);
+void crm_batch_free(crm_batch *b);
+
+/* After the batch completed with CRM_OK: event i's position and stream
+ * version, and whether it was already stored (an idempotent retry). */
+size_t crm_batch_count(const crm_batch *b);
+uint64_t crm_batch_position(const crm_batch *b, size_t i);
+uint64_t crm_batch_version(const crm_batch *b, size_t i);
+int crm_batch_is_duplicate(const crm_batch *b, size_t i);
+/* The outcome once completed; why holds the message (e.g. which stream
+ * conflicted and at which version it is). */
+crm_err crm_batch_result(const crm_batch *b, crm_error *why);
+
+/* Called on the writer thread once the batch is durable or refused. The
+ * batch stays owned by the caller; the callback must not block for long:
+ * it delays every later commit. */
+typedef void (*crm_log_done_fn)(crm_batch *b, void *arg);
+
+/* Queues b for the writer; done runs exactly once, after the commit that
+ * holds it is durable or once it is refused. Returns CRM_ERR_CLOSED (and
+ * never calls done) if the log is closing. */
+crm_err crm_log_submit(crm_log *log, crm_batch *b, crm_log_done_fn done,
+                       void *arg);
+
+/* Submits b and waits for its outcome: crm_batch_result(b, why). */
+crm_err crm_log_append(crm_log *log, crm_batch *b, crm_error *why);
+
+/* Called for each record a read finds. rec points into the map and is
+ * valid only during the call. Return nonzero to stop the read. */
+typedef int (*crm_log_visit_fn)(void *arg, uint64_t position,
+                                const uint8_t *rec, size_t len);
+
+/* Visits records at positions from, from+1, ... (at most max; 0 = no
+ * limit). Returns CRM_OK even when nothing is there. */
+crm_err crm_log_read_all(crm_log *log, uint64_t from, size_t max,
+                         crm_log_visit_fn visit, void *arg);
+
+/* Visits the events of one stream with version >= from_version, in
+ * version order, at most max (0 = no limit). CRM_ERR_NOT_FOUND if the
+ * stream has no events. */
+crm_err crm_log_read_stream(crm_log *log, const char *stream, size_t len,
+                            uint64_t from_version, size_t max,
+                            crm_log_visit_fn visit, void *arg);
+
+/* Last version and position of a stream; CRM_ERR_NOT_FOUND if none. */
+crm_err crm_log_stream_info(crm_log *log, const char *stream, size_t len,
+                            uint64_t *version, uint64_t *position);
+
+/* Current head (0 and the genesis hash for an empty log). */
+void crm_log_head(crm_log *log, uint64_t *position,
+                  uint8_t hash[CRM_HASH_LEN]);
+void crm_log_genesis(crm_log *log, uint8_t hash[CRM_HASH_LEN]);
+const char *crm_log_tenant(const crm_log *log);
+
+void crm_log_stats_get(crm_log *log, crm_log_stats *st);
+
+/* Checks the whole log: positions dense from 1, every record well formed
+ * and of this tenant, the hash chain from genesis, every stream's versions
+ * dense from 0 and linked, the streams and event_ids indexes agreeing with
+ * the records. On failure returns CRM_ERR_CORRUPT with *bad_position the
+ * first position found wrong (0 if the fault is in an index). */
+crm_err crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why);
+
+#endif

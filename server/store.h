@@ -1,0 +1,51 @@
+/*
+ * store.h - a crmd data directory: the registry environment and the event
+ * logs of its tenants.
+ *
+ *   <data>/registry/         LMDB env: tenants (later keys, regions, ledger)
+ *   <data>/tenants/<id>/     one LMDB env per tenant (log.h)
+ *
+ * Tenant logs are opened on first use and stay open until the store
+ * closes. Thread-safe.
+ */
+#ifndef CRM_STORE_H
+#define CRM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "log.h"
+
+typedef struct crm_store crm_store;
+
+typedef struct crm_tenant_info {
+    char id[CRM_TENANT_MAX + 1];
+    int64_t created_at; /* UTC µs */
+} crm_tenant_info;
+
+/* True if id is a valid tenant id: [a-z0-9-]{1,40}. */
+int crm_tenant_id_valid(const char *id);
+
+/* Opens (creating directories as needed, mode 0700) the data directory.
+ * log_opts (may be NULL) apply to every tenant log it opens. */
+crm_err crm_store_open(const char *datadir, const crm_log_opts *log_opts,
+                       crm_store **out, crm_error *why);
+
+/* Closes every open tenant log (finishing queued appends). Accepts NULL. */
+void crm_store_close(crm_store *s);
+
+/* Creates a tenant and its empty log. CRM_ERR_EXISTS if it exists,
+ * CRM_ERR_BAD_REQUEST if id is not a valid tenant id. */
+crm_err crm_store_tenant_create(crm_store *s, const char *id, crm_error *why);
+
+/* The log of tenant id, opened if needed; owned by the store and valid
+ * until crm_store_close. CRM_ERR_NOT_FOUND for an unknown tenant. */
+crm_err crm_store_tenant_log(crm_store *s, const char *id, crm_log **out,
+                             crm_error *why);
+
+/* All tenants, sorted by id, in a malloc'd array the caller frees. */
+crm_err crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
+                              crm_error *why);
+
+#endif
