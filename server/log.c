@@ -75,6 +75,7 @@ struct crm_log {
     pthread_mutex_t mu; /* queue, head, stats */
     pthread_cond_t cv;
     crm_batch *qhead, *qtail;
+    size_t qbatches;
     int closing, writer_running;
     pthread_t writer;
 
@@ -830,10 +831,36 @@ run_group(crm_log *log, crm_batch *list)
     }
 }
 
+/* The submitters acknowledged by one commit come back with their next
+ * batch a few microseconds later, while the writer would already be
+ * starting the next commit with whoever was faster: groups then alternate
+ * between large and small. So when fewer batches are queued than the last
+ * group held, the writer waits for the rest, but never longer than a
+ * fraction of an fsync, and the expectation resets to what actually came
+ * (PostgreSQL's commit_delay / commit_siblings, made adaptive). One
+ * appender alone never waits. */
+#define GROUP_WAIT_NS 120000
+
+static void
+wait_for_siblings(crm_log *log, size_t expect)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += GROUP_WAIT_NS;
+    if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    while (log->qbatches < expect && !log->closing)
+        if (pthread_cond_timedwait(&log->cv, &log->mu, &dl) != 0)
+            break;
+}
+
 static void *
 writer_main(void *arg)
 {
     crm_log *log = arg;
+    size_t last_group = 1;
 
     pthread_mutex_lock(&log->mu);
     for (;;) {
@@ -841,16 +868,21 @@ writer_main(void *arg)
             pthread_cond_wait(&log->cv, &log->mu);
         if (log->qhead == NULL)
             break;
+        if (log->qbatches < last_group)
+            wait_for_siblings(log, last_group);
         /* Everything queued joins this commit, up to group_events. */
         crm_batch *list = log->qhead, *last = list;
-        size_t nev = list->n;
+        size_t nev = list->n, nb = 1;
         while (last->next && nev + last->next->n <= log->group_events) {
             last = last->next;
             nev += last->n;
+            nb++;
         }
         log->qhead = last->next;
         if (log->qhead == NULL)
             log->qtail = NULL;
+        log->qbatches -= nb;
+        last_group = nb;
         last->next = NULL;
         pthread_mutex_unlock(&log->mu);
 
@@ -882,6 +914,7 @@ crm_log_submit(crm_log *log, crm_batch *b, crm_log_done_fn done, void *arg)
     else
         log->qhead = b;
     log->qtail = b;
+    log->qbatches++;
     pthread_cond_signal(&log->cv);
     pthread_mutex_unlock(&log->mu);
     return CRM_OK;

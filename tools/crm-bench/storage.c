@@ -1,0 +1,482 @@
+/*
+ * storage.c - crm-bench storage: durable appends to a tenant log against
+ * bare LMDB making the same puts with the same bytes, in one run.
+ *
+ * For each batch size (1, 10, 100) and appender count (1, 4) the log
+ * takes events of ~300 stored bytes spread over 100,000 customer streams
+ * for a fixed time, every commit durable. The records the 1-appender run
+ * stored are then replayed with bare LMDB in the same batches:
+ *   bare      log append + event_ids put + one streams put per stream per
+ *             batch + the head put: the log's puts, without validation,
+ *             encoding or hashing;
+ *   log-only  the log append alone: the ceiling for this disk.
+ */
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "log.h"
+#include "record.h"
+#include "uuid.h"
+
+typedef struct sopts {
+    double seconds;
+    const char *dir;
+    unsigned streams;
+    size_t map_size;
+    size_t only_batch; /* 0 = 1, 10 and 100 */
+} sopts;
+
+typedef struct stored {
+    uint8_t *rec;
+    size_t len;
+    uint8_t id[CRM_ID_LEN];
+    const char *stream; /* points into rec */
+    size_t stream_len;
+} stored;
+
+typedef struct workload {
+    stored *ev;
+    size_t n;
+} workload;
+
+typedef struct result {
+    double events_per_s;
+    uint64_t events, commits;
+    double p50, p99; /* batch latency, µs */
+} result;
+
+/* --- event generation ----------------------------------------------------- */
+
+typedef struct gen {
+    uint64_t rng;
+    msgpack_zone *zone;
+    msgpack_object bodies[32];
+    msgpack_sbuffer packed[32];
+} gen;
+
+static uint64_t
+rnd(gen *g)
+{
+    g->rng ^= g->rng << 13;
+    g->rng ^= g->rng >> 7;
+    g->rng ^= g->rng << 17;
+    return g->rng;
+}
+
+/* A booking.created body; the padding makes the stored record ~300 B. */
+static void
+gen_init(gen *g, uint64_t seed)
+{
+    g->rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    g->zone = msgpack_zone_new(8192);
+    for (int i = 0; i < 32; i++) {
+        msgpack_sbuffer *sb = &g->packed[i];
+        msgpack_packer pk;
+        char num[32];
+        msgpack_sbuffer_init(sb);
+        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 9);
+#define KV(k, v)                                                               \
+    msgpack_pack_str_with_body(&pk, k, strlen(k));                             \
+    msgpack_pack_str_with_body(&pk, v, strlen(v))
+        snprintf(num, sizeof(num), "BK-%08llu", (unsigned long long)rnd(g) % 100000000);
+        KV("booking_id", num);
+        KV("property", "lisbon-riverside");
+        KV("arrival", "2027-03-14");
+        KV("departure", "2027-03-18");
+        KV("channel", "web");
+        KV("room_type", "deluxe-king");
+        msgpack_pack_str_with_body(&pk, "guests", 6);
+        msgpack_pack_int(&pk, 2);
+        msgpack_pack_str_with_body(&pk, "amount", 6);
+        msgpack_pack_int64(&pk, 40000 + (int64_t)(rnd(g) % 90000));
+        KV("currency", "EUR");
+#undef KV
+        size_t off = 0;
+        msgpack_unpack(sb->data, sb->size, &off, g->zone, &g->bodies[i]);
+    }
+}
+
+static void
+gen_free(gen *g)
+{
+    for (int i = 0; i < 32; i++)
+        msgpack_sbuffer_destroy(&g->packed[i]);
+    msgpack_zone_free(g->zone);
+}
+
+static void
+gen_event(gen *g, crm_event_in *e, char *stream, unsigned nstreams,
+          int64_t now)
+{
+    int n = snprintf(stream, 24, "cust-%07u",
+                     (unsigned)(rnd(g) % nstreams));
+    crm_uuid_v7(e->id);
+    e->stream = stream;
+    e->stream_len = (size_t)n;
+    e->type = "booking.created";
+    e->type_len = 15;
+    e->occurred_at = now;
+    e->body = &g->bodies[rnd(g) % 32];
+}
+
+/* --- the log -------------------------------------------------------------- */
+
+typedef struct appender {
+    crm_log *log;
+    const sopts *o;
+    size_t batch;
+    unsigned seed;
+    double deadline;
+    uint64_t events;
+    bench_lat lat;
+    int failed;
+} appender;
+
+static void *
+append_main(void *arg)
+{
+    appender *a = arg;
+    gen g;
+    crm_event_in ev[100];
+    char streams[100][24];
+    crm_error why;
+
+    gen_init(&g, a->seed);
+    int64_t now = 1767225600000000; /* 2026-01-01 */
+    while (bench_now() < a->deadline) {
+        for (size_t i = 0; i < a->batch; i++)
+            gen_event(&g, &ev[i], streams[i], a->o->streams, now++);
+        double t0 = bench_now();
+        crm_batch *b;
+        if (crm_batch_prepare(ev, a->batch, NULL, 0, "bench", 5, &b, &why) !=
+                CRM_OK ||
+            crm_log_append(a->log, b, &why) != CRM_OK) {
+            fprintf(stderr, "append failed: %s\n", why.msg);
+            a->failed = 1;
+            crm_batch_free(b);
+            break;
+        }
+        crm_batch_free(b);
+        bench_lat_add(&a->lat, (bench_now() - t0) * 1e6);
+        a->events += a->batch;
+    }
+    gen_free(&g);
+    return NULL;
+}
+
+static int
+capture(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
+{
+    workload *w = arg;
+    stored *s = &w->ev[pos - 1];
+    crm_record r;
+    msgpack_zone z;
+    (void)pos;
+    msgpack_zone_init(&z, 1024);
+    if ((s->rec = malloc(len)) == NULL)
+        return 1;
+    memcpy(s->rec, rec, len);
+    s->len = len;
+    if (crm_record_decode(s->rec, len, &z, &r, NULL) == CRM_OK) {
+        memcpy(s->id, r.id, CRM_ID_LEN);
+        s->stream = r.stream;
+        s->stream_len = r.stream_len;
+    }
+    msgpack_zone_destroy(&z);
+    w->n = pos;
+    return 0;
+}
+
+static int
+make_dir(const sopts *o, char *out, size_t len, const char *tag)
+{
+    snprintf(out, len, "%s/%s-XXXXXX", o->dir, tag);
+    return mkdtemp(out) ? 0 : -1;
+}
+
+static void
+remove_env(const char *dir)
+{
+    char p[600];
+    snprintf(p, sizeof(p), "%s/data.mdb", dir);
+    remove(p);
+    snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+    remove(p);
+    remove(dir);
+}
+
+static int
+run_log(const sopts *o, size_t batch, int nthreads, result *res, workload *w)
+{
+    char dir[512];
+    crm_log *log;
+    crm_error why;
+    crm_log_opts lo = {.map_size = o->map_size};
+    appender a[8];
+    pthread_t th[8];
+
+    if (make_dir(o, dir, sizeof(dir), "log") != 0 ||
+        crm_log_open(dir, "bench", &lo, &log, &why) != CRM_OK) {
+        fprintf(stderr, "cannot open bench log in %s\n", o->dir);
+        return -1;
+    }
+    double t0 = bench_now();
+    for (int i = 0; i < nthreads; i++) {
+        a[i] = (appender){.log = log, .o = o, .batch = batch,
+                          .seed = (unsigned)(i + 1) * 7919u,
+                          .deadline = t0 + o->seconds};
+        pthread_create(&th[i], NULL, append_main, &a[i]);
+    }
+    bench_lat all = {0};
+    int failed = 0;
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        failed |= a[i].failed;
+        for (size_t k = 0; k < a[i].lat.n; k++)
+            bench_lat_add(&all, a[i].lat.us[k]);
+        bench_lat_free(&a[i].lat);
+    }
+    double el = bench_now() - t0;
+    crm_log_stats st;
+    crm_log_stats_get(log, &st);
+    res->events = st.events;
+    res->commits = st.commits;
+    res->events_per_s = (double)st.events / el;
+    res->p50 = bench_lat_pct(&all, 0.50);
+    res->p99 = bench_lat_pct(&all, 0.99);
+    bench_lat_free(&all);
+
+    if (!failed && crm_log_verify(log, NULL, &why) != CRM_OK) {
+        fprintf(stderr, "verify failed: %s\n", why.msg);
+        failed = 1;
+    }
+    if (w && !failed) {
+        w->ev = calloc(st.position, sizeof(*w->ev));
+        w->n = 0;
+        if (w->ev)
+            crm_log_read_all(log, 1, 0, capture, w);
+    }
+    crm_log_close(log);
+    remove_env(dir);
+    return failed ? -1 : 0;
+}
+
+/* --- bare LMDB ------------------------------------------------------------ */
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static int
+run_bare(const sopts *o, const workload *w, size_t batch, int log_only,
+         result *res)
+{
+    char dir[512];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dlog, dstreams, dids, dmeta;
+    int rc;
+
+    if (make_dir(o, dir, sizeof(dir), log_only ? "logonly" : "bare") != 0)
+        return -1;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 8);
+    mdb_env_set_mapsize(env, o->map_size);
+    if ((rc = mdb_env_open(env, dir, MDB_NOTLS, 0600)) != 0) {
+        fprintf(stderr, "bare open: %s\n", mdb_strerror(rc));
+        return -1;
+    }
+    mdb_txn_begin(env, NULL, 0, &txn);
+    mdb_dbi_open(txn, "log", MDB_CREATE, &dlog);
+    mdb_dbi_open(txn, "streams", MDB_CREATE, &dstreams);
+    mdb_dbi_open(txn, "event_ids", MDB_CREATE, &dids);
+    mdb_dbi_open(txn, "meta", MDB_CREATE, &dmeta);
+    mdb_txn_commit(txn);
+
+    bench_lat lat = {0};
+    double t0 = bench_now();
+    uint64_t commits = 0;
+    for (size_t at = 0; at < w->n; at += batch) {
+        size_t end = at + batch < w->n ? at + batch : w->n;
+        double b0 = bench_now();
+        if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+            goto fail;
+        for (size_t i = at; i < end; i++) {
+            const stored *s = &w->ev[i];
+            uint8_t kb[8];
+            be64(kb, i + 1);
+            MDB_val k = {8, kb}, v = {s->len, s->rec};
+            if ((rc = mdb_put(txn, dlog, &k, &v, MDB_APPEND)) != 0)
+                goto fail;
+            if (log_only)
+                continue;
+            uint8_t iv[8 + CRM_DIGEST_LEN];
+            be64(iv, i + 1);
+            memcpy(iv + 8, s->rec + s->len - CRM_DIGEST_LEN, CRM_DIGEST_LEN);
+            MDB_val ik = {CRM_ID_LEN, (void *)s->id}, ivv = {sizeof(iv), iv};
+            if ((rc = mdb_put(txn, dids, &ik, &ivv, 0)) != 0)
+                goto fail;
+        }
+        if (!log_only) {
+            /* one streams put per distinct stream of the batch, as the log */
+            for (size_t i = at; i < end; i++) {
+                const stored *s = &w->ev[i];
+                int seen = 0;
+                for (size_t j = i + 1; j < end && !seen; j++)
+                    seen = w->ev[j].stream_len == s->stream_len &&
+                           memcmp(w->ev[j].stream, s->stream, s->stream_len) == 0;
+                if (seen)
+                    continue;
+                uint8_t sv[16];
+                be64(sv, i);
+                be64(sv + 8, i + 1);
+                MDB_val sk = {s->stream_len, (void *)s->stream}, svv = {16, sv};
+                if ((rc = mdb_put(txn, dstreams, &sk, &svv, 0)) != 0)
+                    goto fail;
+            }
+            uint8_t hv[48] = {0};
+            be64(hv, end);
+            MDB_val hk = {4, "head"}, hvv = {48, hv};
+            if ((rc = mdb_put(txn, dmeta, &hk, &hvv, 0)) != 0)
+                goto fail;
+        }
+        if ((rc = mdb_txn_commit(txn)) != 0)
+            goto fail_committed;
+        commits++;
+        bench_lat_add(&lat, (bench_now() - b0) * 1e6);
+    }
+    double el = bench_now() - t0;
+    res->events = w->n;
+    res->commits = commits;
+    res->events_per_s = (double)w->n / el;
+    res->p50 = bench_lat_pct(&lat, 0.50);
+    res->p99 = bench_lat_pct(&lat, 0.99);
+    bench_lat_free(&lat);
+    mdb_env_close(env);
+    remove_env(dir);
+    return 0;
+fail:
+    mdb_txn_abort(txn);
+fail_committed:
+    fprintf(stderr, "bare LMDB: %s\n", mdb_strerror(rc));
+    bench_lat_free(&lat);
+    mdb_env_close(env);
+    remove_env(dir);
+    return -1;
+}
+
+/* --- driver --------------------------------------------------------------- */
+
+static void
+row(const char *what, size_t batch, int threads, const result *r)
+{
+    printf("%-9s %6zu %9d %12.0f %10llu %9.1f %10.0f %10.0f\n", what, batch,
+           threads, r->events_per_s, (unsigned long long)r->commits,
+           r->commits ? (double)r->events / (double)r->commits : 0.0, r->p50,
+           r->p99);
+    fflush(stdout);
+}
+
+static void
+storage_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: crm-bench storage [--seconds S] [--dir DIR] [--streams N]\n"
+            "\n"
+            "  --seconds S   time per log configuration (default 3)\n"
+            "  --dir DIR     scratch directory on the disk to measure "
+            "(default .)\n"
+            "  --streams N   customer streams (default 100000)\n"
+            "  --batch N     only this batch size (1..100)\n"
+            "  --quick       0.3 s per configuration, 1000 streams (smoke run)\n");
+}
+
+int
+bench_storage(int argc, char **argv)
+{
+    sopts o = {.seconds = 3, .dir = ".", .streams = 100000,
+               .map_size = (size_t)4 << 30};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            o.seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            o.dir = argv[++i];
+        else if (strcmp(argv[i], "--streams") == 0 && i + 1 < argc)
+            o.streams = (unsigned)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            o.only_batch = (size_t)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--quick") == 0) {
+            o.seconds = 0.3;
+            o.streams = 1000;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            storage_usage(stdout);
+            return 0;
+        } else {
+            storage_usage(stderr);
+            return 2;
+        }
+    }
+    if (o.seconds <= 0 || o.streams == 0 || o.only_batch > 100) {
+        storage_usage(stderr);
+        return 2;
+    }
+
+    static const size_t batches[] = {1, 10, 100};
+    result lr[3][2], br[3], cr[3];
+    double rec_bytes = 0;
+
+    printf("crm-bench storage: durable commits, %u streams, %.1f s per log "
+           "run\n\n", o.streams, o.seconds);
+    printf("%-9s %6s %9s %12s %10s %9s %10s %10s\n", "system", "batch",
+           "appenders", "events/s", "commits", "ev/commit", "p50 us",
+           "p99 us");
+    static result none;
+    for (int b = 0; b < 3; b++)
+        lr[b][0] = lr[b][1] = br[b] = cr[b] = none;
+    for (int b = 0; b < 3; b++) {
+        workload w = {0};
+        if (o.only_batch && o.only_batch != batches[b])
+            continue;
+        if (run_log(&o, batches[b], 1, &lr[b][0], &w) != 0)
+            return 1;
+        row("crmd log", batches[b], 1, &lr[b][0]);
+        if (run_log(&o, batches[b], 4, &lr[b][1], NULL) != 0)
+            return 1;
+        row("crmd log", batches[b], 4, &lr[b][1]);
+        size_t total = 0;
+        for (size_t i = 0; i < w.n; i++)
+            total += w.ev[i].len;
+        rec_bytes = w.n ? (double)total / (double)w.n : 0;
+        if (run_bare(&o, &w, batches[b], 0, &br[b]) != 0 ||
+            run_bare(&o, &w, batches[b], 1, &cr[b]) != 0)
+            return 1;
+        row("bare", batches[b], 1, &br[b]);
+        row("log-only", batches[b], 1, &cr[b]);
+        for (size_t i = 0; i < w.n; i++)
+            free(w.ev[i].rec);
+        free(w.ev);
+    }
+
+    printf("\nstored record: %.0f bytes on average\n", rec_bytes);
+    printf("crmd log / bare LMDB, same puts (1 appender):\n");
+    for (int b = 0; b < 3; b++)
+        if (br[b].events)
+        printf("  batch %3zu: %5.1f%%   (log-only ceiling: crmd is %5.1f%% "
+               "of it)\n",
+               batches[b], 100.0 * lr[b][0].events_per_s / br[b].events_per_s,
+               100.0 * lr[b][0].events_per_s / cr[b].events_per_s);
+    printf("group commit, 4 appenders / 1 appender:\n");
+    for (int b = 0; b < 3; b++)
+        if (lr[b][0].events)
+        printf("  batch %3zu: %.2fx\n", batches[b],
+               lr[b][1].events_per_s / lr[b][0].events_per_s);
+    return 0;
+}
