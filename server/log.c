@@ -67,6 +67,8 @@ struct crm_log {
     MDB_env *env;
     MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta;
     size_t map_size, map_max, group_events;
+    crm_log_commit_fn on_commit;
+    void *on_commit_arg;
 
     /* Readers hold it shared for the life of a read txn; the writer takes
      * it exclusively to remap when the map grows. */
@@ -435,6 +437,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->map_size = o.map_size ? o.map_size : 64 * MIB;
     log->map_max = o.map_max ? o.map_max : ((size_t)1 << 40);
     log->group_events = o.group_events ? o.group_events : 20000;
+    log->on_commit = o.on_commit;
+    log->on_commit_arg = o.on_commit_arg;
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->cv, NULL);
     pthread_rwlockattr_t ra;
@@ -811,13 +815,20 @@ run_group(crm_log *log, crm_batch *list)
         log->head_pos = pos;
         memcpy(log->head_hash, hash, CRM_HASH_LEN);
         log->last_recorded = now;
-        log->st.position = pos;
         log->st.commits++;
         log->st.batches += nb;
         log->st.events += nev;
         log->st.duplicates += ndup;
         log->st.conflicts += nconf;
+        int bucket = 0;
+        while (bucket < CRM_LOG_GROUP_BUCKETS - 1 && ((size_t)1 << bucket) < nev)
+            bucket++;
+        log->st.group_hist[bucket]++;
+        uint64_t moved = pos != log->st.position ? pos : 0;
+        log->st.position = pos;
         pthread_mutex_unlock(&log->mu);
+        if (moved && log->on_commit)
+            log->on_commit(log->on_commit_arg, log, pos);
 
         /* Grow ahead of need so MAP_FULL redo stays rare. */
         MDB_envinfo info;

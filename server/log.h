@@ -36,10 +36,17 @@ typedef struct crm_batch crm_batch;
 #define CRM_EXPECT_NO_STREAM (-2)       /* stream must not exist yet */
 #define CRM_EXPECT_EXISTS (-4)          /* stream must exist */
 
+/* Called on the writer thread after each commit that moved the head,
+ * once the commit is durable. Must not block or call back into the log's
+ * append path. */
+typedef void (*crm_log_commit_fn)(void *arg, crm_log *log, uint64_t head);
+
 typedef struct crm_log_opts {
     size_t map_size;       /* initial LMDB map size; 0 = 64 MiB */
     size_t map_max;        /* growth stops here; 0 = 1 TiB */
     size_t group_events;   /* most events in one commit; 0 = 20000 */
+    crm_log_commit_fn on_commit; /* may be NULL */
+    void *on_commit_arg;
 } crm_log_opts;
 
 /* Expected version of one stream for a batch: CRM_EXPECT_* or N >= 0,
@@ -49,6 +56,8 @@ typedef struct crm_expect {
     size_t stream_len;
     int64_t version;
 } crm_expect;
+
+#define CRM_LOG_GROUP_BUCKETS 12
 
 typedef struct crm_log_stats {
     uint64_t position;     /* head */
@@ -60,6 +69,9 @@ typedef struct crm_log_stats {
     uint64_t map_grows;    /* times the map was enlarged */
     uint64_t map_size;     /* bytes */
     uint64_t map_used;     /* bytes of pages in use */
+    /* commits by events in them: bucket i counts commits of at most
+     * 2^i events (the last bucket: more than 2^(N-2)) */
+    uint64_t group_hist[CRM_LOG_GROUP_BUCKETS];
 } crm_log_stats;
 
 /* Opens (creating if needed) the log of tenant in directory dir, which

@@ -306,3 +306,9 @@ crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
     *n = cnt;
     return CRM_OK;
 }
+
+MDB_env *
+crm_store_registry(crm_store *s)
+{
+    return s->reg;
+}

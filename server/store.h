@@ -18,6 +18,7 @@
 #include "log.h"
 
 typedef struct crm_store crm_store;
+struct MDB_env;
 
 typedef struct crm_tenant_info {
     char id[CRM_TENANT_MAX + 1];
@@ -47,5 +48,9 @@ crm_err crm_store_tenant_log(crm_store *s, const char *id, crm_log **out,
 /* All tenants, sorted by id, in a malloc'd array the caller frees. */
 crm_err crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
                               crm_error *why);
+
+/* The registry environment, for the modules that keep their tables there
+ * (keys.c). Owned by the store. */
+struct MDB_env *crm_store_registry(crm_store *s);
 
 #endif

@@ -1,0 +1,103 @@
+/* mpcheck.c - one allocation-free pass over untrusted msgpack. */
+#include "mpcheck.h"
+
+#include <stdint.h>
+
+static uint64_t
+be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+crm_err
+crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
+{
+    const uint8_t *p = buf, *end = p + len;
+    uint64_t left[CRM_MP_MAX_DEPTH + 1]; /* objects still due per level */
+    int depth = 0;
+
+    if (max_depth > CRM_MP_MAX_DEPTH)
+        max_depth = CRM_MP_MAX_DEPTH;
+    left[0] = 1;
+    while (depth > 0 || left[0] > 0) {
+        if (p >= end)
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "message is truncated msgpack");
+        uint8_t b = *p++;
+        uint64_t skip = 0, children = 0;
+        int hdr = 0;
+
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (b <= 0x8f) {
+            children = 2u * (b & 0x0f);
+        } else if (b <= 0x9f) {
+            children = b & 0x0f;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4: case 0xd9: hdr = 1; break;              /* bin8 str8 */
+            case 0xc5: case 0xda: hdr = 2; break;              /* 16 */
+            case 0xc6: case 0xdb: hdr = 4; break;              /* 32 */
+            case 0xc7: hdr = 1; skip = 1; break;               /* ext8 */
+            case 0xc8: hdr = 2; skip = 1; break;
+            case 0xc9: hdr = 4; skip = 1; break;
+            case 0xca: skip = 4; break;
+            case 0xcb: skip = 8; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: skip = 4; break;
+            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc: case 0xde: hdr = 2; break;
+            case 0xdd: case 0xdf: hdr = 4; break;
+            default:
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "reserved msgpack byte 0xc1");
+            }
+            if (hdr) {
+                if ((size_t)(end - p) < (size_t)hdr)
+                    return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                         "message is truncated msgpack");
+                uint64_t n = be(p, hdr);
+                p += hdr;
+                if (b >= 0xdc)
+                    children = b >= 0xde ? 2 * n : n;
+                else
+                    skip += n;
+            }
+        }
+        if (skip > (uint64_t)(end - p))
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "message is truncated msgpack");
+        p += skip;
+
+        left[depth]--;
+        if (children > 0) {
+            /* every element takes at least one byte */
+            if (children > (uint64_t)(end - p))
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "container declares more elements than "
+                                     "the message holds");
+            if (depth + 1 > max_depth)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "message nested deeper than %d levels",
+                                     max_depth);
+            left[++depth] = children;
+        }
+        while (depth > 0 && left[depth] == 0)
+            depth--;
+    }
+    if (p != end)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "trailing bytes after the message");
+    return CRM_OK;
+}

@@ -1,0 +1,25 @@
+/*
+ * mpcheck.h - structural check of untrusted msgpack before msgpack-c
+ * unpacks it.
+ *
+ * msgpack-c allocates a container's elements from the count in its header,
+ * so a 6-byte message claiming 4 billion elements asks for ~100 GB. The
+ * check walks the bytes once, without allocating, and accepts only input
+ * that is exactly one well-formed object whose every declared element
+ * exists, nested no deeper than max_depth. After it, unpacking allocates
+ * at most a small multiple of len.
+ */
+#ifndef CRM_MPCHECK_H
+#define CRM_MPCHECK_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define CRM_MP_MAX_DEPTH 32 /* msgpack-c's own parse stack limit */
+
+/* CRM_OK, or CRM_ERR_BAD_REQUEST with why saying what is wrong (truncated,
+ * trailing bytes, reserved byte 0xc1, too deep, count larger than input). */
+crm_err crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * ops.h - the RPC operations and the roles that may call them.
+ *
+ * One table (CRM_OP_MAP) names every op, who may call it and whether it
+ * may ride inside a `batch`. The server's dispatch, the access checks,
+ * crmctl's help and PROTOCOL.md's op list all come from it.
+ */
+#ifndef CRM_OPS_H
+#define CRM_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(ROLE, name): stable order, the bit is 1 << ROLE. */
+#define CRM_ROLE_MAP(X)                                                        \
+    X(CRM_ROLE_OPERATOR, "operator")                                           \
+    X(CRM_ROLE_ADMIN, "admin")                                                 \
+    X(CRM_ROLE_AGENT, "agent")                                                 \
+    X(CRM_ROLE_MARKETING, "marketing")                                         \
+    X(CRM_ROLE_FINANCE, "finance")                                             \
+    X(CRM_ROLE_AUDITOR, "auditor")                                             \
+    X(CRM_ROLE_REPLICA, "replica")
+
+typedef enum crm_role {
+#define CRM_ROLE_ENUM(r, name) r,
+    CRM_ROLE_MAP(CRM_ROLE_ENUM)
+#undef CRM_ROLE_ENUM
+    CRM_ROLE__COUNT
+} crm_role;
+
+#define R(r) (1u << (r))
+#define CRM_ANYONE 0xffffffffu /* no key needed */
+#define CRM_ANY_KEY                                                            \
+    (R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AGENT) |            \
+     R(CRM_ROLE_MARKETING) | R(CRM_ROLE_FINANCE) | R(CRM_ROLE_AUDITOR) |       \
+     R(CRM_ROLE_REPLICA))
+#define CRM_WRITERS                                                            \
+    (R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AGENT) | R(CRM_ROLE_MARKETING) |           \
+     R(CRM_ROLE_FINANCE))
+#define CRM_LOG_READERS                                                        \
+    (R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AGENT) | R(CRM_ROLE_AUDITOR) |             \
+     R(CRM_ROLE_REPLICA))
+
+enum {
+    CRM_OPF_BATCHABLE = 1u << 0, /* a read that may ride in `batch` */
+    CRM_OPF_TENANT = 1u << 1,    /* acts on the caller's tenant data */
+};
+
+/* X(OP, wire name, roles, flags, summary) */
+#define CRM_OP_MAP(X)                                                          \
+    X(CRM_OP_PING, "ping", CRM_ANYONE, CRM_OPF_BATCHABLE,                      \
+      "liveness; answers without a key")                                       \
+    X(CRM_OP_SERVER_INFO, "server.info", CRM_ANY_KEY, CRM_OPF_BATCHABLE,      \
+      "version, role of this node, limits, uptime")                            \
+    X(CRM_OP_TENANT_CREATE, "tenant.create", R(CRM_ROLE_OPERATOR), 0,          \
+      "create a tenant (operator)")                                            \
+    X(CRM_OP_TENANT_LIST, "tenant.list", R(CRM_ROLE_OPERATOR),                 \
+      CRM_OPF_BATCHABLE, "list tenants (operator)")                            \
+    X(CRM_OP_KEY_CREATE, "key.create",                                         \
+      R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN), 0,                             \
+      "create an API key for a tenant and role; the secret is shown once")     \
+    X(CRM_OP_KEY_REVOKE, "key.revoke",                                         \
+      R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN), 0, "revoke an API key")        \
+    X(CRM_OP_KEY_LIST, "key.list", R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN),   \
+      CRM_OPF_BATCHABLE, "list a tenant's keys (never their secrets)")         \
+    X(CRM_OP_APPEND, "append", CRM_WRITERS, CRM_OPF_TENANT,                    \
+      "append a batch of events atomically")                                   \
+    X(CRM_OP_READ_STREAM, "read.stream", CRM_LOG_READERS,                      \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE, "read one customer's events")        \
+    X(CRM_OP_READ_ALL, "read.all", CRM_LOG_READERS,                            \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "read the tenant log from a position; long-poll with wait_ms")           \
+    X(CRM_OP_METRICS, "metrics",                                               \
+      R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AUDITOR),          \
+      CRM_OPF_BATCHABLE, "server and tenant counters")                         \
+    X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
+      "several read ops in one message, one reply")
+
+typedef enum crm_op {
+#define CRM_OP_ENUM(op, name, roles, flags, doc) op,
+    CRM_OP_MAP(CRM_OP_ENUM)
+#undef CRM_OP_ENUM
+    CRM_OP__COUNT
+} crm_op;
+
+typedef struct crm_op_info {
+    crm_op op;
+    const char *name;
+    uint32_t roles; /* bit per crm_role; CRM_ANYONE needs no key */
+    unsigned flags;
+    const char *doc;
+} crm_op_info;
+
+/* The op named name[0..len), or NULL. */
+const crm_op_info *crm_op_find(const char *name, size_t len);
+const crm_op_info *crm_op_get(crm_op op);
+
+/* Role by name / name of a role ("unknown" if out of range). */
+int crm_role_parse(const char *name, size_t len, crm_role *out);
+const char *crm_role_name(crm_role r);
+
+/* Whether role r may append an event of type name[0..len): writers are
+ * limited to the event families of their job (marketing: marketing.*,
+ * web.*, consent; finance: spend, booking, charter, loyalty; agents
+ * everything but customer.erased). */
+int crm_role_may_append(crm_role r, const char *type, size_t len);
+
+#endif

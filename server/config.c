@@ -1,0 +1,280 @@
+/* config.c - INI file plus flags. */
+#include "config.h"
+
+#include <getopt.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: crmd [options]\n"
+    "\n"
+    "  -c, --config FILE          INI file (see deploy/crmd.conf.example)\n"
+    "  -d, --data DIR             data directory (default ./data)\n"
+    "  -l, --listen URL           tcp://HOST:PORT, ipc:///PATH or\n"
+    "                             tls+tcp://HOST:PORT; repeatable\n"
+    "                             (default tcp://127.0.0.1:7400)\n"
+    "      --http URL|off         /metrics and /healthz\n"
+    "                             (default http://127.0.0.1:7401)\n"
+    "      --tls-cert FILE        server certificate (PEM) for tls+tcp\n"
+    "      --tls-key FILE         its private key (PEM)\n"
+    "      --operator-key-file F  where the bootstrap operator key is written\n"
+    "                             (default DATA/operator.key)\n"
+    "      --ready-file FILE      written once every listener is up\n"
+    "      --contexts N           requests served concurrently (default 128)\n"
+    "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
+    "      --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  -h, --help                 this text\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP\n"
+    "reloads API keys and the log level.\n";
+
+static int
+set_str(char **dst, const char *v)
+{
+    char *s = strdup(v);
+    if (s == NULL)
+        return -1;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+typedef struct parse_ctx {
+    crm_config *c;
+    int listen_reset; /* first listen line of the file replaces defaults */
+    crm_error *why;
+    int only_reloadable;
+} parse_ctx;
+
+static int
+on_ini(void *user, const char *section, const char *name, const char *value)
+{
+    parse_ctx *p = user;
+    crm_config *c = p->c;
+    char *end;
+
+#define IS(s, n) (strcmp(section, s) == 0 && strcmp(name, n) == 0)
+    if (IS("server", "log_level")) {
+        if (crm_slog_parse_level(value, &c->log_level) != 0)
+            goto bad;
+        return 1;
+    }
+    if (p->only_reloadable)
+        return 1;
+    if (IS("server", "data_dir"))
+        return set_str(&c->data_dir, value) == 0;
+    if (IS("server", "listen")) {
+        if (!p->listen_reset) {
+            for (size_t i = 0; i < c->nlisten; i++)
+                free(c->listen[i]);
+            c->nlisten = 0;
+            p->listen_reset = 1;
+        }
+        if (c->nlisten == CRM_MAX_LISTEN)
+            goto bad;
+        return (c->listen[c->nlisten++] = strdup(value)) != NULL;
+    }
+    if (IS("server", "http")) {
+        if (strcmp(value, "off") == 0) {
+            free(c->http);
+            c->http = NULL;
+            return 1;
+        }
+        return set_str(&c->http, value) == 0;
+    }
+    if (IS("server", "ready_file"))
+        return set_str(&c->ready_file, value) == 0;
+    if (IS("server", "contexts")) {
+        long v = strtol(value, &end, 10);
+        if (*end || v < 1 || v > 4096)
+            goto bad;
+        c->contexts = (int)v;
+        return 1;
+    }
+    if (IS("tls", "cert"))
+        return set_str(&c->tls_cert, value) == 0;
+    if (IS("tls", "key"))
+        return set_str(&c->tls_key, value) == 0;
+    if (IS("auth", "operator_key_file"))
+        return set_str(&c->operator_key_file, value) == 0;
+    if (IS("storage", "map_size_mb")) {
+        long v = strtol(value, &end, 10);
+        if (*end || v < 1 || v > (1L << 20))
+            goto bad;
+        c->map_size_mb = (size_t)v;
+        return 1;
+    }
+#undef IS
+bad:
+    crm_error_set(p->why, CRM_ERR_BAD_REQUEST, "[%s] %s = %s is not valid",
+                  section, name, value);
+    return 0;
+}
+
+static crm_err
+parse_file(crm_config *c, const char *file, int only_reloadable,
+           crm_error *why)
+{
+    parse_ctx p = {c, 0, why, only_reloadable};
+    crm_error_set(why, CRM_OK, NULL);
+    int rc = ini_parse(file, on_ini, &p);
+    if (rc < 0)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "cannot read config file %s", file);
+    if (rc > 0) {
+        if (why && why->code != CRM_OK)
+            crm_error_prefix(why, "%s:%d", file, rc);
+        else
+            crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s:%d: cannot parse",
+                          file, rc);
+        return CRM_ERR_BAD_REQUEST;
+    }
+    return CRM_OK;
+}
+
+crm_err
+crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
+{
+    enum { O_HTTP = 256, O_CERT, O_KEY, O_OPKEY, O_READY, O_CTX, O_MAP, O_LEVEL };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"http", required_argument, NULL, O_HTTP},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"operator-key-file", required_argument, NULL, O_OPKEY},
+        {"ready-file", required_argument, NULL, O_READY},
+        {"contexts", required_argument, NULL, O_CTX},
+        {"map-size-mb", required_argument, NULL, O_MAP},
+        {"log-level", required_argument, NULL, O_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    crm_err err;
+    int ch;
+
+    memset(c, 0, sizeof(*c));
+    c->contexts = 128;
+    c->log_level = CRM_INFO;
+    c->map_size_mb = 64;
+    if (set_str(&c->data_dir, "./data") || set_str(&c->http, "http://127.0.0.1:7401") ||
+        (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    c->nlisten = 1;
+
+    /* First pass: only --config, so flags override the file. */
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "c:d:l:h", opts, NULL)) != -1) {
+        if (ch == 'c' && set_str(&c->file, optarg) != 0)
+            return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            return CRM_ERR_CLOSED;
+        }
+    }
+    if (c->file && (err = parse_file(c, c->file, 0, why)) != CRM_OK)
+        return err;
+
+    int listen_reset = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:d:l:h", opts, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (ch) {
+        case 'c': break;
+        case 'd': set_str(&c->data_dir, optarg); break;
+        case 'l':
+            if (!listen_reset) {
+                for (size_t i = 0; i < c->nlisten; i++)
+                    free(c->listen[i]);
+                c->nlisten = 0;
+                listen_reset = 1;
+            }
+            if (c->nlisten == CRM_MAX_LISTEN)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "at most %d --listen", CRM_MAX_LISTEN);
+            c->listen[c->nlisten++] = strdup(optarg);
+            break;
+        case O_HTTP:
+            if (strcmp(optarg, "off") == 0) {
+                free(c->http);
+                c->http = NULL;
+            } else {
+                set_str(&c->http, optarg);
+            }
+            break;
+        case O_CERT: set_str(&c->tls_cert, optarg); break;
+        case O_KEY: set_str(&c->tls_key, optarg); break;
+        case O_OPKEY: set_str(&c->operator_key_file, optarg); break;
+        case O_READY: set_str(&c->ready_file, optarg); break;
+        case O_CTX:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 4096)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--contexts must be 1..4096");
+            c->contexts = (int)v;
+            break;
+        case O_MAP:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > (1L << 20))
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--map-size-mb must be 1..1048576");
+            c->map_size_mb = (size_t)v;
+            break;
+        case O_LEVEL:
+            if (crm_slog_parse_level(optarg, &c->log_level) != 0)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--log-level must be debug, info, warn "
+                                     "or error");
+            break;
+        default:
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "unknown or incomplete option '%s' (see "
+                                 "--help)",
+                                 argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "unexpected argument '%s'", argv[optind]);
+    if (c->operator_key_file == NULL) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%s/operator.key", c->data_dir);
+        set_str(&c->operator_key_file, p);
+    }
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (c->listen[i] == NULL)
+            return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    return CRM_OK;
+}
+
+crm_err
+crm_config_reload(crm_config *c, crm_error *why)
+{
+    if (c->file == NULL)
+        return CRM_OK;
+    crm_config tmp = *c;
+    crm_err err = parse_file(&tmp, c->file, 1, why);
+    if (err == CRM_OK)
+        c->log_level = tmp.log_level;
+    return err;
+}
+
+void
+crm_config_free(crm_config *c)
+{
+    free(c->file);
+    free(c->data_dir);
+    for (size_t i = 0; i < c->nlisten; i++)
+        free(c->listen[i]);
+    free(c->http);
+    free(c->ready_file);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->operator_key_file);
+    memset(c, 0, sizeof(*c));
+}

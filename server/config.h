@@ -1,0 +1,41 @@
+/*
+ * config.h - crmd configuration: an INI file (deploy/crmd.conf.example)
+ * overridden by command-line flags.
+ */
+#ifndef CRM_CONFIG_H
+#define CRM_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "slog.h"
+
+#define CRM_MAX_LISTEN 8
+
+typedef struct crm_config {
+    char *file;              /* --config; NULL if none */
+    char *data_dir;          /* [server] data_dir */
+    char *listen[CRM_MAX_LISTEN]; /* [server] listen (repeatable) */
+    size_t nlisten;
+    char *http;              /* [server] http, NULL when "off" */
+    char *ready_file;        /* [server] ready_file */
+    int contexts;            /* [server] contexts: requests in flight */
+    crm_level log_level;     /* [server] log_level */
+    char *tls_cert;          /* [tls] cert (PEM) */
+    char *tls_key;           /* [tls] key (PEM) */
+    char *operator_key_file; /* [auth] operator_key_file */
+    size_t map_size_mb;      /* [storage] map_size_mb: initial per tenant */
+} crm_config;
+
+/* Fills c from defaults, then the file named by --config, then the other
+ * flags. Returns CRM_ERR_BAD_REQUEST with why naming the bad line or flag.
+ * --help prints usage and returns CRM_ERR_CLOSED. */
+crm_err crm_config_load(crm_config *c, int argc, char **argv, crm_error *why);
+
+/* Re-reads c->file for what can change without a restart (log_level).
+ * Returns an error and leaves c as it was if the file does not parse. */
+crm_err crm_config_reload(crm_config *c, crm_error *why);
+
+void crm_config_free(crm_config *c);
+
+#endif

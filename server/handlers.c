@@ -1,0 +1,668 @@
+/*
+ * handlers.c - one function per RPC op, indexed by crm_op.
+ *
+ * A handler reads its args, packs its result into pk and returns CRM_OK;
+ * or returns an error (net.c discards whatever was packed); or takes the
+ * reply over (RPC_DEFERRED): appends answer from the writer thread once
+ * durable, long-polls when the log moves or the wait ends.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net_int.h"
+#include "slog.h"
+
+#ifndef CRM_VERSION
+#define CRM_VERSION "dev"
+#endif
+
+/* --- argument helpers ------------------------------------------------------ */
+
+static crm_err
+arg_str(const rpc_call *call, const char *name, int required, size_t max,
+        const char **s, size_t *len, crm_error *why)
+{
+    const msgpack_object *o = crm_mp_get(call->args, name);
+    *s = NULL;
+    *len = 0;
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+        if (required)
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "%s needs argument '%s'", call->op->name, name);
+        return CRM_OK;
+    }
+    if (o->type != MSGPACK_OBJECT_STR)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "argument '%s' must be a string", name);
+    if (o->via.str.size > max)
+        return crm_error_set(why, CRM_ERR_TOO_LARGE,
+                             "argument '%s' is longer than %zu bytes", name, max);
+    *s = o->via.str.ptr;
+    *len = o->via.str.size;
+    return CRM_OK;
+}
+
+/* Copies a string argument into buf (size max + 1). */
+static crm_err
+arg_cstr(const rpc_call *call, const char *name, int required, char *buf,
+         size_t max, crm_error *why)
+{
+    const char *s;
+    size_t len;
+    crm_err err = arg_str(call, name, required, max, &s, &len, why);
+    buf[0] = '\0';
+    if (err == CRM_OK && s) {
+        if (memchr(s, '\0', len))
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "argument '%s' holds a NUL byte", name);
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+    }
+    return err;
+}
+
+static crm_err
+arg_int(const rpc_call *call, const char *name, int64_t def, int64_t min,
+        int64_t max, int64_t *out, crm_error *why)
+{
+    const msgpack_object *o = crm_mp_get(call->args, name);
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
+        *out = def;
+        return CRM_OK;
+    }
+    if (crm_mp_int(o, min, max, out) != 0)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "argument '%s' must be an integer in %lld..%lld",
+                             name, (long long)min, (long long)max);
+    return CRM_OK;
+}
+
+static crm_err
+arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
+{
+    const msgpack_object *o = crm_mp_get(call->args, name);
+    *out = 0;
+    if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+        return CRM_OK;
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "argument '%s' must be a boolean", name);
+    *out = o->via.boolean;
+    return CRM_OK;
+}
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Pack failures (only ENOMEM) are caught by net.c when the reply is sent. */
+#define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
+#define KV_U64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, v))
+#define KV_I64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_int64(pk, v))
+
+/* --- ping, server.info, metrics ------------------------------------------- */
+
+static crm_err
+h_ping(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    (void)call, (void)why, (void)flow;
+    msgpack_pack_map(pk, 2);
+    crm_mp_pack_cstr(pk, "pong");
+    msgpack_pack_true(pk);
+    KV_I64(pk, "time", now_us());
+    return CRM_OK;
+}
+
+static crm_err
+h_server_info(rpc_call *call, msgpack_packer *pk, crm_error *why,
+              rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    (void)why, (void)flow;
+    msgpack_pack_map(pk, 7);
+    KV_STR(pk, "version", CRM_VERSION);
+    KV_I64(pk, "protocol", CRM_RPC_VERSION);
+    KV_STR(pk, "node", "primary");
+    KV_I64(pk, "uptime_s", (int64_t)time(NULL) - c->srv->started);
+    KV_STR(pk, "tenant", c->key.tenant);
+    KV_STR(pk, "role", crm_role_name(c->key.role));
+    crm_mp_pack_cstr(pk, "limits");
+    msgpack_pack_map(pk, 6);
+    KV_U64(pk, "max_message", CRM_RPC_MAX_MSG);
+    KV_U64(pk, "max_batch_events", CRM_BATCH_MAX);
+    KV_U64(pk, "max_batch_ops", CRM_RPC_MAX_BATCH_OPS);
+    KV_U64(pk, "max_read", CRM_RPC_MAX_READ);
+    KV_U64(pk, "max_wait_ms", CRM_RPC_MAX_WAIT_MS);
+    KV_U64(pk, "max_event_body", CRM_BODY_MAX);
+    return CRM_OK;
+}
+
+static crm_err
+h_metrics(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    (void)why, (void)flow;
+    crm_metrics_pack(c->srv->metrics, pk,
+                     c->key.role == CRM_ROLE_OPERATOR ? NULL : c->key.tenant);
+    return CRM_OK;
+}
+
+/* --- tenants and keys ------------------------------------------------------ */
+
+static crm_err
+h_tenant_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                rpc_flow *flow)
+{
+    char id[CRM_TENANT_MAX + 1];
+    crm_err err;
+    (void)flow;
+    if ((err = arg_cstr(call, "id", 1, id, CRM_TENANT_MAX, why)) != CRM_OK ||
+        (err = crm_store_tenant_create(call->c->srv->store, id, why)) != CRM_OK)
+        return err;
+    crm_slog(CRM_INFO, call->c->env.id, "msg=\"tenant created\" tenant=%s", id);
+    msgpack_pack_map(pk, 1);
+    KV_STR(pk, "id", id);
+    return CRM_OK;
+}
+
+static crm_err
+h_tenant_list(rpc_call *call, msgpack_packer *pk, crm_error *why,
+              rpc_flow *flow)
+{
+    crm_tenant_info *t;
+    size_t n;
+    (void)flow;
+    crm_err err = crm_store_tenant_list(call->c->srv->store, &t, &n, why);
+    if (err != CRM_OK)
+        return err;
+    msgpack_pack_map(pk, 1);
+    crm_mp_pack_cstr(pk, "tenants");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        crm_log *log;
+        uint64_t pos = 0;
+        if (crm_store_tenant_log(call->c->srv->store, t[i].id, &log, NULL) ==
+            CRM_OK)
+            crm_log_head(log, &pos, NULL);
+        msgpack_pack_map(pk, 3);
+        KV_STR(pk, "id", t[i].id);
+        KV_I64(pk, "created_at", t[i].created_at);
+        KV_U64(pk, "position", pos);
+    }
+    free(t);
+    return CRM_OK;
+}
+
+/* The tenant a key op acts on: an admin's own; an operator's from args. */
+static crm_err
+key_scope(rpc_call *call, char *tenant, int required, crm_error *why)
+{
+    rpc_ctx *c = call->c;
+    crm_err err = arg_cstr(call, "tenant", 0, tenant, CRM_TENANT_MAX, why);
+    if (err != CRM_OK)
+        return err;
+    if (c->key.role == CRM_ROLE_OPERATOR) {
+        if (required && tenant[0] == '\0')
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "%s needs argument 'tenant'", call->op->name);
+        return CRM_OK;
+    }
+    if (tenant[0] && strcmp(tenant, c->key.tenant) != 0)
+        return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                             "the key does not belong to tenant '%s'", tenant);
+    strcpy(tenant, c->key.tenant);
+    return CRM_OK;
+}
+
+static void
+pack_key_info(msgpack_packer *pk, const crm_key_info *k)
+{
+    msgpack_pack_map(pk, 6);
+    KV_STR(pk, "key_id", k->id);
+    KV_STR(pk, "tenant", k->tenant);
+    KV_STR(pk, "role", crm_role_name(k->role));
+    KV_STR(pk, "label", k->label);
+    KV_I64(pk, "created_at", k->created_at);
+    KV_I64(pk, "revoked_at", k->revoked_at);
+}
+
+static crm_err
+h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
+             rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    char tenant[CRM_TENANT_MAX + 1], label[CRM_KEY_LABEL_MAX + 1];
+    char token[CRM_KEY_TOKEN_LEN + 1];
+    const char *rs;
+    size_t rlen;
+    crm_role role;
+    crm_key_info info;
+    crm_err err;
+    (void)flow;
+
+    if ((err = arg_str(call, "role", 1, 32, &rs, &rlen, why)) != CRM_OK)
+        return err;
+    if (crm_role_parse(rs, rlen, &role) != 0)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "unknown role '%.*s'", (int)rlen, rs);
+    if (role == CRM_ROLE_OPERATOR && c->key.role != CRM_ROLE_OPERATOR)
+        return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                             "only operators create operator keys");
+    if ((err = key_scope(call, tenant, role != CRM_ROLE_OPERATOR, why)) !=
+            CRM_OK ||
+        (err = arg_cstr(call, "label", 0, label, CRM_KEY_LABEL_MAX, why)) !=
+            CRM_OK)
+        return err;
+    if (role == CRM_ROLE_OPERATOR)
+        tenant[0] = '\0';
+    else {
+        crm_log *log;
+        if ((err = crm_store_tenant_log(c->srv->store, tenant, &log, why)) !=
+            CRM_OK)
+            return err;
+    }
+    if ((err = crm_keys_create(c->srv->keys, tenant, role, label, token, &info,
+                               why)) != CRM_OK)
+        return err;
+    crm_slog(CRM_INFO, c->env.id,
+             "msg=\"key created\" key=%s tenant=%s role=%s by=%s", info.id,
+             tenant[0] ? tenant : "-", crm_role_name(role), c->key.id);
+    msgpack_pack_map(pk, 5);
+    KV_STR(pk, "key_id", info.id);
+    KV_STR(pk, "key", token);
+    KV_STR(pk, "tenant", info.tenant);
+    KV_STR(pk, "role", crm_role_name(role));
+    KV_STR(pk, "label", info.label);
+    memset(token, 0, sizeof(token));
+    return CRM_OK;
+}
+
+static crm_err
+h_key_revoke(rpc_call *call, msgpack_packer *pk, crm_error *why,
+             rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    char id[CRM_KEY_ID_LEN + 1];
+    crm_err err;
+    (void)flow;
+    if ((err = arg_cstr(call, "key_id", 1, id, CRM_KEY_ID_LEN, why)) != CRM_OK)
+        return err;
+    const char *scope = c->key.role == CRM_ROLE_OPERATOR ? NULL : c->key.tenant;
+    if ((err = crm_keys_revoke(c->srv->keys, id, scope, why)) != CRM_OK)
+        return err;
+    crm_slog(CRM_INFO, c->env.id, "msg=\"key revoked\" key=%s by=%s", id,
+             c->key.id);
+    msgpack_pack_map(pk, 2);
+    KV_STR(pk, "key_id", id);
+    crm_mp_pack_cstr(pk, "revoked");
+    msgpack_pack_true(pk);
+    return CRM_OK;
+}
+
+static crm_err
+h_key_list(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    char tenant[CRM_TENANT_MAX + 1];
+    crm_key_info *v;
+    size_t n;
+    crm_err err;
+    (void)flow;
+    if ((err = key_scope(call, tenant, 0, why)) != CRM_OK)
+        return err;
+    int all = call->c->key.role == CRM_ROLE_OPERATOR && tenant[0] == '\0';
+    if ((err = crm_keys_list(call->c->srv->keys, all ? NULL : tenant, &v, &n)) !=
+        CRM_OK)
+        return crm_error_set(why, err, NULL);
+    msgpack_pack_map(pk, 1);
+    crm_mp_pack_cstr(pk, "keys");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        pack_key_info(pk, &v[i]);
+    free(v);
+    return CRM_OK;
+}
+
+/* --- append ---------------------------------------------------------------- */
+
+static void
+append_done(crm_batch *b, void *arg)
+{
+    rpc_ctx *c = arg;
+    crm_error why;
+    crm_err err = crm_batch_result(b, &why);
+    if (err == CRM_OK) {
+        msgpack_packer *pk = &c->pk;
+        size_t n = crm_batch_count(b), dups = 0;
+        uint64_t head;
+        crm_log_head(c->log, &head, NULL);
+        msgpack_pack_map(pk, 4);
+        crm_mp_pack_cstr(pk, "positions");
+        msgpack_pack_array(pk, n);
+        for (size_t i = 0; i < n; i++) {
+            msgpack_pack_uint64(pk, crm_batch_position(b, i));
+            dups += crm_batch_is_duplicate(b, i) != 0;
+        }
+        crm_mp_pack_cstr(pk, "versions");
+        msgpack_pack_array(pk, n);
+        for (size_t i = 0; i < n; i++)
+            msgpack_pack_uint64(pk, crm_batch_version(b, i));
+        KV_U64(pk, "duplicates", dups);
+        KV_U64(pk, "head", head);
+    }
+    net_finish(c, err, &why);
+}
+
+static crm_err
+parse_expect(const msgpack_object *o, crm_expect *x, crm_error *why)
+{
+    const msgpack_object *st = crm_mp_get(o, "stream"), *v = crm_mp_get(o, "version");
+    int64_t n;
+    if (!crm_mp_is_str(st) || v == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "each expect entry needs 'stream' and 'version'");
+    x->stream = st->via.str.ptr;
+    x->stream_len = st->via.str.size;
+    if (crm_mp_int(v, 0, INT64_MAX, &n) == 0) {
+        x->version = n;
+        return CRM_OK;
+    }
+    static const struct {
+        const char *name;
+        int64_t v;
+    } words[] = {{"any", CRM_EXPECT_ANY},
+                 {"no_stream", CRM_EXPECT_NO_STREAM},
+                 {"exists", CRM_EXPECT_EXISTS}};
+    for (size_t i = 0; crm_mp_is_str(v) && i < 3; i++) {
+        if (v->via.str.size == strlen(words[i].name) &&
+            memcmp(v->via.str.ptr, words[i].name, v->via.str.size) == 0) {
+            x->version = words[i].v;
+            return CRM_OK;
+        }
+    }
+    return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                         "expected version must be N >= 0, \"any\", "
+                         "\"no_stream\" or \"exists\"");
+}
+
+static crm_err
+h_append(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    const msgpack_object *evs = crm_mp_get(call->args, "events");
+    const msgpack_object *exp = crm_mp_get(call->args, "expect");
+    crm_err err;
+    (void)pk;
+
+    if (evs == NULL || evs->type != MSGPACK_OBJECT_ARRAY)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "append needs an 'events' array");
+    size_t n = evs->via.array.size;
+    if (n == 0)
+        return crm_error_set(why, CRM_ERR_EMPTY_BATCH, "batch holds no events");
+    if (n > CRM_BATCH_MAX)
+        return crm_error_set(why, CRM_ERR_TOO_LARGE,
+                             "batch holds %zu events; the limit is %d", n,
+                             CRM_BATCH_MAX);
+    size_t nx = 0;
+    if (exp && exp->type != MSGPACK_OBJECT_NIL) {
+        if (exp->type != MSGPACK_OBJECT_ARRAY)
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "'expect' must be an array");
+        nx = exp->via.array.size;
+        if (nx > n)
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "more expectations than events");
+    }
+    crm_event_in *ev = msgpack_zone_malloc(&c->scratch, n * sizeof(*ev));
+    crm_expect *x = msgpack_zone_malloc(&c->scratch, (nx ? nx : 1) * sizeof(*x));
+    if (ev == NULL || x == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if ((err = crm_rpc_event_in(&evs->via.array.ptr[i], &ev[i], why)) !=
+            CRM_OK) {
+            crm_error_prefix(why, "event %zu", i);
+            return err;
+        }
+        if (!crm_role_may_append(c->key.role, ev[i].type, ev[i].type_len))
+            return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                                 "event %zu: role %s may not append '%.*s'", i,
+                                 crm_role_name(c->key.role),
+                                 (int)(ev[i].type_len < 64 ? ev[i].type_len : 64),
+                                 ev[i].type);
+    }
+    for (size_t i = 0; i < nx; i++)
+        if ((err = parse_expect(&exp->via.array.ptr[i], &x[i], why)) != CRM_OK)
+            return err;
+    if ((err = crm_batch_prepare(ev, n, x, nx, c->key.id, strlen(c->key.id),
+                                 &c->batch, why)) != CRM_OK)
+        return err;
+    *flow = RPC_DEFERRED;
+    if ((err = crm_log_submit(call->log, c->batch, append_done, c)) != CRM_OK) {
+        *flow = RPC_DONE;
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE, "server is shutting down");
+    }
+    return CRM_OK;
+}
+
+/* --- reads ----------------------------------------------------------------- */
+
+typedef struct reader {
+    rpc_ctx *c;
+    msgpack_packer *pk;
+    int raw, redact;
+    uint32_t count;
+    uint64_t last;
+    crm_err err;
+} reader;
+
+static int
+visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
+{
+    reader *r = arg;
+    r->last = pos;
+    if (r->raw) {
+        msgpack_pack_bin(r->pk, len);
+        msgpack_pack_bin_body(r->pk, rec, len);
+    } else {
+        crm_record d;
+        msgpack_zone_clear(&r->c->scratch);
+        if (crm_record_decode(rec, len, &r->c->scratch, &d, NULL) != CRM_OK) {
+            r->err = CRM_ERR_CORRUPT;
+            return 1;
+        }
+        crm_rpc_pack_record(r->pk, &d, r->redact);
+    }
+    r->count++;
+    return 0;
+}
+
+/* An array whose length is written once the reader knows it. */
+static size_t
+open_array(rpc_ctx *c)
+{
+    static const uint8_t hdr[5] = {0xdd, 0, 0, 0, 0};
+    size_t at = nng_msg_len(c->rep);
+    if (net_msg_write(c, (const char *)hdr, sizeof(hdr)) != 0)
+        return SIZE_MAX;
+    return at;
+}
+
+static void
+close_array(rpc_ctx *c, size_t at, uint32_t n)
+{
+    if (at == SIZE_MAX)
+        return; /* the reply already failed; net.c answers no_memory */
+    uint8_t *p = (uint8_t *)nng_msg_body(c->rep) + at + 1;
+    p[0] = (uint8_t)(n >> 24);
+    p[1] = (uint8_t)(n >> 16);
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
+}
+
+static crm_err
+h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    int64_t from, max, wait;
+    int raw;
+    crm_err err;
+
+    if ((err = arg_int(call, "from", 1, 1, INT64_MAX, &from, why)) != CRM_OK ||
+        (err = arg_int(call, "max", 100, 1, CRM_RPC_MAX_READ, &max, why)) !=
+            CRM_OK ||
+        (err = arg_int(call, "wait_ms", 0, 0, CRM_RPC_MAX_WAIT_MS, &wait,
+                       why)) != CRM_OK ||
+        (err = arg_bool(call, "raw", &raw, why)) != CRM_OK)
+        return err;
+    uint64_t head;
+    crm_log_head(call->log, &head, NULL);
+    if (head < (uint64_t)from && wait > 0 && !call->in_batch && !c->resumed) {
+        net_park(c, (uint64_t)from, (int)wait);
+        *flow = RPC_DEFERRED;
+        return CRM_OK;
+    }
+    reader r = {.c = c, .pk = pk, .raw = raw,
+                .redact = c->key.role == CRM_ROLE_AUDITOR};
+    msgpack_pack_map(pk, 3);
+    crm_mp_pack_cstr(pk, raw ? "records" : "events");
+    size_t at = open_array(c);
+    err = crm_log_read_all(call->log, (uint64_t)from, (size_t)max,
+                           visit_record, &r);
+    if (err == CRM_OK && r.err != CRM_OK)
+        err = r.err;
+    if (err != CRM_OK)
+        return crm_error_set(why, err, "reading the log failed");
+    close_array(c, at, r.count);
+    crm_log_head(call->log, &head, NULL);
+    KV_U64(pk, "head", head);
+    KV_U64(pk, "next", r.count ? r.last + 1 : (uint64_t)from);
+    return CRM_OK;
+}
+
+static crm_err
+h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
+              rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    const char *stream;
+    size_t slen;
+    int64_t from, max;
+    crm_err err;
+    (void)flow;
+
+    if ((err = arg_str(call, "stream", 1, CRM_STREAM_MAX, &stream, &slen,
+                       why)) != CRM_OK ||
+        (err = arg_int(call, "from_version", 0, 0, INT64_MAX, &from, why)) !=
+            CRM_OK ||
+        (err = arg_int(call, "max", 100, 1, CRM_RPC_MAX_READ, &max, why)) !=
+            CRM_OK)
+        return err;
+    uint64_t last_ver, last_pos;
+    if ((err = crm_log_stream_info(call->log, stream, slen, &last_ver,
+                                   &last_pos)) != CRM_OK)
+        return crm_error_set(why, err, err == CRM_ERR_NOT_FOUND
+                                           ? "stream '%.*s' has no events"
+                                           : "reading stream '%.*s' failed",
+                             (int)slen, stream);
+    reader r = {.c = c, .pk = pk, .redact = c->key.role == CRM_ROLE_AUDITOR};
+    msgpack_pack_map(pk, 2);
+    crm_mp_pack_cstr(pk, "events");
+    size_t at = open_array(c);
+    err = crm_log_read_stream(call->log, stream, slen, (uint64_t)from,
+                              (size_t)max, visit_record, &r);
+    if (err == CRM_OK && r.err != CRM_OK)
+        err = r.err;
+    if (err != CRM_OK)
+        return crm_error_set(why, err, "reading stream failed");
+    close_array(c, at, r.count);
+    KV_U64(pk, "last_version", last_ver);
+    return CRM_OK;
+}
+
+/* --- batch ----------------------------------------------------------------- */
+
+static crm_err
+h_batch(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    const msgpack_object *ops = crm_mp_get(call->args, "ops");
+    (void)flow;
+
+    if (ops == NULL || ops->type != MSGPACK_OBJECT_ARRAY)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "batch needs an 'ops' array");
+    if (ops->via.array.size == 0)
+        return crm_error_set(why, CRM_ERR_EMPTY_BATCH, "batch holds no ops");
+    if (ops->via.array.size > CRM_RPC_MAX_BATCH_OPS)
+        return crm_error_set(why, CRM_ERR_TOO_LARGE,
+                             "batch holds %u ops; the limit is %d",
+                             ops->via.array.size, CRM_RPC_MAX_BATCH_OPS);
+    msgpack_pack_map(pk, 1);
+    crm_mp_pack_cstr(pk, "results");
+    msgpack_pack_array(pk, ops->via.array.size);
+    for (uint32_t i = 0; i < ops->via.array.size; i++) {
+        const msgpack_object *e = &ops->via.array.ptr[i];
+        const msgpack_object *name = crm_mp_get(e, "op");
+        const msgpack_object *args = crm_mp_get(e, "args");
+        crm_error sub = {CRM_OK, ""};
+        crm_err err = CRM_OK;
+        rpc_call sc = {.c = c, .in_batch = 1};
+
+        size_t mark = nng_msg_len(c->rep);
+        if (!crm_mp_is_str(name)) {
+            err = crm_error_set(&sub, CRM_ERR_BAD_REQUEST,
+                                "batch entry %u has no 'op'", i);
+        } else if ((sc.op = crm_op_find(name->via.str.ptr,
+                                        name->via.str.size)) == NULL) {
+            err = crm_error_set(&sub, CRM_ERR_UNKNOWN_OP, "unknown op '%.*s'",
+                                (int)(name->via.str.size < 32 ? name->via.str.size : 32),
+                                name->via.str.ptr);
+        } else if (!(sc.op->flags & CRM_OPF_BATCHABLE)) {
+            err = crm_error_set(&sub, CRM_ERR_BAD_REQUEST,
+                                "%s cannot ride in a batch (reads only)",
+                                sc.op->name);
+        } else if (args && args->type != MSGPACK_OBJECT_MAP &&
+                   args->type != MSGPACK_OBJECT_NIL) {
+            err = crm_error_set(&sub, CRM_ERR_BAD_REQUEST,
+                                "batch entry %u: 'args' must be a map", i);
+        } else if ((err = net_authorize(c, sc.op, &sc.log, &sub)) == CRM_OK) {
+            sc.args = args && args->type == MSGPACK_OBJECT_MAP ? args : NULL;
+            rpc_flow sf = RPC_DONE;
+            msgpack_pack_map(pk, 2);
+            crm_mp_pack_cstr(pk, "ok");
+            msgpack_pack_true(pk);
+            crm_mp_pack_cstr(pk, "result");
+            err = crm_handlers[sc.op->op](&sc, pk, &sub, &sf);
+        }
+        if (err != CRM_OK) {
+            nng_msg_chop(c->rep, nng_msg_len(c->rep) - mark);
+            msgpack_pack_map(pk, 2);
+            crm_mp_pack_cstr(pk, "ok");
+            msgpack_pack_false(pk);
+            crm_mp_pack_cstr(pk, "error");
+            crm_rpc_pack_error_map(pk, err, sub.code == err ? sub.msg : NULL);
+        }
+    }
+    return CRM_OK;
+}
+
+const rpc_handler crm_handlers[CRM_OP__COUNT] = {
+    [CRM_OP_PING] = h_ping,
+    [CRM_OP_SERVER_INFO] = h_server_info,
+    [CRM_OP_TENANT_CREATE] = h_tenant_create,
+    [CRM_OP_TENANT_LIST] = h_tenant_list,
+    [CRM_OP_KEY_CREATE] = h_key_create,
+    [CRM_OP_KEY_REVOKE] = h_key_revoke,
+    [CRM_OP_KEY_LIST] = h_key_list,
+    [CRM_OP_APPEND] = h_append,
+    [CRM_OP_READ_STREAM] = h_read_stream,
+    [CRM_OP_READ_ALL] = h_read_all,
+    [CRM_OP_METRICS] = h_metrics,
+    [CRM_OP_BATCH] = h_batch,
+};

@@ -1,0 +1,108 @@
+/* net_int.h - structures net.c shares with the op handlers (handlers.c). */
+#ifndef CRM_NET_INT_H
+#define CRM_NET_INT_H
+
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "net.h"
+#include "ops.h"
+#include "rpc.h"
+#include "store.h"
+
+typedef struct rpc_ctx rpc_ctx;
+
+struct crm_server {
+    const crm_config *cfg;
+    crm_store *store;
+    crm_keys *keys;
+    crm_metrics *metrics;
+    nng_socket sock;
+    int sock_open;
+    nng_tls_config *tls;
+    rpc_ctx *ctxs;
+    int nctx;
+    int64_t started;
+
+    pthread_mutex_t mu; /* draining, context states, waiters */
+    pthread_cond_t cv;
+    int draining;
+    int stopped; /* contexts that will take no more requests */
+    rpc_ctx *waiters; /* parked read.all long-polls */
+};
+
+typedef enum ctx_state {
+    CTX_RECV,    /* waiting for a request */
+    CTX_BUSY,    /* handling one (possibly parked or appending) */
+    CTX_SEND,    /* reply on its way */
+    CTX_STOPPED, /* draining: takes no more requests */
+} ctx_state;
+
+struct rpc_ctx {
+    crm_server *srv;
+    nng_ctx ctx;
+    nng_aio *aio;   /* receive and send */
+    nng_aio *timer; /* long-poll */
+    ctx_state state;
+    nng_msg *req, *rep;
+    msgpack_zone zone;   /* the request's objects */
+    msgpack_zone scratch; /* records decoded while packing a reply */
+    msgpack_packer pk;    /* writes into rep */
+    int oom;              /* a write into rep failed */
+    crm_rpc_req env;
+    crm_key_info key;
+    int has_key;
+    const crm_op_info *op;
+    crm_log *log; /* caller tenant's log, for tenant ops */
+    double t0;
+
+    crm_batch *batch; /* append in flight */
+    int parked, resumed;
+    uint64_t wait_from;
+    rpc_ctx *wnext;
+};
+
+/* One op invocation: the request itself or one entry of a batch. */
+typedef struct rpc_call {
+    rpc_ctx *c;
+    const crm_op_info *op;
+    const msgpack_object *args; /* map or NULL */
+    crm_log *log;               /* set for CRM_OPF_TENANT ops */
+    int in_batch;
+} rpc_call;
+
+typedef enum rpc_flow { RPC_DONE, RPC_DEFERRED } rpc_flow;
+
+/* Packs the result (RPC_DONE, CRM_OK), returns an error having packed
+ * nothing that matters (the caller discards it), or takes over the reply
+ * (RPC_DEFERRED) and later calls net_finish. */
+typedef crm_err (*rpc_handler)(rpc_call *call, msgpack_packer *pk,
+                               crm_error *why, rpc_flow *flow);
+
+/* Indexed by crm_op; every entry is set (checked at start-up). */
+extern const rpc_handler crm_handlers[CRM_OP__COUNT];
+
+/* Checks that the caller may run op and finds its tenant log. */
+crm_err net_authorize(rpc_ctx *c, const crm_op_info *op, crm_log **log,
+                      crm_error *why);
+
+/* Completes a deferred request: on error the reply is replaced by an error
+ * reply; then metrics, the log line and the send. Any thread. */
+void net_finish(rpc_ctx *c, crm_err err, const crm_error *why);
+
+/* Parks a read.all until the tenant head passes from or wait_ms pass;
+ * then the handler runs again with c->resumed set. */
+void net_park(rpc_ctx *c, uint64_t from, int wait_ms);
+
+/* msgpack_packer write callback appending to the context's reply; a
+ * failure marks the reply so it is replaced by a no_memory error. */
+int net_msg_write(void *data, const char *buf, size_t len);
+
+#endif
