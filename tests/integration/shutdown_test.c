@@ -140,10 +140,10 @@ check_acked(fx_crmd *d, const char *key, writer *w, int nw)
             uint64_t pos = fx_res_u64(e, "position");
             assert_int_equal(pos, from + i); /* dense */
             const msgpack_object *id = crm_mp_get(e, "id");
-            acked key = {.position = pos};
-            const acked *a = bsearch(&key, all, total, sizeof(*all), cmp_pos);
-            if (a) {
-                assert_memory_equal(a->id, id->via.bin.ptr, CRM_ID_LEN);
+            acked want = {.position = pos};
+            const acked *hit = bsearch(&want, all, total, sizeof(*all), cmp_pos);
+            if (hit) {
+                assert_memory_equal(hit->id, id->via.bin.ptr, CRM_ID_LEN);
                 found++;
             }
         }
