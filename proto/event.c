@@ -214,7 +214,9 @@ key_cmp(const void *a, const void *b)
     const msgpack_object_kv *x = *(const msgpack_object_kv *const *)a;
     const msgpack_object_kv *y = *(const msgpack_object_kv *const *)b;
     size_t la = x->key.via.str.size, lb = y->key.via.str.size;
-    int c = memcmp(x->key.via.str.ptr, y->key.via.str.ptr, la < lb ? la : lb);
+    size_t m = la < lb ? la : lb;
+    /* msgpack-c gives an empty string a NULL pointer */
+    int c = m ? memcmp(x->key.via.str.ptr, y->key.via.str.ptr, m) : 0;
     if (c != 0)
         return c;
     return la < lb ? -1 : la > lb;
@@ -282,7 +284,9 @@ done:
 static crm_err
 canon(msgpack_packer *pk, const msgpack_object *o, int depth, crm_error *why)
 {
-    if (depth > CRM_BODY_DEPTH)
+    /* depth counts maps and arrays only: the body map is level 1 */
+    if ((o->type == MSGPACK_OBJECT_MAP || o->type == MSGPACK_OBJECT_ARRAY) &&
+        depth > CRM_BODY_DEPTH)
         return crm_error_set(why, CRM_ERR_BAD_FIELD,
                              "event body nested deeper than %d levels",
                              CRM_BODY_DEPTH);
@@ -328,6 +332,9 @@ encode_ext(msgpack_packer *pk, const msgpack_object *body, crm_error *why)
         const msgpack_object *k = &m->ptr[i].key;
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 3 &&
             memcmp(k->via.str.ptr, "pii", 3) == 0) {
+            if (pii != NULL)
+                return crm_error_set(why, CRM_ERR_BAD_FIELD,
+                                     "body key 'pii' appears twice");
             pii = &m->ptr[i].val;
             if (pii->type != MSGPACK_OBJECT_MAP)
                 return crm_error_set(why, CRM_ERR_BAD_FIELD,
@@ -350,6 +357,7 @@ encode_known(msgpack_packer *pk, const crm_event_type *t,
              const msgpack_object *body, crm_error *why)
 {
     const msgpack_object *vals[MAX_FIELDS] = {0};
+    uint8_t seen[MAX_FIELDS] = {0};
     size_t npub = 0, npii = 0;
     crm_err err;
 
@@ -371,7 +379,7 @@ encode_known(msgpack_packer *pk, const crm_event_type *t,
                                      ok ? k->via.str.ptr : "?");
             }
             size_t idx = (size_t)(f - t->fields);
-            if (vals[idx] != NULL)
+            if (seen[idx]++)
                 return crm_error_set(why, CRM_ERR_BAD_FIELD,
                                      "field '%s' appears twice", f->name);
             if (v->type == MSGPACK_OBJECT_NIL)

@@ -13,7 +13,8 @@ be(const uint8_t *p, int n)
 }
 
 crm_err
-crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
+crm_mpcheck_prefix(const void *buf, size_t len, int max_depth, size_t *used,
+                   crm_error *why)
 {
     const uint8_t *p = buf, *end = p + len;
     uint64_t left[CRM_MP_MAX_DEPTH + 1]; /* objects still due per level */
@@ -96,8 +97,17 @@ crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
         while (depth > 0 && left[depth] == 0)
             depth--;
     }
-    if (p != end)
+    *used = (size_t)(p - (const uint8_t *)buf);
+    return CRM_OK;
+}
+
+crm_err
+crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
+{
+    size_t used;
+    crm_err err = crm_mpcheck_prefix(buf, len, max_depth, &used, why);
+    if (err == CRM_OK && used != len)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "trailing bytes after the message");
-    return CRM_OK;
+    return err;
 }

@@ -22,4 +22,9 @@
  * trailing bytes, reserved byte 0xc1, too deep, count larger than input). */
 crm_err crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why);
 
+/* Like crm_mpcheck for the one object at the start of buf, which may be
+ * followed by more bytes; *used is set to its length. */
+crm_err crm_mpcheck_prefix(const void *buf, size_t len, int max_depth,
+                           size_t *used, crm_error *why);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "mpcheck.h"
 
 typedef struct fixbuf {
     uint8_t *p;
@@ -109,12 +110,20 @@ crm_record_decode(const void *buf, size_t len, msgpack_zone *zone,
     uint64_t fmt;
 
     memset(r, 0, sizeof(*r));
-    msgpack_unpack_return ur = msgpack_unpack(b, len, &off, zone, &root);
+    /* Records also come from export files and replicas: check the shape
+     * before msgpack-c allocates by the counts the bytes claim. The hash
+     * trailer has exactly one encoding, so a record has exactly one form. */
+    size_t rlen;
+    if (crm_mpcheck_prefix(b, len, CRM_MP_MAX_DEPTH, &rlen, NULL) != CRM_OK ||
+        len - rlen != CRM_RECORD_TRAILER || (uint8_t)b[rlen] != 0xc4 ||
+        (uint8_t)b[rlen + 1] != CRM_HASH_LEN)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record is not well formed");
+    msgpack_unpack_return ur = msgpack_unpack(b, rlen, &off, zone, &root);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
-    if (ur != MSGPACK_UNPACK_EXTRA_BYTES)
+    if (ur != MSGPACK_UNPACK_SUCCESS)
         return crm_error_set(why, CRM_ERR_CORRUPT, "record is not msgpack");
-    r->rlen = off;
+    r->rlen = rlen;
     ur = msgpack_unpack(b, len, &off, zone, &hobj);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len ||
         !get_bin(&hobj, CRM_HASH_LEN, &r->hash))
