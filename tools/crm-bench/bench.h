@@ -8,6 +8,7 @@
 /* Each mode parses its own arguments (argv[0] is the mode name) and
  * returns a process exit status. */
 int bench_storage(int argc, char **argv);
+int bench_rpc(int argc, char **argv);
 
 /* Monotonic clock in seconds. */
 double bench_now(void);

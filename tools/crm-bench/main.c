@@ -1,6 +1,7 @@
 /* crm-bench - load generator and benchmark for crmd.
  *
  *   crm-bench storage [options]   event log vs bare LMDB (see storage.c)
+ *   crm-bench rpc [options]       crmd over NNG vs bare NNG (see rpc.c)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@ static const struct {
 } modes[] = {
     {"storage", bench_storage,
      "durable appends to the tenant log vs bare LMDB with the same puts"},
+    {"rpc", bench_rpc,
+     "ping and appends over RPC vs a bare NNG echo of the same sizes"},
 };
 
 double

@@ -1,4 +1,4 @@
-/* rpc_test.c - crmd end to end: transports (tcp, ipc, tls+tcp), append and
+/* crmd_test.c - crmd end to end: transports (tcp, ipc, tls+tcp), append and
  * reads, idempotency, long-poll, batch, metrics endpoint, SIGHUP. */
 #include <setjmp.h>
 #include <stdarg.h>
