@@ -90,26 +90,34 @@ crm_err
 crm_rpc_parse_request(const msgpack_object *root, crm_rpc_req *r,
                       crm_error *why)
 {
-    int64_t v, id;
+    int64_t v;
     crm_err err;
 
     memset(r, 0, sizeof(*r));
     if (root->type != MSGPACK_OBJECT_MAP)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "request must be a msgpack map");
-    if (crm_mp_int(crm_mp_get(root, "id"), 0, INT64_MAX, &id) == 0)
-        r->id = (uint64_t)id;
-    else if (crm_mp_get(root, "id") != NULL)
+    const msgpack_object *ido = crm_mp_get(root, "id");
+    if (ido && ido->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        r->id = ido->via.u64; /* any u64, echoed as given */
+    else if (ido != NULL)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "request id must be an unsigned integer");
-    if (crm_mp_int(crm_mp_get(root, "v"), INT64_MIN, INT64_MAX, &v) != 0)
+    const msgpack_object *vo = crm_mp_get(root, "v");
+    if (vo == NULL)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "request has no protocol version 'v'");
+    if (vo->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        vo->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "protocol version 'v' must be an integer");
+    if (crm_mp_int(vo, INT64_MIN, INT64_MAX, &v) != 0)
+        v = -1; /* beyond int64: certainly not a version we speak */
     if (v != CRM_RPC_VERSION)
         return crm_error_set(why, CRM_ERR_BAD_VERSION,
-                             "protocol version %lld is not supported (this "
-                             "server speaks %d)",
-                             (long long)v, CRM_RPC_VERSION);
+                             "protocol version is not supported (this server "
+                             "speaks %d)",
+                             CRM_RPC_VERSION);
     if ((err = opt_str(root, "op", CRM_OP_NAME_MAX, &r->op, &r->op_len,
                        why)) != CRM_OK)
         return err;
@@ -205,7 +213,7 @@ crm_err
 crm_rpc_parse_reply(const msgpack_object *root, uint64_t *id,
                     const msgpack_object **result, crm_error *why)
 {
-    int64_t v, rid = 0;
+    int64_t v;
     const msgpack_object *ok = crm_mp_get(root, "ok");
 
     *result = NULL;
@@ -214,9 +222,10 @@ crm_rpc_parse_reply(const msgpack_object *root, uint64_t *id,
         ok->type != MSGPACK_OBJECT_BOOLEAN)
         return crm_error_set(why, CRM_ERR_BAD_VERSION,
                              "reply is not a crmd v%d reply", CRM_RPC_VERSION);
-    crm_mp_int(crm_mp_get(root, "id"), 0, INT64_MAX, &rid);
+    const msgpack_object *rid = crm_mp_get(root, "id");
     if (id)
-        *id = (uint64_t)rid;
+        *id = rid && rid->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? rid->via.u64
+                                                                  : 0;
     if (ok->via.boolean) {
         *result = crm_mp_get(root, "result");
         return crm_error_set(why, CRM_OK, NULL);

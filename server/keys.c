@@ -194,7 +194,8 @@ load(crm_keys *k, crm_error *why)
             n++;
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
-    qsort(v, n, sizeof(*v), cmp_entry);
+    if (n > 1) /* v is NULL when the registry has no keys yet */
+        qsort(v, n, sizeof(*v), cmp_entry);
 
     pthread_rwlock_wrlock(&k->lock);
     free(k->v);

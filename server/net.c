@@ -170,8 +170,9 @@ handle(rpc_ctx *c, crm_error *why, rpc_flow *flow)
                                  "API key is not valid");
         c->has_key = 1;
     }
-    /* A key speaks for one tenant; naming another is refused outright. */
-    if (c->has_key && c->env.tenant && c->key.tenant[0] &&
+    /* A key speaks for one tenant (operator keys for none); naming another
+     * is refused outright. */
+    if (c->has_key && c->env.tenant &&
         (c->env.tenant_len != strlen(c->key.tenant) ||
          memcmp(c->env.tenant, c->key.tenant, c->env.tenant_len) != 0))
         return crm_error_set(why, CRM_ERR_FORBIDDEN,

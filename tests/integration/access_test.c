@@ -1,6 +1,767 @@
+/* access_test.c - the access matrix of crmd: every op of CRM_OP_MAP called
+ * by every kind of caller (no key, a revoked key, another tenant's key, one
+ * key per role), each cell checked against the op's roles; then the rules
+ * the table alone does not show: tenant isolation, what an admin may do
+ * with keys, which event families a writer role may append, and that a
+ * batch authorizes each of its entries like a direct call.
+ *
+ * The matrix iterates crm_op_get(i) for i < CRM_OP__COUNT, so an op added
+ * to the table is covered without touching this file (with empty args;
+ * its allowed cells then only have to be neither unauthorized nor
+ * forbidden). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest ts[]={cmocka_unit_test(t)};return cmocka_run_group_tests(ts,NULL,NULL);}
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crmd_fixture.h"
+#include "keys.h"
+#include "rpc.h"
+
+#define A_STREAM "guest-alpha-1" /* alpha's customer; beta must never see it */
+#define B_STREAM "guest-beta-1"
+
+static fx_crmd D;
+static char KA[CRM_ROLE__COUNT][128]; /* tenant alpha, one key per role */
+static char KB[CRM_ROLE__COUNT][128]; /* tenant beta */
+static char revoked_key[128];
+static int tenant_seq;
+
+/* --- helpers ---------------------------------------------------------------- */
+
+static crm_client *
+open_client(const char *key, const char *tenant)
+{
+    crm_client *c;
+    crm_error why;
+    crm_client_opts o = {.url = D.url, .key = key, .tenant = tenant,
+                         .timeout_ms = 20000};
+    if (crm_client_open(&o, &c, &why) != CRM_OK) {
+        fprintf(stderr, "client %s: %s\n", D.url, why.msg);
+        abort();
+    }
+    return c;
+}
+
+static void
+sb_start(msgpack_sbuffer *sb, msgpack_packer *pk)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+}
+
+static crm_err
+call_sb(crm_client *c, const char *op, msgpack_sbuffer *sb,
+        const msgpack_object **res, crm_error *why)
+{
+    crm_err err = crm_client_call_raw(c, op, sb->data, sb->size, res, why);
+    msgpack_sbuffer_destroy(sb);
+    return err;
+}
+
+/* Calls op with kv as its args map. */
+static crm_err
+call_kv(crm_client *c, const char *op, const fx_kv *kv, size_t n,
+        const msgpack_object **res, crm_error *why)
+{
+    msgpack_sbuffer sb;
+    fx_pack(kv, n, &sb);
+    return call_sb(c, op, &sb, res, why);
+}
+
+/* Packs {events: [e]}. */
+static void
+pack_append_args(msgpack_packer *pk, const crm_event_in *e)
+{
+    msgpack_pack_map(pk, 1);
+    crm_mp_pack_cstr(pk, "events");
+    msgpack_pack_array(pk, 1);
+    crm_rpc_pack_event(pk, e);
+}
+
+static crm_err
+append_one(crm_client *c, const crm_event_in *e, const msgpack_object **res,
+           crm_error *why)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sb_start(&sb, &pk);
+    pack_append_args(&pk, e);
+    return call_sb(c, "append", &sb, res, why);
+}
+
+/* A fresh key (operator-made) for tenant; its id and/or token copied out. */
+static void
+fresh_key(const char *tenant, const char *role, char *key_id, char *token)
+{
+    crm_client *op = open_client(D.operator_key, NULL);
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv kv[] = {FX_S("tenant", tenant), FX_S("role", role),
+                  FX_S("label", "access-test")};
+    crm_err err = call_kv(op, "key.create", kv, 3, &res, &why);
+    if (err != CRM_OK) {
+        fprintf(stderr, "key.create for %s: %s\n", tenant, why.msg);
+        abort();
+    }
+    if (key_id)
+        fx_res_str(res, "key_id", key_id, 64);
+    if (token)
+        fx_res_str(res, "key", token, 128);
+    crm_client_close(op);
+}
+
+/* The event a role would append: one of a family it may write. Roles that
+ * may not append get an agent's event (they are refused before it
+ * matters). */
+static void
+role_event(crm_event_in *e, crm_role role, const char *stream)
+{
+    switch (role) {
+    case CRM_ROLE_MARKETING:
+        fx_event(e, stream, "web.product_viewed",
+                 FX_BODY(FX_S("product", "suite")));
+        break;
+    case CRM_ROLE_FINANCE:
+        fx_event(e, stream, "spend.recorded",
+                 FX_BODY(FX_I("amount", 4500), FX_S("currency", "EUR"),
+                         FX_S("category", "spa")));
+        break;
+    default:
+        fx_event(e, stream, "interaction.logged",
+                 FX_BODY(FX_S("channel", "call")));
+        break;
+    }
+}
+
+/* Valid minimal args for op as called by role; *known = 0 for an op this
+ * file does not know yet (it then gets an empty map). */
+static void
+build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
+{
+    msgpack_packer pk;
+    sb_start(sb, &pk);
+    *known = 1;
+    switch (op) {
+    case CRM_OP_PING:
+    case CRM_OP_SERVER_INFO:
+    case CRM_OP_TENANT_LIST:
+    case CRM_OP_KEY_LIST:
+    case CRM_OP_METRICS:
+        msgpack_pack_map(&pk, 0);
+        break;
+    case CRM_OP_TENANT_CREATE: {
+        char id[32];
+        snprintf(id, sizeof(id), "matrix-%d", ++tenant_seq);
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "id");
+        crm_mp_pack_cstr(&pk, id);
+        break;
+    }
+    case CRM_OP_KEY_CREATE:
+        msgpack_pack_map(&pk, 3);
+        crm_mp_pack_cstr(&pk, "role");
+        crm_mp_pack_cstr(&pk, "agent");
+        crm_mp_pack_cstr(&pk, "tenant");
+        crm_mp_pack_cstr(&pk, "alpha");
+        crm_mp_pack_cstr(&pk, "label");
+        crm_mp_pack_cstr(&pk, "matrix");
+        break;
+    case CRM_OP_KEY_REVOKE: {
+        char id[64];
+        fresh_key("alpha", "agent", id, NULL);
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "key_id");
+        crm_mp_pack_cstr(&pk, id);
+        break;
+    }
+    case CRM_OP_APPEND: {
+        crm_event_in e;
+        role_event(&e, role, "guest-matrix");
+        pack_append_args(&pk, &e);
+        break;
+    }
+    case CRM_OP_READ_STREAM:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "stream");
+        crm_mp_pack_cstr(&pk, A_STREAM);
+        break;
+    case CRM_OP_READ_ALL:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "from");
+        msgpack_pack_uint64(&pk, 1);
+        crm_mp_pack_cstr(&pk, "max");
+        msgpack_pack_uint64(&pk, 10);
+        break;
+    case CRM_OP_BATCH:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "ops");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "op");
+        crm_mp_pack_cstr(&pk, "ping");
+        break;
+    default:
+        *known = 0;
+        msgpack_pack_map(&pk, 0);
+        break;
+    }
+}
+
+static uint64_t
+head_of(crm_client *c)
+{
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv a[] = {FX_I("from", 1), FX_I("max", 1)};
+    assert_int_equal(call_kv(c, "read.all", a, 2, &res, &why), CRM_OK);
+    return fx_res_u64(res, "head");
+}
+
+/* --- setup ------------------------------------------------------------------ */
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    if (fx_crmd_start(&D, 0, NULL) != 0 || fx_tenant(&D, "alpha", KA) != 0 ||
+        fx_tenant(&D, "beta", KB) != 0)
+        return -1;
+
+    /* alpha has a customer; beta has its own */
+    crm_client *a = open_client(KA[CRM_ROLE_AGENT], NULL);
+    const msgpack_object *res;
+    crm_error why;
+    crm_event_in e;
+    fx_event(&e, A_STREAM, "customer.registered",
+             FX_BODY(FX_S("first_name", "Ana"), FX_S("last_name", "Alpha"),
+                     FX_S("email", "ana@alpha.example")));
+    if (append_one(a, &e, &res, &why) != CRM_OK) {
+        fprintf(stderr, "append alpha: %s\n", why.msg);
+        return -1;
+    }
+    crm_client_close(a);
+    crm_client *b = open_client(KB[CRM_ROLE_AGENT], NULL);
+    fx_event(&e, B_STREAM, "interaction.logged", FX_BODY(FX_S("channel", "email")));
+    if (append_one(b, &e, &res, &why) != CRM_OK) {
+        fprintf(stderr, "append beta: %s\n", why.msg);
+        return -1;
+    }
+    crm_client_close(b);
+
+    /* an admin key of alpha that works, then is revoked with key.revoke */
+    char id[64];
+    fresh_key("alpha", "admin", id, revoked_key);
+    crm_client *r = open_client(revoked_key, NULL);
+    if (crm_client_call(r, "server.info", NULL, NULL, &res, &why) != CRM_OK) {
+        fprintf(stderr, "fresh admin key does not work: %s\n", why.msg);
+        return -1;
+    }
+    crm_client_close(r);
+    crm_client *adm = open_client(KA[CRM_ROLE_ADMIN], NULL);
+    fx_kv kv[] = {FX_S("key_id", id)};
+    if (call_kv(adm, "key.revoke", kv, 1, &res, &why) != CRM_OK) {
+        fprintf(stderr, "key.revoke: %s\n", why.msg);
+        return -1;
+    }
+    crm_client_close(adm);
+    fx_reset();
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    int alive = D.pid > 0 && kill(D.pid, 0) == 0;
+    int status = fx_crmd_stop(&D, SIGTERM);
+    char *log = fx_crmd_log(&D);
+    int bad = !alive || status != 0 ||
+              (log && (strstr(log, "AddressSanitizer") ||
+                       strstr(log, "LeakSanitizer") ||
+                       strstr(log, "runtime error")));
+    if (bad)
+        fprintf(stderr, "crmd: alive=%d exit=%d; log %s/crmd.log:\n%s\n", alive,
+                status, D.dir, log ? log : "(none)");
+    free(log);
+    fx_crmd_cleanup(&D);
+    fx_reset();
+    return bad ? -1 : 0;
+}
+
+/* --- the matrix ------------------------------------------------------------- */
+
+typedef enum caller_kind { NO_KEY, REVOKED, FOREIGN, ROLE } caller_kind;
+
+typedef struct caller {
+    const char *name;
+    caller_kind kind;
+    crm_role role; /* ROLE */
+} caller;
+
+static const caller callers[] = {
+    {"no key", NO_KEY, 0},
+    {"revoked", REVOKED, 0},
+    {"beta->alpha", FOREIGN, 0},
+    {"operator", ROLE, CRM_ROLE_OPERATOR},
+    {"admin", ROLE, CRM_ROLE_ADMIN},
+    {"agent", ROLE, CRM_ROLE_AGENT},
+    {"marketing", ROLE, CRM_ROLE_MARKETING},
+    {"finance", ROLE, CRM_ROLE_FINANCE},
+    {"auditor", ROLE, CRM_ROLE_AUDITOR},
+    {"replica", ROLE, CRM_ROLE_REPLICA},
+};
+#define NCALLERS (sizeof(callers) / sizeof(callers[0]))
+
+/* CRM_OK stands for "allowed" (the call must get through the access check
+ * and, for ops this file knows, succeed). */
+static crm_err
+expected_cell(const crm_op_info *op, const caller *c)
+{
+    switch (c->kind) {
+    case NO_KEY:
+        return op->roles == CRM_ANYONE ? CRM_OK : CRM_ERR_UNAUTHORIZED;
+    case REVOKED: return CRM_ERR_UNAUTHORIZED;
+    case FOREIGN: return CRM_ERR_FORBIDDEN;
+    case ROLE:
+    default: return (op->roles & R(c->role)) ? CRM_OK : CRM_ERR_FORBIDDEN;
+    }
+}
+
+static crm_client *
+caller_client(const caller *c)
+{
+    switch (c->kind) {
+    case NO_KEY: return open_client(NULL, NULL);
+    case REVOKED: return open_client(revoked_key, NULL);
+    case FOREIGN: return open_client(KB[CRM_ROLE_ADMIN], "alpha");
+    case ROLE:
+    default:
+        /* tenant keys name their own tenant in the envelope: allowed */
+        return open_client(KA[c->role],
+                           c->role == CRM_ROLE_OPERATOR ? NULL : "alpha");
+    }
+}
+
+static int
+cell_ok(crm_err got, crm_err want, int known)
+{
+    if (want != CRM_OK)
+        return got == want;
+    if (known)
+        return got == CRM_OK;
+    return got != CRM_ERR_UNAUTHORIZED && got != CRM_ERR_FORBIDDEN;
+}
+
+static void
+test_matrix(void **state)
+{
+    (void)state;
+    crm_err got[CRM_OP__COUNT][NCALLERS];
+    int known[CRM_OP__COUNT];
+    char msgs[CRM_OP__COUNT][NCALLERS][160];
+    crm_client *cl[NCALLERS];
+    int failures = 0;
+
+    for (size_t k = 0; k < NCALLERS; k++)
+        cl[k] = caller_client(&callers[k]);
+    for (size_t i = 0; i < CRM_OP__COUNT; i++) {
+        const crm_op_info *op = crm_op_get((crm_op)i);
+        assert_non_null(op);
+        for (size_t k = 0; k < NCALLERS; k++) {
+            const msgpack_object *res;
+            crm_error why = {CRM_OK, ""};
+            msgpack_sbuffer sb;
+            crm_role role = callers[k].kind == ROLE ? callers[k].role
+                                                    : CRM_ROLE_ADMIN;
+            build_args(op->op, role, &sb, &known[i]);
+            got[i][k] = call_sb(cl[k], op->name, &sb, &res, &why);
+            snprintf(msgs[i][k], sizeof(msgs[i][k]), "%s", why.msg);
+            fx_reset();
+        }
+    }
+    for (size_t k = 0; k < NCALLERS; k++)
+        crm_client_close(cl[k]);
+
+    /* The table: rows are ops, columns callers; a cell that differs from
+     * what the op's roles say is marked "!" with the expected outcome. */
+    printf("\naccess matrix (cell: outcome; '!' = wrong, expected after '/')\n");
+    printf("%-13s", "op");
+    for (size_t k = 0; k < NCALLERS; k++)
+        printf(" %-13s", callers[k].name);
+    printf("\n");
+    for (size_t i = 0; i < CRM_OP__COUNT; i++) {
+        const crm_op_info *op = crm_op_get((crm_op)i);
+        printf("%-13s", op->name);
+        for (size_t k = 0; k < NCALLERS; k++) {
+            crm_err want = expected_cell(op, &callers[k]);
+            char cell[40];
+            if (cell_ok(got[i][k], want, known[i]))
+                snprintf(cell, sizeof(cell), "%s", crm_err_name(got[i][k]));
+            else
+                snprintf(cell, sizeof(cell), "!%s/%s", crm_err_name(got[i][k]),
+                         want == CRM_OK ? "ok" : crm_err_name(want));
+            printf(" %-13s", cell);
+        }
+        printf("%s\n", known[i] ? "" : "  (new op: empty args)");
+    }
+    for (size_t i = 0; i < CRM_OP__COUNT; i++) {
+        const crm_op_info *op = crm_op_get((crm_op)i);
+        for (size_t k = 0; k < NCALLERS; k++) {
+            crm_err want = expected_cell(op, &callers[k]);
+            if (!cell_ok(got[i][k], want, known[i])) {
+                printf("MISMATCH %s by %s: got %s (\"%s\"), want %s\n",
+                       op->name, callers[k].name, crm_err_name(got[i][k]),
+                       msgs[i][k], want == CRM_OK ? "ok" : crm_err_name(want));
+                failures++;
+            }
+        }
+    }
+    fflush(stdout);
+    assert_int_equal(failures, 0);
+}
+
+/* --- batch entries are authorized like direct calls ---------------------- */
+
+static void
+test_batch_entries_authorized(void **state)
+{
+    (void)state;
+    int failures = 0;
+    for (int r = 0; r < CRM_ROLE__COUNT; r++) {
+        crm_client *c = open_client(KA[r], NULL);
+        for (size_t i = 0; i < CRM_OP__COUNT; i++) {
+            const crm_op_info *op = crm_op_get((crm_op)i);
+            int batchable = (op->flags & CRM_OPF_BATCHABLE) != 0, known = 1;
+            msgpack_sbuffer args, sb;
+            msgpack_packer pk;
+            if (batchable)
+                build_args(op->op, (crm_role)r, &args, &known);
+            sb_start(&sb, &pk);
+            msgpack_pack_map(&pk, 1);
+            crm_mp_pack_cstr(&pk, "ops");
+            msgpack_pack_array(&pk, 1);
+            msgpack_pack_map(&pk, batchable ? 2 : 1);
+            crm_mp_pack_cstr(&pk, "op");
+            crm_mp_pack_cstr(&pk, op->name);
+            if (batchable) {
+                crm_mp_pack_cstr(&pk, "args");
+                msgpack_sbuffer_write(&sb, args.data, args.size);
+                msgpack_sbuffer_destroy(&args);
+            }
+            const msgpack_object *res;
+            crm_error why;
+            crm_err err = call_sb(c, "batch", &sb, &res, &why);
+            fx_reset();
+            assert_int_equal(err, CRM_OK); /* every role may call batch */
+            const msgpack_object *results = crm_mp_get(res, "results");
+            assert_non_null(results);
+            assert_int_equal(results->type, MSGPACK_OBJECT_ARRAY);
+            assert_int_equal(results->via.array.size, 1);
+            const msgpack_object *e = &results->via.array.ptr[0];
+            const msgpack_object *ok = crm_mp_get(e, "ok");
+            assert_non_null(ok);
+            char name[32] = "ok";
+            if (!ok->via.boolean)
+                fx_res_str(crm_mp_get(e, "error"), "name", name, sizeof(name));
+            const char *want =
+                !batchable                  ? "bad_request"
+                : (op->roles & R(r))        ? "ok"
+                                            : "forbidden";
+            int good = strcmp(name, want) == 0 ||
+                       (batchable && !known && (op->roles & R(r)) &&
+                        strcmp(name, "forbidden") != 0 &&
+                        strcmp(name, "unauthorized") != 0);
+            if (!good) {
+                printf("MISMATCH batch[%s] by %s: got %s, want %s\n", op->name,
+                       crm_role_name((crm_role)r), name, want);
+                failures++;
+            }
+        }
+        crm_client_close(c);
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* --- tenant isolation ------------------------------------------------------- */
+
+static void
+test_beta_never_sees_alpha(void **state)
+{
+    (void)state;
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv rs[] = {FX_S("stream", A_STREAM)};
+
+    /* alpha's own reader sees the stream (so the refusals below mean
+     * something) */
+    crm_client *a = open_client(KA[CRM_ROLE_AGENT], NULL);
+    assert_int_equal(call_kv(a, "read.stream", rs, 1, &res, &why), CRM_OK);
+    assert_true(crm_mp_get(res, "events")->via.array.size >= 1);
+    crm_client_close(a);
+
+    /* every beta reader reads beta's own log, which lacks the stream */
+    const crm_role readers[] = {CRM_ROLE_ADMIN, CRM_ROLE_AGENT,
+                                CRM_ROLE_AUDITOR, CRM_ROLE_REPLICA};
+    for (size_t i = 0; i < 4; i++) {
+        crm_client *b = open_client(KB[readers[i]], NULL);
+        crm_err err = call_kv(b, "read.stream", rs, 1, &res, &why);
+        printf("beta %s read.stream %s -> %s\n", crm_role_name(readers[i]),
+               A_STREAM, crm_err_name(err));
+        assert_int_equal(err, CRM_ERR_NOT_FOUND);
+
+        /* read.all gives beta's events only */
+        fx_kv ra[] = {FX_I("from", 1), FX_I("max", 1000)};
+        assert_int_equal(call_kv(b, "read.all", ra, 2, &res, &why), CRM_OK);
+        const msgpack_object *evs = crm_mp_get(res, "events");
+        assert_non_null(evs);
+        assert_true(evs->via.array.size >= 1);
+        for (uint32_t j = 0; j < evs->via.array.size; j++) {
+            char st[80];
+            fx_res_str(&evs->via.array.ptr[j], "stream", st, sizeof(st));
+            assert_string_not_equal(st, A_STREAM);
+            assert_string_equal(st, B_STREAM);
+        }
+        /* naming alpha in the envelope is refused outright */
+        crm_client *bx = open_client(KB[readers[i]], "alpha");
+        assert_int_equal(call_kv(bx, "read.stream", rs, 1, &res, &why),
+                         CRM_ERR_FORBIDDEN);
+        crm_client_close(bx);
+
+        /* and a batch is no way around it */
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        sb_start(&sb, &pk);
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "ops");
+        msgpack_pack_array(&pk, 1);
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "op");
+        crm_mp_pack_cstr(&pk, "read.stream");
+        crm_mp_pack_cstr(&pk, "args");
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "stream");
+        crm_mp_pack_cstr(&pk, A_STREAM);
+        assert_int_equal(call_sb(b, "batch", &sb, &res, &why), CRM_OK);
+        const msgpack_object *e = &crm_mp_get(res, "results")->via.array.ptr[0];
+        assert_false(crm_mp_get(e, "ok")->via.boolean);
+        char name[32];
+        assert_string_equal(fx_res_str(crm_mp_get(e, "error"), "name", name, 32),
+                            "not_found");
+        crm_client_close(b);
+    }
+
+    /* beta's admin lists only beta's keys and sees only beta's metrics */
+    crm_client *b = open_client(KB[CRM_ROLE_ADMIN], NULL);
+    assert_int_equal(crm_client_call(b, "key.list", NULL, NULL, &res, &why),
+                     CRM_OK);
+    const msgpack_object *keys = crm_mp_get(res, "keys");
+    assert_non_null(keys);
+    assert_true(keys->via.array.size >= CRM_ROLE__COUNT - 1);
+    for (uint32_t j = 0; j < keys->via.array.size; j++) {
+        char t[64];
+        assert_string_equal(fx_res_str(&keys->via.array.ptr[j], "tenant", t, 64),
+                            "beta");
+    }
+    fx_kv other[] = {FX_S("tenant", "alpha")};
+    assert_int_equal(call_kv(b, "key.list", other, 1, &res, &why),
+                     CRM_ERR_FORBIDDEN);
+    assert_int_equal(crm_client_call(b, "metrics", NULL, NULL, &res, &why),
+                     CRM_OK);
+    const msgpack_object *tenants = crm_mp_get(res, "tenants");
+    assert_non_null(tenants);
+    assert_non_null(crm_mp_get(tenants, "beta"));
+    assert_null(crm_mp_get(tenants, "alpha"));
+    crm_client_close(b);
+
+    /* a beta writer writes into beta, whatever stream name it picks */
+    crm_client *a2 = open_client(KA[CRM_ROLE_ADMIN], NULL);
+    uint64_t alpha_head = head_of(a2);
+    crm_client *bw = open_client(KB[CRM_ROLE_AGENT], NULL);
+    crm_event_in ev;
+    fx_event(&ev, A_STREAM, "interaction.logged", FX_BODY(FX_S("channel", "chat")));
+    assert_int_equal(append_one(bw, &ev, &res, &why), CRM_OK);
+    assert_int_equal(head_of(a2), alpha_head);
+    assert_int_equal(call_kv(a2, "read.stream", rs, 1, &res, &why), CRM_OK);
+    const msgpack_object *evs = crm_mp_get(res, "events");
+    for (uint32_t j = 0; j < evs->via.array.size; j++) {
+        char ty[64];
+        assert_string_not_equal(
+            fx_res_str(&evs->via.array.ptr[j], "type", ty, 64),
+            "interaction.logged");
+    }
+    crm_client_close(bw);
+    crm_client_close(a2);
+    fx_reset();
+}
+
+/* --- operator keys and tenant data ------------------------------------------ */
+
+static void
+test_operator_refused_tenant_data(void **state)
+{
+    (void)state;
+    int n = 0;
+    for (int named = 0; named < 2; named++) {
+        crm_client *c = open_client(D.operator_key, named ? "alpha" : NULL);
+        for (size_t i = 0; i < CRM_OP__COUNT; i++) {
+            const crm_op_info *op = crm_op_get((crm_op)i);
+            if (!(op->flags & CRM_OPF_TENANT))
+                continue;
+            msgpack_sbuffer sb;
+            int known;
+            build_args(op->op, CRM_ROLE_ADMIN, &sb, &known);
+            const msgpack_object *res;
+            crm_error why;
+            crm_err err = call_sb(c, op->name, &sb, &res, &why);
+            printf("operator%s %s -> %s\n", named ? " (tenant alpha)" : "",
+                   op->name, crm_err_name(err));
+            assert_int_equal(err, CRM_ERR_FORBIDDEN);
+            n++;
+            fx_reset();
+        }
+        crm_client_close(c);
+    }
+    assert_true(n >= 6); /* append, read.stream, read.all, twice */
+}
+
+/* --- what an admin may do with keys ------------------------------------------ */
+
+static void
+test_admin_key_limits(void **state)
+{
+    (void)state;
+    crm_client *a = open_client(KA[CRM_ROLE_ADMIN], NULL);
+    const msgpack_object *res;
+    crm_error why;
+
+    /* no operator keys */
+    fx_kv op_key[] = {FX_S("role", "operator")};
+    assert_int_equal(call_kv(a, "key.create", op_key, 1, &res, &why),
+                     CRM_ERR_FORBIDDEN);
+    fx_kv op_key2[] = {FX_S("role", "operator"), FX_S("tenant", "alpha")};
+    assert_int_equal(call_kv(a, "key.create", op_key2, 2, &res, &why),
+                     CRM_ERR_FORBIDDEN);
+
+    /* no keys for another tenant, of any role */
+    for (int r = CRM_ROLE_ADMIN; r < CRM_ROLE__COUNT; r++) {
+        fx_kv kv[] = {FX_S("role", crm_role_name((crm_role)r)),
+                      FX_S("tenant", "beta")};
+        assert_int_equal(call_kv(a, "key.create", kv, 2, &res, &why),
+                         CRM_ERR_FORBIDDEN);
+    }
+    /* its own tenant, by default or by name: fine */
+    fx_kv own[] = {FX_S("role", "auditor")};
+    assert_int_equal(call_kv(a, "key.create", own, 1, &res, &why), CRM_OK);
+    char t[64];
+    assert_string_equal(fx_res_str(res, "tenant", t, sizeof(t)), "alpha");
+
+    /* another tenant's key cannot be revoked: it does not exist for us */
+    char beta_id[64], beta_token[128];
+    fresh_key("beta", "agent", beta_id, beta_token);
+    fx_kv rv[] = {FX_S("key_id", beta_id)};
+    assert_int_equal(call_kv(a, "key.revoke", rv, 1, &res, &why),
+                     CRM_ERR_NOT_FOUND);
+    crm_client *b = open_client(beta_token, NULL);
+    assert_int_equal(crm_client_call(b, "server.info", NULL, NULL, &res, &why),
+                     CRM_OK);
+    assert_string_equal(fx_res_str(res, "tenant", t, sizeof(t)), "beta");
+    crm_client_close(b);
+
+    /* an operator key cannot be revoked by an admin either */
+    char op_id[CRM_KEY_ID_LEN + 1];
+    snprintf(op_id, sizeof(op_id), "%.*s", CRM_KEY_ID_LEN, D.operator_key + 5);
+    fx_kv rvo[] = {FX_S("key_id", op_id)};
+    assert_int_equal(call_kv(a, "key.revoke", rvo, 1, &res, &why),
+                     CRM_ERR_NOT_FOUND);
+    crm_client *o = open_client(D.operator_key, NULL);
+    assert_int_equal(crm_client_call(o, "tenant.list", NULL, NULL, &res, &why),
+                     CRM_OK);
+    crm_client_close(o);
+
+    /* a revoked key stays revoked for every op, ping included */
+    crm_client *r = open_client(revoked_key, NULL);
+    assert_int_equal(crm_client_call(r, "ping", NULL, NULL, &res, &why),
+                     CRM_ERR_UNAUTHORIZED);
+    crm_client_close(r);
+    crm_client_close(a);
+}
+
+/* --- which event families a writer may append --------------------------------- */
+
+static void
+test_append_families(void **state)
+{
+    (void)state;
+    const msgpack_object *res;
+    crm_error why;
+    crm_event_in e;
+    crm_client *adm = open_client(KA[CRM_ROLE_ADMIN], NULL);
+    uint64_t head = head_of(adm);
+
+    crm_client *m = open_client(KA[CRM_ROLE_MARKETING], NULL);
+    fx_event(&e, "guest-fam", "spend.recorded",
+             FX_BODY(FX_I("amount", 100), FX_S("currency", "EUR"),
+                     FX_S("category", "fnb")));
+    assert_int_equal(append_one(m, &e, &res, &why), CRM_ERR_FORBIDDEN);
+    fx_event(&e, "guest-fam", "customer.consent_changed",
+             FX_BODY(FX_S("channel", "email"), FX_B("granted", 1)));
+    assert_int_equal(append_one(m, &e, &res, &why), CRM_OK);
+    head++;
+    crm_client_close(m);
+
+    crm_client *ag = open_client(KA[CRM_ROLE_AGENT], NULL);
+    fx_event(&e, "guest-fam", "customer.erased", FX_BODY(FX_S("reason", "gdpr")));
+    assert_int_equal(append_one(ag, &e, &res, &why), CRM_ERR_FORBIDDEN);
+    crm_client_close(ag);
+
+    crm_client *f = open_client(KA[CRM_ROLE_FINANCE], NULL);
+    fx_event(&e, "guest-fam", "marketing.message_sent",
+             FX_BODY(FX_S("campaign", "spring"), FX_S("channel", "email")));
+    assert_int_equal(append_one(f, &e, &res, &why), CRM_ERR_FORBIDDEN);
+    fx_event(&e, "guest-fam", "loyalty.points_earned", FX_BODY(FX_I("points", 10)));
+    assert_int_equal(append_one(f, &e, &res, &why), CRM_OK);
+    head++;
+    crm_client_close(f);
+
+    /* a batch mixing an allowed and a refused family writes nothing */
+    crm_client *m2 = open_client(KA[CRM_ROLE_MARKETING], NULL);
+    crm_event_in two[2];
+    fx_event(&two[0], "guest-fam", "web.product_viewed",
+             FX_BODY(FX_S("product", "villa")));
+    fx_event(&two[1], "guest-fam", "booking.confirmed",
+             FX_BODY(FX_S("booking_id", "b-1")));
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sb_start(&sb, &pk);
+    msgpack_pack_map(&pk, 1);
+    crm_mp_pack_cstr(&pk, "events");
+    msgpack_pack_array(&pk, 2);
+    crm_rpc_pack_event(&pk, &two[0]);
+    crm_rpc_pack_event(&pk, &two[1]);
+    assert_int_equal(call_sb(m2, "append", &sb, &res, &why), CRM_ERR_FORBIDDEN);
+    crm_client_close(m2);
+
+    assert_int_equal(head_of(adm), head);
+    crm_client_close(adm);
+    fx_reset();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matrix),
+        cmocka_unit_test(test_batch_entries_authorized),
+        cmocka_unit_test(test_beta_never_sees_alpha),
+        cmocka_unit_test(test_operator_refused_tenant_data),
+        cmocka_unit_test(test_admin_key_limits),
+        cmocka_unit_test(test_append_families),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
