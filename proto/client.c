@@ -108,10 +108,18 @@ crm_client_close(crm_client *c)
     free(c);
 }
 
+/* Appends with doubling capacity: NNG grows a message only by what is
+ * asked, so packing a large request piece by piece would copy it over and
+ * over. */
 static int
 msg_write(void *data, const char *buf, size_t len)
 {
-    return nng_msg_append((nng_msg *)data, buf, len) == 0 ? 0 : -1;
+    nng_msg *m = data;
+    size_t have = nng_msg_len(m), cap = nng_msg_capacity(m);
+    if (have + len > cap &&
+        nng_msg_reserve(m, have + len > 2 * cap ? have + len : 2 * cap) != 0)
+        return -1;
+    return nng_msg_append(m, buf, len) == 0 ? 0 : -1;
 }
 
 static crm_err
@@ -142,7 +150,8 @@ call(crm_client *c, const char *op, crm_client_args_fn fn, void *arg,
     crm_err err;
 
     *result = NULL;
-    if (nng_msg_alloc(&req, 0) != 0)
+    if (nng_msg_alloc(&req, 0) != 0 ||
+        nng_msg_reserve(req, 512 + rawlen) != 0)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     msgpack_packer_init(&pk, req, msg_write);
     uint64_t id = c->next_id++;

@@ -7,9 +7,14 @@
  *    hashes and puts;
  *  - log records are written with MDB_APPEND | MDB_RESERVE straight into
  *    the map, no intermediate copy;
- *  - the streams index is updated once per stream per batch, and stream
- *    reads follow each record's stream_prev link instead of a second
- *    (stream, version) index that would dirty one random page per event;
+ *  - stream heads (last version and position per stream) are kept in an
+ *    in-memory overlay and written to the streams index only at
+ *    checkpoints: customers are spread at random, and updating the index
+ *    on every commit rewrote one random B-tree page per stream touched.
+ *    The log itself stays the source of truth (each record carries its
+ *    version and stream_prev), so opening a log replays the records after
+ *    the last checkpoint into the overlay. Stream reads follow each
+ *    record's stream_prev link instead of a (stream, version) index;
  *  - the chain head is kept in memory and written to meta once per commit.
  */
 #include "log.h"
@@ -25,12 +30,18 @@
 #include <time.h>
 
 #include "record.h"
+#include "scache.h"
 
 #define MIB ((size_t)1 << 20)
 #define GIB ((size_t)1 << 30)
 #define IDVAL_LEN (8 + CRM_DIGEST_LEN) /* event_ids value */
 #define STREAMVAL_LEN 16               /* streams value */
 #define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
+/* Stream heads are checkpointed into the streams index when this many
+ * are pending, or this long after the previous checkpoint; it bounds what
+ * opening a log has to replay. */
+#define CKPT_STREAMS 32768
+#define CKPT_NS 1000000000LL
 
 typedef struct bevent {
     size_t off, len; /* canonical content in batch->content */
@@ -88,6 +99,17 @@ struct crm_log {
     crm_log_stats st;
 
     msgpack_zone *wzone; /* writer thread only */
+
+    /* Stream heads newer than the streams index. The writer alone changes
+     * it (under ovl_mu, right after a commit and before acknowledging);
+     * readers look here first, under ovl_mu, and begin their read
+     * transaction only afterwards, so a head they miss here is already in
+     * the index their transaction sees. */
+    pthread_mutex_t ovl_mu;
+    crm_scache *overlay;
+    crm_scache *pending;  /* heads set by the transaction being built */
+    uint64_t streams_at;  /* the streams index is current up to here */
+    int64_t last_ckpt_ns;
 };
 
 /* --- helpers -------------------------------------------------------------- */
@@ -410,8 +432,66 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
     MDB_val gk = {7, "genesis"}, gv = {CRM_HASH_LEN, log->genesis};
     if ((rc = mdb_put(txn, log->dbi_meta, &gk, &gv, 0)) != 0)
         return rc;
+    uint8_t zero[8] = {0};
+    MDB_val sk = {10, "streams_at"}, sv = {8, zero};
+    if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0)
+        return rc;
     MDB_val fk = {6, "format"}, fv = {1, "1"};
     return mdb_put(txn, log->dbi_meta, &fk, &fv, 0);
+}
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Rebuilds the overlay from the records after the last checkpoint. */
+static crm_err
+replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
+{
+    MDB_val k = {10, "streams_at"}, v;
+    int rc = mdb_get(txn, log->dbi_meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        /* logs written before checkpoints kept the index current */
+        log->streams_at = log->head_pos;
+        return CRM_OK;
+    }
+    if (rc != 0 || v.mv_size != 8)
+        return mdb_fail(why, rc ? rc : MDB_CORRUPTED, "read streams_at");
+    log->streams_at = get_be64(v.mv_data);
+
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0)
+        return mdb_fail(why, rc, "replay");
+    uint8_t kb[8];
+    put_be64(kb, log->streams_at + 1);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    crm_err err = CRM_OK;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        crm_record r;
+        msgpack_zone_clear(log->wzone);
+        if (crm_record_decode(v.mv_data, v.mv_size, log->wzone, &r, why) !=
+            CRM_OK) {
+            err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                "record %llu unreadable while replaying",
+                                (unsigned long long)get_be64(k.mv_data));
+            break;
+        }
+        if (crm_scache_put(log->overlay, r.stream, r.stream_len, r.h.version,
+                           r.h.position) != 0) {
+            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            break;
+        }
+    }
+    if (err == CRM_OK && rc != MDB_NOTFOUND)
+        err = mdb_fail(why, rc, "replay");
+    mdb_cursor_close(cur);
+    return err;
 }
 
 static void *writer_main(void *arg);
@@ -448,6 +528,13 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
                                   PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&log->maplock, &ra);
     pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&log->ovl_mu, NULL);
+    log->last_ckpt_ns = mono_ns();
+    if ((log->overlay = crm_scache_new()) == NULL ||
+        (log->pending = crm_scache_new()) == NULL) {
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto fail;
+    }
 
     if ((log->wzone = msgpack_zone_new(4096)) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -486,6 +573,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         err = mdb_fail(why, rc, "read log head");
         goto fail;
     }
+    if ((err = replay_heads(log, txn, why)) != CRM_OK)
+        goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -524,6 +613,9 @@ crm_log_close(crm_log *log)
         mdb_env_close(log->env);
     if (log->wzone)
         msgpack_zone_free(log->wzone);
+    crm_scache_free(log->overlay);
+    crm_scache_free(log->pending);
+    pthread_mutex_destroy(&log->ovl_mu);
     pthread_rwlock_destroy(&log->maplock);
     pthread_cond_destroy(&log->cv);
     pthread_mutex_destroy(&log->mu);
@@ -591,8 +683,19 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
     b->why.msg[0] = '\0';
     for (size_t g = 0; g < b->ngroups; g++) {
         bgroup *gr = &b->groups[g];
-        MDB_val k = {gr->len, (void *)batch_stream(b, gr)}, v;
+        const char *sid = (const char *)batch_stream(b, gr);
+        MDB_val k = {gr->len, (void *)sid}, v;
         gr->has_new = gr->touched = 0;
+        /* the overlay changes only on this thread: no lock to read it */
+        const crm_shead *h = crm_scache_get(log->pending, sid, gr->len);
+        if (h == NULL)
+            h = crm_scache_get(log->overlay, sid, gr->len);
+        if (h != NULL) {
+            gr->exists = 1;
+            gr->version = h->version;
+            gr->last_pos = h->position;
+            continue;
+        }
         rc = mdb_get(txn, log->dbi_streams, &k, &v);
         if (rc == MDB_NOTFOUND) {
             gr->exists = 0;
@@ -710,17 +813,46 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
     }
     for (size_t g = 0; g < b->ngroups; g++) {
         bgroup *gr = &b->groups[g];
-        if (!gr->touched)
-            continue;
-        uint8_t sb[STREAMVAL_LEN];
-        put_be64(sb, gr->version);
-        put_be64(sb + 8, gr->last_pos);
-        MDB_val k = {gr->len, (void *)batch_stream(b, gr)},
-                v = {STREAMVAL_LEN, sb};
-        if ((rc = mdb_put(txn, log->dbi_streams, &k, &v, 0)) != 0)
-            return rc;
+        if (gr->touched &&
+            crm_scache_put(log->pending, (const char *)batch_stream(b, gr),
+                           gr->len, gr->version, gr->last_pos) != 0)
+            return ENOMEM;
     }
     return 0;
+}
+
+typedef struct ckpt_arg {
+    crm_log *log;
+    MDB_txn *txn;
+    int rc;
+} ckpt_arg;
+
+static void
+ckpt_put(void *arg, const crm_shead *h)
+{
+    ckpt_arg *a = arg;
+    uint8_t sb[STREAMVAL_LEN];
+    if (a->rc != 0)
+        return;
+    put_be64(sb, h->version);
+    put_be64(sb + 8, h->position);
+    MDB_val k = {h->len, (void *)h->id}, v = {STREAMVAL_LEN, sb};
+    a->rc = mdb_put(a->txn, a->log->dbi_streams, &k, &v, 0);
+}
+
+/* Writes the overlay into the streams index, current up to the committed
+ * head, inside the group's transaction. */
+static int
+checkpoint(crm_log *log, MDB_txn *txn)
+{
+    ckpt_arg a = {log, txn, 0};
+    crm_scache_each(log->overlay, ckpt_put, &a);
+    if (a.rc != 0)
+        return a.rc;
+    uint8_t at[8];
+    put_be64(at, log->head_pos);
+    MDB_val k = {10, "streams_at"}, v = {8, at};
+    return mdb_put(txn, log->dbi_meta, &k, &v, 0);
 }
 
 /* Enlarges the map; readers are held off while LMDB remaps. */
@@ -755,7 +887,7 @@ fail_group(crm_batch *list, crm_err code, const char *msg)
 }
 
 static void
-run_group(crm_log *log, crm_batch *list)
+run_group(crm_log *log, crm_batch *list, int force_ckpt)
 {
     for (;;) {
         MDB_txn *txn;
@@ -766,6 +898,12 @@ run_group(crm_log *log, crm_batch *list)
             fail_group(list, e.code, e.msg);
             return;
         }
+        crm_scache_clear(log->pending);
+        size_t nov = crm_scache_count(log->overlay);
+        int ckpt = nov > 0 && (force_ckpt || nov >= CKPT_STREAMS ||
+                               mono_ns() - log->last_ckpt_ns >= CKPT_NS);
+        if (ckpt)
+            rc = checkpoint(log, txn);
         uint64_t pos = log->head_pos;
         uint8_t hash[CRM_HASH_LEN];
         memcpy(hash, log->head_hash, CRM_HASH_LEN);
@@ -775,7 +913,12 @@ run_group(crm_log *log, crm_batch *list)
 
         for (crm_batch *b = list; b && rc == 0; b = b->next)
             rc = apply(log, txn, b, &pos, hash, now);
-        if (rc == 0 && pos != log->head_pos) {
+        /* Room for this transaction's heads is made before the commit, so
+         * the merge after it cannot fail. */
+        if (rc == 0 && crm_scache_reserve(log->overlay,
+                                          crm_scache_count(log->pending)) != 0)
+            rc = ENOMEM;
+        if (rc == 0 && (pos != log->head_pos || ckpt)) {
             uint8_t hv[HEADVAL_LEN];
             put_be64(hv, pos);
             memcpy(hv + 8, hash, CRM_HASH_LEN);
@@ -801,6 +944,19 @@ run_group(crm_log *log, crm_batch *list)
             return;
         }
 
+        /* Publish the new heads before anyone is acknowledged. */
+        pthread_mutex_lock(&log->ovl_mu);
+        if (ckpt) {
+            crm_scache_clear(log->overlay);
+            log->streams_at = log->head_pos;
+            log->last_ckpt_ns = mono_ns();
+        }
+        crm_scache_merge(log->overlay, log->pending);
+        pthread_mutex_unlock(&log->ovl_mu);
+        crm_scache_clear(log->pending);
+
+        if (list == NULL)
+            return; /* the closing checkpoint */
         pthread_mutex_lock(&log->mu);
         size_t nb = 0, nev = 0, ndup = 0, nconf = 0;
         for (crm_batch *b = list; b; b = b->next) {
@@ -897,7 +1053,7 @@ writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&log->mu);
 
-        run_group(log, list);
+        run_group(log, list, 0);
         for (crm_batch *b = list, *next; b; b = next) {
             next = b->next; /* done may free b */
             b->next = NULL;
@@ -906,6 +1062,8 @@ writer_main(void *arg)
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
+    /* A clean close leaves nothing to replay. */
+    run_group(log, NULL, 1);
     return NULL;
 }
 
@@ -1016,11 +1174,29 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     return err;
 }
 
+/* The head of a stream from the overlay; 1 if it was there. Must be
+ * called before the caller's read transaction begins (see ovl_mu). */
+static int
+overlay_head(crm_log *log, const char *stream, size_t len, uint64_t *version,
+             uint64_t *position)
+{
+    pthread_mutex_lock(&log->ovl_mu);
+    const crm_shead *h = crm_scache_get(log->overlay, stream, len);
+    if (h) {
+        *version = h->version;
+        *position = h->position;
+    }
+    pthread_mutex_unlock(&log->ovl_mu);
+    return h != NULL;
+}
+
 crm_err
 crm_log_stream_info(crm_log *log, const char *stream, size_t len,
                     uint64_t *version, uint64_t *position)
 {
     MDB_txn *txn;
+    if (overlay_head(log, stream, len, version, position))
+        return CRM_OK;
     crm_err err = rd_begin(log, &txn, NULL);
     if (err != CRM_OK)
         return err;
@@ -1051,21 +1227,23 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
     MDB_txn *txn;
     msgpack_zone *z = NULL;
     hop *hops = NULL;
+    uint64_t last_ver, pos;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return CRM_ERR_NOT_FOUND;
+    int cached = overlay_head(log, stream, len, &last_ver, &pos);
     crm_err err = rd_begin(log, &txn, NULL);
     if (err != CRM_OK)
         return err;
-    if (len == 0 || len > CRM_STREAM_MAX) {
-        err = CRM_ERR_NOT_FOUND;
-        goto done;
+    if (!cached) {
+        MDB_val k = {len, (void *)stream}, v;
+        int rc = mdb_get(txn, log->dbi_streams, &k, &v);
+        if (rc != 0 || v.mv_size != STREAMVAL_LEN) {
+            err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND : CRM_ERR_CORRUPT;
+            goto done;
+        }
+        last_ver = get_be64(v.mv_data);
+        pos = get_be64((const uint8_t *)v.mv_data + 8);
     }
-    MDB_val k = {len, (void *)stream}, v;
-    int rc = mdb_get(txn, log->dbi_streams, &k, &v);
-    if (rc != 0 || v.mv_size != STREAMVAL_LEN) {
-        err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND : CRM_ERR_CORRUPT;
-        goto done;
-    }
-    uint64_t last_ver = get_be64(v.mv_data);
-    uint64_t pos = get_be64((const uint8_t *)v.mv_data + 8);
     if (from_version > last_ver)
         goto done;
 
@@ -1169,7 +1347,9 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
 {
     MDB_txn *txn;
     MDB_cursor *cur = NULL;
-    msgpack_zone *z = NULL, *z2 = NULL;
+    msgpack_zone *z = NULL;
+    crm_scache *heads = NULL;
+    uint64_t streams_at = 0, at_ckpt = 0;
     crm_err err;
     uint8_t hash[CRM_HASH_LEN], head_hash[CRM_HASH_LEN];
     uint64_t expect = 1, head_pos;
@@ -1180,7 +1360,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     if ((err = rd_begin(log, &txn, why)) != CRM_OK)
         return err;
     if ((z = msgpack_zone_new(4096)) == NULL ||
-        (z2 = msgpack_zone_new(4096)) == NULL) {
+        (heads = crm_scache_new()) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
         goto done;
     }
@@ -1199,6 +1379,18 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         }
     }
 
+    {
+        MDB_val k = {10, "streams_at"}, v;
+        rc = mdb_get(txn, log->dbi_meta, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            streams_at = head_pos;
+        } else if (rc != 0 || v.mv_size != 8 ||
+                   (streams_at = get_be64(v.mv_data)) > head_pos) {
+            err = bad(why, bad_position, 0, "meta streams_at is unreadable");
+            goto done;
+        }
+    }
+
     memcpy(hash, log->genesis, CRM_HASH_LEN);
     if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0) {
         err = mdb_fail(why, rc, "cursor");
@@ -1207,7 +1399,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++) {
-        crm_record r, p;
+        crm_record r;
         uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
         if (pos != expect) {
             err = bad(why, bad_position, expect, "position %llu is missing",
@@ -1236,32 +1428,25 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         }
         memcpy(hash, r.hash, CRM_HASH_LEN);
 
-        /* stream link: version 0 starts a stream, otherwise the previous
-         * event of the same stream sits earlier with version - 1 */
-        if ((r.h.stream_prev == 0) != (r.h.version == 0) ||
-            r.h.stream_prev >= pos) {
+        /* Stream links, from the heads this scan has seen: version 0 starts
+         * a stream, every later event follows the previous one of its
+         * stream with the next version. */
+        const crm_shead *prev = crm_scache_get(heads, r.stream, r.stream_len);
+        if (prev ? (r.h.version != prev->version + 1 ||
+                    r.h.stream_prev != prev->position)
+                 : (r.h.version != 0 || r.h.stream_prev != 0)) {
             err = bad(why, bad_position, pos,
-                      "position %llu: stream link is wrong",
+                      "position %llu: stream version not dense",
                       (unsigned long long)pos);
             goto done;
         }
-        if (r.h.stream_prev) {
-            uint8_t pb[8];
-            put_be64(pb, r.h.stream_prev);
-            MDB_val pk = {8, pb}, pv;
-            msgpack_zone_clear(z2);
-            if (mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
-                crm_record_decode(pv.mv_data, pv.mv_size, z2, &p, NULL) !=
-                    CRM_OK ||
-                p.h.version + 1 != r.h.version ||
-                p.stream_len != r.stream_len ||
-                memcmp(p.stream, r.stream, r.stream_len) != 0) {
-                err = bad(why, bad_position, pos,
-                          "position %llu: stream version not dense",
-                          (unsigned long long)pos);
-                goto done;
-            }
+        if (crm_scache_put(heads, r.stream, r.stream_len, r.h.version, pos) !=
+            0) {
+            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            goto done;
         }
+        if (pos == streams_at)
+            at_ckpt = crm_scache_count(heads);
 
         MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
         uint8_t dg[CRM_DIGEST_LEN];
@@ -1288,15 +1473,16 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         goto done;
     }
 
-    /* Each stream's entry points at its last event, and the versions of
-     * all streams add up to the log: no event hangs outside a chain. */
+    /* The streams index is current up to streams_at (it is checkpointed):
+     * each entry points at its stream's event with that version at or
+     * before streams_at, and the entries account for every event there. */
     mdb_cursor_close(cur);
     cur = NULL;
     if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
         err = mdb_fail(why, rc, "cursor");
         goto done;
     }
-    uint64_t total = 0, nids = 0;
+    uint64_t total = 0, nids = 0, nstreams = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         crm_record r;
@@ -1309,7 +1495,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         memcpy(pb, (const uint8_t *)v.mv_data + 8, 8);
         MDB_val pk = {8, pb}, pv;
         msgpack_zone_clear(z);
-        if (mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
+        if (get_be64(pb) > streams_at || mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
             crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
             r.h.version != ver || r.stream_len != k.mv_size ||
             memcmp(r.stream, k.mv_data, k.mv_size) != 0) {
@@ -1320,16 +1506,23 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
             goto done;
         }
         total += ver + 1;
+        nstreams++;
+    }
+    if (total != streams_at || nstreams != at_ckpt) {
+        err = bad(why, bad_position, 0,
+                  "the streams index accounts for %llu events in %llu streams; "
+                  "the log has %llu in %llu at its checkpoint",
+                  (unsigned long long)total, (unsigned long long)nstreams,
+                  (unsigned long long)streams_at, (unsigned long long)at_ckpt);
+        goto done;
     }
     MDB_stat ids;
     mdb_stat(txn, log->dbi_ids, &ids);
     nids = ids.ms_entries;
-    if (total != head_pos || nids != head_pos) {
+    if (nids != head_pos) {
         err = bad(why, bad_position, 0,
-                  "indexes count %llu stream events and %llu ids for %llu "
-                  "records",
-                  (unsigned long long)total, (unsigned long long)nids,
-                  (unsigned long long)head_pos);
+                  "the idempotency index holds %llu ids for %llu records",
+                  (unsigned long long)nids, (unsigned long long)head_pos);
         goto done;
     }
     err = CRM_OK;
@@ -1338,8 +1531,7 @@ done:
         mdb_cursor_close(cur);
     if (z)
         msgpack_zone_free(z);
-    if (z2)
-        msgpack_zone_free(z2);
+    crm_scache_free(heads);
     rd_end(log, txn);
     return err;
 }

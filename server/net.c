@@ -34,6 +34,15 @@ int
 net_msg_write(void *data, const char *buf, size_t len)
 {
     rpc_ctx *c = data;
+    /* NNG grows a message only by what is asked; double instead, or a
+     * large read reply is copied over and over while it is packed. */
+    size_t have = nng_msg_len(c->rep), cap = nng_msg_capacity(c->rep);
+    if (have + len > cap &&
+        nng_msg_reserve(c->rep, have + len > 2 * cap ? have + len : 2 * cap) !=
+            0) {
+        c->oom = 1;
+        return -1;
+    }
     if (nng_msg_append(c->rep, buf, len) != 0) {
         c->oom = 1;
         return -1;

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "log.h"
@@ -496,6 +498,74 @@ test_verify_detects_tampering(void **state)
     assert_int_equal(badpos, target);
 }
 
+/* Stream heads live in memory between checkpoints. A process that dies
+ * without closing the log leaves the streams index behind the log; the
+ * next open must replay the records after the checkpoint, so versions go on
+ * densely and reads see every event. */
+static void
+test_heads_replayed_after_crash(void **state)
+{
+    (void)state;
+    char dir[512];
+    crm_log *log;
+    crm_error why;
+    fx_tmpdir(dir, sizeof(dir), "replay");
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (crm_log_open(dir, "replay", NULL, &log, NULL) != CRM_OK)
+            _exit(1);
+        for (int round = 0; round < 30; round++) {
+            crm_event_in ev[10];
+            char streams[10][16];
+            for (int i = 0; i < 10; i++) {
+                snprintf(streams[i], 16, "r-%d", (round * 10 + i) % 17);
+                fx_event(&ev[i], streams[i], "spend.recorded",
+                         spend_body(round * 10 + i + 1));
+            }
+            if (append(log, ev, 10, NULL, 0, NULL, NULL) != CRM_OK)
+                _exit(2);
+            fx_reset();
+        }
+        _exit(0); /* no close: no closing checkpoint */
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_int_equal(crm_log_open(dir, "replay", NULL, &log, &why), CRM_OK);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    uint64_t v, p;
+    /* 300 events over 17 streams: r-0 .. r-12 have 18, the rest 17 */
+    assert_int_equal(crm_log_stream_info(log, "r-3", 3, &v, &p), CRM_OK);
+    assert_int_equal(v, 17);
+    assert_int_equal(crm_log_stream_info(log, "r-16", 4, &v, &p), CRM_OK);
+    assert_int_equal(v, 16);
+    collect c = {0};
+    assert_int_equal(crm_log_read_stream(log, "r-16", 4, 10, 0, collect_visit,
+                                         &c), CRM_OK);
+    assert_int_equal(c.n, 7);
+    assert_int_equal(c.ver[6], 16);
+
+    crm_event_in ev;
+    crm_batch *b = NULL;
+    fx_event(&ev, "r-16", "spend.recorded", spend_body(5));
+    crm_expect x = {"r-16", 4, 16};
+    assert_int_equal(append(log, &ev, 1, &x, 1, &b, &why), CRM_OK);
+    assert_int_equal(crm_batch_version(b, 0), 17);
+    crm_batch_free(b);
+    crm_log_close(log); /* writes a checkpoint */
+
+    assert_int_equal(crm_log_open(dir, "replay", NULL, &log, &why), CRM_OK);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    assert_int_equal(crm_log_stream_info(log, "r-16", 4, &v, &p), CRM_OK);
+    assert_int_equal(v, 17);
+    assert_int_equal(p, 301);
+    crm_log_close(log);
+    fx_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -513,6 +583,7 @@ main(void)
         cmocka_unit_test(test_map_growth_and_reopen),
         cmocka_unit_test_setup_teardown(test_verify_detects_tampering, setup,
                                         teardown),
+        cmocka_unit_test(test_heads_replayed_after_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,8 @@ typedef struct ropts {
     const char *crmd;
     unsigned streams;
     int port, echo_port;
+    const char *only; /* "ping" or "append" (NULL: both) */
+    size_t only_batch; /* with append: one batch size */
 } ropts;
 
 /* --- bare NNG echo server (child process) --------------------------------- */
@@ -341,10 +343,34 @@ start_crmd(const ropts *o, char *datadir, size_t len)
     return -1;
 }
 
+static char opkey[160];
+
+/* Commits and events of the bench tenant so far (operator metrics). */
+static void
+tenant_counts(const char *url, uint64_t *commits, uint64_t *events)
+{
+    crm_client *c;
+    crm_error why;
+    const msgpack_object *res;
+    crm_client_opts co = {.url = url, .key = opkey};
+    *commits = *events = 0;
+    if (crm_client_open(&co, &c, &why) != CRM_OK)
+        return;
+    if (crm_client_call(c, "metrics", NULL, NULL, &res, &why) == CRM_OK) {
+        const msgpack_object *t = crm_mp_get(crm_mp_get(res, "tenants"), "bench");
+        int64_t v;
+        if (crm_mp_int(crm_mp_get(t, "commits"), 0, INT64_MAX, &v) == 0)
+            *commits = (uint64_t)v;
+        if (crm_mp_int(crm_mp_get(t, "events"), 0, INT64_MAX, &v) == 0)
+            *events = (uint64_t)v;
+    }
+    crm_client_close(c);
+}
+
 static int
 setup_tenant(const char *url, const char *datadir, char *key, size_t keylen)
 {
-    char path[700], opkey[160];
+    char path[700];
     snprintf(path, sizeof(path), "%s/data/operator.key", datadir);
     FILE *f = fopen(path, "r");
     if (f == NULL || fgets(opkey, sizeof(opkey), f) == NULL) {
@@ -419,7 +445,9 @@ rpc_usage(FILE *f)
             "  --streams N  customer streams appends spread over (default "
             "100000)\n"
             "  --port P     crmd port (default 17480; the echo server uses "
-            "P+1)\n");
+            "P+1)\n"
+            "  --only W     ping or append\n"
+            "  --batch N    appends: only batch size N (1, 10 or 100)\n");
 }
 
 int
@@ -446,6 +474,10 @@ bench_rpc(int argc, char **argv)
             o.streams = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             o.port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            o.only = argv[++i];
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            o.only_batch = (size_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--help") == 0) {
             rpc_usage(stdout);
             return 0;
@@ -482,9 +514,11 @@ bench_rpc(int argc, char **argv)
            "system", "clients", "calls/s", "events/s", "p50 us", "p99 us",
            "p999 us", "req B", "rep B");
     static const int clients[] = {1, 8};
+    uint64_t commits = 0, events = 0;
     static const size_t batches[] = {1, 10, 100};
-    rresult ping[2], pecho[2], app[3][2], aecho[3][2];
-    for (int c = 0; c < 2; c++) {
+    rresult ping[2] = {{0}}, pecho[2] = {{0}}, app[3][2] = {{{0}}},
+            aecho[3][2] = {{{0}}};
+    for (int c = 0; c < 2 && (!o.only || strcmp(o.only, "ping") == 0); c++) {
         if (run_load(&o, K_PING, url, key, 0, clients[c], 0, 0, &ping[c]) != 0 ||
             run_load(&o, K_ECHO, echo_url, NULL, 0, clients[c], ping[c].req_len,
                      ping[c].rep_len, &pecho[c]) != 0)
@@ -492,7 +526,9 @@ bench_rpc(int argc, char **argv)
         rrow("ping", "crmd", clients[c], 1, &ping[c]);
         rrow("ping", "nng", clients[c], 1, &pecho[c]);
     }
-    for (int b = 0; b < 3; b++) {
+    for (int b = 0; b < 3 && (!o.only || strcmp(o.only, "append") == 0); b++) {
+        if (o.only_batch && o.only_batch != batches[b])
+            continue;
         for (int c = 0; c < 2; c++) {
             char what[32];
             snprintf(what, sizeof(what), "append %zu", batches[b]);
@@ -502,15 +538,21 @@ bench_rpc(int argc, char **argv)
                          app[b][c].req_len, app[b][c].rep_len, &aecho[b][c]) != 0)
                 goto out;
             rrow(what, "crmd", clients[c], (double)batches[b], &app[b][c]);
+            uint64_t c1, e1;
+            tenant_counts(url, &c1, &e1);
+            printf("%-12s %-6s %7s   %.1f events per commit (fsync)\n", "", "",
+                   "", c1 > commits ? (double)(e1 - events) / (double)(c1 - commits)
+                                    : 0.0);
+            commits = c1, events = e1;
             rrow(what, "nng", clients[c], (double)batches[b], &aecho[b][c]);
         }
     }
     printf("\ncrmd / bare NNG, same request and reply sizes:\n");
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 2 && ping[c].calls_per_s > 0; c++)
         printf("  ping, %d client%s: %5.1f%%\n", clients[c], c ? "s" : " ",
                100.0 * ping[c].calls_per_s / pecho[c].calls_per_s);
     for (int b = 0; b < 3; b++)
-        for (int c = 0; c < 2; c++)
+        for (int c = 0; c < 2 && app[b][c].calls_per_s > 0; c++)
             printf("  append %3zu, %d client%s: %5.1f%%  (%.0f events/s)\n",
                    batches[b], clients[c], c ? "s" : " ",
                    100.0 * app[b][c].calls_per_s / aecho[b][c].calls_per_s,

@@ -6,9 +6,13 @@
  * takes events of ~300 stored bytes spread over 100,000 customer streams
  * for a fixed time, every commit durable. The records the 1-appender run
  * stored are then replayed with bare LMDB in the same batches:
- *   bare      log append + event_ids put + one streams put per stream per
- *             batch + the head put: the log's puts, without validation,
- *             encoding or hashing;
+ *   bare      the puts the log makes, without validation, encoding or
+ *             hashing: log append + event_ids put per event, the head put
+ *             per commit, and the stream heads written at the log's
+ *             checkpoint cadence (every second or 32768 streams);
+ *   bare/idx  the same with the streams index updated in every commit, one
+ *             put per stream per batch (what the log did before stream
+ *             heads were checkpointed), for context;
  *   log-only  the log append alone: the ceiling for this disk.
  */
 #include <lmdb.h>
@@ -20,6 +24,7 @@
 #include "bench.h"
 #include "log.h"
 #include "record.h"
+#include "scache.h"
 #include "uuid.h"
 
 typedef struct sopts {
@@ -275,18 +280,46 @@ be64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
 }
 
+enum { BARE_CKPT, BARE_IDX, BARE_LOG_ONLY };
+
+typedef struct bare_ckpt {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc;
+} bare_ckpt;
+
+static void
+bare_ckpt_put(void *arg, const crm_shead *h)
+{
+    bare_ckpt *b = arg;
+    uint8_t sv[16];
+    if (b->rc)
+        return;
+    for (int i = 7; i >= 0; i--) {
+        sv[i] = (uint8_t)(h->version >> (8 * (7 - i)));
+        sv[8 + i] = (uint8_t)(h->position >> (8 * (7 - i)));
+    }
+    MDB_val k = {h->len, (void *)h->id}, v = {16, sv};
+    b->rc = mdb_put(b->txn, b->dbi, &k, &v, 0);
+}
+
 static int
-run_bare(const sopts *o, const workload *w, size_t batch, int log_only,
+run_bare(const sopts *o, const workload *w, size_t batch, int mode,
          result *res)
 {
+    int log_only = mode == BARE_LOG_ONLY;
+    crm_scache *heads = crm_scache_new();
+    double last_ckpt = bench_now();
     char dir[512];
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dlog, dstreams, dids, dmeta;
     int rc;
 
-    if (make_dir(o, dir, sizeof(dir), log_only ? "logonly" : "bare") != 0)
+    if (make_dir(o, dir, sizeof(dir), log_only ? "logonly" : "bare") != 0) {
+        crm_scache_free(heads);
         return -1;
+    }
     mdb_env_create(&env);
     mdb_env_set_maxdbs(env, 8);
     mdb_env_set_mapsize(env, o->map_size);
@@ -325,8 +358,22 @@ run_bare(const sopts *o, const workload *w, size_t batch, int log_only,
             if ((rc = mdb_put(txn, dids, &ik, &ivv, 0)) != 0)
                 goto fail;
         }
-        if (!log_only) {
-            /* one streams put per distinct stream of the batch, as the log */
+        if (mode == BARE_CKPT) {
+            for (size_t i = at; i < end; i++)
+                crm_scache_put(heads, w->ev[i].stream, w->ev[i].stream_len,
+                               i, i + 1);
+            if (crm_scache_count(heads) >= 32768 ||
+                bench_now() - last_ckpt >= 1.0) {
+                bare_ckpt bc = {txn, dstreams, 0};
+                crm_scache_each(heads, bare_ckpt_put, &bc);
+                if ((rc = bc.rc) != 0)
+                    goto fail;
+                crm_scache_clear(heads);
+                last_ckpt = bench_now();
+            }
+        }
+        if (mode == BARE_IDX) {
+            /* one streams put per distinct stream of the batch */
             for (size_t i = at; i < end; i++) {
                 const stored *s = &w->ev[i];
                 int seen = 0;
@@ -342,6 +389,8 @@ run_bare(const sopts *o, const workload *w, size_t batch, int log_only,
                 if ((rc = mdb_put(txn, dstreams, &sk, &svv, 0)) != 0)
                     goto fail;
             }
+        }
+        if (!log_only) {
             uint8_t hv[48] = {0};
             be64(hv, end);
             MDB_val hk = {4, "head"}, hvv = {48, hv};
@@ -360,6 +409,7 @@ run_bare(const sopts *o, const workload *w, size_t batch, int log_only,
     res->p50 = bench_lat_pct(&lat, 0.50);
     res->p99 = bench_lat_pct(&lat, 0.99);
     bench_lat_free(&lat);
+    crm_scache_free(heads);
     mdb_env_close(env);
     remove_env(dir);
     return 0;
@@ -368,6 +418,7 @@ fail:
 fail_committed:
     fprintf(stderr, "bare LMDB: %s\n", mdb_strerror(rc));
     bench_lat_free(&lat);
+    crm_scache_free(heads);
     mdb_env_close(env);
     remove_env(dir);
     return -1;
@@ -430,7 +481,7 @@ bench_storage(int argc, char **argv)
     }
 
     static const size_t batches[] = {1, 10, 100};
-    result lr[3][2], br[3], cr[3];
+    result lr[3][2], br[3], ir[3], cr[3];
     double rec_bytes = 0;
 
     printf("crm-bench storage: durable commits, %u streams, %.1f s per log "
@@ -440,7 +491,7 @@ bench_storage(int argc, char **argv)
            "p99 us");
     static result none;
     for (int b = 0; b < 3; b++)
-        lr[b][0] = lr[b][1] = br[b] = cr[b] = none;
+        lr[b][0] = lr[b][1] = br[b] = ir[b] = cr[b] = none;
     for (int b = 0; b < 3; b++) {
         workload w = {0};
         if (o.only_batch && o.only_batch != batches[b])
@@ -455,10 +506,12 @@ bench_storage(int argc, char **argv)
         for (size_t i = 0; i < w.n; i++)
             total += w.ev[i].len;
         rec_bytes = w.n ? (double)total / (double)w.n : 0;
-        if (run_bare(&o, &w, batches[b], 0, &br[b]) != 0 ||
-            run_bare(&o, &w, batches[b], 1, &cr[b]) != 0)
+        if (run_bare(&o, &w, batches[b], BARE_CKPT, &br[b]) != 0 ||
+            run_bare(&o, &w, batches[b], BARE_IDX, &ir[b]) != 0 ||
+            run_bare(&o, &w, batches[b], BARE_LOG_ONLY, &cr[b]) != 0)
             return 1;
         row("bare", batches[b], 1, &br[b]);
+        row("bare/idx", batches[b], 1, &ir[b]);
         row("log-only", batches[b], 1, &cr[b]);
         for (size_t i = 0; i < w.n; i++)
             free(w.ev[i].rec);
@@ -469,9 +522,10 @@ bench_storage(int argc, char **argv)
     printf("crmd log / bare LMDB, same puts (1 appender):\n");
     for (int b = 0; b < 3; b++)
         if (br[b].events)
-        printf("  batch %3zu: %5.1f%%   (log-only ceiling: crmd is %5.1f%% "
-               "of it)\n",
+        printf("  batch %3zu: %5.1f%%   (of bare/idx: %5.1f%%; of the log-only "
+               "ceiling: %5.1f%%)\n",
                batches[b], 100.0 * lr[b][0].events_per_s / br[b].events_per_s,
+               100.0 * lr[b][0].events_per_s / ir[b].events_per_s,
                100.0 * lr[b][0].events_per_s / cr[b].events_per_s);
     printf("group commit, 4 appenders / 1 appender:\n");
     for (int b = 0; b < 3; b++)
