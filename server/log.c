@@ -41,6 +41,7 @@
  * are pending, or this long after the previous checkpoint; it bounds what
  * opening a log has to replay. */
 #define CKPT_STREAMS 32768
+#define GROUP_BYTES (32u << 20)
 #define CKPT_NS 1000000000LL
 
 typedef struct bevent {
@@ -154,6 +155,7 @@ mdb_fail(crm_error *why, int rc, const char *what)
     case MDB_INVALID:
     case MDB_VERSION_MISMATCH: code = CRM_ERR_CORRUPT; break;
     case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
     case MDB_MAP_RESIZED:
     case MDB_READERS_FULL: code = CRM_ERR_UNAVAILABLE; break;
     case MDB_NOTFOUND: code = CRM_ERR_NOT_FOUND; break;
@@ -944,19 +946,11 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
             return;
         }
 
-        /* Publish the new heads before anyone is acknowledged. */
-        pthread_mutex_lock(&log->ovl_mu);
+        /* The checkpoint covered the heads up to the previous head. */
         if (ckpt) {
-            crm_scache_clear(log->overlay);
             log->streams_at = log->head_pos;
             log->last_ckpt_ns = mono_ns();
         }
-        crm_scache_merge(log->overlay, log->pending);
-        pthread_mutex_unlock(&log->ovl_mu);
-        crm_scache_clear(log->pending);
-
-        if (list == NULL)
-            return; /* the closing checkpoint */
         pthread_mutex_lock(&log->mu);
         size_t nb = 0, nev = 0, ndup = 0, nconf = 0;
         for (crm_batch *b = list; b; b = b->next) {
@@ -971,6 +965,20 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         log->head_pos = pos;
         memcpy(log->head_hash, hash, CRM_HASH_LEN);
         log->last_recorded = now;
+        pthread_mutex_unlock(&log->mu);
+
+        /* Then the stream heads, before anyone is acknowledged: a reader
+         * never sees a stream position beyond the head. */
+        pthread_mutex_lock(&log->ovl_mu);
+        if (ckpt)
+            crm_scache_clear(log->overlay);
+        crm_scache_merge(log->overlay, log->pending);
+        pthread_mutex_unlock(&log->ovl_mu);
+        crm_scache_clear(log->pending);
+        if (list == NULL)
+            return; /* the closing checkpoint */
+
+        pthread_mutex_lock(&log->mu);
         log->st.commits++;
         log->st.batches += nb;
         log->st.events += nev;
@@ -1037,12 +1045,15 @@ writer_main(void *arg)
             break;
         if (log->qbatches < last_group)
             wait_for_siblings(log, last_group);
-        /* Everything queued joins this commit, up to group_events. */
+        /* Everything queued joins this commit, up to group_events events
+         * and GROUP_BYTES bytes (far below LMDB's dirty-page limit). */
         crm_batch *list = log->qhead, *last = list;
-        size_t nev = list->n, nb = 1;
-        while (last->next && nev + last->next->n <= log->group_events) {
+        size_t nev = list->n, nb = 1, bytes = list->content.size;
+        while (last->next && nev + last->next->n <= log->group_events &&
+               bytes + last->next->content.size <= GROUP_BYTES) {
             last = last->next;
             nev += last->n;
+            bytes += last->content.size;
             nb++;
         }
         log->qhead = last->next;

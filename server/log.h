@@ -62,7 +62,7 @@ typedef struct crm_expect {
 typedef struct crm_log_stats {
     uint64_t position;     /* head */
     uint64_t commits;      /* write transactions committed (= fsyncs) */
-    uint64_t batches;      /* batches acknowledged */
+    uint64_t batches;      /* batches completed (written or refused) */
     uint64_t events;       /* events newly appended */
     uint64_t duplicates;   /* events answered from the idempotency index */
     uint64_t conflicts;    /* batches refused by a check */
