@@ -94,9 +94,10 @@ test_every_event_type_and_field(void **state)
         const char *sec = strstr(doc, h);
         if (sec == NULL)
             fail_msg("proto/PROTOCOL.md lacks event type %s", t->name);
-        const char *end = strstr(sec + 1, "#### ");
-        size_t len = end ? (size_t)(end - sec) : strlen(sec);
-        char *part = strndup(sec, len);
+        size_t at = (size_t)(sec - doc), hl = strlen(h);
+        const char *end = strstr(doc + at + hl, "#### ");
+        size_t len = end ? (size_t)(end - doc) - at : strlen(doc + at);
+        char *part = strndup(doc + at, len);
         for (size_t f = 0; f < t->nfields; f++) {
             const crm_field *fd = &t->fields[f];
             char row[160];
