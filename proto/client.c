@@ -32,8 +32,9 @@ nng_fail(crm_error *why, int rv, const char *what, const char *url)
                    : rv == NNG_ENOMEM    ? CRM_ERR_NOMEM
                    : rv == NNG_EINVAL || rv == NNG_ENOTSUP ? CRM_ERR_BAD_REQUEST
                                                            : CRM_ERR_UNAVAILABLE;
-    return crm_error_set(why, code, "%s %s: %s", what, url ? url : "",
-                         nng_strerror(rv));
+    if (url == NULL)
+        return crm_error_set(why, code, "%s: %s", what, nng_strerror(rv));
+    return crm_error_set(why, code, "%s %s: %s", what, url, nng_strerror(rv));
 }
 
 crm_err
@@ -150,9 +151,12 @@ call(crm_client *c, const char *op, crm_client_args_fn fn, void *arg,
     crm_err err;
 
     *result = NULL;
-    if (nng_msg_alloc(&req, 0) != 0 ||
-        nng_msg_reserve(req, 512 + rawlen) != 0)
+    if (nng_msg_alloc(&req, 0) != 0)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    if (nng_msg_reserve(req, 512 + rawlen) != 0) {
+        nng_msg_free(req);
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    }
     msgpack_packer_init(&pk, req, msg_write);
     uint64_t id = c->next_id++;
     int rc = crm_rpc_pack_request_head(&pk, id, op, c->tenant, c->key);

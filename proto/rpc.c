@@ -200,9 +200,17 @@ crm_rpc_parse_error_map(const msgpack_object *m, crm_error *why)
         return crm_error_set(why, CRM_ERR_INTERNAL,
                              "malformed error in reply");
     crm_err err = (crm_err)code;
-    /* A name this client does not know still reads well. */
-    if (crm_mp_is_str(name) && strcmp(crm_err_name(err), "unknown") == 0)
+    /* A code this client does not know (a newer server) becomes internal,
+     * and keeps the server's name in the message. */
+    if (strcmp(crm_err_name(err), "unknown") == 0) {
         err = CRM_ERR_INTERNAL;
+        if (crm_mp_is_str(name))
+            return crm_error_set(why, err, "%.*s: %.*s",
+                                 (int)(name->via.str.size < 40 ? name->via.str.size : 40),
+                                 name->via.str.ptr,
+                                 crm_mp_is_str(msg) ? (int)msg->via.str.size : 0,
+                                 crm_mp_is_str(msg) ? msg->via.str.ptr : "");
+    }
     if (crm_mp_is_str(msg))
         return crm_error_set(why, err, "%.*s", (int)msg->via.str.size,
                              msg->via.str.ptr);

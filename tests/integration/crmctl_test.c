@@ -1,6 +1,922 @@
+/* crmctl_test.c - the crmctl binary against a real crmd: tenants and keys,
+ * appends from JSON and JSONL, read, tail and tail -f, exit statuses and
+ * error names, --help of every command, the event catalogue.
+ *
+ * Tests run in order and share one crmd: test_tenant_and_keys makes the
+ * tenant and the keys the later tests use. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <cmocka.h>
-static void t(void **s){(void)s;}
-int main(void){const struct CMUnitTest ts[]={cmocka_unit_test(t)};return cmocka_run_group_tests(ts,NULL,NULL);}
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crmd_fixture.h"
+
+#ifndef CRM_CRMCTL_PATH
+#error "CRM_CRMCTL_PATH must name the crmctl binary"
+#endif
+
+#define TENANT "hotel-a"
+#define RUN_TIMEOUT_MS 30000
+
+static fx_crmd D;
+static const char *URL; /* what --url crmctl gets: D.url */
+static char OPKEY_FILE[700], ADMIN_FILE[700];
+static char ADMIN[128], AGENT[128];
+
+/* Parses one JSON document; fails the test if it is not one. */
+static json_t *
+jparse(const char *s)
+{
+    json_error_t err;
+    json_t *j = json_loadb(s, strlen(s), 0, &err);
+    if (j == NULL)
+        fail_msg("not JSON (%s): %.300s", err.text, s);
+    return j;
+}
+
+static void
+jfree(json_t *j)
+{
+    if (j && j->refcount != (size_t)-1 && --j->refcount == 0)
+        json_decref(j);
+}
+
+/* Member path of a document: jget(doc, "events", "0", "type") (array
+ * indexes as numbers). */
+static const json_t *
+jget_v(const json_t *j, const char *const *path)
+{
+    for (size_t i = 0; j && path[i]; i++)
+        j = json_is_array(j) ? json_array_get(j, strtoul(path[i], NULL, 10))
+                             : json_object_get(j, path[i]);
+    return j;
+}
+#define jget(j, ...) jget_v(j, (const char *const[]){__VA_ARGS__, NULL})
+
+static const char *
+jstr(const json_t *j)
+{
+    assert_true(json_is_string(j));
+    return json_string_value(j);
+}
+
+static long long
+jint(const json_t *j)
+{
+    assert_true(json_is_integer(j));
+    return (long long)json_integer_value(j);
+}
+
+/* --- running crmctl ------------------------------------------------------- */
+
+typedef struct run_out {
+    int status; /* exit status, or 128 + signal */
+    char *out, *err;
+} run_out;
+
+static void
+run_free(run_out *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+static void
+append_buf(char **buf, size_t *len, const char *p, size_t n)
+{
+    char *nb = realloc(*buf, *len + n + 1);
+    assert_non_null(nb);
+    memcpy(nb + *len, p, n);
+    *len += n;
+    nb[*len] = '\0';
+    *buf = nb;
+}
+
+/* argv for crmctl: the binary, --url, then args. */
+static void
+build_argv(const char **argv, size_t cap, const char *const *args)
+{
+    size_t n = 0;
+    argv[n++] = CRM_CRMCTL_PATH;
+    argv[n++] = "--url";
+    argv[n++] = URL;
+    for (size_t i = 0; args[i]; i++) {
+        assert_true(n + 1 < cap);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+}
+
+/* Runs crmctl with args (stdin from the file `in`, or /dev/null) and
+ * collects its output and exit status. */
+static void
+run_v(run_out *r, const char *in, const char *const *args)
+{
+    const char *argv[64];
+    int po[2], pe[2];
+    size_t lo = 0, le = 0;
+
+    memset(r, 0, sizeof(*r));
+    build_argv(argv, 64, args);
+    assert_int_equal(pipe(po), 0);
+    assert_int_equal(pipe(pe), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(in ? in : "/dev/null", O_RDONLY);
+        if (fd < 0)
+            _exit(126);
+        dup2(fd, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(CRM_CRMCTL_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    append_buf(&r->out, &lo, "", 0);
+    append_buf(&r->err, &le, "", 0);
+    struct pollfd pf[2] = {{.fd = po[0], .events = POLLIN},
+                           {.fd = pe[0], .events = POLLIN}};
+    while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+        int n = poll(pf, 2, RUN_TIMEOUT_MS);
+        if (n <= 0) {
+            kill(pid, SIGKILL);
+            fail_msg("crmctl %s did not finish", args[0]);
+        }
+        for (int i = 0; i < 2; i++) {
+            char buf[8192];
+            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t got = read(pf[i].fd, buf, sizeof(buf));
+            if (got <= 0) {
+                close(pf[i].fd);
+                pf[i].fd = -1;
+            } else if (i == 0) {
+                append_buf(&r->out, &lo, buf, (size_t)got);
+            } else {
+                append_buf(&r->err, &le, buf, (size_t)got);
+            }
+        }
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    /* In a sanitizer build a leak or an error report fails the test even
+     * where the expected exit status is 1. */
+    if (strstr(r->err, "Sanitizer"))
+        fail_msg("crmctl %s: %s", args[0] ? args[0] : "", r->err);
+}
+#define RUN(r, ...) run_v(r, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_IN(r, in, ...)                                                     \
+    run_v(r, in, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Runs and expects success; prints what crmctl said otherwise. */
+#define RUN_OK(r, ...)                                                         \
+    do {                                                                       \
+        RUN(r, __VA_ARGS__);                                                   \
+        if ((r)->status != 0)                                                  \
+            fail_msg("exit %d: %s", (r)->status, (r)->err);                    \
+    } while (0)
+
+/* Runs and expects a failure with this exit status and error name. */
+static void
+expect_fail_v(int status, const char *name, const char *const *args)
+{
+    run_out r;
+    char prefix[80];
+    run_v(&r, NULL, args);
+    snprintf(prefix, sizeof(prefix), "crmctl: %s:", name);
+    if (r.status != status || strstr(r.err, prefix) == NULL)
+        fail_msg("%s: want exit %d and '%s', got exit %d, stderr: %s", args[0],
+                 status, prefix, r.status, r.err);
+    /* One line names the error; nothing half-printed goes to stdout. */
+    assert_string_equal(r.out, "");
+    run_free(&r);
+}
+#define EXPECT_FAIL(status, name, ...)                                         \
+    expect_fail_v(status, name, (const char *const[]){__VA_ARGS__, NULL})
+
+static size_t
+count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    unsetenv("CRM_URL");
+    unsetenv("CRM_KEY");
+    if (fx_crmd_start(&D, 1, NULL) != 0)
+        return -1;
+    URL = D.url;
+    snprintf(OPKEY_FILE, sizeof(OPKEY_FILE), "%s/operator.key", D.dir);
+    snprintf(ADMIN_FILE, sizeof(ADMIN_FILE), "%s/admin.key", D.dir);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    fx_crmd_cleanup(&D);
+    return 0;
+}
+
+/* --- help and catalogue --------------------------------------------------- */
+
+static void
+test_help_for_every_command(void **state)
+{
+    static const char *const cmds[][2] = {
+        {"ping", NULL},     {"info", NULL},    {"tenant", "create"},
+        {"tenant", "list"}, {"key", "create"}, {"key", "revoke"},
+        {"key", "list"},    {"append", NULL},  {"read", NULL},
+        {"tail", NULL},     {"metrics", NULL}, {"types", NULL},
+        {"help", NULL},
+    };
+    run_out r;
+    (void)state;
+
+    RUN_OK(&r, "--help");
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s%s", cmds[i][0],
+                 cmds[i][1] ? " " : "", cmds[i][1] ? cmds[i][1] : "");
+        if (strstr(r.out, name) == NULL)
+            fail_msg("crmctl --help does not list '%s'", name);
+    }
+    assert_non_null(strstr(r.out, "Exit status"));
+    assert_non_null(strstr(r.out, "conflict"));
+    run_free(&r);
+
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        char want[80];
+        if (cmds[i][1])
+            RUN(&r, cmds[i][0], cmds[i][1], "--help");
+        else
+            RUN(&r, cmds[i][0], "--help");
+        snprintf(want, sizeof(want), "usage: crmctl [GLOBAL OPTIONS] %s%s%s",
+                 cmds[i][0], cmds[i][1] ? " " : "",
+                 cmds[i][1] ? cmds[i][1] : "");
+        if (r.status != 0 || strstr(r.out, want) == NULL)
+            fail_msg("%s %s --help: exit %d, output: %s", cmds[i][0],
+                     cmds[i][1] ? cmds[i][1] : "", r.status, r.out);
+        assert_non_null(strstr(r.out, "--help"));
+        run_free(&r);
+    }
+
+    RUN_OK(&r, "help", "read");
+    assert_non_null(strstr(r.out, "--from-version"));
+    assert_non_null(strstr(r.out, "read.stream")); /* from the op table */
+    run_free(&r);
+    RUN_OK(&r, "append", "-h");
+    assert_non_null(strstr(r.out, "loyalty.points_earned")); /* from schema */
+    run_free(&r);
+    RUN_OK(&r, "tenant", "--help");
+    assert_non_null(strstr(r.out, "tenant create"));
+    assert_non_null(strstr(r.out, "tenant list"));
+    run_free(&r);
+
+    EXPECT_FAIL(2, "usage", "frobnicate");
+    EXPECT_FAIL(2, "usage", "tenant");
+    EXPECT_FAIL(2, "usage", "read");
+    EXPECT_FAIL(2, "usage", "read", "a", "b");
+    EXPECT_FAIL(2, "usage", "tail", "--bogus");
+    EXPECT_FAIL(2, "usage", "tail", "--max", "zero");
+    RUN(&r, NULL); /* no command at all */
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "crmctl: usage:"));
+    run_free(&r);
+}
+
+static void
+test_types_lists_the_catalogue(void **state)
+{
+    run_out r;
+    (void)state;
+
+    RUN_OK(&r, "types");
+    assert_non_null(strstr(r.out, "loyalty.points_earned"));
+    assert_non_null(strstr(r.out, "feedback.survey_submitted"));
+    /* The email field of customer.registered is marked personal data. */
+    const char *reg = strstr(r.out, "customer.registered:");
+    assert_non_null(reg);
+    const char *email = strstr(reg, "\n  email ");
+    assert_non_null(email);
+    const char *eol = strchr(email + 1, '\n');
+    char line[200];
+    snprintf(line, sizeof(line), "%.*s", (int)(eol - email - 1), email + 1);
+    if (strstr(line, "PII") == NULL)
+        fail_msg("email is not marked PII: '%s'", line);
+    run_free(&r);
+
+    RUN_OK(&r, "types", "loyalty.points_earned", "--json");
+    json_t *j = jparse(r.out);
+    assert_string_equal(jstr(jget(j, "types", "0", "name")),
+                        "loyalty.points_earned");
+    assert_string_equal(jstr(jget(j, "types", "0", "fields", "0", "name")),
+                        "points");
+    assert_true(json_is_true(jget(j, "types", "0", "fields", "0", "required")));
+    assert_true(json_is_false(jget(j, "types", "0", "fields", "0", "pii")));
+    jfree(j);
+    run_free(&r);
+
+    EXPECT_FAIL(1, "unknown_type", "types", "no.such_type");
+}
+
+/* --- tenants and keys ----------------------------------------------------- */
+
+/* Creates a key with crmctl --json and returns its token in out. */
+static void
+create_key(const char *role, char *out, size_t len, char *id, size_t idlen)
+{
+    run_out r;
+    RUN(&r, "--key-file", OPKEY_FILE, "--json", "key", "create", "--role", role,
+        "--tenant", TENANT, "--label", "crmctl-test");
+    if (r.status != 0)
+        fail_msg("key create: %s", r.err);
+    /* The secret is shown once, with a warning that it is not stored. */
+    assert_non_null(strstr(r.err, "only this once"));
+    json_t *j = jparse(r.out);
+    snprintf(out, len, "%s", jstr(jget(j, "key")));
+    if (id)
+        snprintf(id, idlen, "%s", jstr(jget(j, "key_id")));
+    assert_string_equal(jstr(jget(j, "role")), role);
+    assert_string_equal(jstr(jget(j, "tenant")), TENANT);
+    assert_int_equal(strncmp(out, "crmk_", 5), 0);
+    jfree(j);
+    run_free(&r);
+}
+
+static void
+test_tenant_and_keys(void **state)
+{
+    run_out r;
+    char spare[128], spare_id[32];
+    (void)state;
+
+    RUN_OK(&r, "--key-file", OPKEY_FILE, "tenant", "create", TENANT);
+    assert_non_null(strstr(r.out, TENANT));
+    run_free(&r);
+    EXPECT_FAIL(1, "exists", "--key-file", OPKEY_FILE, "tenant", "create",
+                TENANT);
+
+    RUN_OK(&r, "--key-file", OPKEY_FILE, "tenant", "list");
+    assert_non_null(strstr(r.out, "ID"));
+    assert_non_null(strstr(r.out, "CREATED"));
+    assert_non_null(strstr(r.out, TENANT));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", OPKEY_FILE, "--json", "tenant", "list");
+    json_t *j = jparse(r.out);
+    assert_int_equal(json_array_size(jget(j, "tenants")), 1);
+    assert_string_equal(jstr(jget(j, "tenants", "0", "id")), TENANT);
+    assert_int_equal(jint(jget(j, "tenants", "0", "position")), 0);
+    jfree(j);
+    run_free(&r);
+
+    create_key("admin", ADMIN, sizeof(ADMIN), NULL, 0);
+    create_key("agent", AGENT, sizeof(AGENT), NULL, 0);
+    FILE *f = fopen(ADMIN_FILE, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", ADMIN);
+    fclose(f);
+
+    /* The human form prints the whole key too. */
+    RUN_OK(&r, "--key-file", OPKEY_FILE, "key", "create", "--role", "finance",
+           "--tenant", TENANT);
+    assert_non_null(strstr(r.out, "crmk_"));
+    assert_non_null(strstr(r.err, "only this once"));
+    run_free(&r);
+
+    RUN_OK(&r, "--key", ADMIN, "--json", "key", "list");
+    j = jparse(r.out);
+    assert_int_equal(json_array_size(jget(j, "keys")), 3);
+    jfree(j);
+    run_free(&r);
+
+    /* Revoking a key makes it useless at once. */
+    create_key("marketing", spare, sizeof(spare), spare_id, sizeof(spare_id));
+    RUN_OK(&r, "--key", spare, "ping");
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "key", "revoke", spare_id);
+    assert_non_null(strstr(r.out, spare_id));
+    run_free(&r);
+    EXPECT_FAIL(3, "unauthorized", "--key", spare, "info");
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "key", "list");
+    assert_non_null(strstr(r.out, spare_id));
+    run_free(&r);
+
+    EXPECT_FAIL(3, "forbidden", "--key", AGENT, "tenant", "list");
+    EXPECT_FAIL(2, "usage", "--key-file", OPKEY_FILE, "key", "create");
+}
+
+static void
+test_ping_info_metrics(void **state)
+{
+    run_out r;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+
+    RUN_OK(&r, "ping");
+    assert_non_null(strstr(r.out, "pong"));
+    run_free(&r);
+    RUN_OK(&r, "--json", "ping");
+    json_t *j = jparse(r.out);
+    assert_true(json_is_true(jget(j, "pong")));
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "info");
+    j = jparse(r.out);
+    assert_string_equal(jstr(jget(j, "tenant")), TENANT);
+    assert_string_equal(jstr(jget(j, "role")), "admin");
+    assert_true(jint(jget(j, "limits", "max_read")) > 0);
+    jfree(j);
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "info");
+    assert_non_null(strstr(r.out, "limits.max_read"));
+    run_free(&r);
+
+    /* Every transport: ipc, and tls+tcp with the CA and server name. */
+    URL = D.ipc_url;
+    RUN_OK(&r, "ping");
+    run_free(&r);
+    URL = D.tls_url;
+    RUN_OK(&r, "--ca", D.ca, "--server-name", "localhost", "--key-file",
+           ADMIN_FILE, "info");
+    assert_non_null(strstr(r.out, TENANT));
+    run_free(&r);
+    URL = D.url;
+
+    /* The key can come from the environment too. */
+    setenv("CRM_KEY", ADMIN, 1);
+    RUN_OK(&r, "metrics", "--json");
+    unsetenv("CRM_KEY");
+    j = jparse(r.out);
+    assert_true(json_is_object(jget(j, "requests")));
+    assert_true(json_is_object(jget(j, "tenants", TENANT)));
+    jfree(j);
+    run_free(&r);
+}
+
+/* --- append and read ------------------------------------------------------ */
+
+#define GUEST_EVENT                                                            \
+    "{\"stream\":\"guest-1\",\"type\":\"customer.registered\",\"body\":"       \
+    "{\"first_name\":\"Ann\",\"last_name\":\"Lee\","                           \
+    "\"email\":\"ann@example.com\",\"nationality\":\"DE\"}}"
+#define POINTS_ID "01900000-0000-7000-8000-0000000000a1"
+#define POINTS_EVENT                                                           \
+    "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_earned\",\"id\":"       \
+    "\"" POINTS_ID "\",\"occurred_at\":\"2026-11-25T10:00:00Z\","              \
+    "\"body\":{\"points\":120,\"reason\":\"stay bonus\"}}"
+
+static void
+test_append_one_and_read(void **state)
+{
+    run_out r;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append", GUEST_EVENT);
+    assert_non_null(strstr(r.out, "appended 1 event"));
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "append", POINTS_EVENT);
+    json_t *j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "count")), 1);
+    assert_int_equal(jint(jget(j, "versions", "0")), 1);
+    assert_int_equal(jint(jget(j, "duplicates")), 0);
+    long long pos = jint(jget(j, "positions", "0"));
+    jfree(j);
+    run_free(&r);
+
+    /* The same id again is recognised, not stored twice. */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append", "--json", POINTS_EVENT);
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "duplicates")), 1);
+    assert_int_equal(jint(jget(j, "positions", "0")), pos);
+    jfree(j);
+    run_free(&r);
+
+    /* An array is one atomic request. */
+    RUN_OK(
+        &r, "--key-file", ADMIN_FILE, "--json", "append",
+        "[{\"stream\":\"guest-2\",\"type\":\"web.product_viewed\","
+        "\"body\":{\"product\":\"suite\"}},"
+        "{\"stream\":\"guest-2\",\"type\":\"booking.confirmed\","
+        "\"body\":{\"booking_id\":\"B-7\"},\"occurred_at\":1795600800000000}]");
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "count")), 2);
+    assert_int_equal(jint(jget(j, "batches")), 1);
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "guest-1");
+    assert_int_equal(count_lines(r.out), 3); /* header + 2 events */
+    assert_non_null(strstr(r.out, "POSITION"));
+    assert_non_null(strstr(r.out, "customer.registered"));
+    assert_non_null(strstr(r.out, "loyalty.points_earned"));
+    assert_non_null(strstr(r.out, "2026-11-25T10:00:00Z"));
+    assert_non_null(strstr(r.out, "points=120"));
+    /* Personal data is named in the table, never shown. */
+    assert_null(strstr(r.out, "ann@example.com"));
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "guest-1", "--json");
+    j = jparse(r.out);
+    assert_int_equal(json_array_size(jget(j, "events")), 2);
+    assert_int_equal(jint(jget(j, "last_version")), 1);
+    assert_string_equal(jstr(jget(j, "events", "0", "type")),
+                        "customer.registered");
+    assert_string_equal(jstr(jget(j, "events", "0", "stream")), "guest-1");
+    assert_int_equal(jint(jget(j, "events", "0", "version")), 0);
+    assert_int_equal(strlen(jstr(jget(j, "events", "0", "id"))), 36);
+    assert_int_equal(strlen(jstr(jget(j, "events", "0", "hash"))), 64);
+    assert_string_equal(jstr(jget(j, "events", "1", "id")), POINTS_ID);
+    assert_int_equal(jint(jget(j, "events", "1", "occurred_at")),
+                     1795600800000000LL);
+    assert_int_equal(jint(jget(j, "events", "1", "body", "points")), 120);
+    assert_int_equal(jint(jget(j, "events", "1", "position")), pos);
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "guest-1", "--from-version",
+           "1", "--json");
+    j = jparse(r.out);
+    assert_int_equal(json_array_size(jget(j, "events")), 1);
+    jfree(j);
+    run_free(&r);
+}
+
+static void
+test_append_jsonl_file(void **state)
+{
+    char path[800];
+    run_out r;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+
+    /* 1200 events: 1050 in one stream (more than one read reply holds),
+     * 150 in another, with a blank line that must be skipped. */
+    snprintf(path, sizeof(path), "%s/events.jsonl", D.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 1200; i++) {
+        fprintf(f,
+                "{\"stream\":\"%s\",\"type\":\"loyalty.points_earned\","
+                "\"body\":{\"points\":%d}}\n",
+                i < 1050 ? "bulk-big" : "bulk-small", i + 1);
+        if (i == 600)
+            fputs("\n", f);
+    }
+    fclose(f);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "append", "-f", path);
+    json_t *j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "count")), 1200);
+    assert_int_equal(jint(jget(j, "batches")), 3); /* 500 + 500 + 200 */
+    assert_int_equal(json_array_size(jget(j, "positions")), 1200);
+    assert_int_equal(jint(jget(j, "duplicates")), 0);
+    long long first = jint(jget(j, "positions", "0"));
+    assert_int_equal(jint(jget(j, "positions", "1199")), first + 1199);
+    assert_int_equal(jint(jget(j, "head")), first + 1199);
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "bulk-big", "--json");
+    j = jparse(r.out);
+    const json_t *evs = jget(j, "events");
+    assert_int_equal(json_array_size(evs), 1050);
+    for (size_t i = 0; i < 1050; i += 149) {
+        char idx[16];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        assert_int_equal(jint(jget(evs, idx, "version")), (long long)i);
+        assert_int_equal(jint(jget(evs, idx, "body", "points")),
+                         (long long)i + 1);
+    }
+    assert_int_equal(jint(jget(j, "last_version")), 1049);
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "bulk-small");
+    assert_int_equal(count_lines(r.out), 151);
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "bulk-small", "--max", "5");
+    assert_int_equal(count_lines(r.out), 6);
+    run_free(&r);
+
+    /* The same file from stdin. */
+    RUN_IN(&r, path, "--key-file", ADMIN_FILE, "append", "-");
+    if (r.status != 0)
+        fail_msg("append -: %s", r.err);
+    assert_non_null(strstr(r.out, "appended 1200 events in 3 batches"));
+    run_free(&r);
+}
+
+static void
+test_tail(void **state)
+{
+    run_out r;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "tail", "--from", "1", "--max", "5",
+           "--json");
+    json_t *j = jparse(r.out);
+    const json_t *evs = jget(j, "events");
+    assert_int_equal(json_array_size(evs), 5);
+    for (int i = 0; i < 5; i++) {
+        char idx[4];
+        snprintf(idx, sizeof(idx), "%d", i);
+        assert_int_equal(jint(jget(evs, idx, "position")), i + 1);
+    }
+    assert_string_equal(jstr(jget(evs, "0", "type")), "customer.registered");
+    assert_int_equal(jint(jget(j, "next")), 6);
+    assert_true(jint(jget(j, "head")) > 2400);
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "tail", "--from", "1", "--max", "3");
+    assert_int_equal(count_lines(r.out), 4);
+    assert_non_null(strstr(r.out, "guest-1"));
+    run_free(&r);
+
+    /* Without --from: the last N events, like tail(1). */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "tail", "-n", "2");
+    assert_int_equal(count_lines(r.out), 3);
+    assert_non_null(strstr(r.out, "bulk-small"));
+    run_free(&r);
+
+    /* Over several replies (max 1000 each) up to the head. */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "tail", "--from", "2");
+    j = jparse(r.out);
+    assert_int_equal((long long)json_array_size(jget(j, "events")),
+                     jint(jget(j, "head")) - 1);
+    jfree(j);
+    run_free(&r);
+
+    /* Agents read the log too; auditors-only ops are not needed. */
+    RUN_OK(&r, "--key", AGENT, "tail", "-n", "1", "--json");
+    run_free(&r);
+}
+
+/* A crmctl running in the background with its stdout on a pipe. */
+typedef struct bg {
+    pid_t pid;
+    int out;
+    char buf[65536];
+    size_t len;
+} bg;
+
+static void
+bg_start(bg *b, const char *const *args)
+{
+    const char *argv[64];
+    int po[2];
+    build_argv(argv, 64, args);
+    assert_int_equal(pipe(po), 0);
+    b->len = 0;
+    b->pid = fork();
+    assert_true(b->pid >= 0);
+    if (b->pid == 0) {
+        int fd = open("/dev/null", O_RDONLY);
+        dup2(fd, 0);
+        dup2(po[1], 1);
+        close(po[0]);
+        execv(CRM_CRMCTL_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    b->out = po[0];
+}
+
+/* Reads the first line within ms; returns it (NUL-terminated in b->buf). */
+static const char *
+bg_line(bg *b, int ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        char *nl = memchr(b->buf, '\n', b->len);
+        if (nl) {
+            *nl = '\0';
+            return b->buf;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int left = ms - (int)((t.tv_sec - t0.tv_sec) * 1000 +
+                              (t.tv_nsec - t0.tv_nsec) / 1000000);
+        struct pollfd pf = {.fd = b->out, .events = POLLIN};
+        if (left <= 0 || poll(&pf, 1, left) <= 0)
+            return NULL;
+        ssize_t got =
+            read(b->out, b->buf + b->len, sizeof(b->buf) - 1 - b->len);
+        if (got <= 0)
+            return NULL;
+        b->len += (size_t)got;
+    }
+}
+
+/* Waits up to ms for the process to exit by itself; returns its status. */
+static int
+bg_wait(bg *b, int ms)
+{
+    int st;
+    for (int waited = 0; waited < ms; waited += 10) {
+        if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
+            close(b->out);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void
+bg_kill(bg *b)
+{
+    int st;
+    kill(b->pid, SIGTERM);
+    waitpid(b->pid, &st, 0);
+    close(b->out);
+}
+
+static void
+test_tail_follow(void **state)
+{
+    run_out r;
+    char from[32];
+    bg follower, once;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+
+    /* -n 0 reads nothing but says where the head is. */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "tail", "-n", "0");
+    json_t *j = jparse(r.out);
+    assert_int_equal(json_array_size(jget(j, "events")), 0);
+    long long head = jint(jget(j, "head"));
+    jfree(j);
+    run_free(&r);
+    snprintf(from, sizeof(from), "%lld", head + 1);
+
+    /* Starting at head + 1 makes the test independent of whether the
+     * followers are parked before the append arrives. */
+    bg_start(&follower,
+             (const char *const[]){"--key-file", ADMIN_FILE, "--json", "tail",
+                                   "-f", "--from", from, NULL});
+    bg_start(&once, (const char *const[]){"--key-file", ADMIN_FILE, "tail",
+                                          "-f", "--from", from, "--max", "1",
+                                          "--json", NULL});
+    usleep(200000); /* usually parked in the long-poll by now */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append",
+           "{\"stream\":\"live-1\",\"type\":\"interaction.logged\","
+           "\"body\":{\"channel\":\"call\",\"direction\":\"inbound\"}}");
+    run_free(&r);
+
+    const char *line = bg_line(&follower, 15000);
+    if (line == NULL) {
+        bg_kill(&follower);
+        bg_kill(&once);
+        fail_msg("tail -f printed nothing within 15 s");
+    }
+    j = jparse(line);
+    assert_string_equal(jstr(jget(j, "stream")), "live-1");
+    assert_string_equal(jstr(jget(j, "type")), "interaction.logged");
+    assert_int_equal(jint(jget(j, "position")), head + 1);
+    jfree(j);
+    bg_kill(&follower);
+
+    /* With --max the follower stops by itself once it has enough. */
+    line = bg_line(&once, 15000);
+    int st = bg_wait(&once, 15000);
+    if (st < 0)
+        bg_kill(&once);
+    if (line == NULL || st != 0)
+        fail_msg("tail -f --max 1 exited with %d, printed %s", st,
+                 line ? line : "nothing");
+    j = jparse(line);
+    assert_string_equal(jstr(jget(j, "stream")), "live-1");
+    jfree(j);
+}
+
+/* --- failures ------------------------------------------------------------- */
+
+static void
+test_errors_name_and_status(void **state)
+{
+    char path[800];
+    run_out r;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+
+    EXPECT_FAIL(1, "unknown_type", "--key-file", ADMIN_FILE, "append",
+                "{\"stream\":\"g-err\",\"type\":\"nope.nothing\",\"body\":{}}");
+    EXPECT_FAIL(1, "missing_field", "--key-file", ADMIN_FILE, "append",
+                "{\"stream\":\"g-err\",\"type\":\"loyalty.points_earned\","
+                "\"body\":{\"reason\":\"no points\"}}");
+    EXPECT_FAIL(1, "bad_field", "--key-file", ADMIN_FILE, "append",
+                "{\"stream\":\"g-err\",\"type\":\"feedback.survey_submitted\","
+                "\"body\":{\"nps\":11}}");
+    EXPECT_FAIL(
+        3, "unauthorized", "--key",
+        "crmk_0000000000000000_"
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "tail");
+    EXPECT_FAIL(3, "unauthorized", "tail"); /* no key at all */
+    EXPECT_FAIL(3, "forbidden", "--key", AGENT, "append",
+                "{\"stream\":\"g-err\",\"type\":\"customer.erased\","
+                "\"body\":{\"reason\":\"gdpr\"}}");
+    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "read", "nobody");
+
+    /* guest-1 is at version 1: expecting 5 is a conflict, 1 is not. */
+    EXPECT_FAIL(5, "conflict", "--key-file", ADMIN_FILE, "append", "--expect",
+                "guest-1=5",
+                "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_redeemed\","
+                "\"body\":{\"points\":10}}");
+    EXPECT_FAIL(5, "conflict", "--key-file", ADMIN_FILE, "append", "--expect",
+                "guest-1=no_stream",
+                "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_redeemed\","
+                "\"body\":{\"points\":10}}");
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append", "--expect", "guest-1=1",
+           "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_redeemed\","
+           "\"body\":{\"points\":10}}");
+    run_free(&r);
+
+    /* Input crmctl cannot use is refused before anything is sent. */
+    EXPECT_FAIL(2, "bad_request", "--key-file", ADMIN_FILE, "append",
+                "{\"stream\":");
+    EXPECT_FAIL(
+        2, "bad_request", "--key-file", ADMIN_FILE, "append",
+        "{\"stream\":\"g\",\"type\":\"web.product_viewed\",\"bdy\":{}}");
+    EXPECT_FAIL(2, "bad_request", "--key-file", ADMIN_FILE, "append",
+                "{\"stream\":\"g\",\"type\":\"web.product_viewed\","
+                "\"occurred_at\":\"2026-02-30T10:00:00Z\",\"body\":{}}");
+    EXPECT_FAIL(2, "bad_request", "--key-file", ADMIN_FILE, "append", "-f",
+                "/nonexistent/events.jsonl");
+    EXPECT_FAIL(2, "bad_request", "--key-file", "/nonexistent/key", "ping");
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "append");
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "append", "--expect",
+                "guest-1", "{}");
+
+    /* A JSONL failure names the file and line. */
+    snprintf(path, sizeof(path), "%s/bad.jsonl", D.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(
+        "{\"stream\":\"g-err\",\"type\":\"web.product_viewed\","
+        "\"body\":{\"product\":\"a\"}}\n"
+        "{\"stream\":\"g-err\",\"type\":\"web.product_viewed\","
+        "\"body\":{\"product\":\"b\"}}\n"
+        "{\"stream\":\"g-err\",\"type\":\"web.product_viewed\",\"body\":{}}\n",
+        f);
+    fclose(f);
+    RUN(&r, "--key-file", ADMIN_FILE, "append", "-f", path);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "crmctl: missing_field:"));
+    assert_non_null(strstr(r.err, "bad.jsonl:3:"));
+    run_free(&r);
+    /* The batch was atomic: nothing of it was stored. */
+    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "read", "g-err");
+
+    /* Nothing listens on port 1. */
+    URL = "tcp://127.0.0.1:1";
+    EXPECT_FAIL(1, "unavailable", "ping");
+    URL = D.url;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_for_every_command),
+        cmocka_unit_test(test_types_lists_the_catalogue),
+        cmocka_unit_test(test_tenant_and_keys),
+        cmocka_unit_test(test_ping_info_metrics),
+        cmocka_unit_test(test_append_one_and_read),
+        cmocka_unit_test(test_append_jsonl_file),
+        cmocka_unit_test(test_tail),
+        cmocka_unit_test(test_tail_follow),
+        cmocka_unit_test(test_errors_name_and_status),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,1 +1,311 @@
-int main(void){return 0;}
+/*
+ * crmctl - command-line client for crmd: tenants and API keys, appending
+ * events from JSON, reading streams and the log, following it.
+ *
+ * The table of commands below is the one description of the command line:
+ * dispatch and option parsing (here) and every --help text (help.c) are
+ * generated from it; the roles and summaries of the server ops come from
+ * proto/ops.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "ops.h"
+#include "rpc.h"
+
+#ifndef CRM_VERSION
+#define CRM_VERSION "dev"
+#endif
+
+static int run_help(ctl *c, const ctl_args *a);
+
+/* The tables are laid out by hand, one row per option or command. */
+/* clang-format off */
+const ctl_opt ctl_global_opts[] = {
+    {.name = "url", .arg = "URL",
+     .doc = "server address: tcp://, tls+tcp:// or ipc:// (default $CRM_URL, "
+            "else " CTL_DEFAULT_URL ")"},
+    {.name = "key", .arg = "KEY", .doc = "API key (default $CRM_KEY)"},
+    {.name = "key-file", .arg = "FILE",
+     .doc = "read the API key from the first line of FILE (e.g. the "
+            "operator key file crmd wrote)"},
+    {.name = "tenant", .arg = "ID",
+     .doc = "tenant to name in each request (optional: a key knows its "
+            "tenant); also the default --tenant of key commands"},
+    {.name = "ca", .arg = "FILE", .doc = "CA certificate (PEM) for tls+tcp://"},
+    {.name = "server-name", .arg = "NAME",
+     .doc = "name the server's certificate must carry (tls+tcp://)"},
+    {.name = "timeout", .arg = "MS",
+     .doc = "per-request timeout (default 10000)"},
+    {.name = "json", .doc = "print results as JSON (for scripts)"},
+    {.name = "version", .doc = "print crmctl's version"},
+    {.name = "help", .short_name = 'h', .doc = "show this help"},
+    {0},
+};
+
+const ctl_cmd ctl_commands[] = {
+    {.name = "ping", .op = CRM_OP_PING, .run = ctl_cmd_ping,
+     .summary = "check that the server answers (needs no key)"},
+    {.name = "info", .op = CRM_OP_SERVER_INFO, .run = ctl_cmd_info,
+     .summary = "server version, node, limits; the key's tenant and role"},
+    {.name = "tenant create", .synopsis = "ID", .min_pos = 1, .max_pos = 1,
+     .op = CRM_OP_TENANT_CREATE, .run = ctl_cmd_tenant_create,
+     .summary = "create a tenant (operator key)",
+     .details = "ID is 1 to 40 characters of a-z, 0-9 and '-'."},
+    {.name = "tenant list", .op = CRM_OP_TENANT_LIST,
+     .run = ctl_cmd_tenant_list,
+     .summary = "list tenants: id, creation time, log position"},
+    {.name = "key create", .op = CRM_OP_KEY_CREATE, .run = ctl_cmd_key_create,
+     .opts = (const ctl_opt[]){
+         {.name = "role", .arg = "ROLE",
+          .doc = "role of the new key (required)"},
+         {.name = "tenant", .arg = "T",
+          .doc = "tenant of the key (operators; an admin's keys are of its "
+                 "own tenant)"},
+         {.name = "label", .arg = "L", .doc = "a note to recognise the key by"},
+         {0}},
+     .summary = "create an API key; its secret is printed once",
+     .details = "The key is printed once and never again: the server keeps "
+                "only its hash.\nWith --json it is the \"key\" member of the "
+                "result."},
+    {.name = "key revoke", .synopsis = "KEY_ID", .min_pos = 1, .max_pos = 1,
+     .op = CRM_OP_KEY_REVOKE, .run = ctl_cmd_key_revoke,
+     .summary = "revoke an API key by its id",
+     .details = "KEY_ID is the 16 hex digits after \"crmk_\" in the key, as "
+                "'key list' shows."},
+    {.name = "key list", .op = CRM_OP_KEY_LIST, .run = ctl_cmd_key_list,
+     .opts = (const ctl_opt[]){
+         {.name = "tenant", .arg = "T",
+          .doc = "only this tenant's keys (operators; default: all)"},
+         {0}},
+     .summary = "list API keys (never their secrets)"},
+    {.name = "append", .synopsis = "(EVENT_JSON | -f FILE.jsonl | -)",
+     .min_pos = 0, .max_pos = 1, .op = CRM_OP_APPEND, .run = ctl_cmd_append,
+     .opts = (const ctl_opt[]){
+         {.name = "file", .short_name = 'f', .arg = "FILE",
+          .doc = "append the events of a JSONL file, one per line"},
+         {.name = "expect", .arg = "STREAM=VERSION", .flags = CTL_OPT_REPEAT,
+          .doc = "fail with conflict unless STREAM is at VERSION: a number, "
+                 "any, no_stream or exists (repeatable)"},
+         {0}},
+     .summary = "append events given as JSON",
+     .details =
+         "An event is a JSON object:\n"
+         "  {\"stream\": \"guest-42\", \"type\": \"loyalty.points_earned\",\n"
+         "   \"body\": {\"points\": 120},\n"
+         "   \"id\": \"<UUID>\", \"occurred_at\": \"2026-11-25T10:00:00Z\"}\n"
+         "id is optional (a fresh UUIDv7; give ids to make a re-run "
+         "idempotent);\noccurred_at is optional (now), in microseconds or "
+         "ISO-8601 UTC.\n\n"
+         "EVENT_JSON is one event or an array of events, appended "
+         "atomically in one\nrequest. A JSONL file (or - for stdin) is sent in "
+         "batches of up to 500 events;\neach batch is atomic, and --expect "
+         "applies to the first. If a batch fails,\nthe batches before it "
+         "stay appended and crmctl says which."},
+    {.name = "read", .synopsis = "STREAM", .min_pos = 1, .max_pos = 1,
+     .op = CRM_OP_READ_STREAM, .run = ctl_cmd_read,
+     .opts = (const ctl_opt[]){
+         {.name = "from-version", .arg = "N",
+          .doc = "first version to read (default 0)"},
+         {.name = "max", .arg = "N", .doc = "at most N events (default all)"},
+         {0}},
+     .summary = "read one customer's events, oldest first",
+     .details = "Prints POSITION VERSION TYPE OCCURRED_AT and a body summary "
+                "per event; personal\nfields are named, not shown (--json "
+                "shows what the server returned)."},
+    {.name = "tail", .op = CRM_OP_READ_ALL, .run = ctl_cmd_tail,
+     .opts = (const ctl_opt[]){
+         {.name = "from", .arg = "POS", .doc = "start at log position POS"},
+         {.name = "last", .short_name = 'n', .arg = "N",
+          .doc = "without --from: start with the last N events (default 10)"},
+         {.name = "max", .arg = "N", .doc = "stop after N events"},
+         {.name = "follow", .short_name = 'f',
+          .doc = "keep waiting for new events (long-poll) until interrupted"},
+         {0}},
+     .summary = "read the tenant's log; -f follows it",
+     .details = "Without -f, reads up to the head of the log. With --json, "
+                "prints one document;\nwith -f and --json, one event object "
+                "per line."},
+    {.name = "metrics", .op = CRM_OP_METRICS, .run = ctl_cmd_metrics,
+     .summary = "server and tenant counters"},
+    {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
+     .op = -1, .run = ctl_cmd_types,
+     .summary = "the event catalogue: types, fields, PII (no server needed)"},
+    {.name = "help", .synopsis = "[COMMAND]", .min_pos = 0, .max_pos = 2,
+     .op = -1, .run = run_help, .summary = "help on crmctl or one command"},
+};
+/* clang-format on */
+const size_t ctl_ncommands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
+
+/* --- dispatch ------------------------------------------------------------- */
+
+/* The command argv names (one or two words), and how many words it took. */
+static const ctl_cmd *
+find_command(int argc, char **argv, int *words)
+{
+    for (size_t i = 0; i < ctl_ncommands; i++) {
+        const char *n = ctl_commands[i].name, *sp = strchr(n, ' ');
+        if (sp == NULL && strcmp(n, argv[0]) == 0) {
+            *words = 1;
+            return &ctl_commands[i];
+        }
+        if (sp && argc > 1 && strlen(argv[0]) == (size_t)(sp - n) &&
+            strncmp(n, argv[0], (size_t)(sp - n)) == 0 &&
+            strcmp(sp + 1, argv[1]) == 0) {
+            *words = 2;
+            return &ctl_commands[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+is_group(const char *word)
+{
+    size_t len = strlen(word);
+    for (size_t i = 0; i < ctl_ncommands; i++)
+        if (strncmp(ctl_commands[i].name, word, len) == 0 &&
+            ctl_commands[i].name[len] == ' ')
+            return 1;
+    return 0;
+}
+
+static int
+run_help(ctl *c, const ctl_args *a)
+{
+    int words;
+    (void)c;
+    if (a->npos == 0) {
+        ctl_help_top();
+        return 0;
+    }
+    const ctl_cmd *cmd = find_command((int)a->npos, (char **)a->pos, &words);
+    if (cmd && (size_t)words == a->npos) {
+        ctl_help_command(cmd);
+        return 0;
+    }
+    if (a->npos == 1 && is_group(a->pos[0])) {
+        ctl_help_group(a->pos[0]);
+        return 0;
+    }
+    return ctl_usage(a->cmd, "no command '%s%s%s'", a->pos[0],
+                     a->npos > 1 ? " " : "", a->npos > 1 ? a->pos[1] : "");
+}
+
+/* Reads the first line of path: key files hold one token. */
+static int
+read_key_file(ctl *c, const char *path)
+{
+    size_t cap = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ctl_bad_input("key file %s: %s", path, strerror(errno));
+    ssize_t len = getline(&c->key_buf, &cap, f);
+    fclose(f);
+    while (len > 0 && strchr(" \t\r\n", c->key_buf[len - 1]))
+        c->key_buf[--len] = '\0';
+    if (len <= 0)
+        return ctl_bad_input("key file %s holds no key", path);
+    c->copts.key = c->key_buf;
+    return 0;
+}
+
+/* Fills c from the global options and the environment. */
+static int
+setup(ctl *c, const ctl_args *g)
+{
+    int64_t timeout;
+    int rc;
+
+    c->copts.url = ctl_arg(g, "url");
+    if (c->copts.url == NULL)
+        c->copts.url = getenv("CRM_URL");
+    if (c->copts.url == NULL || c->copts.url[0] == '\0')
+        c->copts.url = CTL_DEFAULT_URL;
+    if (ctl_arg(g, "key") && ctl_arg(g, "key-file"))
+        return ctl_usage(NULL, "give --key or --key-file, not both");
+    c->copts.key = ctl_arg(g, "key");
+    if (ctl_arg(g, "key-file") &&
+        (rc = read_key_file(c, ctl_arg(g, "key-file"))) != 0)
+        return rc;
+    if (c->copts.key == NULL) {
+        c->copts.key = getenv("CRM_KEY");
+        if (c->copts.key && c->copts.key[0] == '\0')
+            c->copts.key = NULL;
+    }
+    c->copts.tenant = ctl_arg(g, "tenant");
+    c->copts.tls_ca = ctl_arg(g, "ca");
+    c->copts.tls_server_name = ctl_arg(g, "server-name");
+    if ((rc = ctl_arg_int(g, "timeout", 10000, 1, 3600000, &timeout)) != 0)
+        return rc;
+    c->copts.timeout_ms = (int)timeout;
+    c->json = ctl_flag(g, "json");
+    return 0;
+}
+
+static int
+run(ctl *c, int argc, char **argv)
+{
+    ctl_args g, a;
+    int used, words, rc;
+
+    if ((rc = ctl_parse(NULL, ctl_global_opts, argc, argv, 1, &g, &used)) != 0)
+        return rc;
+    if (ctl_flag(&g, "help")) {
+        ctl_help_top();
+        return 0;
+    }
+    if (ctl_flag(&g, "version")) {
+        printf("crmctl %s (protocol %d)\n", CRM_VERSION, CRM_RPC_VERSION);
+        return 0;
+    }
+    argc -= used;
+    argv += used;
+    if (argc == 0)
+        return ctl_usage(NULL, "no command given");
+    const ctl_cmd *cmd = find_command(argc, argv, &words);
+    if (cmd == NULL) {
+        if (!is_group(argv[0]))
+            return ctl_usage(NULL, "unknown command '%s'", argv[0]);
+        if (argc > 1 &&
+            (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            ctl_help_group(argv[0]);
+            return 0;
+        }
+        if (argc > 1)
+            return ctl_usage(NULL, "unknown command '%s %s'", argv[0], argv[1]);
+        return ctl_usage(NULL,
+                         "'%s' needs a subcommand (see 'crmctl %s "
+                         "--help')",
+                         argv[0], argv[0]);
+    }
+    if ((rc = ctl_parse(cmd, cmd->opts, argc - words, argv + words, 0, &a,
+                        NULL)) != 0)
+        return rc;
+    if (ctl_flag(&a, "help")) {
+        ctl_help_command(cmd);
+        return 0;
+    }
+    if ((int)a.npos < cmd->min_pos || (int)a.npos > cmd->max_pos) {
+        if (a.npos < (size_t)cmd->min_pos)
+            return ctl_usage(cmd, "%s needs %s", cmd->name, cmd->synopsis);
+        return ctl_usage(cmd, "unexpected argument '%s'", a.pos[cmd->max_pos]);
+    }
+    if ((rc = setup(c, &g)) != 0)
+        return rc;
+    c->json |= ctl_flag(&a, "json");
+    return cmd->run(c, &a);
+}
+
+int
+main(int argc, char **argv)
+{
+    ctl c = {0};
+    int rc = run(&c, argc - 1, argv + 1);
+    crm_client_close(c.client);
+    free(c.key_buf);
+    return rc;
+}

@@ -1,0 +1,305 @@
+/* out.c - tables, JSON documents and summaries on stdout. */
+#include "out.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "json.h"
+
+int
+ctl_out_json(json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (s == NULL)
+        return ctl_error(CRM_ERR_NOMEM, "cannot format JSON output");
+    puts(s);
+    fflush(stdout);
+    free(s);
+    return 0;
+}
+
+int
+ctl_out_mp_json(const msgpack_object *o)
+{
+    return ctl_out_json(ctl_json_from_mp(o));
+}
+
+/* --- tables --------------------------------------------------------------- */
+
+struct ctl_table {
+    size_t ncols, nrows, cap;
+    int stream;
+    int *width;
+    char **cells;         /* nrows * ncols, row-major */
+    const char **headers; /* the caller's strings; the array is ours */
+};
+
+static void
+print_row(const ctl_table *t, const char *const *cells)
+{
+    size_t last = t->ncols;
+    /* Columns after the last non-empty cell are left out, and that cell
+     * is not padded: no trailing blanks. */
+    while (last > 1 && cells[last - 1][0] == '\0')
+        last--;
+    for (size_t i = 0; i < last; i++) {
+        if (i + 1 == last)
+            printf("%s\n", cells[i]);
+        else
+            printf("%-*s  ", t->width[i], cells[i]);
+    }
+}
+
+ctl_table *
+ctl_table_open(size_t ncols, const char *const *headers, const int *widths,
+               int stream)
+{
+    ctl_table *t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->width = calloc(ncols, sizeof(int))) == NULL ||
+        (t->headers = calloc(ncols, sizeof(char *))) == NULL) {
+        if (t)
+            free(t->width);
+        free(t);
+        return NULL;
+    }
+    t->ncols = ncols;
+    t->stream = stream;
+    for (size_t i = 0; i < ncols; i++) {
+        t->headers[i] = headers[i];
+        int hl = (int)strlen(headers[i]);
+        t->width[i] = widths && widths[i] > hl ? widths[i] : hl;
+    }
+    if (stream) {
+        print_row(t, t->headers);
+        fflush(stdout);
+    }
+    return t;
+}
+
+int
+ctl_table_row(ctl_table *t, const char *const *cells)
+{
+    if (t->stream) {
+        print_row(t, cells);
+        fflush(stdout);
+        return 0;
+    }
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **nc = realloc(t->cells, cap * t->ncols * sizeof(char *));
+        if (nc == NULL)
+            return -1;
+        t->cells = nc;
+        t->cap = cap;
+    }
+    char **row = &t->cells[t->nrows * t->ncols];
+    for (size_t i = 0; i < t->ncols; i++) {
+        if ((row[i] = strdup(cells[i])) == NULL) {
+            while (i-- > 0)
+                free(row[i]);
+            return -1;
+        }
+        int len = (int)strlen(cells[i]);
+        if (len > t->width[i])
+            t->width[i] = len;
+    }
+    t->nrows++;
+    return 0;
+}
+
+void
+ctl_table_close(ctl_table *t)
+{
+    if (t == NULL)
+        return;
+    if (!t->stream) {
+        print_row(t, t->headers);
+        for (size_t r = 0; r < t->nrows; r++)
+            print_row(t, (const char *const *)&t->cells[r * t->ncols]);
+    }
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(t->width);
+    free(t->headers);
+    free(t);
+    fflush(stdout);
+}
+
+/* --- summaries ------------------------------------------------------------ */
+
+/* Shortens n so that s[0..n) does not end inside a UTF-8 sequence. */
+static size_t
+utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+/* Appends to buf at *at without overrunning len; marks truncation. */
+static void
+put(char *buf, size_t len, size_t *at, const char *s, size_t n)
+{
+    if (*at >= len - 1)
+        return;
+    size_t room = len - 1 - *at;
+    if (n > room)
+        n = utf8_cut(s, room);
+    memcpy(buf + *at, s, n);
+    *at += n;
+    buf[*at] = '\0';
+}
+
+/* Strings longer than cut bytes are shortened with "..." (0: never). */
+static void
+put_value(char *buf, size_t len, size_t *at, const msgpack_object *v,
+          size_t cut)
+{
+    char tmp[48];
+    switch (v->type) {
+    case MSGPACK_OBJECT_STR: {
+        int quote = memchr(v->via.str.ptr, ' ', v->via.str.size) != NULL ||
+                    v->via.str.size == 0;
+        size_t n = cut && v->via.str.size > cut ? utf8_cut(v->via.str.ptr, cut)
+                                                : v->via.str.size;
+        if (quote)
+            put(buf, len, at, "\"", 1);
+        put(buf, len, at, v->via.str.ptr, n);
+        if (n < v->via.str.size)
+            put(buf, len, at, "...", 3);
+        if (quote)
+            put(buf, len, at, "\"", 1);
+        return;
+    }
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        snprintf(tmp, sizeof(tmp), "%" PRIu64, v->via.u64);
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        snprintf(tmp, sizeof(tmp), "%" PRId64, v->via.i64);
+        break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        snprintf(tmp, sizeof(tmp), "%g", v->via.f64);
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        snprintf(tmp, sizeof(tmp), "%s", v->via.boolean ? "true" : "false");
+        break;
+    case MSGPACK_OBJECT_NIL:
+        snprintf(tmp, sizeof(tmp), "null");
+        break;
+    case MSGPACK_OBJECT_MAP:
+        snprintf(tmp, sizeof(tmp), "{...}");
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        snprintf(tmp, sizeof(tmp), "[...]");
+        break;
+    default:
+        snprintf(tmp, sizeof(tmp), "<bin>");
+        break;
+    }
+    put(buf, len, at, tmp, strlen(tmp));
+}
+
+static void
+put_key(char *buf, size_t len, size_t *at, const msgpack_object *k)
+{
+    if (k->type == MSGPACK_OBJECT_STR)
+        put(buf, len, at, k->via.str.ptr, k->via.str.size);
+    else
+        put_value(buf, len, at, k, 0);
+}
+
+void
+ctl_out_summary(const msgpack_object *body, const msgpack_object *pii,
+                char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    if (len < 8)
+        return;
+    /* Build into a larger scratch so the cut is visible as "...". */
+    char tmp[1024];
+    size_t cap = sizeof(tmp);
+    tmp[0] = '\0';
+    if (body && body->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < body->via.map.size; i++) {
+            if (at)
+                put(tmp, cap, &at, " ", 1);
+            put_key(tmp, cap, &at, &body->via.map.ptr[i].key);
+            put(tmp, cap, &at, "=", 1);
+            put_value(tmp, cap, &at, &body->via.map.ptr[i].val, 40);
+        }
+    }
+    if (pii && pii->type == MSGPACK_OBJECT_MAP && pii->via.map.size > 0) {
+        put(tmp, cap, &at, at ? " pii:" : "pii:", at ? 5 : 4);
+        for (uint32_t i = 0; i < pii->via.map.size; i++) {
+            if (i)
+                put(tmp, cap, &at, ",", 1);
+            put_key(tmp, cap, &at, &pii->via.map.ptr[i].key);
+        }
+    }
+    if (at < len) {
+        memcpy(buf, tmp, at + 1);
+        return;
+    }
+    size_t cut = utf8_cut(tmp, len - 4);
+    memcpy(buf, tmp, cut);
+    memcpy(buf + cut, "...", 4);
+}
+
+/* --- key/value listings --------------------------------------------------- */
+
+static size_t
+kv_width(const msgpack_object *m, size_t prefix)
+{
+    size_t w = 0;
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        const msgpack_object *v = &m->via.map.ptr[i].val;
+        size_t kl =
+            prefix + (k->type == MSGPACK_OBJECT_STR ? k->via.str.size : 8);
+        size_t sub = v->type == MSGPACK_OBJECT_MAP && v->via.map.size > 0
+                         ? kv_width(v, kl + 1)
+                         : kl;
+        if (sub > w)
+            w = sub;
+    }
+    return w;
+}
+
+static void
+kv_print(const msgpack_object *m, const char *prefix, int width)
+{
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        const msgpack_object *v = &m->via.map.ptr[i].val;
+        char key[256], val[1024];
+        size_t at = 0;
+        key[0] = '\0';
+        put(key, sizeof(key), &at, prefix, strlen(prefix));
+        put_key(key, sizeof(key), &at, k);
+        if (v->type == MSGPACK_OBJECT_MAP && v->via.map.size > 0) {
+            put(key, sizeof(key), &at, ".", 1);
+            kv_print(v, key, width);
+            continue;
+        }
+        at = 0;
+        val[0] = '\0';
+        put_value(val, sizeof(val), &at, v, 0);
+        printf("%-*s  %s\n", width, key, val);
+    }
+}
+
+void
+ctl_out_kv(const msgpack_object *m)
+{
+    if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
+        return;
+    kv_print(m, "", (int)kv_width(m, 0));
+    fflush(stdout);
+}

@@ -1,0 +1,48 @@
+/*
+ * out.h - crmctl's output: JSON documents, aligned tables, flattened
+ * key/value listings and one-line summaries of event bodies.
+ *
+ * Everything goes to stdout; diagnostics go through ctl.h to stderr.
+ */
+#ifndef CRMCTL_OUT_H
+#define CRMCTL_OUT_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stddef.h>
+
+/* Prints j as one line of compact JSON and flushes (so a follower's
+ * reader sees each line at once). Takes ownership of j; NULL means the
+ * conversion ran out of memory. Returns 0 or the reported exit status. */
+int ctl_out_json(json_t *j);
+
+/* Converts a result and prints it as by ctl_out_json. */
+int ctl_out_mp_json(const msgpack_object *o);
+
+/* An aligned table. Rows are kept and printed by ctl_table_close with each
+ * column as wide as its widest cell; a streaming table prints the header
+ * at once and every row as it comes, with the widths given (follow mode,
+ * where the widest cell is not known yet). */
+typedef struct ctl_table ctl_table;
+
+/* headers and widths (NULL: header lengths) have ncols entries; the
+ * header strings must outlive the table, the arrays need not. Returns
+ * NULL when out of memory. */
+ctl_table *ctl_table_open(size_t ncols, const char *const *headers,
+                          const int *widths, int stream);
+/* Adds a row of ncols cells (copied). Returns 0 or -1 (out of memory). */
+int ctl_table_row(ctl_table *t, const char *const *cells);
+/* Prints what is pending and frees t. Accepts NULL. */
+void ctl_table_close(ctl_table *t);
+
+/* Writes "k=v k=v ..." for a body map into buf, cut at len - 1 with "...";
+ * personal fields (pii, a map or nil) are named, not shown, as
+ * "pii:a,b": a terminal is no place for them. */
+void ctl_out_summary(const msgpack_object *body, const msgpack_object *pii,
+                     char *buf, size_t len);
+
+/* Prints a map as "dotted.key  value" lines, nested maps flattened, so
+ * that fields the server adds later show up without a change here. */
+void ctl_out_kv(const msgpack_object *m);
+
+#endif
