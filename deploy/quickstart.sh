@@ -15,6 +15,7 @@ check=0
 build=build/quickstart
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target crmd crmctl >/dev/null
+ctl_bin="$build/tools/crmctl"
 
 state="$build/state"
 mkdir -p "$state"
@@ -29,7 +30,7 @@ trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 100); do [ -f "$state/ready" ] && break; sleep 0.1; done
 [ -f "$state/ready" ] || { echo "crmd did not start; see $state/crmd.log" >&2; exit 1; }
 
-ctl=("$build/crmctl" --url "$url")
+ctl=("$ctl_bin" --url "$url")
 "${ctl[@]}" --key-file "$state/operator.key" tenant create demo-hotels 2>/dev/null || true
 if [ ! -s "$state/admin.key" ]; then
   "${ctl[@]}" --key-file "$state/operator.key" --json key create \
@@ -46,10 +47,10 @@ crmd is running on $url (metrics: http://127.0.0.1:7401/metrics).
 Try, in another terminal:
 
   export CRM_URL=$url CRM_KEY=\$(cat $state/admin.key)
-  $build/crmctl read guest-0001
-  $build/crmctl tail --from 1 --max 10
-  $build/crmctl tail -f              # then append from a third terminal
-  $build/crmctl types                # the event catalogue
+  $build/tools/crmctl read guest-0001
+  $build/tools/crmctl tail --from 1 --max 10
+  $build/tools/crmctl tail -f        # then append from a third terminal
+  $build/tools/crmctl types          # the event catalogue
 
 Operator key: $state/operator.key   Log: $state/crmd.log
 EOT
