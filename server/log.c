@@ -38,10 +38,13 @@
 #define STREAMVAL_LEN 16               /* streams value */
 #define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
 /* Stream heads are checkpointed into the streams index when this many
- * are pending, or this long after the previous checkpoint; it bounds what
+ * are dirty, or this long after the previous checkpoint; it bounds what
  * opening a log has to replay. */
 #define CKPT_STREAMS 32768
+#define CACHE_STREAMS (1u << 20) /* ~90 MiB of stream heads per tenant */
 #define GROUP_BYTES (32u << 20)
+#define LOG_REDO (-1) /* apply(): abort and redo the group (not an LMDB code)  \
+                       */
 #define CKPT_NS 1000000000LL
 
 typedef struct bevent {
@@ -71,6 +74,7 @@ struct crm_batch {
     crm_log_done_fn done;
     void *done_arg;
     crm_batch *next;
+    int careful; /* look ids up before writing (a retry was detected) */
 };
 
 struct crm_log {
@@ -108,8 +112,8 @@ struct crm_log {
      * the index their transaction sees. */
     pthread_mutex_t ovl_mu;
     crm_scache *overlay;
-    crm_scache *pending;  /* heads set by the transaction being built */
-    uint64_t streams_at;  /* the streams index is current up to here */
+    crm_scache *pending; /* heads set by the transaction being built */
+    uint64_t streams_at; /* the streams index is current up to here */
     int64_t last_ckpt_ns;
 };
 
@@ -145,21 +149,33 @@ mdb_fail(crm_error *why, int rc, const char *what)
 {
     crm_err code;
     switch (rc) {
-    case ENOMEM: code = CRM_ERR_NOMEM; break;
+    case ENOMEM:
+        code = CRM_ERR_NOMEM;
+        break;
     case EIO:
     case ENOSPC:
     case EACCES:
-    case EROFS: code = CRM_ERR_IO; break;
+    case EROFS:
+        code = CRM_ERR_IO;
+        break;
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
-    case MDB_VERSION_MISMATCH: code = CRM_ERR_CORRUPT; break;
+    case MDB_VERSION_MISMATCH:
+        code = CRM_ERR_CORRUPT;
+        break;
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
     case MDB_MAP_RESIZED:
-    case MDB_READERS_FULL: code = CRM_ERR_UNAVAILABLE; break;
-    case MDB_NOTFOUND: code = CRM_ERR_NOT_FOUND; break;
-    default: code = CRM_ERR_INTERNAL; break;
+    case MDB_READERS_FULL:
+        code = CRM_ERR_UNAVAILABLE;
+        break;
+    case MDB_NOTFOUND:
+        code = CRM_ERR_NOT_FOUND;
+        break;
+    default:
+        code = CRM_ERR_INTERNAL;
+        break;
     }
     return crm_error_set(why, code, "%s: %s", what, mdb_strerror(rc));
 }
@@ -175,8 +191,7 @@ batch_stream(const crm_batch *b, const bgroup *g)
 void
 crm_batch_free(crm_batch *b)
 {
-    if (b == NULL)
-        return;
+    if (b == NULL) return;
     free(b->ev);
     free(b->groups);
     msgpack_sbuffer_destroy(&b->content);
@@ -210,8 +225,7 @@ crm_batch_is_duplicate(const crm_batch *b, size_t i)
 crm_err
 crm_batch_result(const crm_batch *b, crm_error *why)
 {
-    if (why != NULL)
-        *why = b->why;
+    if (why != NULL) *why = b->why;
     return b->why.code;
 }
 
@@ -229,7 +243,8 @@ static int
 cmp_id(const void *pa, const void *pb, void *arg)
 {
     const crm_batch *b = arg;
-    const bevent *x = *(const bevent *const *)pa, *y = *(const bevent *const *)pb;
+    const bevent *x = *(const bevent *const *)pa,
+                 *y = *(const bevent *const *)pb;
     /* the id is the content's first object: bin-8 header then 16 bytes */
     return memcmp((const uint8_t *)b->content.data + x->off + 2,
                   (const uint8_t *)b->content.data + y->off + 2, CRM_ID_LEN);
@@ -242,8 +257,7 @@ find_group(crm_batch *b, const bgroup *key, size_t nsorted)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = cmp_stream(key, &b->groups[mid], b);
-        if (c == 0)
-            return &b->groups[mid];
+        if (c == 0) return &b->groups[mid];
         if (c < 0)
             hi = mid;
         else
@@ -292,9 +306,9 @@ crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
         b->ev[i].off = off;
         b->ev[i].len = b->content.size - off;
         if (b->content.size > CRM_BATCH_BYTES) {
-            err = crm_error_set(why, CRM_ERR_TOO_LARGE,
-                                "batch is larger than %u bytes",
-                                CRM_BATCH_BYTES);
+            err =
+                crm_error_set(why, CRM_ERR_TOO_LARGE,
+                              "batch is larger than %u bytes", CRM_BATCH_BYTES);
             goto fail;
         }
         /* The stream id follows the 18-byte id as fixstr (< 32 bytes) or
@@ -303,8 +317,7 @@ crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
         b->groups[i].off = off + 2 + CRM_ID_LEN + (slen < 32 ? 1 : 2);
         b->groups[i].len = slen;
         b->groups[i].expect = CRM_EXPECT_ANY;
-        crm_event_digest(b->content.data + off, b->ev[i].len,
-                         b->ev[i].digest);
+        crm_event_digest(b->content.data + off, b->ev[i].len, b->ev[i].digest);
         byid[i] = &b->ev[i];
     }
 
@@ -385,10 +398,8 @@ read_head(crm_log *log, MDB_txn *txn)
         log->last_recorded = 0;
         return 0;
     }
-    if (rc != 0)
-        return rc;
-    if (v.mv_size != HEADVAL_LEN)
-        return MDB_CORRUPTED;
+    if (rc != 0) return rc;
+    if (v.mv_size != HEADVAL_LEN) return MDB_CORRUPTED;
     const uint8_t *p = v.mv_data;
     log->head_pos = get_be64(p);
     memcpy(log->head_hash, p + 8, CRM_HASH_LEN);
@@ -411,15 +422,12 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
             return -1;
         }
         MDB_val gk = {7, "genesis"};
-        if ((rc = mdb_get(txn, log->dbi_meta, &gk, &v)) != 0)
-            return rc;
-        if (v.mv_size != CRM_HASH_LEN)
-            return MDB_CORRUPTED;
+        if ((rc = mdb_get(txn, log->dbi_meta, &gk, &v)) != 0) return rc;
+        if (v.mv_size != CRM_HASH_LEN) return MDB_CORRUPTED;
         memcpy(log->genesis, v.mv_data, CRM_HASH_LEN);
         return 0;
     }
-    if (rc != MDB_NOTFOUND)
-        return rc;
+    if (rc != MDB_NOTFOUND) return rc;
 
     /* A new log: genesis binds the tenant id and its creation time, so a
      * tenant deleted and created again starts a different chain. */
@@ -429,15 +437,12 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
     crm_sha256_2(seed, (size_t)slen, NULL, 0, log->genesis);
     v.mv_size = log->tenant_len;
     v.mv_data = log->tenant;
-    if ((rc = mdb_put(txn, log->dbi_meta, &k, &v, 0)) != 0)
-        return rc;
+    if ((rc = mdb_put(txn, log->dbi_meta, &k, &v, 0)) != 0) return rc;
     MDB_val gk = {7, "genesis"}, gv = {CRM_HASH_LEN, log->genesis};
-    if ((rc = mdb_put(txn, log->dbi_meta, &gk, &gv, 0)) != 0)
-        return rc;
+    if ((rc = mdb_put(txn, log->dbi_meta, &gk, &gv, 0)) != 0) return rc;
     uint8_t zero[8] = {0};
     MDB_val sk = {10, "streams_at"}, sv = {8, zero};
-    if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0)
-        return rc;
+    if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0) return rc;
     MDB_val fk = {6, "format"}, fv = {1, "1"};
     return mdb_put(txn, log->dbi_meta, &fk, &fv, 0);
 }
@@ -490,8 +495,7 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
             break;
         }
     }
-    if (err == CRM_OK && rc != MDB_NOTFOUND)
-        err = mdb_fail(why, rc, "replay");
+    if (err == CRM_OK && rc != MDB_NOTFOUND) err = mdb_fail(why, rc, "replay");
     mdb_cursor_close(cur);
     return err;
 }
@@ -556,27 +560,23 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->map_size = info.me_mapsize;
 
     if ((rc = mdb_txn_begin(log->env, NULL, 0, &txn)) != 0 ||
-        (rc = mdb_dbi_open(txn, "log", MDB_CREATE,
-                           &log->dbi_log)) != 0 ||
+        (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->dbi_log)) != 0 ||
         (rc = mdb_dbi_open(txn, "streams", MDB_CREATE, &log->dbi_streams)) !=
             0 ||
-        (rc = mdb_dbi_open(txn, "event_ids", MDB_CREATE, &log->dbi_ids)) !=
-            0 ||
+        (rc = mdb_dbi_open(txn, "event_ids", MDB_CREATE, &log->dbi_ids)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->dbi_meta)) != 0) {
         err = mdb_fail(why, rc, "open log databases");
         goto fail;
     }
     if ((rc = init_meta(log, txn, why, &err)) != 0) {
-        if (rc > 0 || rc < -1)
-            err = mdb_fail(why, rc, "read log meta");
+        if (rc > 0 || rc < -1) err = mdb_fail(why, rc, "read log meta");
         goto fail;
     }
     if ((rc = read_head(log, txn)) != 0) {
         err = mdb_fail(why, rc, "read log head");
         goto fail;
     }
-    if ((err = replay_heads(log, txn, why)) != CRM_OK)
-        goto fail;
+    if ((err = replay_heads(log, txn, why)) != CRM_OK) goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -593,8 +593,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     *out = log;
     return CRM_OK;
 fail:
-    if (txn)
-        mdb_txn_abort(txn);
+    if (txn) mdb_txn_abort(txn);
     crm_log_close(log);
     return err;
 }
@@ -602,8 +601,7 @@ fail:
 void
 crm_log_close(crm_log *log)
 {
-    if (log == NULL)
-        return;
+    if (log == NULL) return;
     if (log->writer_running) {
         pthread_mutex_lock(&log->mu);
         log->closing = 1;
@@ -611,10 +609,8 @@ crm_log_close(crm_log *log)
         pthread_mutex_unlock(&log->mu);
         pthread_join(log->writer, NULL);
     }
-    if (log->env)
-        mdb_env_close(log->env);
-    if (log->wzone)
-        msgpack_zone_free(log->wzone);
+    if (log->env) mdb_env_close(log->env);
+    if (log->wzone) msgpack_zone_free(log->wzone);
     crm_scache_free(log->overlay);
     crm_scache_free(log->pending);
     pthread_mutex_destroy(&log->ovl_mu);
@@ -627,8 +623,7 @@ crm_log_close(crm_log *log)
 /* --- the writer ----------------------------------------------------------- */
 
 /* Refusal of one batch by a check: recorded in the batch, nothing put. */
-static int
-refuse(crm_batch *b, crm_err code, const char *fmt, ...)
+static int refuse(crm_batch *b, crm_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -650,8 +645,7 @@ stored_version(crm_log *log, MDB_txn *txn, uint64_t pos, uint64_t *version)
     put_be64(kb, pos);
     MDB_val k = {8, kb}, v;
     int rc = mdb_get(txn, log->dbi_log, &k, &v);
-    if (rc != 0)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    if (rc != 0) return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
     crm_record r;
     msgpack_zone_clear(log->wzone);
     if (crm_record_decode(v.mv_data, v.mv_size, log->wzone, &r, NULL) != CRM_OK)
@@ -663,12 +657,79 @@ stored_version(crm_log *log, MDB_txn *txn, uint64_t pos, uint64_t *version)
 static const char *
 expect_text(int64_t e, char *buf, size_t len)
 {
-    if (e == CRM_EXPECT_NO_STREAM)
-        return "no_stream";
-    if (e == CRM_EXPECT_EXISTS)
-        return "stream_exists";
+    if (e == CRM_EXPECT_NO_STREAM) return "no_stream";
+    if (e == CRM_EXPECT_EXISTS) return "stream_exists";
     snprintf(buf, len, "%lld", (long long)e);
     return buf;
+}
+
+/* Looks every id of b up: a stored id with the same content makes the
+ * event a duplicate, with other content refuses the batch. */
+static int
+lookup_ids(crm_log *log, MDB_txn *txn, crm_batch *b)
+{
+    const uint8_t *content = (const uint8_t *)b->content.data;
+    int rc;
+    for (size_t i = 0; i < b->n; i++) {
+        bevent *e = &b->ev[i];
+        MDB_val k = {CRM_ID_LEN, (void *)(content + e->off + 2)}, v;
+        e->dup = 0;
+        rc = mdb_get(txn, log->dbi_ids, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            b->groups[e->group].has_new = 1;
+            continue;
+        }
+        if (rc != 0) return rc;
+        if (v.mv_size != IDVAL_LEN) return MDB_CORRUPTED;
+        e->position = get_be64(v.mv_data);
+        if (memcmp((const uint8_t *)v.mv_data + 8, e->digest, CRM_DIGEST_LEN) !=
+            0)
+            return refuse(b, CRM_ERR_CONFLICT,
+                          "event %zu: id already used by a different event "
+                          "at position %llu",
+                          i, (unsigned long long)e->position);
+        if ((rc = stored_version(log, txn, e->position, &e->version)) != 0)
+            return rc;
+        e->dup = 1;
+    }
+
+    return 0;
+}
+
+/* Checks the expected versions of the streams that get new events; 1 if
+ * they hold, else 0 with b->why set. */
+static int
+check_expect(crm_batch *b)
+{
+    for (size_t g = 0; g < b->ngroups; g++) {
+        bgroup *gr = &b->groups[g];
+        char eb[24];
+        int ok = 1;
+        if (!gr->has_new || gr->expect == CRM_EXPECT_ANY) continue;
+        if (gr->expect == CRM_EXPECT_NO_STREAM)
+            ok = !gr->exists;
+        else if (gr->expect == CRM_EXPECT_EXISTS)
+            ok = gr->exists;
+        else
+            ok = gr->exists && gr->version == (uint64_t)gr->expect;
+        if (!ok) {
+            if (gr->exists) {
+                refuse(b, CRM_ERR_CONFLICT,
+                       "stream '%.*s' is at version %llu, expected %s",
+                       (int)gr->len, batch_stream(b, gr),
+                       (unsigned long long)gr->version,
+                       expect_text(gr->expect, eb, sizeof(eb)));
+                return 0;
+            }
+            refuse(b, CRM_ERR_CONFLICT,
+                   "stream '%.*s' does not exist, expected %s", (int)gr->len,
+                   batch_stream(b, gr),
+                   expect_text(gr->expect, eb, sizeof(eb)));
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 /* Checks then writes one batch inside the group's transaction. Returns 0
@@ -690,8 +751,7 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         gr->has_new = gr->touched = 0;
         /* the overlay changes only on this thread: no lock to read it */
         const crm_shead *h = crm_scache_get(log->pending, sid, gr->len);
-        if (h == NULL)
-            h = crm_scache_get(log->overlay, sid, gr->len);
+        if (h == NULL) h = crm_scache_get(log->overlay, sid, gr->len);
         if (h != NULL) {
             gr->exists = 1;
             gr->version = h->version;
@@ -713,58 +773,31 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         }
     }
 
-    /* Idempotency: an id already stored answers with its first position
-     * when the content matches and refuses the batch when it does not. */
-    for (size_t i = 0; i < b->n; i++) {
-        bevent *e = &b->ev[i];
-        MDB_val k = {CRM_ID_LEN, (void *)(content + e->off + 2)}, v;
-        e->dup = 0;
-        rc = mdb_get(txn, log->dbi_ids, &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            b->groups[e->group].has_new = 1;
-            continue;
-        }
-        if (rc != 0)
+    /* Idempotency. Ids are new almost always, so by default the puts
+     * below use MDB_NOOVERWRITE and an id already stored turns up as
+     * MDB_KEYEXIST, which redoes the group with this batch looked up first
+     * (careful). A refused expectation is also looked at carefully before
+     * it stands: a retried batch answers with its first positions. */
+    if (b->careful) {
+        if ((rc = lookup_ids(log, txn, b)) != 0 || b->why.code != CRM_OK)
             return rc;
-        if (v.mv_size != IDVAL_LEN)
-            return MDB_CORRUPTED;
-        e->position = get_be64(v.mv_data);
-        if (memcmp((const uint8_t *)v.mv_data + 8, e->digest,
-                   CRM_DIGEST_LEN) != 0)
-            return refuse(b, CRM_ERR_CONFLICT,
-                          "event %zu: id already used by a different event "
-                          "at position %llu",
-                          i, (unsigned long long)e->position);
-        if ((rc = stored_version(log, txn, e->position, &e->version)) != 0)
-            return rc;
-        e->dup = 1;
-    }
-
-    for (size_t g = 0; g < b->ngroups; g++) {
-        bgroup *gr = &b->groups[g];
-        char eb[24];
-        int ok = 1;
-        if (!gr->has_new || gr->expect == CRM_EXPECT_ANY)
-            continue;
-        if (gr->expect == CRM_EXPECT_NO_STREAM)
-            ok = !gr->exists;
-        else if (gr->expect == CRM_EXPECT_EXISTS)
-            ok = gr->exists;
-        else
-            ok = gr->exists && gr->version == (uint64_t)gr->expect;
-        if (!ok) {
-            if (gr->exists)
-                return refuse(b, CRM_ERR_CONFLICT,
-                              "stream '%.*s' is at version %llu, expected %s",
-                              (int)gr->len, batch_stream(b, gr),
-                              (unsigned long long)gr->version,
-                              expect_text(gr->expect, eb, sizeof(eb)));
-            return refuse(b, CRM_ERR_CONFLICT,
-                          "stream '%.*s' does not exist, expected %s",
-                          (int)gr->len, batch_stream(b, gr),
-                          expect_text(gr->expect, eb, sizeof(eb)));
+    } else {
+        for (size_t i = 0; i < b->n; i++) {
+            b->ev[i].dup = 0;
+            b->groups[b->ev[i].group].has_new = 1;
         }
     }
+    if (!check_expect(b) && !b->careful) {
+        b->careful = 1;
+        b->why.code = CRM_OK;
+        b->why.msg[0] = '\0';
+        for (size_t g = 0; g < b->ngroups; g++)
+            b->groups[g].has_new = 0;
+        if ((rc = lookup_ids(log, txn, b)) != 0 || b->why.code != CRM_OK)
+            return rc;
+        check_expect(b);
+    }
+    if (b->why.code != CRM_OK) return 0;
 
     /* Every check passed: from here on only LMDB itself can fail, and that
      * aborts the whole transaction, so a batch is never half-written. */
@@ -776,8 +809,7 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
                         .actor_len = b->actor_len};
     for (size_t i = 0; i < b->n; i++) {
         bevent *e = &b->ev[i];
-        if (e->dup)
-            continue;
+        if (e->dup) continue;
         bgroup *gr = &b->groups[e->group];
         h.position = *pos + 1;
         h.version = gr->exists ? gr->version + 1 : 0;
@@ -803,8 +835,13 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         memcpy(ib + 8, e->digest, CRM_DIGEST_LEN);
         MDB_val ik = {CRM_ID_LEN, (void *)(content + e->off + 2)},
                 iv = {IDVAL_LEN, ib};
-        if ((rc = mdb_put(txn, log->dbi_ids, &ik, &iv, 0)) != 0)
-            return rc;
+        rc = mdb_put(txn, log->dbi_ids, &ik, &iv,
+                     b->careful ? 0 : MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
+            b->careful = 1;
+            return LOG_REDO;
+        }
+        if (rc != 0) return rc;
 
         *pos = h.position;
         e->position = h.position;
@@ -834,8 +871,7 @@ ckpt_put(void *arg, const crm_shead *h)
 {
     ckpt_arg *a = arg;
     uint8_t sb[STREAMVAL_LEN];
-    if (a->rc != 0)
-        return;
+    if (a->rc != 0) return;
     put_be64(sb, h->version);
     put_be64(sb + 8, h->position);
     MDB_val k = {h->len, (void *)h->id}, v = {STREAMVAL_LEN, sb};
@@ -848,9 +884,8 @@ static int
 checkpoint(crm_log *log, MDB_txn *txn)
 {
     ckpt_arg a = {log, txn, 0};
-    crm_scache_each(log->overlay, ckpt_put, &a);
-    if (a.rc != 0)
-        return a.rc;
+    crm_scache_each(log->overlay, 1, ckpt_put, &a);
+    if (a.rc != 0) return a.rc;
     uint8_t at[8];
     put_be64(at, log->head_pos);
     MDB_val k = {10, "streams_at"}, v = {8, at};
@@ -861,19 +896,14 @@ checkpoint(crm_log *log, MDB_txn *txn)
 static int
 grow_map(crm_log *log, size_t want)
 {
-    size_t next = log->map_size < GIB ? log->map_size * 2
-                                      : log->map_size + GIB;
-    if (next < want)
-        next = want;
-    if (next > log->map_max)
-        next = log->map_max;
-    if (next <= log->map_size)
-        return -1;
+    size_t next = log->map_size < GIB ? log->map_size * 2 : log->map_size + GIB;
+    if (next < want) next = want;
+    if (next > log->map_max) next = log->map_max;
+    if (next <= log->map_size) return -1;
     pthread_rwlock_wrlock(&log->maplock);
     int rc = mdb_env_set_mapsize(log->env, next);
     pthread_rwlock_unlock(&log->maplock);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     log->map_size = next;
     pthread_mutex_lock(&log->mu);
     log->st.map_grows++;
@@ -901,11 +931,10 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
             return;
         }
         crm_scache_clear(log->pending);
-        size_t nov = crm_scache_count(log->overlay);
+        size_t nov = crm_scache_dirty(log->overlay);
         int ckpt = nov > 0 && (force_ckpt || nov >= CKPT_STREAMS ||
                                mono_ns() - log->last_ckpt_ns >= CKPT_NS);
-        if (ckpt)
-            rc = checkpoint(log, txn);
+        if (ckpt) rc = checkpoint(log, txn);
         uint64_t pos = log->head_pos;
         uint8_t hash[CRM_HASH_LEN];
         memcpy(hash, log->head_hash, CRM_HASH_LEN);
@@ -933,6 +962,8 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         else
             mdb_txn_abort(txn);
 
+        if (rc == LOG_REDO)
+            continue; /* a batch met a stored id: redo it carefully */
         if (rc == MDB_MAP_FULL) {
             if (grow_map(log, 0) == 0)
                 continue; /* redo the whole group in a larger map */
@@ -970,13 +1001,17 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         /* Then the stream heads, before anyone is acknowledged: a reader
          * never sees a stream position beyond the head. */
         pthread_mutex_lock(&log->ovl_mu);
-        if (ckpt)
-            crm_scache_clear(log->overlay);
+        if (ckpt) {
+            /* Written heads stay as clean entries, so streams seen lately
+             * need no index lookup; past a bound the cache starts over. */
+            crm_scache_mark_clean(log->overlay);
+            if (crm_scache_count(log->overlay) > CACHE_STREAMS)
+                crm_scache_clear(log->overlay);
+        }
         crm_scache_merge(log->overlay, log->pending);
         pthread_mutex_unlock(&log->ovl_mu);
         crm_scache_clear(log->pending);
-        if (list == NULL)
-            return; /* the closing checkpoint */
+        if (list == NULL) return; /* the closing checkpoint */
 
         pthread_mutex_lock(&log->mu);
         log->st.commits++;
@@ -985,7 +1020,8 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         log->st.duplicates += ndup;
         log->st.conflicts += nconf;
         int bucket = 0;
-        while (bucket < CRM_LOG_GROUP_BUCKETS - 1 && ((size_t)1 << bucket) < nev)
+        while (bucket < CRM_LOG_GROUP_BUCKETS - 1 &&
+               ((size_t)1 << bucket) < nev)
             bucket++;
         log->st.group_hist[bucket]++;
         uint64_t moved = pos != log->st.position ? pos : 0;
@@ -1027,8 +1063,7 @@ wait_for_siblings(crm_log *log, size_t expect)
         dl.tv_nsec -= 1000000000;
     }
     while (log->qbatches < expect && !log->closing)
-        if (pthread_cond_timedwait(&log->cv, &log->mu, &dl) != 0)
-            break;
+        if (pthread_cond_timedwait(&log->cv, &log->mu, &dl) != 0) break;
 }
 
 static void *
@@ -1041,10 +1076,8 @@ writer_main(void *arg)
     for (;;) {
         while (log->qhead == NULL && !log->closing)
             pthread_cond_wait(&log->cv, &log->mu);
-        if (log->qhead == NULL)
-            break;
-        if (log->qbatches < last_group)
-            wait_for_siblings(log, last_group);
+        if (log->qhead == NULL) break;
+        if (log->qbatches < last_group) wait_for_siblings(log, last_group);
         /* Everything queued joins this commit, up to group_events events
          * and GROUP_BYTES bytes (far below LMDB's dirty-page limit). */
         crm_batch *list = log->qhead, *last = list;
@@ -1057,8 +1090,7 @@ writer_main(void *arg)
             nb++;
         }
         log->qhead = last->next;
-        if (log->qhead == NULL)
-            log->qtail = NULL;
+        if (log->qhead == NULL) log->qtail = NULL;
         log->qbatches -= nb;
         last_group = nb;
         last->next = NULL;
@@ -1161,8 +1193,7 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     MDB_txn *txn;
     MDB_cursor *cur;
     crm_err err = rd_begin(log, &txn, NULL);
-    if (err != CRM_OK)
-        return err;
+    if (err != CRM_OK) return err;
     int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
     if (rc != 0) {
         rd_end(log, txn);
@@ -1174,10 +1205,8 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     size_t n = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0)
-            break;
-        if (max && ++n >= max)
-            break;
+        if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0) break;
+        if (max && ++n >= max) break;
     }
     err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK : mdb_fail(NULL, rc, "scan");
     mdb_cursor_close(cur);
@@ -1206,11 +1235,9 @@ crm_log_stream_info(crm_log *log, const char *stream, size_t len,
                     uint64_t *version, uint64_t *position)
 {
     MDB_txn *txn;
-    if (overlay_head(log, stream, len, version, position))
-        return CRM_OK;
+    if (overlay_head(log, stream, len, version, position)) return CRM_OK;
     crm_err err = rd_begin(log, &txn, NULL);
-    if (err != CRM_OK)
-        return err;
+    if (err != CRM_OK) return err;
     MDB_val k = {len, (void *)stream}, v;
     int rc = mdb_get(txn, log->dbi_streams, &k, &v);
     if (rc == 0 && v.mv_size == STREAMVAL_LEN) {
@@ -1239,12 +1266,10 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
     msgpack_zone *z = NULL;
     hop *hops = NULL;
     uint64_t last_ver, pos;
-    if (len == 0 || len > CRM_STREAM_MAX)
-        return CRM_ERR_NOT_FOUND;
+    if (len == 0 || len > CRM_STREAM_MAX) return CRM_ERR_NOT_FOUND;
     int cached = overlay_head(log, stream, len, &last_ver, &pos);
     crm_err err = rd_begin(log, &txn, NULL);
-    if (err != CRM_OK)
-        return err;
+    if (err != CRM_OK) return err;
     if (!cached) {
         MDB_val k = {len, (void *)stream}, v;
         int rc = mdb_get(txn, log->dbi_streams, &k, &v);
@@ -1255,8 +1280,7 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
         last_ver = get_be64(v.mv_data);
         pos = get_be64((const uint8_t *)v.mv_data + 8);
     }
-    if (from_version > last_ver)
-        goto done;
+    if (from_version > last_ver) goto done;
 
     /* Walk back along stream_prev to from_version; the map pointers stay
      * valid for the whole read transaction, so nothing is copied. */
@@ -1289,8 +1313,7 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
         if (visit(arg, hops[i].pos, hops[i].v.mv_data, hops[i].v.mv_size))
             break;
 done:
-    if (z)
-        msgpack_zone_free(z);
+    if (z) msgpack_zone_free(z);
     free(hops);
     rd_end(log, txn);
     return err;
@@ -1301,8 +1324,7 @@ crm_log_head(crm_log *log, uint64_t *position, uint8_t hash[CRM_HASH_LEN])
 {
     pthread_mutex_lock(&log->mu);
     *position = log->head_pos;
-    if (hash)
-        memcpy(hash, log->head_hash, CRM_HASH_LEN);
+    if (hash) memcpy(hash, log->head_hash, CRM_HASH_LEN);
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -1336,9 +1358,8 @@ crm_log_stats_get(crm_log *log, crm_log_stats *st)
 
 /* --- verification --------------------------------------------------------- */
 
-static crm_err
-bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static crm_err bad(crm_error *why, uint64_t *bad_position, uint64_t pos,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static crm_err
 bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt, ...)
@@ -1348,8 +1369,7 @@ bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (bad_position)
-        *bad_position = pos;
+    if (bad_position) *bad_position = pos;
     return crm_error_set(why, CRM_ERR_CORRUPT, "%s", msg);
 }
 
@@ -1366,10 +1386,8 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     uint64_t expect = 1, head_pos;
     int rc;
 
-    if (bad_position)
-        *bad_position = 0;
-    if ((err = rd_begin(log, &txn, why)) != CRM_OK)
-        return err;
+    if (bad_position) *bad_position = 0;
+    if ((err = rd_begin(log, &txn, why)) != CRM_OK) return err;
     if ((z = msgpack_zone_new(4096)) == NULL ||
         (heads = crm_scache_new()) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -1428,13 +1446,14 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
             memcmp(r.h.tenant, log->tenant, log->tenant_len) != 0) {
             err = bad(why, bad_position, pos,
                       "position %llu: record names another position or "
-                      "tenant", (unsigned long long)pos);
+                      "tenant",
+                      (unsigned long long)pos);
             goto done;
         }
         if (!crm_record_verify(v.mv_data, &r, hash)) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: hash chain broken",
-                      (unsigned long long)pos);
+            err =
+                bad(why, bad_position, pos, "position %llu: hash chain broken",
+                    (unsigned long long)pos);
             goto done;
         }
         memcpy(hash, r.hash, CRM_HASH_LEN);
@@ -1456,8 +1475,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
             err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
             goto done;
         }
-        if (pos == streams_at)
-            at_ckpt = crm_scache_count(heads);
+        if (pos == streams_at) at_ckpt = crm_scache_count(heads);
 
         MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
         uint8_t dg[CRM_DIGEST_LEN];
@@ -1475,12 +1493,11 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         err = mdb_fail(why, rc, "scan");
         goto done;
     }
-    if (expect - 1 != head_pos ||
-        memcmp(hash, head_hash, CRM_HASH_LEN) != 0) {
-        err = bad(why, bad_position, expect,
-                  "head (%llu) does not match the last record (%llu)",
-                  (unsigned long long)head_pos,
-                  (unsigned long long)(expect - 1));
+    if (expect - 1 != head_pos || memcmp(hash, head_hash, CRM_HASH_LEN) != 0) {
+        err =
+            bad(why, bad_position, expect,
+                "head (%llu) does not match the last record (%llu)",
+                (unsigned long long)head_pos, (unsigned long long)(expect - 1));
         goto done;
     }
 
@@ -1506,7 +1523,8 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         memcpy(pb, (const uint8_t *)v.mv_data + 8, 8);
         MDB_val pk = {8, pb}, pv;
         msgpack_zone_clear(z);
-        if (get_be64(pb) > streams_at || mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
+        if (get_be64(pb) > streams_at ||
+            mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
             crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
             r.h.version != ver || r.stream_len != k.mv_size ||
             memcmp(r.stream, k.mv_data, k.mv_size) != 0) {
@@ -1538,10 +1556,8 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     }
     err = CRM_OK;
 done:
-    if (cur)
-        mdb_cursor_close(cur);
-    if (z)
-        msgpack_zone_free(z);
+    if (cur) mdb_cursor_close(cur);
+    if (z) msgpack_zone_free(z);
     crm_scache_free(heads);
     rd_end(log, txn);
     return err;

@@ -8,6 +8,7 @@ struct crm_scache {
     crm_shead *slot; /* len == 0 marks an empty slot */
     size_t cap;      /* power of two */
     size_t count;
+    size_t ndirty;
 };
 
 static uint64_t
@@ -25,8 +26,7 @@ crm_scache *
 crm_scache_new(void)
 {
     crm_scache *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return NULL;
+    if (c == NULL) return NULL;
     c->cap = 1024;
     if ((c->slot = calloc(c->cap, sizeof(*c->slot))) == NULL) {
         free(c);
@@ -38,8 +38,7 @@ crm_scache_new(void)
 void
 crm_scache_free(crm_scache *c)
 {
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     free(c->slot);
     free(c);
 }
@@ -65,8 +64,7 @@ const crm_shead *
 crm_scache_get(const crm_scache *c, const char *id, size_t len)
 {
     int found;
-    if (len == 0 || len > CRM_STREAM_MAX)
-        return NULL;
+    if (len == 0 || len > CRM_STREAM_MAX) return NULL;
     const crm_shead *h = find(c, id, len, &found);
     return found ? h : NULL;
 }
@@ -76,15 +74,13 @@ grow(crm_scache *c)
 {
     size_t cap = c->cap * 2;
     crm_shead *old = c->slot, *slot = calloc(cap, sizeof(*slot));
-    if (slot == NULL)
-        return -1;
+    if (slot == NULL) return -1;
     size_t ocap = c->cap;
     c->slot = slot;
     c->cap = cap;
     for (size_t i = 0; i < ocap; i++) {
         int found;
-        if (old[i].len)
-            *find(c, old[i].id, old[i].len, &found) = old[i];
+        if (old[i].len) *find(c, old[i].id, old[i].len, &found) = old[i];
     }
     free(old);
     return 0;
@@ -94,8 +90,7 @@ int
 crm_scache_reserve(crm_scache *c, size_t n)
 {
     while ((c->count + n) * 4 > c->cap * 3)
-        if (grow(c) != 0)
-            return -1;
+        if (grow(c) != 0) return -1;
     return 0;
 }
 
@@ -104,16 +99,18 @@ crm_scache_put(crm_scache *c, const char *id, size_t len, uint64_t version,
                uint64_t position)
 {
     int found;
-    if (len == 0 || len > CRM_STREAM_MAX)
-        return -1;
+    if (len == 0 || len > CRM_STREAM_MAX) return -1;
     /* keep the load under 3/4 so probes stay short */
-    if ((c->count + 1) * 4 > c->cap * 3 && grow(c) != 0)
-        return -1;
+    if ((c->count + 1) * 4 > c->cap * 3 && grow(c) != 0) return -1;
     crm_shead *h = find(c, id, len, &found);
     if (!found) {
         h->len = (uint8_t)len;
         memcpy(h->id, id, len);
         c->count++;
+    }
+    if (!h->dirty) {
+        h->dirty = 1;
+        c->ndirty++;
     }
     h->version = version;
     h->position = position;
@@ -125,8 +122,8 @@ crm_scache_merge(crm_scache *dst, const crm_scache *src)
 {
     for (size_t i = 0; i < src->cap; i++) {
         const crm_shead *h = &src->slot[i];
-        if (h->len && crm_scache_put(dst, h->id, h->len, h->version,
-                                     h->position) != 0)
+        if (h->len &&
+            crm_scache_put(dst, h->id, h->len, h->version, h->position) != 0)
             return -1;
     }
     return 0;
@@ -138,11 +135,26 @@ crm_scache_count(const crm_scache *c)
     return c->count;
 }
 
+size_t
+crm_scache_dirty(const crm_scache *c)
+{
+    return c->ndirty;
+}
+
+void
+crm_scache_mark_clean(crm_scache *c)
+{
+    for (size_t i = 0; i < c->cap && c->ndirty; i++)
+        if (c->slot[i].len && c->slot[i].dirty) {
+            c->slot[i].dirty = 0;
+            c->ndirty--;
+        }
+}
+
 void
 crm_scache_clear(crm_scache *c)
 {
-    if (c->count == 0)
-        return;
+    if (c->count == 0) return;
     if (c->cap > 1024) {
         /* shrink back after a checkpoint of a large burst */
         crm_shead *slot = calloc(1024, sizeof(*slot));
@@ -150,19 +162,19 @@ crm_scache_clear(crm_scache *c)
             free(c->slot);
             c->slot = slot;
             c->cap = 1024;
-            c->count = 0;
+            c->count = c->ndirty = 0;
             return;
         }
     }
     memset(c->slot, 0, c->cap * sizeof(*c->slot));
-    c->count = 0;
+    c->count = c->ndirty = 0;
 }
 
 void
-crm_scache_each(const crm_scache *c, void (*fn)(void *arg, const crm_shead *h),
-                void *arg)
+crm_scache_each(const crm_scache *c, int dirty_only,
+                void (*fn)(void *arg, const crm_shead *h), void *arg)
 {
     for (size_t i = 0; i < c->cap; i++)
-        if (c->slot[i].len)
+        if (c->slot[i].len && (!dirty_only || c->slot[i].dirty))
             fn(arg, &c->slot[i]);
 }

@@ -17,6 +17,7 @@ typedef struct crm_scache crm_scache;
 
 typedef struct crm_shead {
     uint8_t len;
+    uint8_t dirty; /* set by crm_scache_put, cleared by crm_scache_mark_clean */
     char id[CRM_STREAM_MAX];
     uint64_t version;
     uint64_t position;
@@ -29,10 +30,10 @@ void crm_scache_free(crm_scache *c);
 const crm_shead *crm_scache_get(const crm_scache *c, const char *id,
                                 size_t len);
 
-/* Sets the head of a stream (len <= CRM_STREAM_MAX). -1 on ENOMEM, with
- * the cache unchanged. */
-int crm_scache_put(crm_scache *c, const char *id, size_t len,
-                   uint64_t version, uint64_t position);
+/* Sets the head of a stream (len <= CRM_STREAM_MAX) and marks it dirty.
+ * -1 on ENOMEM, with the cache unchanged. */
+int crm_scache_put(crm_scache *c, const char *id, size_t len, uint64_t version,
+                   uint64_t position);
 
 /* Makes room for n more entries, so that the next n puts cannot fail.
  * -1 on ENOMEM. */
@@ -43,10 +44,15 @@ int crm_scache_reserve(crm_scache *c, size_t n);
 int crm_scache_merge(crm_scache *dst, const crm_scache *src);
 
 size_t crm_scache_count(const crm_scache *c);
+size_t crm_scache_dirty(const crm_scache *c);
 void crm_scache_clear(crm_scache *c);
 
-/* Calls fn for every entry, in no particular order. */
-void crm_scache_each(const crm_scache *c,
+/* Marks every entry clean (written to the streams index). */
+void crm_scache_mark_clean(crm_scache *c);
+
+/* Calls fn for every entry (dirty_only: every dirty entry), in no
+ * particular order. */
+void crm_scache_each(const crm_scache *c, int dirty_only,
                      void (*fn)(void *arg, const crm_shead *h), void *arg);
 
 #endif

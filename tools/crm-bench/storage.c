@@ -365,7 +365,7 @@ run_bare(const sopts *o, const workload *w, size_t batch, int mode,
             if (crm_scache_count(heads) >= 32768 ||
                 bench_now() - last_ckpt >= 1.0) {
                 bare_ckpt bc = {txn, dstreams, 0};
-                crm_scache_each(heads, bare_ckpt_put, &bc);
+                crm_scache_each(heads, 1, bare_ckpt_put, &bc);
                 if ((rc = bc.rc) != 0)
                     goto fail;
                 crm_scache_clear(heads);
