@@ -94,6 +94,7 @@ struct crm_log {
     pthread_cond_t cv;
     crm_batch *qhead, *qtail;
     size_t qbatches;
+    size_t want; /* the writer sleeps until this many batches are queued */
     int closing, writer_running;
     pthread_t writer;
 
@@ -523,6 +524,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->map_size = o.map_size ? o.map_size : 64 * MIB;
     log->map_max = o.map_max ? o.map_max : ((size_t)1 << 40);
     log->group_events = o.group_events ? o.group_events : 20000;
+    log->want = 1;
     log->on_commit = o.on_commit;
     log->on_commit_arg = o.on_commit_arg;
     pthread_mutex_init(&log->mu, NULL);
@@ -1043,27 +1045,37 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
 }
 
 /* The submitters acknowledged by one commit come back with their next
- * batch a few microseconds later, while the writer would already be
- * starting the next commit with whoever was faster: groups then alternate
- * between large and small. So when fewer batches are queued than the last
- * group held, the writer waits for the rest, but never longer than a
- * fraction of an fsync, and the expectation resets to what actually came
- * (PostgreSQL's commit_delay / commit_siblings, made adaptive). One
- * appender alone never waits. */
-#define GROUP_WAIT_NS 120000
+ * batch a little later, while the writer would already be starting the
+ * next commit with whoever was fastest: groups would alternate between
+ * large and small. So the writer expects as many batches as the last group
+ * held and waits for them, from the end of its commit and never longer
+ * than a fraction of an fsync; the expectation resets to what actually
+ * came (PostgreSQL's commit_delay / commit_siblings, made adaptive).
+ * Submitters wake the writer only when the batches it waits for are all
+ * there, so a group costs one wake-up, not one per batch. One appender
+ * alone never waits. */
+#define GROUP_WAIT_NS 150000
 
 static void
-wait_for_siblings(crm_log *log, size_t expect)
+deadline_in(struct timespec *dl, long ns)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_nsec += GROUP_WAIT_NS;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
+    clock_gettime(CLOCK_REALTIME, dl);
+    dl->tv_nsec += ns;
+    if (dl->tv_nsec >= 1000000000) {
+        dl->tv_sec++;
+        dl->tv_nsec -= 1000000000;
     }
+}
+
+/* Waits (log->mu held) until `expect` batches are queued or dl passes. */
+static void
+wait_for_batches(crm_log *log, size_t expect, const struct timespec *dl)
+{
+    log->want = expect;
     while (log->qbatches < expect && !log->closing)
-        if (pthread_cond_timedwait(&log->cv, &log->mu, &dl) != 0) break;
+        if (pthread_cond_timedwait(&log->cv, &log->mu, dl) != 0)
+            break;
+    log->want = 1;
 }
 
 static void *
@@ -1071,13 +1083,24 @@ writer_main(void *arg)
 {
     crm_log *log = arg;
     size_t last_group = 1;
+    struct timespec dl;
 
     pthread_mutex_lock(&log->mu);
+    deadline_in(&dl, 0);
     for (;;) {
+        /* dl was set when the previous commit ended */
+        if (last_group > 1)
+            wait_for_batches(log, last_group, &dl);
+        log->want = 1;
         while (log->qhead == NULL && !log->closing)
             pthread_cond_wait(&log->cv, &log->mu);
-        if (log->qhead == NULL) break;
-        if (log->qbatches < last_group) wait_for_siblings(log, last_group);
+        if (log->qhead == NULL)
+            break;
+        if (log->qbatches < last_group) {
+            struct timespec late;
+            deadline_in(&late, GROUP_WAIT_NS / 2);
+            wait_for_batches(log, last_group, &late);
+        }
         /* Everything queued joins this commit, up to group_events events
          * and GROUP_BYTES bytes (far below LMDB's dirty-page limit). */
         crm_batch *list = log->qhead, *last = list;
@@ -1090,7 +1113,8 @@ writer_main(void *arg)
             nb++;
         }
         log->qhead = last->next;
-        if (log->qhead == NULL) log->qtail = NULL;
+        if (log->qhead == NULL)
+            log->qtail = NULL;
         log->qbatches -= nb;
         last_group = nb;
         last->next = NULL;
@@ -1102,6 +1126,7 @@ writer_main(void *arg)
             b->next = NULL;
             b->done(b, b->done_arg);
         }
+        deadline_in(&dl, GROUP_WAIT_NS);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
@@ -1127,7 +1152,8 @@ crm_log_submit(crm_log *log, crm_batch *b, crm_log_done_fn done, void *arg)
         log->qhead = b;
     log->qtail = b;
     log->qbatches++;
-    pthread_cond_signal(&log->cv);
+    if (log->qbatches >= log->want)
+        pthread_cond_signal(&log->cv);
     pthread_mutex_unlock(&log->mu);
     return CRM_OK;
 }
