@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "net_int.h"
 #include "slog.h"
 
@@ -93,14 +94,6 @@ arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
     return CRM_OK;
 }
 
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Pack failures (only ENOMEM) are caught by net.c when the reply is sent. */
 #define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
 #define KV_U64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, v))
@@ -115,7 +108,7 @@ h_ping(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
     msgpack_pack_map(pk, 2);
     crm_mp_pack_cstr(pk, "pong");
     msgpack_pack_true(pk);
-    KV_I64(pk, "time", now_us());
+    KV_I64(pk, "time", crm_now_us());
     return CRM_OK;
 }
 

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hash.h"
+#include "mdberr.h"
 #include "rpc.h"
 
 typedef struct key_entry {
@@ -29,23 +31,6 @@ struct crm_keys {
     key_entry *v;          /* sorted by id */
     size_t n;
 };
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static crm_err
-mdb_err(crm_error *why, int rc, const char *what)
-{
-    crm_err code = rc == ENOMEM ? CRM_ERR_NOMEM
-                   : rc == EIO || rc == ENOSPC ? CRM_ERR_IO
-                                               : CRM_ERR_INTERNAL;
-    return crm_error_set(why, code, "%s: %s", what, mdb_strerror(rc));
-}
 
 static void
 hex(const uint8_t *p, size_t n, char *out)
@@ -175,7 +160,7 @@ load(crm_keys *k, crm_error *why)
     int rc;
 
     if ((rc = mdb_txn_begin(k->env, NULL, MDB_RDONLY, &txn)) != 0)
-        return mdb_err(why, rc, "read keys");
+        return crm_mdb_fail(why, rc, "read keys");
     mdb_stat(txn, k->dbi, &st);
     if (st.ms_entries && (v = calloc(st.ms_entries, sizeof(*v))) == NULL) {
         mdb_txn_abort(txn);
@@ -184,7 +169,7 @@ load(crm_keys *k, crm_error *why)
     if ((rc = mdb_cursor_open(txn, k->dbi, &cur)) != 0) {
         free(v);
         mdb_txn_abort(txn);
-        return mdb_err(why, rc, "read keys");
+        return crm_mdb_fail(why, rc, "read keys");
     }
     MDB_val key, val;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
@@ -220,14 +205,14 @@ crm_keys_open(crm_store *store, crm_keys **out, crm_error *why)
     pthread_mutex_init(&k->wlock, NULL);
     if ((rc = mdb_txn_begin(k->env, NULL, 0, &txn)) != 0) {
         crm_keys_close(k);
-        return mdb_err(why, rc, "open keys");
+        return crm_mdb_fail(why, rc, "open keys");
     }
     if ((rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &k->dbi)) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (rc != 0)
             mdb_txn_abort(txn);
         crm_keys_close(k);
-        return mdb_err(why, rc, "open keys");
+        return crm_mdb_fail(why, rc, "open keys");
     }
     crm_err err = load(k, why);
     if (err != CRM_OK) {
@@ -280,7 +265,7 @@ crm_keys_create(crm_keys *k, const char *tenant, crm_role role,
     snprintf(e.info.tenant, sizeof(e.info.tenant), "%s", tenant);
     snprintf(e.info.label, sizeof(e.info.label), "%s", label ? label : "");
     e.info.role = role;
-    e.info.created_at = now_us();
+    e.info.created_at = crm_now_us();
 
     pthread_mutex_lock(&k->wlock);
     do {
@@ -294,7 +279,7 @@ crm_keys_create(crm_keys *k, const char *tenant, crm_role role,
         crm_sha256_2(secret, sizeof(secret), NULL, 0, e.hash);
         rc = put_entry(k, &e, MDB_NOOVERWRITE);
     } while (rc == MDB_KEYEXIST);
-    crm_err err = rc == 0 ? load(k, why) : mdb_err(why, rc, "write key");
+    crm_err err = rc == 0 ? load(k, why) : crm_mdb_fail(why, rc, "write key");
     pthread_mutex_unlock(&k->wlock);
     if (err != CRM_OK)
         return err;
@@ -335,9 +320,9 @@ crm_keys_revoke(crm_keys *k, const char *id, const char *scope,
     if (p == NULL || (scope && strcmp(e.info.tenant, scope) != 0)) {
         err = crm_error_set(why, CRM_ERR_NOT_FOUND, "no such key");
     } else if (e.info.revoked_at == 0) {
-        e.info.revoked_at = now_us();
+        e.info.revoked_at = crm_now_us();
         int rc = put_entry(k, &e, 0);
-        err = rc == 0 ? load(k, why) : mdb_err(why, rc, "revoke key");
+        err = rc == 0 ? load(k, why) : crm_mdb_fail(why, rc, "revoke key");
     }
     pthread_mutex_unlock(&k->wlock);
     return err;

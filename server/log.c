@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
+#include "mdberr.h"
 #include "record.h"
 #include "scache.h"
 
@@ -134,51 +136,6 @@ get_be64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
-}
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Translates an LMDB or errno code; LMDB codes never leave this file. */
-static crm_err
-mdb_fail(crm_error *why, int rc, const char *what)
-{
-    crm_err code;
-    switch (rc) {
-    case ENOMEM:
-        code = CRM_ERR_NOMEM;
-        break;
-    case EIO:
-    case ENOSPC:
-    case EACCES:
-    case EROFS:
-        code = CRM_ERR_IO;
-        break;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-    case MDB_VERSION_MISMATCH:
-        code = CRM_ERR_CORRUPT;
-        break;
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-    case MDB_MAP_RESIZED:
-    case MDB_READERS_FULL:
-        code = CRM_ERR_UNAVAILABLE;
-        break;
-    case MDB_NOTFOUND:
-        code = CRM_ERR_NOT_FOUND;
-        break;
-    default:
-        code = CRM_ERR_INTERNAL;
-        break;
-    }
-    return crm_error_set(why, code, "%s: %s", what, mdb_strerror(rc));
 }
 
 static const uint8_t *
@@ -434,7 +391,7 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
      * tenant deleted and created again starts a different chain. */
     char seed[128];
     int slen = snprintf(seed, sizeof(seed), "crmd-genesis-v1\n%s\n%lld",
-                        log->tenant, (long long)now_us());
+                        log->tenant, (long long)crm_now_us());
     crm_sha256_2(seed, (size_t)slen, NULL, 0, log->genesis);
     v.mv_size = log->tenant_len;
     v.mv_data = log->tenant;
@@ -446,14 +403,6 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
     if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0) return rc;
     MDB_val fk = {6, "format"}, fv = {1, "1"};
     return mdb_put(txn, log->dbi_meta, &fk, &fv, 0);
-}
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Rebuilds the overlay from the records after the last checkpoint. */
@@ -468,12 +417,12 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
         return CRM_OK;
     }
     if (rc != 0 || v.mv_size != 8)
-        return mdb_fail(why, rc ? rc : MDB_CORRUPTED, "read streams_at");
+        return crm_mdb_fail(why, rc ? rc : MDB_CORRUPTED, "read streams_at");
     log->streams_at = get_be64(v.mv_data);
 
     MDB_cursor *cur;
     if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0)
-        return mdb_fail(why, rc, "replay");
+        return crm_mdb_fail(why, rc, "replay");
     uint8_t kb[8];
     put_be64(kb, log->streams_at + 1);
     k.mv_size = 8;
@@ -496,7 +445,7 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
             break;
         }
     }
-    if (err == CRM_OK && rc != MDB_NOTFOUND) err = mdb_fail(why, rc, "replay");
+    if (err == CRM_OK && rc != MDB_NOTFOUND) err = crm_mdb_fail(why, rc, "replay");
     mdb_cursor_close(cur);
     return err;
 }
@@ -537,7 +486,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     pthread_rwlock_init(&log->maplock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&log->ovl_mu, NULL);
-    log->last_ckpt_ns = mono_ns();
+    log->last_ckpt_ns = crm_mono_ns();
     if ((log->overlay = crm_scache_new()) == NULL ||
         (log->pending = crm_scache_new()) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -553,7 +502,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (rc = mdb_env_set_maxreaders(log->env, 512)) != 0 ||
         (rc = mdb_env_set_mapsize(log->env, log->map_size)) != 0 ||
         (rc = mdb_env_open(log->env, dir, MDB_NOTLS, 0600)) != 0) {
-        err = mdb_fail(why, rc, "open log environment");
+        err = crm_mdb_fail(why, rc, "open log environment");
         goto fail;
     }
     /* The file may already be larger than the configured start size. */
@@ -567,22 +516,22 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
             0 ||
         (rc = mdb_dbi_open(txn, "event_ids", MDB_CREATE, &log->dbi_ids)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->dbi_meta)) != 0) {
-        err = mdb_fail(why, rc, "open log databases");
+        err = crm_mdb_fail(why, rc, "open log databases");
         goto fail;
     }
     if ((rc = init_meta(log, txn, why, &err)) != 0) {
-        if (rc > 0 || rc < -1) err = mdb_fail(why, rc, "read log meta");
+        if (rc > 0 || rc < -1) err = crm_mdb_fail(why, rc, "read log meta");
         goto fail;
     }
     if ((rc = read_head(log, txn)) != 0) {
-        err = mdb_fail(why, rc, "read log head");
+        err = crm_mdb_fail(why, rc, "read log head");
         goto fail;
     }
     if ((err = replay_heads(log, txn, why)) != CRM_OK) goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
-        err = mdb_fail(why, rc, "initialise log");
+        err = crm_mdb_fail(why, rc, "initialise log");
         goto fail;
     }
     log->st.position = log->head_pos;
@@ -928,19 +877,19 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         crm_error e;
         int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
         if (rc != 0) {
-            mdb_fail(&e, rc, "begin write");
+            crm_mdb_fail(&e, rc, "begin write");
             fail_group(list, e.code, e.msg);
             return;
         }
         crm_scache_clear(log->pending);
         size_t nov = crm_scache_dirty(log->overlay);
         int ckpt = nov > 0 && (force_ckpt || nov >= CKPT_STREAMS ||
-                               mono_ns() - log->last_ckpt_ns >= CKPT_NS);
+                               crm_mono_ns() - log->last_ckpt_ns >= CKPT_NS);
         if (ckpt) rc = checkpoint(log, txn);
         uint64_t pos = log->head_pos;
         uint8_t hash[CRM_HASH_LEN];
         memcpy(hash, log->head_hash, CRM_HASH_LEN);
-        int64_t now = now_us();
+        int64_t now = crm_now_us();
         if (now < log->last_recorded)
             now = log->last_recorded; /* recorded_at never goes back */
 
@@ -974,7 +923,7 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
             return;
         }
         if (rc != 0) {
-            mdb_fail(&e, rc, "commit");
+            crm_mdb_fail(&e, rc, "commit");
             fail_group(list, e.code, e.msg);
             return;
         }
@@ -982,7 +931,7 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         /* The checkpoint covered the heads up to the previous head. */
         if (ckpt) {
             log->streams_at = log->head_pos;
-            log->last_ckpt_ns = mono_ns();
+            log->last_ckpt_ns = crm_mono_ns();
         }
         pthread_mutex_lock(&log->mu);
         size_t nb = 0, nev = 0, ndup = 0, nconf = 0;
@@ -1200,7 +1149,7 @@ rd_begin(crm_log *log, MDB_txn **txn, crm_error *why)
     int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
     if (rc != 0) {
         pthread_rwlock_unlock(&log->maplock);
-        return mdb_fail(why, rc, "begin read");
+        return crm_mdb_fail(why, rc, "begin read");
     }
     return CRM_OK;
 }
@@ -1223,7 +1172,7 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
     if (rc != 0) {
         rd_end(log, txn);
-        return mdb_fail(NULL, rc, "cursor");
+        return crm_mdb_fail(NULL, rc, "cursor");
     }
     uint8_t kb[8];
     put_be64(kb, from ? from : 1);
@@ -1234,7 +1183,7 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
         if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0) break;
         if (max && ++n >= max) break;
     }
-    err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK : mdb_fail(NULL, rc, "scan");
+    err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK : crm_mdb_fail(NULL, rc, "scan");
     mdb_cursor_close(cur);
     rd_end(log, txn);
     return err;
@@ -1272,7 +1221,7 @@ crm_log_stream_info(crm_log *log, const char *stream, size_t len,
     } else {
         err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND
               : rc == 0          ? CRM_ERR_CORRUPT
-                                 : mdb_fail(NULL, rc, "stream lookup");
+                                 : crm_mdb_fail(NULL, rc, "stream lookup");
     }
     rd_end(log, txn);
     return err;
@@ -1448,7 +1397,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
 
     memcpy(hash, log->genesis, CRM_HASH_LEN);
     if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0) {
-        err = mdb_fail(why, rc, "cursor");
+        err = crm_mdb_fail(why, rc, "cursor");
         goto done;
     }
     MDB_val k, v;
@@ -1516,7 +1465,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         }
     }
     if (rc != MDB_NOTFOUND) {
-        err = mdb_fail(why, rc, "scan");
+        err = crm_mdb_fail(why, rc, "scan");
         goto done;
     }
     if (expect - 1 != head_pos || memcmp(hash, head_hash, CRM_HASH_LEN) != 0) {
@@ -1533,7 +1482,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     mdb_cursor_close(cur);
     cur = NULL;
     if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
-        err = mdb_fail(why, rc, "cursor");
+        err = crm_mdb_fail(why, rc, "cursor");
         goto done;
     }
     uint64_t total = 0, nids = 0, nstreams = 0;

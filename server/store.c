@@ -1,6 +1,9 @@
 /* store.c - the data directory: registry env plus lazily opened tenant logs. */
 #include "store.h"
 
+#include "clock.h"
+#include "mdberr.h"
+
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -61,16 +64,6 @@ mkdir_p(const char *path, crm_error *why)
     return CRM_OK;
 }
 
-static crm_err
-reg_fail(crm_error *why, int rc, const char *what)
-{
-    crm_err code = rc == ENOSPC || rc == EIO || rc == EACCES ? CRM_ERR_IO
-                   : rc == ENOMEM                           ? CRM_ERR_NOMEM
-                   : rc == MDB_CORRUPTED || rc == MDB_INVALID ? CRM_ERR_CORRUPT
-                                                               : CRM_ERR_INTERNAL;
-    return crm_error_set(why, code, "%s: %s", what, mdb_strerror(rc));
-}
-
 crm_err
 crm_store_open(const char *datadir, const crm_log_opts *log_opts,
                crm_store **out, crm_error *why)
@@ -101,20 +94,20 @@ crm_store_open(const char *datadir, const crm_log_opts *log_opts,
         (rc = mdb_env_set_maxdbs(s->reg, 16)) != 0 ||
         (rc = mdb_env_set_mapsize(s->reg, (size_t)256 << 20)) != 0 ||
         (rc = mdb_env_open(s->reg, path, MDB_NOTLS, 0600)) != 0) {
-        err = reg_fail(why, rc, "open registry");
+        err = crm_mdb_fail(why, rc, "open registry");
         goto fail;
     }
     if ((rc = mdb_txn_begin(s->reg, NULL, 0, &txn)) != 0) {
-        err = reg_fail(why, rc, "open registry");
+        err = crm_mdb_fail(why, rc, "open registry");
         goto fail;
     }
     if ((rc = mdb_dbi_open(txn, "tenants", MDB_CREATE, &s->dbi_tenants)) != 0) {
         mdb_txn_abort(txn);
-        err = reg_fail(why, rc, "open registry");
+        err = crm_mdb_fail(why, rc, "open registry");
         goto fail;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) {
-        err = reg_fail(why, rc, "open registry");
+        err = crm_mdb_fail(why, rc, "open registry");
         goto fail;
     }
     *out = s;
@@ -200,7 +193,7 @@ crm_store_tenant_create(crm_store *s, const char *id, crm_error *why)
                              "tenant id must match [a-z0-9-]{1,40}");
     pthread_mutex_lock(&s->mu);
     if ((rc = tenant_exists(s, id, &exists)) != 0) {
-        err = reg_fail(why, rc, "read registry");
+        err = crm_mdb_fail(why, rc, "read registry");
         goto done;
     }
     if (exists) {
@@ -211,9 +204,7 @@ crm_store_tenant_create(crm_store *s, const char *id, crm_error *why)
      * unregistered empty log that the next create of the id adopts. */
     if ((err = open_tenant_log(s, id, &log, why)) != CRM_OK)
         goto done;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    uint64_t now = (uint64_t)crm_now_us();
     uint8_t val[TENANTVAL_LEN];
     for (int i = 0; i < 8; i++)
         val[i] = (uint8_t)(now >> (56 - 8 * i));
@@ -223,11 +214,11 @@ crm_store_tenant_create(crm_store *s, const char *id, crm_error *why)
         (rc = mdb_put(txn, s->dbi_tenants, &k, &v, MDB_NOOVERWRITE)) != 0) {
         if (txn && rc != 0)
             mdb_txn_abort(txn);
-        err = reg_fail(why, rc, "write registry");
+        err = crm_mdb_fail(why, rc, "write registry");
         goto done;
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
-        err = reg_fail(why, rc, "commit registry");
+        err = crm_mdb_fail(why, rc, "commit registry");
 done:
     pthread_mutex_unlock(&s->mu);
     return err;
@@ -252,7 +243,7 @@ crm_store_tenant_log(crm_store *s, const char *id, crm_log **out,
         }
     }
     if ((rc = tenant_exists(s, id, &exists)) != 0)
-        err = reg_fail(why, rc, "read registry");
+        err = crm_mdb_fail(why, rc, "read registry");
     else if (!exists)
         err = crm_error_set(why, CRM_ERR_NOT_FOUND, "no tenant '%s'", id);
     else
@@ -275,7 +266,7 @@ crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
     *out = NULL;
     *n = 0;
     if ((rc = mdb_txn_begin(s->reg, NULL, MDB_RDONLY, &txn)) != 0)
-        return reg_fail(why, rc, "read registry");
+        return crm_mdb_fail(why, rc, "read registry");
     mdb_stat(txn, s->dbi_tenants, &st);
     if (st.ms_entries &&
         (list = calloc(st.ms_entries, sizeof(*list))) == NULL) {
@@ -285,7 +276,7 @@ crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
     if ((rc = mdb_cursor_open(txn, s->dbi_tenants, &cur)) != 0) {
         free(list);
         mdb_txn_abort(txn);
-        return reg_fail(why, rc, "read registry");
+        return crm_mdb_fail(why, rc, "read registry");
     }
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
