@@ -66,19 +66,22 @@ crm_error_prefix(crm_error *e, const char *fmt, ...)
 {
     if (e == NULL)
         return;
-    char pre[96], old[sizeof(e->msg)];
+    char pre[sizeof(e->msg)], old[sizeof(e->msg)];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof(old));
+    /* Both parts matter: the message keeps at least half the room it
+     * needs, the prefix gets the rest. */
+    size_t cap = sizeof(e->msg) - 1, olen = strnlen(old, sizeof(old));
+    size_t keep = olen < cap / 2 ? olen : cap / 2;
     size_t n = strlen(pre);
-    if (n > sizeof(e->msg) - 3)
-        n = sizeof(e->msg) - 3;
+    if (n > cap - 2 - keep)
+        n = cap - 2 - keep;
     memcpy(e->msg, pre, n);
     memcpy(e->msg + n, ": ", 2);
-    size_t rest = sizeof(e->msg) - n - 3;
-    size_t olen = strnlen(old, sizeof(old));
+    size_t rest = cap - n - 2;
     if (olen > rest)
         olen = rest;
     memcpy(e->msg + n + 2, old, olen);

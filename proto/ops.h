@@ -28,18 +28,18 @@ typedef enum crm_role {
     CRM_ROLE__COUNT
 } crm_role;
 
-#define R(r) (1u << (r))
+#define CRM_ROLE_BIT(r) (1u << (r))
 #define CRM_ANYONE 0xffffffffu /* no key needed */
 #define CRM_ANY_KEY                                                            \
-    (R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AGENT) |            \
-     R(CRM_ROLE_MARKETING) | R(CRM_ROLE_FINANCE) | R(CRM_ROLE_AUDITOR) |       \
-     R(CRM_ROLE_REPLICA))
+    (CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
+     CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_FINANCE) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR) |       \
+     CRM_ROLE_BIT(CRM_ROLE_REPLICA))
 #define CRM_WRITERS                                                            \
-    (R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AGENT) | R(CRM_ROLE_MARKETING) |           \
-     R(CRM_ROLE_FINANCE))
+    (CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) | CRM_ROLE_BIT(CRM_ROLE_MARKETING) |           \
+     CRM_ROLE_BIT(CRM_ROLE_FINANCE))
 #define CRM_LOG_READERS                                                        \
-    (R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AGENT) | R(CRM_ROLE_AUDITOR) |             \
-     R(CRM_ROLE_REPLICA))
+    (CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR) |             \
+     CRM_ROLE_BIT(CRM_ROLE_REPLICA))
 
 enum {
     CRM_OPF_BATCHABLE = 1u << 0, /* a read that may ride in `batch` */
@@ -52,16 +52,16 @@ enum {
       "liveness; answers without a key")                                       \
     X(CRM_OP_SERVER_INFO, "server.info", CRM_ANY_KEY, CRM_OPF_BATCHABLE,      \
       "version, role of this node, limits, uptime")                            \
-    X(CRM_OP_TENANT_CREATE, "tenant.create", R(CRM_ROLE_OPERATOR), 0,          \
+    X(CRM_OP_TENANT_CREATE, "tenant.create", CRM_ROLE_BIT(CRM_ROLE_OPERATOR), 0,          \
       "create a tenant (operator)")                                            \
-    X(CRM_OP_TENANT_LIST, "tenant.list", R(CRM_ROLE_OPERATOR),                 \
+    X(CRM_OP_TENANT_LIST, "tenant.list", CRM_ROLE_BIT(CRM_ROLE_OPERATOR),                 \
       CRM_OPF_BATCHABLE, "list tenants (operator)")                            \
     X(CRM_OP_KEY_CREATE, "key.create",                                         \
-      R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN), 0,                             \
+      CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN), 0,                             \
       "create an API key for a tenant and role; the secret is shown once")     \
     X(CRM_OP_KEY_REVOKE, "key.revoke",                                         \
-      R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN), 0, "revoke an API key")        \
-    X(CRM_OP_KEY_LIST, "key.list", R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN),   \
+      CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN), 0, "revoke an API key")        \
+    X(CRM_OP_KEY_LIST, "key.list", CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN),   \
       CRM_OPF_BATCHABLE, "list a tenant's keys (never their secrets)")         \
     X(CRM_OP_APPEND, "append", CRM_WRITERS, CRM_OPF_TENANT,                    \
       "append a batch of events atomically")                                   \
@@ -71,7 +71,7 @@ enum {
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "read the tenant log from a position; long-poll with wait_ms")           \
     X(CRM_OP_METRICS, "metrics",                                               \
-      R(CRM_ROLE_OPERATOR) | R(CRM_ROLE_ADMIN) | R(CRM_ROLE_AUDITOR),          \
+      CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),          \
       CRM_OPF_BATCHABLE, "server and tenant counters")                         \
     X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
       "several read ops in one message, one reply")

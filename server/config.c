@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "usage: crmd [options]\n"
@@ -46,6 +47,7 @@ typedef struct parse_ctx {
     int listen_reset; /* first listen line of the file replaces defaults */
     crm_error *why;
     int only_reloadable;
+    int bad; /* the first bad line is the one reported */
 } parse_ctx;
 
 static int
@@ -108,8 +110,9 @@ on_ini(void *user, const char *section, const char *name, const char *value)
     }
 #undef IS
 bad:
-    crm_error_set(p->why, CRM_ERR_BAD_REQUEST, "[%s] %s = %s is not valid",
-                  section, name, value);
+    if (!p->bad++)
+        crm_error_set(p->why, CRM_ERR_BAD_REQUEST, "[%s] %s = %s is not valid",
+                      section, name, value);
     return 0;
 }
 
@@ -117,7 +120,11 @@ static crm_err
 parse_file(crm_config *c, const char *file, int only_reloadable,
            crm_error *why)
 {
-    parse_ctx p = {c, 0, why, only_reloadable};
+    parse_ctx p = {c, 0, why, only_reloadable, 0};
+    struct stat st;
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "config file %s is not a readable file", file);
     crm_error_set(why, CRM_OK, NULL);
     int rc = ini_parse(file, on_ini, &p);
     if (rc < 0)
@@ -165,8 +172,10 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     c->nlisten = 1;
 
-    /* First pass: only --config, so flags override the file. */
-    optind = 1;
+    /* First pass: only --config, so flags override the file. glibc resets
+     * its parser fully only for optind = 0 (a previous call may have
+     * stopped inside a group of short options). */
+    optind = 0;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "c:d:l:h", opts, NULL)) != -1) {
         if (ch == 'c' && set_str(&c->file, optarg) != 0)
@@ -180,7 +189,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         return err;
 
     int listen_reset = 0;
-    optind = 1;
+    optind = 0;
     while ((ch = getopt_long(argc, argv, "c:d:l:h", opts, NULL)) != -1) {
         char *end;
         long v;
@@ -232,6 +241,16 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                                      "or error");
             break;
         default:
+            if (strncmp(argv[optind - 1], "--", 2) == 0)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "unknown or incomplete option '%s' (see "
+                                     "--help)",
+                                     argv[optind - 1]);
+            if (optopt && optopt < 256)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "unknown or incomplete option '-%c' "
+                                     "(see --help)",
+                                     optopt);
             return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                  "unknown or incomplete option '%s' (see "
                                  "--help)",

@@ -395,10 +395,13 @@ crm_keys_bootstrap(crm_keys *k, const char *path, int *created, crm_error *why)
     if (err != CRM_OK)
         return err;
     /* Written to a temporary file first so a crash never leaves a
-     * half-written key file; 0600 from the start. */
+     * half-written key file; 0600 from its creation. */
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    /* A stale temporary file (or a link planted there) must not lend the
+     * key its mode or its destination: start from a new file. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (fd < 0)
         goto io_fail;
     char line[CRM_KEY_TOKEN_LEN + 2];

@@ -32,6 +32,7 @@ struct crm_metrics {
     _Atomic int healthy;
     nng_http_server *http;
     nng_url *url;
+    int http_started; /* ours to stop: NNG shares one server per address */
 };
 
 crm_metrics *
@@ -189,8 +190,9 @@ crm_metrics_render(crm_metrics *m, msgpack_sbuffer *sb)
         total = run;
         out(sb, "crmd_commit_events_bucket{tenant=\"%s\",le=\"+Inf\"} %llu\n",
             t[i].id, (unsigned long long)total);
+        /* new events only, as the buckets count them */
         out(sb, "crmd_commit_events_sum{tenant=\"%s\"} %llu\n", t[i].id,
-            (unsigned long long)(st[i].events + st[i].duplicates));
+            (unsigned long long)st[i].events);
         out(sb, "crmd_commit_events_count{tenant=\"%s\"} %llu\n", t[i].id,
             (unsigned long long)total);
     }
@@ -311,6 +313,7 @@ crm_metrics_http_start(crm_metrics *m, const char *url, crm_error *why)
     }
     if ((rv = nng_http_server_start(m->http)) != 0)
         goto fail;
+    m->http_started = 1;
     return CRM_OK;
 fail:
     crm_metrics_http_stop(m);
@@ -322,9 +325,11 @@ void
 crm_metrics_http_stop(crm_metrics *m)
 {
     if (m->http) {
-        nng_http_server_stop(m->http);
+        if (m->http_started)
+            nng_http_server_stop(m->http);
         nng_http_server_release(m->http);
         m->http = NULL;
+        m->http_started = 0;
     }
     if (m->url) {
         nng_url_free(m->url);

@@ -124,7 +124,7 @@ net_authorize(rpc_ctx *c, const crm_op_info *op, crm_log **log, crm_error *why)
     if (!c->has_key)
         return crm_error_set(why, CRM_ERR_UNAUTHORIZED,
                              "this operation needs a valid API key");
-    if (!(op->roles & R(c->key.role)))
+    if (!(op->roles & CRM_ROLE_BIT(c->key.role)))
         return crm_error_set(why, CRM_ERR_FORBIDDEN,
                              "role %s may not call %s",
                              crm_role_name(c->key.role), op->name);

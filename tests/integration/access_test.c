@@ -329,7 +329,7 @@ expected_cell(const crm_op_info *op, const caller *c)
     case REVOKED: return CRM_ERR_UNAUTHORIZED;
     case FOREIGN: return CRM_ERR_FORBIDDEN;
     case ROLE:
-    default: return (op->roles & R(c->role)) ? CRM_OK : CRM_ERR_FORBIDDEN;
+    default: return (op->roles & CRM_ROLE_BIT(c->role)) ? CRM_OK : CRM_ERR_FORBIDDEN;
     }
 }
 
@@ -471,10 +471,10 @@ test_batch_entries_authorized(void **state)
                 fx_res_str(crm_mp_get(e, "error"), "name", name, sizeof(name));
             const char *want =
                 !batchable                  ? "bad_request"
-                : (op->roles & R(r))        ? "ok"
+                : (op->roles & CRM_ROLE_BIT(r))        ? "ok"
                                             : "forbidden";
             int good = strcmp(name, want) == 0 ||
-                       (batchable && !known && (op->roles & R(r)) &&
+                       (batchable && !known && (op->roles & CRM_ROLE_BIT(r)) &&
                         strcmp(name, "forbidden") != 0 &&
                         strcmp(name, "unauthorized") != 0);
             if (!good) {

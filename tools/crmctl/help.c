@@ -110,7 +110,7 @@ op_help(int op)
     } else {
         at += snprintf(text + at, sizeof(text) - (size_t)at, "roles:");
         for (int r = 0, n = 0; r < CRM_ROLE__COUNT; r++)
-            if (info->roles & R(r))
+            if (info->roles & CRM_ROLE_BIT(r))
                 at += snprintf(text + at, sizeof(text) - (size_t)at, "%s %s",
                                n++ ? "," : "", crm_role_name((crm_role)r));
         snprintf(text + at, sizeof(text) - (size_t)at, ".");
