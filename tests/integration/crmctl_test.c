@@ -48,8 +48,7 @@ jparse(const char *s)
 static void
 jfree(json_t *j)
 {
-    if (j && j->refcount != (size_t)-1 && --j->refcount == 0)
-        json_decref(j);
+    json_decref(j);
 }
 
 /* Member path of a document: jget(doc, "events", "0", "type") (array
