@@ -17,7 +17,7 @@
  *    record's stream_prev link instead of a (stream, version) index;
  *  - the chain head is kept in memory and written to meta once per commit.
  */
-#include "log.h"
+#include "log_int.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -33,315 +33,6 @@
 #include "mdberr.h"
 #include "record.h"
 #include "scache.h"
-
-#define MIB ((size_t)1 << 20)
-#define GIB ((size_t)1 << 30)
-#define IDVAL_LEN (8 + CRM_DIGEST_LEN) /* event_ids value */
-#define STREAMVAL_LEN 16               /* streams value */
-#define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
-/* Stream heads are checkpointed into the streams index when this many
- * are dirty, or this long after the previous checkpoint; it bounds what
- * opening a log has to replay. */
-#define CKPT_STREAMS 32768
-#define CACHE_STREAMS (1u << 20) /* ~90 MiB of stream heads per tenant */
-#define GROUP_BYTES (32u << 20)
-#define LOG_REDO (-1) /* apply(): abort and redo the group (not an LMDB code)  \
-                       */
-#define CKPT_NS 1000000000LL
-
-typedef struct bevent {
-    size_t off, len; /* canonical content in batch->content */
-    uint8_t digest[CRM_DIGEST_LEN];
-    uint32_t group;
-    uint8_t dup;
-    uint64_t position, version;
-} bevent;
-
-typedef struct bgroup {
-    size_t off, len; /* stream id bytes in batch->content */
-    int64_t expect;
-    /* writer state while the batch is applied */
-    int exists, has_new, touched;
-    uint64_t version, last_pos;
-} bgroup;
-
-struct crm_batch {
-    size_t n, ngroups;
-    bevent *ev;
-    bgroup *groups;
-    msgpack_sbuffer content;
-    char actor[CRM_ACTOR_MAX];
-    size_t actor_len;
-    crm_error why;
-    crm_log_done_fn done;
-    void *done_arg;
-    crm_batch *next;
-    int careful; /* look ids up before writing (a retry was detected) */
-};
-
-struct crm_log {
-    char tenant[CRM_TENANT_MAX + 1];
-    size_t tenant_len;
-    MDB_env *env;
-    MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta;
-    size_t map_size, map_max, group_events;
-    crm_log_commit_fn on_commit;
-    void *on_commit_arg;
-
-    /* Readers hold it shared for the life of a read txn; the writer takes
-     * it exclusively to remap when the map grows. */
-    pthread_rwlock_t maplock;
-
-    pthread_mutex_t mu; /* queue, head, stats */
-    pthread_cond_t cv;
-    crm_batch *qhead, *qtail;
-    size_t qbatches;
-    size_t want; /* the writer sleeps until this many batches are queued */
-    int closing, writer_running;
-    pthread_t writer;
-
-    uint64_t head_pos;
-    uint8_t head_hash[CRM_HASH_LEN];
-    int64_t last_recorded;
-    uint8_t genesis[CRM_HASH_LEN];
-    crm_log_stats st;
-
-    msgpack_zone *wzone; /* writer thread only */
-
-    /* Stream heads newer than the streams index. The writer alone changes
-     * it (under ovl_mu, right after a commit and before acknowledging);
-     * readers look here first, under ovl_mu, and begin their read
-     * transaction only afterwards, so a head they miss here is already in
-     * the index their transaction sees. */
-    pthread_mutex_t ovl_mu;
-    crm_scache *overlay;
-    crm_scache *pending; /* heads set by the transaction being built */
-    uint64_t streams_at; /* the streams index is current up to here */
-    int64_t last_ckpt_ns;
-};
-
-/* --- helpers -------------------------------------------------------------- */
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static const uint8_t *
-batch_stream(const crm_batch *b, const bgroup *g)
-{
-    return (const uint8_t *)b->content.data + g->off;
-}
-
-/* --- batches -------------------------------------------------------------- */
-
-void
-crm_batch_free(crm_batch *b)
-{
-    if (b == NULL) return;
-    free(b->ev);
-    free(b->groups);
-    msgpack_sbuffer_destroy(&b->content);
-    free(b);
-}
-
-size_t
-crm_batch_count(const crm_batch *b)
-{
-    return b->n;
-}
-
-uint64_t
-crm_batch_position(const crm_batch *b, size_t i)
-{
-    return i < b->n ? b->ev[i].position : 0;
-}
-
-uint64_t
-crm_batch_version(const crm_batch *b, size_t i)
-{
-    return i < b->n ? b->ev[i].version : 0;
-}
-
-int
-crm_batch_is_duplicate(const crm_batch *b, size_t i)
-{
-    return i < b->n && b->ev[i].dup;
-}
-
-crm_err
-crm_batch_result(const crm_batch *b, crm_error *why)
-{
-    if (why != NULL) *why = b->why;
-    return b->why.code;
-}
-
-static int
-cmp_stream(const void *pa, const void *pb, void *arg)
-{
-    const crm_batch *b = arg;
-    const bgroup *x = pa, *y = pb;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(batch_stream(b, x), batch_stream(b, y), n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-static int
-cmp_id(const void *pa, const void *pb, void *arg)
-{
-    const crm_batch *b = arg;
-    const bevent *x = *(const bevent *const *)pa,
-                 *y = *(const bevent *const *)pb;
-    /* the id is the content's first object: bin-8 header then 16 bytes */
-    return memcmp((const uint8_t *)b->content.data + x->off + 2,
-                  (const uint8_t *)b->content.data + y->off + 2, CRM_ID_LEN);
-}
-
-static bgroup *
-find_group(crm_batch *b, const bgroup *key, size_t nsorted)
-{
-    size_t lo = 0, hi = nsorted;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = cmp_stream(key, &b->groups[mid], b);
-        if (c == 0) return &b->groups[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
-crm_err
-crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
-                  size_t nexp, const char *actor, size_t actor_len,
-                  crm_batch **out, crm_error *why)
-{
-    crm_batch *b = NULL;
-    bevent **byid = NULL;
-    crm_err err;
-
-    *out = NULL;
-    if (n == 0)
-        return crm_error_set(why, CRM_ERR_EMPTY_BATCH, "batch holds no events");
-    if (n > CRM_BATCH_MAX)
-        return crm_error_set(why, CRM_ERR_TOO_LARGE,
-                             "batch holds %zu events; the limit is %d", n,
-                             CRM_BATCH_MAX);
-    if (actor_len > CRM_ACTOR_MAX)
-        return crm_error_set(why, CRM_ERR_BAD_REQUEST, "actor id too long");
-
-    if ((b = calloc(1, sizeof(*b))) == NULL ||
-        (b->ev = calloc(n, sizeof(*b->ev))) == NULL ||
-        (b->groups = calloc(n, sizeof(*b->groups))) == NULL ||
-        (byid = malloc(n * sizeof(*byid))) == NULL) {
-        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
-        goto fail;
-    }
-    msgpack_sbuffer_init(&b->content);
-    b->n = n;
-    memcpy(b->actor, actor, actor_len);
-    b->actor_len = actor_len;
-
-    for (size_t i = 0; i < n; i++) {
-        size_t off = b->content.size;
-        if ((err = crm_event_encode(&ev[i], &b->content, why)) != CRM_OK) {
-            crm_error_prefix(why, "event %zu", i);
-            goto fail;
-        }
-        b->ev[i].off = off;
-        b->ev[i].len = b->content.size - off;
-        if (b->content.size > CRM_BATCH_BYTES) {
-            err =
-                crm_error_set(why, CRM_ERR_TOO_LARGE,
-                              "batch is larger than %u bytes", CRM_BATCH_BYTES);
-            goto fail;
-        }
-        /* The stream id follows the 18-byte id as fixstr (< 32 bytes) or
-         * str 8: canonical encoding fixes which. */
-        size_t slen = ev[i].stream_len;
-        b->groups[i].off = off + 2 + CRM_ID_LEN + (slen < 32 ? 1 : 2);
-        b->groups[i].len = slen;
-        b->groups[i].expect = CRM_EXPECT_ANY;
-        crm_event_digest(b->content.data + off, b->ev[i].len, b->ev[i].digest);
-        byid[i] = &b->ev[i];
-    }
-
-    qsort_r(byid, n, sizeof(*byid), cmp_id, b);
-    for (size_t i = 1; i < n; i++) {
-        if (cmp_id(&byid[i - 1], &byid[i], b) == 0) {
-            err = crm_error_set(why, CRM_ERR_DUPLICATE_ID,
-                                "event %zu repeats the id of event %zu",
-                                (size_t)(byid[i] - b->ev),
-                                (size_t)(byid[i - 1] - b->ev));
-            goto fail;
-        }
-    }
-
-    /* One group per distinct stream, sorted so expectations can find
-     * theirs by binary search; each event then learns its group. */
-    qsort_r(b->groups, n, sizeof(*b->groups), cmp_stream, b);
-    size_t ng = 0;
-    for (size_t i = 0; i < n; i++)
-        if (ng == 0 || cmp_stream(&b->groups[ng - 1], &b->groups[i], b) != 0)
-            b->groups[ng++] = b->groups[i];
-    b->ngroups = ng;
-    for (size_t i = 0; i < n; i++) {
-        bgroup key = {.off = b->ev[i].off + 2 + CRM_ID_LEN +
-                             (ev[i].stream_len < 32 ? 1 : 2),
-                      .len = ev[i].stream_len};
-        b->ev[i].group = (uint32_t)(find_group(b, &key, ng) - b->groups);
-    }
-
-    for (size_t i = 0; i < nexp; i++) {
-        const crm_expect *x = &exp[i];
-        if (x->version < CRM_EXPECT_EXISTS || x->version == -3) {
-            err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                "expected version %lld is not valid",
-                                (long long)x->version);
-            goto fail;
-        }
-        bgroup *g = NULL;
-        for (size_t k = 0; k < ng && g == NULL; k++)
-            if (b->groups[k].len == x->stream_len &&
-                memcmp(batch_stream(b, &b->groups[k]), x->stream,
-                       x->stream_len) == 0)
-                g = &b->groups[k];
-        if (g == NULL) {
-            err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                "expected version names a stream with no "
-                                "event in the batch");
-            goto fail;
-        }
-        if (g->expect != CRM_EXPECT_ANY) {
-            err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                "two expected versions for one stream");
-            goto fail;
-        }
-        g->expect = x->version;
-    }
-
-    free(byid);
-    b->why.code = CRM_OK;
-    *out = b;
-    return CRM_OK;
-fail:
-    free(byid);
-    crm_batch_free(b);
-    return err;
-}
 
 /* --- opening -------------------------------------------------------------- */
 
@@ -1142,8 +833,8 @@ crm_log_append(crm_log *log, crm_batch *b, crm_error *why)
 
 /* --- reads ---------------------------------------------------------------- */
 
-static crm_err
-rd_begin(crm_log *log, MDB_txn **txn, crm_error *why)
+crm_err
+crm_log_rd_begin(crm_log *log, MDB_txn **txn, crm_error *why)
 {
     pthread_rwlock_rdlock(&log->maplock);
     int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
@@ -1154,8 +845,8 @@ rd_begin(crm_log *log, MDB_txn **txn, crm_error *why)
     return CRM_OK;
 }
 
-static void
-rd_end(crm_log *log, MDB_txn *txn)
+void
+crm_log_rd_end(crm_log *log, MDB_txn *txn)
 {
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&log->maplock);
@@ -1167,11 +858,11 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    crm_err err = rd_begin(log, &txn, NULL);
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
     if (err != CRM_OK) return err;
     int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
     if (rc != 0) {
-        rd_end(log, txn);
+        crm_log_rd_end(log, txn);
         return crm_mdb_fail(NULL, rc, "cursor");
     }
     uint8_t kb[8];
@@ -1185,7 +876,7 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     }
     err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK : crm_mdb_fail(NULL, rc, "scan");
     mdb_cursor_close(cur);
-    rd_end(log, txn);
+    crm_log_rd_end(log, txn);
     return err;
 }
 
@@ -1211,7 +902,7 @@ crm_log_stream_info(crm_log *log, const char *stream, size_t len,
 {
     MDB_txn *txn;
     if (overlay_head(log, stream, len, version, position)) return CRM_OK;
-    crm_err err = rd_begin(log, &txn, NULL);
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
     if (err != CRM_OK) return err;
     MDB_val k = {len, (void *)stream}, v;
     int rc = mdb_get(txn, log->dbi_streams, &k, &v);
@@ -1223,7 +914,7 @@ crm_log_stream_info(crm_log *log, const char *stream, size_t len,
               : rc == 0          ? CRM_ERR_CORRUPT
                                  : crm_mdb_fail(NULL, rc, "stream lookup");
     }
-    rd_end(log, txn);
+    crm_log_rd_end(log, txn);
     return err;
 }
 
@@ -1243,7 +934,7 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
     uint64_t last_ver, pos;
     if (len == 0 || len > CRM_STREAM_MAX) return CRM_ERR_NOT_FOUND;
     int cached = overlay_head(log, stream, len, &last_ver, &pos);
-    crm_err err = rd_begin(log, &txn, NULL);
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
     if (err != CRM_OK) return err;
     if (!cached) {
         MDB_val k = {len, (void *)stream}, v;
@@ -1290,7 +981,7 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
 done:
     if (z) msgpack_zone_free(z);
     free(hops);
-    rd_end(log, txn);
+    crm_log_rd_end(log, txn);
     return err;
 }
 
@@ -1331,209 +1022,3 @@ crm_log_stats_get(crm_log *log, crm_log_stats *st)
     st->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 }
 
-/* --- verification --------------------------------------------------------- */
-
-static crm_err bad(crm_error *why, uint64_t *bad_position, uint64_t pos,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static crm_err
-bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt, ...)
-{
-    char msg[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (bad_position) *bad_position = pos;
-    return crm_error_set(why, CRM_ERR_CORRUPT, "%s", msg);
-}
-
-crm_err
-crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
-{
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    msgpack_zone *z = NULL;
-    crm_scache *heads = NULL;
-    uint64_t streams_at = 0, at_ckpt = 0;
-    crm_err err;
-    uint8_t hash[CRM_HASH_LEN], head_hash[CRM_HASH_LEN];
-    uint64_t expect = 1, head_pos;
-    int rc;
-
-    if (bad_position) *bad_position = 0;
-    if ((err = rd_begin(log, &txn, why)) != CRM_OK) return err;
-    if ((z = msgpack_zone_new(4096)) == NULL ||
-        (heads = crm_scache_new()) == NULL) {
-        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
-        goto done;
-    }
-    {
-        MDB_val k = {4, "head"}, v;
-        rc = mdb_get(txn, log->dbi_meta, &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            head_pos = 0;
-            memcpy(head_hash, log->genesis, CRM_HASH_LEN);
-        } else if (rc != 0 || v.mv_size != HEADVAL_LEN) {
-            err = bad(why, bad_position, 0, "meta head is unreadable");
-            goto done;
-        } else {
-            head_pos = get_be64(v.mv_data);
-            memcpy(head_hash, (const uint8_t *)v.mv_data + 8, CRM_HASH_LEN);
-        }
-    }
-
-    {
-        MDB_val k = {10, "streams_at"}, v;
-        rc = mdb_get(txn, log->dbi_meta, &k, &v);
-        if (rc == MDB_NOTFOUND) {
-            streams_at = head_pos;
-        } else if (rc != 0 || v.mv_size != 8 ||
-                   (streams_at = get_be64(v.mv_data)) > head_pos) {
-            err = bad(why, bad_position, 0, "meta streams_at is unreadable");
-            goto done;
-        }
-    }
-
-    memcpy(hash, log->genesis, CRM_HASH_LEN);
-    if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0) {
-        err = crm_mdb_fail(why, rc, "cursor");
-        goto done;
-    }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++) {
-        crm_record r;
-        uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
-        if (pos != expect) {
-            err = bad(why, bad_position, expect, "position %llu is missing",
-                      (unsigned long long)expect);
-            goto done;
-        }
-        msgpack_zone_clear(z);
-        crm_error e;
-        if (crm_record_decode(v.mv_data, v.mv_size, z, &r, &e) != CRM_OK) {
-            err = bad(why, bad_position, pos, "position %llu: %s",
-                      (unsigned long long)pos, e.msg);
-            goto done;
-        }
-        if (r.h.position != pos || r.h.tenant_len != log->tenant_len ||
-            memcmp(r.h.tenant, log->tenant, log->tenant_len) != 0) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: record names another position or "
-                      "tenant",
-                      (unsigned long long)pos);
-            goto done;
-        }
-        if (!crm_record_verify(v.mv_data, &r, hash)) {
-            err =
-                bad(why, bad_position, pos, "position %llu: hash chain broken",
-                    (unsigned long long)pos);
-            goto done;
-        }
-        memcpy(hash, r.hash, CRM_HASH_LEN);
-
-        /* Stream links, from the heads this scan has seen: version 0 starts
-         * a stream, every later event follows the previous one of its
-         * stream with the next version. */
-        const crm_shead *prev = crm_scache_get(heads, r.stream, r.stream_len);
-        if (prev ? (r.h.version != prev->version + 1 ||
-                    r.h.stream_prev != prev->position)
-                 : (r.h.version != 0 || r.h.stream_prev != 0)) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: stream version not dense",
-                      (unsigned long long)pos);
-            goto done;
-        }
-        if (crm_scache_put(heads, r.stream, r.stream_len, r.h.version, pos) !=
-            0) {
-            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
-            goto done;
-        }
-        if (pos == streams_at) at_ckpt = crm_scache_count(heads);
-
-        MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
-        uint8_t dg[CRM_DIGEST_LEN];
-        crm_event_digest(r.content, r.content_len, dg);
-        if (mdb_get(txn, log->dbi_ids, &ik, &iv) != 0 ||
-            iv.mv_size != IDVAL_LEN || get_be64(iv.mv_data) != pos ||
-            memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) != 0) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: idempotency index disagrees",
-                      (unsigned long long)pos);
-            goto done;
-        }
-    }
-    if (rc != MDB_NOTFOUND) {
-        err = crm_mdb_fail(why, rc, "scan");
-        goto done;
-    }
-    if (expect - 1 != head_pos || memcmp(hash, head_hash, CRM_HASH_LEN) != 0) {
-        err =
-            bad(why, bad_position, expect,
-                "head (%llu) does not match the last record (%llu)",
-                (unsigned long long)head_pos, (unsigned long long)(expect - 1));
-        goto done;
-    }
-
-    /* The streams index is current up to streams_at (it is checkpointed):
-     * each entry points at its stream's event with that version at or
-     * before streams_at, and the entries account for every event there. */
-    mdb_cursor_close(cur);
-    cur = NULL;
-    if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
-        err = crm_mdb_fail(why, rc, "cursor");
-        goto done;
-    }
-    uint64_t total = 0, nids = 0, nstreams = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        crm_record r;
-        if (v.mv_size != STREAMVAL_LEN) {
-            err = bad(why, bad_position, 0, "streams index entry is malformed");
-            goto done;
-        }
-        uint64_t ver = get_be64(v.mv_data);
-        uint8_t pb[8];
-        memcpy(pb, (const uint8_t *)v.mv_data + 8, 8);
-        MDB_val pk = {8, pb}, pv;
-        msgpack_zone_clear(z);
-        if (get_be64(pb) > streams_at ||
-            mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
-            crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
-            r.h.version != ver || r.stream_len != k.mv_size ||
-            memcmp(r.stream, k.mv_data, k.mv_size) != 0) {
-            err = bad(why, bad_position, 0,
-                      "streams index entry '%.*s' disagrees with the log",
-                      (int)(k.mv_size < 64 ? k.mv_size : 64),
-                      (const char *)k.mv_data);
-            goto done;
-        }
-        total += ver + 1;
-        nstreams++;
-    }
-    if (total != streams_at || nstreams != at_ckpt) {
-        err = bad(why, bad_position, 0,
-                  "the streams index accounts for %llu events in %llu streams; "
-                  "the log has %llu in %llu at its checkpoint",
-                  (unsigned long long)total, (unsigned long long)nstreams,
-                  (unsigned long long)streams_at, (unsigned long long)at_ckpt);
-        goto done;
-    }
-    MDB_stat ids;
-    mdb_stat(txn, log->dbi_ids, &ids);
-    nids = ids.ms_entries;
-    if (nids != head_pos) {
-        err = bad(why, bad_position, 0,
-                  "the idempotency index holds %llu ids for %llu records",
-                  (unsigned long long)nids, (unsigned long long)head_pos);
-        goto done;
-    }
-    err = CRM_OK;
-done:
-    if (cur) mdb_cursor_close(cur);
-    if (z) msgpack_zone_free(z);
-    crm_scache_free(heads);
-    rd_end(log, txn);
-    return err;
-}

@@ -23,18 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batch.h"
 #include "err.h"
 #include "event.h"
 #include "hash.h"
 
 typedef struct crm_log crm_log;
-typedef struct crm_batch crm_batch;
-
-#define CRM_BATCH_MAX 1000              /* events in one append */
-#define CRM_BATCH_BYTES (4u << 20)      /* canonical bytes in one append */
-#define CRM_EXPECT_ANY (-1)             /* no check */
-#define CRM_EXPECT_NO_STREAM (-2)       /* stream must not exist yet */
-#define CRM_EXPECT_EXISTS (-4)          /* stream must exist */
 
 /* Called on the writer thread after each commit that moved the head,
  * once the commit is durable. Must not block or call back into the log's
@@ -42,33 +36,25 @@ typedef struct crm_batch crm_batch;
 typedef void (*crm_log_commit_fn)(void *arg, crm_log *log, uint64_t head);
 
 typedef struct crm_log_opts {
-    size_t map_size;       /* initial LMDB map size; 0 = 64 MiB */
-    size_t map_max;        /* growth stops here; 0 = 1 TiB */
-    size_t group_events;   /* most events in one commit; 0 = 20000 */
+    size_t map_size;             /* initial LMDB map size; 0 = 64 MiB */
+    size_t map_max;              /* growth stops here; 0 = 1 TiB */
+    size_t group_events;         /* most events in one commit; 0 = 20000 */
     crm_log_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
 } crm_log_opts;
 
-/* Expected version of one stream for a batch: CRM_EXPECT_* or N >= 0,
- * meaning the stream's last event must have version N. */
-typedef struct crm_expect {
-    const char *stream;
-    size_t stream_len;
-    int64_t version;
-} crm_expect;
-
 #define CRM_LOG_GROUP_BUCKETS 12
 
 typedef struct crm_log_stats {
-    uint64_t position;     /* head */
-    uint64_t commits;      /* write transactions committed (= fsyncs) */
-    uint64_t batches;      /* batches completed (written or refused) */
-    uint64_t events;       /* events newly appended */
-    uint64_t duplicates;   /* events answered from the idempotency index */
-    uint64_t conflicts;    /* batches refused by a check */
-    uint64_t map_grows;    /* times the map was enlarged */
-    uint64_t map_size;     /* bytes */
-    uint64_t map_used;     /* bytes of pages in use */
+    uint64_t position;   /* head */
+    uint64_t commits;    /* write transactions committed (= fsyncs) */
+    uint64_t batches;    /* batches completed (written or refused) */
+    uint64_t events;     /* events newly appended */
+    uint64_t duplicates; /* events answered from the idempotency index */
+    uint64_t conflicts;  /* batches refused by a check */
+    uint64_t map_grows;  /* times the map was enlarged */
+    uint64_t map_size;   /* bytes */
+    uint64_t map_used;   /* bytes of pages in use */
     /* commits by events in them: bucket i counts commits of at most
      * 2^i events (the last bucket: more than 2^(N-2)) */
     uint64_t group_hist[CRM_LOG_GROUP_BUCKETS];
@@ -84,28 +70,6 @@ crm_err crm_log_open(const char *dir, const char *tenant,
 /* Finishes queued appends, stops the writer and closes the environment.
  * Accepts NULL. No other call on log may run concurrently or follow. */
 void crm_log_close(crm_log *log);
-
-/* Validates and encodes n events into a batch ready for the writer. exp
- * lists expected versions (at most one per stream, each naming a stream of
- * the batch). actor is the key id recorded with each event. Nothing is
- * written. Errors: CRM_ERR_EMPTY_BATCH, CRM_ERR_TOO_LARGE,
- * CRM_ERR_DUPLICATE_ID, CRM_ERR_BAD_REQUEST and the event errors of
- * crm_event_encode; why->msg names the failing event. */
-crm_err crm_batch_prepare(const crm_event_in *ev, size_t n,
-                          const crm_expect *exp, size_t nexp,
-                          const char *actor, size_t actor_len,
-                          crm_batch **out, crm_error *why);
-void crm_batch_free(crm_batch *b);
-
-/* After the batch completed with CRM_OK: event i's position and stream
- * version, and whether it was already stored (an idempotent retry). */
-size_t crm_batch_count(const crm_batch *b);
-uint64_t crm_batch_position(const crm_batch *b, size_t i);
-uint64_t crm_batch_version(const crm_batch *b, size_t i);
-int crm_batch_is_duplicate(const crm_batch *b, size_t i);
-/* The outcome once completed; why holds the message (e.g. which stream
- * conflicted and at which version it is). */
-crm_err crm_batch_result(const crm_batch *b, crm_error *why);
 
 /* Called on the writer thread once the batch is durable or refused. The
  * batch stays owned by the caller; the callback must not block for long:
@@ -143,8 +107,7 @@ crm_err crm_log_stream_info(crm_log *log, const char *stream, size_t len,
                             uint64_t *version, uint64_t *position);
 
 /* Current head (0 and the genesis hash for an empty log). */
-void crm_log_head(crm_log *log, uint64_t *position,
-                  uint8_t hash[CRM_HASH_LEN]);
+void crm_log_head(crm_log *log, uint64_t *position, uint8_t hash[CRM_HASH_LEN]);
 void crm_log_genesis(crm_log *log, uint8_t hash[CRM_HASH_LEN]);
 const char *crm_log_tenant(const crm_log *log);
 

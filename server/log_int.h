@@ -1,0 +1,130 @@
+/*
+ * log_int.h - what the event log's files share (log.c: open, writer,
+ * reads; batch.c: preparing batches; log_verify.c: verification). Not for
+ * other modules.
+ */
+#ifndef CRM_LOG_INT_H
+#define CRM_LOG_INT_H
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "record.h"
+#include "scache.h"
+
+#define MIB ((size_t)1 << 20)
+#define GIB ((size_t)1 << 30)
+#define IDVAL_LEN (8 + CRM_DIGEST_LEN) /* event_ids value */
+#define STREAMVAL_LEN 16               /* streams value */
+#define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
+/* Stream heads are checkpointed into the streams index when this many
+ * are dirty, or this long after the previous checkpoint; it bounds what
+ * opening a log has to replay. */
+#define CKPT_STREAMS 32768
+#define CACHE_STREAMS (1u << 20) /* ~90 MiB of stream heads per tenant */
+#define GROUP_BYTES (32u << 20)
+#define LOG_REDO (-1) /* apply(): redo the group (not an LMDB code) */
+#define CKPT_NS 1000000000LL
+
+typedef struct bevent {
+    size_t off, len; /* canonical content in batch->content */
+    uint8_t digest[CRM_DIGEST_LEN];
+    uint32_t group;
+    uint8_t dup;
+    uint64_t position, version;
+} bevent;
+
+typedef struct bgroup {
+    size_t off, len; /* stream id bytes in batch->content */
+    int64_t expect;
+    /* writer state while the batch is applied */
+    int exists, has_new, touched;
+    uint64_t version, last_pos;
+} bgroup;
+
+struct crm_batch {
+    size_t n, ngroups;
+    bevent *ev;
+    bgroup *groups;
+    msgpack_sbuffer content;
+    char actor[CRM_ACTOR_MAX];
+    size_t actor_len;
+    crm_error why;
+    crm_log_done_fn done;
+    void *done_arg;
+    crm_batch *next;
+    int careful; /* look ids up before writing (a retry was detected) */
+};
+
+struct crm_log {
+    char tenant[CRM_TENANT_MAX + 1];
+    size_t tenant_len;
+    MDB_env *env;
+    MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta;
+    size_t map_size, map_max, group_events;
+    crm_log_commit_fn on_commit;
+    void *on_commit_arg;
+
+    /* Readers hold it shared for the life of a read txn; the writer takes
+     * it exclusively to remap when the map grows. */
+    pthread_rwlock_t maplock;
+
+    pthread_mutex_t mu; /* queue, head, stats */
+    pthread_cond_t cv;
+    crm_batch *qhead, *qtail;
+    size_t qbatches;
+    size_t want; /* the writer sleeps until this many batches are queued */
+    int closing, writer_running;
+    pthread_t writer;
+
+    uint64_t head_pos;
+    uint8_t head_hash[CRM_HASH_LEN];
+    int64_t last_recorded;
+    uint8_t genesis[CRM_HASH_LEN];
+    crm_log_stats st;
+
+    msgpack_zone *wzone; /* writer thread only */
+
+    /* Stream heads newer than the streams index. The writer alone changes
+     * it (under ovl_mu, right after a commit and before acknowledging);
+     * readers look here first, under ovl_mu, and begin their read
+     * transaction only afterwards, so a head they miss here is already in
+     * the index their transaction sees. */
+    pthread_mutex_t ovl_mu;
+    crm_scache *overlay;
+    crm_scache *pending; /* heads set by the transaction being built */
+    uint64_t streams_at; /* the streams index is current up to here */
+    int64_t last_ckpt_ns;
+};
+
+static inline void
+put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The stream id of a batch's group, inside the batch's content. */
+static inline const uint8_t *
+batch_stream(const crm_batch *b, const bgroup *g)
+{
+    return (const uint8_t *)b->content.data + g->off;
+}
+
+/* A read transaction, holding the map lock shared (see maplock). */
+crm_err crm_log_rd_begin(crm_log *log, MDB_txn **txn, crm_error *why);
+void crm_log_rd_end(crm_log *log, MDB_txn *txn);
+
+#endif

@@ -1,0 +1,213 @@
+/* log_verify.c - checking a whole tenant log: chain, density, stream
+ * links and the indexes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log_int.h"
+#include "mdberr.h"
+
+static crm_err bad(crm_error *why, uint64_t *bad_position, uint64_t pos,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static crm_err
+bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (bad_position) *bad_position = pos;
+    return crm_error_set(why, CRM_ERR_CORRUPT, "%s", msg);
+}
+
+crm_err
+crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    msgpack_zone *z = NULL;
+    crm_scache *heads = NULL;
+    uint64_t streams_at = 0, at_ckpt = 0;
+    crm_err err;
+    uint8_t hash[CRM_HASH_LEN], head_hash[CRM_HASH_LEN];
+    uint64_t expect = 1, head_pos;
+    int rc;
+
+    if (bad_position) *bad_position = 0;
+    if ((err = crm_log_rd_begin(log, &txn, why)) != CRM_OK) return err;
+    if ((z = msgpack_zone_new(4096)) == NULL ||
+        (heads = crm_scache_new()) == NULL) {
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto done;
+    }
+    {
+        MDB_val k = {4, "head"}, v;
+        rc = mdb_get(txn, log->dbi_meta, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            head_pos = 0;
+            memcpy(head_hash, log->genesis, CRM_HASH_LEN);
+        } else if (rc != 0 || v.mv_size != HEADVAL_LEN) {
+            err = bad(why, bad_position, 0, "meta head is unreadable");
+            goto done;
+        } else {
+            head_pos = get_be64(v.mv_data);
+            memcpy(head_hash, (const uint8_t *)v.mv_data + 8, CRM_HASH_LEN);
+        }
+    }
+
+    {
+        MDB_val k = {10, "streams_at"}, v;
+        rc = mdb_get(txn, log->dbi_meta, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            streams_at = head_pos;
+        } else if (rc != 0 || v.mv_size != 8 ||
+                   (streams_at = get_be64(v.mv_data)) > head_pos) {
+            err = bad(why, bad_position, 0, "meta streams_at is unreadable");
+            goto done;
+        }
+    }
+
+    memcpy(hash, log->genesis, CRM_HASH_LEN);
+    if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0) {
+        err = crm_mdb_fail(why, rc, "cursor");
+        goto done;
+    }
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++) {
+        crm_record r;
+        uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+        if (pos != expect) {
+            err = bad(why, bad_position, expect, "position %llu is missing",
+                      (unsigned long long)expect);
+            goto done;
+        }
+        msgpack_zone_clear(z);
+        crm_error e;
+        if (crm_record_decode(v.mv_data, v.mv_size, z, &r, &e) != CRM_OK) {
+            err = bad(why, bad_position, pos, "position %llu: %s",
+                      (unsigned long long)pos, e.msg);
+            goto done;
+        }
+        if (r.h.position != pos || r.h.tenant_len != log->tenant_len ||
+            memcmp(r.h.tenant, log->tenant, log->tenant_len) != 0) {
+            err = bad(why, bad_position, pos,
+                      "position %llu: record names another position or "
+                      "tenant",
+                      (unsigned long long)pos);
+            goto done;
+        }
+        if (!crm_record_verify(v.mv_data, &r, hash)) {
+            err =
+                bad(why, bad_position, pos, "position %llu: hash chain broken",
+                    (unsigned long long)pos);
+            goto done;
+        }
+        memcpy(hash, r.hash, CRM_HASH_LEN);
+
+        /* Stream links, from the heads this scan has seen: version 0 starts
+         * a stream, every later event follows the previous one of its
+         * stream with the next version. */
+        const crm_shead *prev = crm_scache_get(heads, r.stream, r.stream_len);
+        if (prev ? (r.h.version != prev->version + 1 ||
+                    r.h.stream_prev != prev->position)
+                 : (r.h.version != 0 || r.h.stream_prev != 0)) {
+            err = bad(why, bad_position, pos,
+                      "position %llu: stream version not dense",
+                      (unsigned long long)pos);
+            goto done;
+        }
+        if (crm_scache_put(heads, r.stream, r.stream_len, r.h.version, pos) !=
+            0) {
+            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            goto done;
+        }
+        if (pos == streams_at) at_ckpt = crm_scache_count(heads);
+
+        MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
+        uint8_t dg[CRM_DIGEST_LEN];
+        crm_event_digest(r.content, r.content_len, dg);
+        if (mdb_get(txn, log->dbi_ids, &ik, &iv) != 0 ||
+            iv.mv_size != IDVAL_LEN || get_be64(iv.mv_data) != pos ||
+            memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) != 0) {
+            err = bad(why, bad_position, pos,
+                      "position %llu: idempotency index disagrees",
+                      (unsigned long long)pos);
+            goto done;
+        }
+    }
+    if (rc != MDB_NOTFOUND) {
+        err = crm_mdb_fail(why, rc, "scan");
+        goto done;
+    }
+    if (expect - 1 != head_pos || memcmp(hash, head_hash, CRM_HASH_LEN) != 0) {
+        err =
+            bad(why, bad_position, expect,
+                "head (%llu) does not match the last record (%llu)",
+                (unsigned long long)head_pos, (unsigned long long)(expect - 1));
+        goto done;
+    }
+
+    /* The streams index is current up to streams_at (it is checkpointed):
+     * each entry points at its stream's event with that version at or
+     * before streams_at, and the entries account for every event there. */
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
+        err = crm_mdb_fail(why, rc, "cursor");
+        goto done;
+    }
+    uint64_t total = 0, nids = 0, nstreams = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        crm_record r;
+        if (v.mv_size != STREAMVAL_LEN) {
+            err = bad(why, bad_position, 0, "streams index entry is malformed");
+            goto done;
+        }
+        uint64_t ver = get_be64(v.mv_data);
+        uint8_t pb[8];
+        memcpy(pb, (const uint8_t *)v.mv_data + 8, 8);
+        MDB_val pk = {8, pb}, pv;
+        msgpack_zone_clear(z);
+        if (get_be64(pb) > streams_at ||
+            mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
+            crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
+            r.h.version != ver || r.stream_len != k.mv_size ||
+            memcmp(r.stream, k.mv_data, k.mv_size) != 0) {
+            err = bad(why, bad_position, 0,
+                      "streams index entry '%.*s' disagrees with the log",
+                      (int)(k.mv_size < 64 ? k.mv_size : 64),
+                      (const char *)k.mv_data);
+            goto done;
+        }
+        total += ver + 1;
+        nstreams++;
+    }
+    if (total != streams_at || nstreams != at_ckpt) {
+        err = bad(why, bad_position, 0,
+                  "the streams index accounts for %llu events in %llu streams; "
+                  "the log has %llu in %llu at its checkpoint",
+                  (unsigned long long)total, (unsigned long long)nstreams,
+                  (unsigned long long)streams_at, (unsigned long long)at_ckpt);
+        goto done;
+    }
+    MDB_stat ids;
+    mdb_stat(txn, log->dbi_ids, &ids);
+    nids = ids.ms_entries;
+    if (nids != head_pos) {
+        err = bad(why, bad_position, 0,
+                  "the idempotency index holds %llu ids for %llu records",
+                  (unsigned long long)nids, (unsigned long long)head_pos);
+        goto done;
+    }
+    err = CRM_OK;
+done:
+    if (cur) mdb_cursor_close(cur);
+    if (z) msgpack_zone_free(z);
+    crm_scache_free(heads);
+    crm_log_rd_end(log, txn);
+    return err;
+}
