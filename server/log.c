@@ -672,16 +672,21 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         if (moved && log->on_commit)
             log->on_commit(log->on_commit_arg, log, pos);
 
-        /* Grow ahead of need so MAP_FULL redo stays rare. */
-        MDB_envinfo info;
-        MDB_stat ms;
-        mdb_env_info(log->env, &info);
-        mdb_env_stat(log->env, &ms);
-        if ((info.me_last_pgno + 1) * (size_t)ms.ms_psize >
-            log->map_size / 4 * 3)
-            grow_map(log, 0);
         return;
     }
+}
+
+/* Grows the map ahead of need, so that a MAP_FULL redo stays rare. Runs
+ * after the group is acknowledged: nobody waits for it. */
+static void
+grow_ahead(crm_log *log)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    mdb_env_info(log->env, &info);
+    mdb_env_stat(log->env, &ms);
+    if ((info.me_last_pgno + 1) * (size_t)ms.ms_psize > log->map_size / 4 * 3)
+        grow_map(log, 0);
 }
 
 /* The submitters acknowledged by one commit come back with their next
@@ -767,6 +772,7 @@ writer_main(void *arg)
             b->done(b, b->done_arg);
         }
         deadline_in(&dl, GROUP_WAIT_NS);
+        grow_ahead(log);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
