@@ -9,7 +9,8 @@
 void
 crm_batch_free(crm_batch *b)
 {
-    if (b == NULL) return;
+    if (b == NULL)
+        return;
     free(b->ev);
     free(b->groups);
     msgpack_sbuffer_destroy(&b->content);
@@ -43,7 +44,8 @@ crm_batch_is_duplicate(const crm_batch *b, size_t i)
 crm_err
 crm_batch_result(const crm_batch *b, crm_error *why)
 {
-    if (why != NULL) *why = b->why;
+    if (why != NULL)
+        *why = b->why;
     return b->why.code;
 }
 
@@ -75,7 +77,8 @@ find_group(crm_batch *b, const bgroup *key, size_t nsorted)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = cmp_stream(key, &b->groups[mid], b);
-        if (c == 0) return &b->groups[mid];
+        if (c == 0)
+            return &b->groups[mid];
         if (c < 0)
             hi = mid;
         else

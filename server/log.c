@@ -47,8 +47,10 @@ read_head(crm_log *log, MDB_txn *txn)
         log->last_recorded = 0;
         return 0;
     }
-    if (rc != 0) return rc;
-    if (v.mv_size != HEADVAL_LEN) return MDB_CORRUPTED;
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != HEADVAL_LEN)
+        return MDB_CORRUPTED;
     const uint8_t *p = v.mv_data;
     log->head_pos = get_be64(p);
     memcpy(log->head_hash, p + 8, CRM_HASH_LEN);
@@ -71,12 +73,15 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
             return -1;
         }
         MDB_val gk = {7, "genesis"};
-        if ((rc = mdb_get(txn, log->dbi_meta, &gk, &v)) != 0) return rc;
-        if (v.mv_size != CRM_HASH_LEN) return MDB_CORRUPTED;
+        if ((rc = mdb_get(txn, log->dbi_meta, &gk, &v)) != 0)
+            return rc;
+        if (v.mv_size != CRM_HASH_LEN)
+            return MDB_CORRUPTED;
         memcpy(log->genesis, v.mv_data, CRM_HASH_LEN);
         return 0;
     }
-    if (rc != MDB_NOTFOUND) return rc;
+    if (rc != MDB_NOTFOUND)
+        return rc;
 
     /* A new log: genesis binds the tenant id and its creation time, so a
      * tenant deleted and created again starts a different chain. */
@@ -86,12 +91,15 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
     crm_sha256_2(seed, (size_t)slen, NULL, 0, log->genesis);
     v.mv_size = log->tenant_len;
     v.mv_data = log->tenant;
-    if ((rc = mdb_put(txn, log->dbi_meta, &k, &v, 0)) != 0) return rc;
+    if ((rc = mdb_put(txn, log->dbi_meta, &k, &v, 0)) != 0)
+        return rc;
     MDB_val gk = {7, "genesis"}, gv = {CRM_HASH_LEN, log->genesis};
-    if ((rc = mdb_put(txn, log->dbi_meta, &gk, &gv, 0)) != 0) return rc;
+    if ((rc = mdb_put(txn, log->dbi_meta, &gk, &gv, 0)) != 0)
+        return rc;
     uint8_t zero[8] = {0};
     MDB_val sk = {10, "streams_at"}, sv = {8, zero};
-    if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0) return rc;
+    if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0)
+        return rc;
     MDB_val fk = {6, "format"}, fv = {1, "1"};
     return mdb_put(txn, log->dbi_meta, &fk, &fv, 0);
 }
@@ -136,7 +144,8 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
             break;
         }
     }
-    if (err == CRM_OK && rc != MDB_NOTFOUND) err = crm_mdb_fail(why, rc, "replay");
+    if (err == CRM_OK && rc != MDB_NOTFOUND)
+        err = crm_mdb_fail(why, rc, "replay");
     mdb_cursor_close(cur);
     return err;
 }
@@ -211,14 +220,16 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     if ((rc = init_meta(log, txn, why, &err)) != 0) {
-        if (rc > 0 || rc < -1) err = crm_mdb_fail(why, rc, "read log meta");
+        if (rc > 0 || rc < -1)
+            err = crm_mdb_fail(why, rc, "read log meta");
         goto fail;
     }
     if ((rc = read_head(log, txn)) != 0) {
         err = crm_mdb_fail(why, rc, "read log head");
         goto fail;
     }
-    if ((err = replay_heads(log, txn, why)) != CRM_OK) goto fail;
+    if ((err = replay_heads(log, txn, why)) != CRM_OK)
+        goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -226,6 +237,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     log->st.position = log->head_pos;
+    log->st.checkpoint = log->streams_at;
 
     if (pthread_create(&log->writer, NULL, writer_main, log) != 0) {
         err = crm_error_set(why, CRM_ERR_NOMEM, "cannot start log writer");
@@ -235,7 +247,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     *out = log;
     return CRM_OK;
 fail:
-    if (txn) mdb_txn_abort(txn);
+    if (txn)
+        mdb_txn_abort(txn);
     crm_log_close(log);
     return err;
 }
@@ -243,7 +256,8 @@ fail:
 void
 crm_log_close(crm_log *log)
 {
-    if (log == NULL) return;
+    if (log == NULL)
+        return;
     if (log->writer_running) {
         pthread_mutex_lock(&log->mu);
         log->closing = 1;
@@ -251,8 +265,10 @@ crm_log_close(crm_log *log)
         pthread_mutex_unlock(&log->mu);
         pthread_join(log->writer, NULL);
     }
-    if (log->env) mdb_env_close(log->env);
-    if (log->wzone) msgpack_zone_free(log->wzone);
+    if (log->env)
+        mdb_env_close(log->env);
+    if (log->wzone)
+        msgpack_zone_free(log->wzone);
     crm_scache_free(log->overlay);
     crm_scache_free(log->pending);
     pthread_mutex_destroy(&log->ovl_mu);
@@ -287,7 +303,8 @@ stored_version(crm_log *log, MDB_txn *txn, uint64_t pos, uint64_t *version)
     put_be64(kb, pos);
     MDB_val k = {8, kb}, v;
     int rc = mdb_get(txn, log->dbi_log, &k, &v);
-    if (rc != 0) return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
     crm_record r;
     msgpack_zone_clear(log->wzone);
     if (crm_record_decode(v.mv_data, v.mv_size, log->wzone, &r, NULL) != CRM_OK)
@@ -299,8 +316,10 @@ stored_version(crm_log *log, MDB_txn *txn, uint64_t pos, uint64_t *version)
 static const char *
 expect_text(int64_t e, char *buf, size_t len)
 {
-    if (e == CRM_EXPECT_NO_STREAM) return "no_stream";
-    if (e == CRM_EXPECT_EXISTS) return "stream_exists";
+    if (e == CRM_EXPECT_NO_STREAM)
+        return "no_stream";
+    if (e == CRM_EXPECT_EXISTS)
+        return "stream_exists";
     snprintf(buf, len, "%lld", (long long)e);
     return buf;
 }
@@ -321,8 +340,10 @@ lookup_ids(crm_log *log, MDB_txn *txn, crm_batch *b)
             b->groups[e->group].has_new = 1;
             continue;
         }
-        if (rc != 0) return rc;
-        if (v.mv_size != IDVAL_LEN) return MDB_CORRUPTED;
+        if (rc != 0)
+            return rc;
+        if (v.mv_size != IDVAL_LEN)
+            return MDB_CORRUPTED;
         e->position = get_be64(v.mv_data);
         if (memcmp((const uint8_t *)v.mv_data + 8, e->digest, CRM_DIGEST_LEN) !=
             0)
@@ -347,7 +368,8 @@ check_expect(crm_batch *b)
         bgroup *gr = &b->groups[g];
         char eb[24];
         int ok = 1;
-        if (!gr->has_new || gr->expect == CRM_EXPECT_ANY) continue;
+        if (!gr->has_new || gr->expect == CRM_EXPECT_ANY)
+            continue;
         if (gr->expect == CRM_EXPECT_NO_STREAM)
             ok = !gr->exists;
         else if (gr->expect == CRM_EXPECT_EXISTS)
@@ -393,7 +415,8 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         gr->has_new = gr->touched = 0;
         /* the overlay changes only on this thread: no lock to read it */
         const crm_shead *h = crm_scache_get(log->pending, sid, gr->len);
-        if (h == NULL) h = crm_scache_get(log->overlay, sid, gr->len);
+        if (h == NULL)
+            h = crm_scache_get(log->overlay, sid, gr->len);
         if (h != NULL) {
             gr->exists = 1;
             gr->version = h->version;
@@ -439,7 +462,8 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
             return rc;
         check_expect(b);
     }
-    if (b->why.code != CRM_OK) return 0;
+    if (b->why.code != CRM_OK)
+        return 0;
 
     /* Every check passed: from here on only LMDB itself can fail, and that
      * aborts the whole transaction, so a batch is never half-written. */
@@ -451,7 +475,8 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
                         .actor_len = b->actor_len};
     for (size_t i = 0; i < b->n; i++) {
         bevent *e = &b->ev[i];
-        if (e->dup) continue;
+        if (e->dup)
+            continue;
         bgroup *gr = &b->groups[e->group];
         h.position = *pos + 1;
         h.version = gr->exists ? gr->version + 1 : 0;
@@ -483,7 +508,8 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
             b->careful = 1;
             return LOG_REDO;
         }
-        if (rc != 0) return rc;
+        if (rc != 0)
+            return rc;
 
         *pos = h.position;
         e->position = h.position;
@@ -513,7 +539,8 @@ ckpt_put(void *arg, const crm_shead *h)
 {
     ckpt_arg *a = arg;
     uint8_t sb[STREAMVAL_LEN];
-    if (a->rc != 0) return;
+    if (a->rc != 0)
+        return;
     put_be64(sb, h->version);
     put_be64(sb + 8, h->position);
     MDB_val k = {h->len, (void *)h->id}, v = {STREAMVAL_LEN, sb};
@@ -527,7 +554,8 @@ checkpoint(crm_log *log, MDB_txn *txn)
 {
     ckpt_arg a = {log, txn, 0};
     crm_scache_each(log->overlay, 1, ckpt_put, &a);
-    if (a.rc != 0) return a.rc;
+    if (a.rc != 0)
+        return a.rc;
     uint8_t at[8];
     put_be64(at, log->head_pos);
     MDB_val k = {10, "streams_at"}, v = {8, at};
@@ -539,13 +567,17 @@ static int
 grow_map(crm_log *log, size_t want)
 {
     size_t next = log->map_size < GIB ? log->map_size * 2 : log->map_size + GIB;
-    if (next < want) next = want;
-    if (next > log->map_max) next = log->map_max;
-    if (next <= log->map_size) return -1;
+    if (next < want)
+        next = want;
+    if (next > log->map_max)
+        next = log->map_max;
+    if (next <= log->map_size)
+        return -1;
     pthread_rwlock_wrlock(&log->maplock);
     int rc = mdb_env_set_mapsize(log->env, next);
     pthread_rwlock_unlock(&log->maplock);
-    if (rc != 0) return -1;
+    if (rc != 0)
+        return -1;
     log->map_size = next;
     pthread_mutex_lock(&log->mu);
     log->st.map_grows++;
@@ -576,7 +608,8 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         size_t nov = crm_scache_dirty(log->overlay);
         int ckpt = nov > 0 && (force_ckpt || nov >= CKPT_STREAMS ||
                                crm_mono_ns() - log->last_ckpt_ns >= CKPT_NS);
-        if (ckpt) rc = checkpoint(log, txn);
+        if (ckpt)
+            rc = checkpoint(log, txn);
         uint64_t pos = log->head_pos;
         uint8_t hash[CRM_HASH_LEN];
         memcpy(hash, log->head_hash, CRM_HASH_LEN);
@@ -653,7 +686,14 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         crm_scache_merge(log->overlay, log->pending);
         pthread_mutex_unlock(&log->ovl_mu);
         crm_scache_clear(log->pending);
-        if (list == NULL) return; /* the closing checkpoint */
+        if (list == NULL) {
+            if (ckpt) {
+                pthread_mutex_lock(&log->mu);
+                log->st.checkpoint = log->streams_at;
+                pthread_mutex_unlock(&log->mu);
+            }
+            return; /* a checkpoint alone */
+        }
 
         pthread_mutex_lock(&log->mu);
         log->st.commits++;
@@ -668,6 +708,7 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         log->st.group_hist[bucket]++;
         uint64_t moved = pos != log->st.position ? pos : 0;
         log->st.position = pos;
+        log->st.checkpoint = log->streams_at;
         pthread_mutex_unlock(&log->mu);
         if (moved && log->on_commit)
             log->on_commit(log->on_commit_arg, log, pos);
@@ -737,10 +778,19 @@ writer_main(void *arg)
         if (last_group > 1)
             wait_for_batches(log, last_group, &dl);
         log->want = 1;
-        while (log->qhead == NULL && !log->closing)
+        while (log->qhead == NULL && !log->closing && !log->ckpt_asked)
             pthread_cond_wait(&log->cv, &log->mu);
-        if (log->qhead == NULL)
+        if (log->qhead == NULL && log->closing)
             break;
+        if (log->qhead == NULL) {
+            /* Idle, and asked: checkpoint if the usual rule says so, so a
+             * tenant that went quiet after a burst replays little. */
+            log->ckpt_asked = 0;
+            pthread_mutex_unlock(&log->mu);
+            run_group(log, NULL, 0);
+            pthread_mutex_lock(&log->mu);
+            continue;
+        }
         if (log->qbatches < last_group) {
             struct timespec late;
             deadline_in(&late, GROUP_WAIT_NS / 2);
@@ -779,6 +829,15 @@ writer_main(void *arg)
     /* A clean close leaves nothing to replay. */
     run_group(log, NULL, 1);
     return NULL;
+}
+
+void
+crm_log_checkpoint(crm_log *log)
+{
+    pthread_mutex_lock(&log->mu);
+    log->ckpt_asked = 1;
+    pthread_cond_signal(&log->cv);
+    pthread_mutex_unlock(&log->mu);
 }
 
 crm_err
@@ -865,7 +924,8 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     MDB_txn *txn;
     MDB_cursor *cur;
     crm_err err = crm_log_rd_begin(log, &txn, NULL);
-    if (err != CRM_OK) return err;
+    if (err != CRM_OK)
+        return err;
     int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
     if (rc != 0) {
         crm_log_rd_end(log, txn);
@@ -877,10 +937,13 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     size_t n = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0) break;
-        if (max && ++n >= max) break;
+        if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0)
+            break;
+        if (max && ++n >= max)
+            break;
     }
-    err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK : crm_mdb_fail(NULL, rc, "scan");
+    err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK
+                                          : crm_mdb_fail(NULL, rc, "scan");
     mdb_cursor_close(cur);
     crm_log_rd_end(log, txn);
     return err;
@@ -907,9 +970,11 @@ crm_log_stream_info(crm_log *log, const char *stream, size_t len,
                     uint64_t *version, uint64_t *position)
 {
     MDB_txn *txn;
-    if (overlay_head(log, stream, len, version, position)) return CRM_OK;
+    if (overlay_head(log, stream, len, version, position))
+        return CRM_OK;
     crm_err err = crm_log_rd_begin(log, &txn, NULL);
-    if (err != CRM_OK) return err;
+    if (err != CRM_OK)
+        return err;
     MDB_val k = {len, (void *)stream}, v;
     int rc = mdb_get(txn, log->dbi_streams, &k, &v);
     if (rc == 0 && v.mv_size == STREAMVAL_LEN) {
@@ -938,10 +1003,12 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
     msgpack_zone *z = NULL;
     hop *hops = NULL;
     uint64_t last_ver, pos;
-    if (len == 0 || len > CRM_STREAM_MAX) return CRM_ERR_NOT_FOUND;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return CRM_ERR_NOT_FOUND;
     int cached = overlay_head(log, stream, len, &last_ver, &pos);
     crm_err err = crm_log_rd_begin(log, &txn, NULL);
-    if (err != CRM_OK) return err;
+    if (err != CRM_OK)
+        return err;
     if (!cached) {
         MDB_val k = {len, (void *)stream}, v;
         int rc = mdb_get(txn, log->dbi_streams, &k, &v);
@@ -952,7 +1019,8 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
         last_ver = get_be64(v.mv_data);
         pos = get_be64((const uint8_t *)v.mv_data + 8);
     }
-    if (from_version > last_ver) goto done;
+    if (from_version > last_ver)
+        goto done;
 
     /* Walk back along stream_prev to from_version; the map pointers stay
      * valid for the whole read transaction, so nothing is copied. */
@@ -985,7 +1053,8 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
         if (visit(arg, hops[i].pos, hops[i].v.mv_data, hops[i].v.mv_size))
             break;
 done:
-    if (z) msgpack_zone_free(z);
+    if (z)
+        msgpack_zone_free(z);
     free(hops);
     crm_log_rd_end(log, txn);
     return err;
@@ -996,7 +1065,8 @@ crm_log_head(crm_log *log, uint64_t *position, uint8_t hash[CRM_HASH_LEN])
 {
     pthread_mutex_lock(&log->mu);
     *position = log->head_pos;
-    if (hash) memcpy(hash, log->head_hash, CRM_HASH_LEN);
+    if (hash)
+        memcpy(hash, log->head_hash, CRM_HASH_LEN);
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -1027,4 +1097,3 @@ crm_log_stats_get(crm_log *log, crm_log_stats *st)
     st->map_size = info.me_mapsize;
     st->map_used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 }
-

@@ -55,6 +55,7 @@ typedef struct crm_log_stats {
     uint64_t map_grows;  /* times the map was enlarged */
     uint64_t map_size;   /* bytes */
     uint64_t map_used;   /* bytes of pages in use */
+    uint64_t checkpoint; /* stream heads are in the index up to here */
     /* commits by events in them: bucket i counts commits of at most
      * 2^i events (the last bucket: more than 2^(N-2)) */
     uint64_t group_hist[CRM_LOG_GROUP_BUCKETS];
@@ -70,6 +71,11 @@ crm_err crm_log_open(const char *dir, const char *tenant,
 /* Finishes queued appends, stops the writer and closes the environment.
  * Accepts NULL. No other call on log may run concurrently or follow. */
 void crm_log_close(crm_log *log);
+
+/* Asks the writer to checkpoint stream heads once it is idle, if the
+ * usual rule holds (dirty heads, a second since the last checkpoint).
+ * Returns at once; for a timer (crmd calls it every second). */
+void crm_log_checkpoint(crm_log *log);
 
 /* Called on the writer thread once the batch is durable or refused. The
  * batch stays owned by the caller; the callback must not block for long:

@@ -78,6 +78,7 @@ struct crm_log {
     size_t qbatches;
     size_t want; /* the writer sleeps until this many batches are queued */
     int closing, writer_running;
+    int ckpt_asked; /* crm_log_checkpoint: checkpoint when idle */
     pthread_t writer;
 
     uint64_t head_pos;

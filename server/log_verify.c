@@ -18,7 +18,8 @@ bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (bad_position) *bad_position = pos;
+    if (bad_position)
+        *bad_position = pos;
     return crm_error_set(why, CRM_ERR_CORRUPT, "%s", msg);
 }
 
@@ -35,8 +36,10 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     uint64_t expect = 1, head_pos;
     int rc;
 
-    if (bad_position) *bad_position = 0;
-    if ((err = crm_log_rd_begin(log, &txn, why)) != CRM_OK) return err;
+    if (bad_position)
+        *bad_position = 0;
+    if ((err = crm_log_rd_begin(log, &txn, why)) != CRM_OK)
+        return err;
     if ((z = msgpack_zone_new(4096)) == NULL ||
         (heads = crm_scache_new()) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -124,7 +127,8 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
             err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
             goto done;
         }
-        if (pos == streams_at) at_ckpt = crm_scache_count(heads);
+        if (pos == streams_at)
+            at_ckpt = crm_scache_count(heads);
 
         MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
         uint8_t dg[CRM_DIGEST_LEN];
@@ -205,8 +209,10 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     }
     err = CRM_OK;
 done:
-    if (cur) mdb_cursor_close(cur);
-    if (z) msgpack_zone_free(z);
+    if (cur)
+        mdb_cursor_close(cur);
+    if (z)
+        msgpack_zone_free(z);
     crm_scache_free(heads);
     crm_log_rd_end(log, txn);
     return err;

@@ -16,6 +16,7 @@ typedef struct app {
     crm_config cfg;
     crm_server *srv;
     uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t tick;
     int exit_code;
 } app;
 
@@ -25,10 +26,18 @@ on_stop(uv_signal_t *h, int signum)
     app *a = h->data;
     crm_slog(CRM_INFO, 0, "msg=\"draining\" signal=%s",
              signum == SIGTERM ? "TERM" : "INT");
+    uv_timer_stop(&a->tick);
     int left = crm_server_drain(a->srv, 10000);
     if (left)
         crm_slog(CRM_WARN, 0, "msg=\"drain timed out\" unanswered=%d", left);
     uv_stop(h->loop);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+    app *a = t->data;
+    crm_server_tick(a->srv);
 }
 
 static void
@@ -82,12 +91,16 @@ main(int argc, char **argv)
     uv_signal_start(&a.sigterm, on_stop, SIGTERM);
     uv_signal_start(&a.sigint, on_stop, SIGINT);
     uv_signal_start(&a.sighup, on_hup, SIGHUP);
+    uv_timer_init(loop, &a.tick);
+    a.tick.data = &a;
+    uv_timer_start(&a.tick, on_tick, 1000, 1000);
 
     uv_run(loop, UV_RUN_DEFAULT);
 
     uv_close((uv_handle_t *)&a.sigterm, NULL);
     uv_close((uv_handle_t *)&a.sigint, NULL);
     uv_close((uv_handle_t *)&a.sighup, NULL);
+    uv_close((uv_handle_t *)&a.tick, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
     uv_loop_close(loop);
 

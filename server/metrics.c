@@ -151,6 +151,8 @@ crm_metrics_render(crm_metrics *m, msgpack_sbuffer *sb)
         {"crmd_tenant_map_size_bytes", "gauge", "LMDB map size."},
         {"crmd_tenant_map_used_bytes", "gauge", "LMDB pages in use."},
         {"crmd_tenant_map_grows_total", "counter", "Map enlargements."},
+        {"crmd_tenant_checkpoint_position", "gauge",
+         "Stream heads are in the streams index up to this position."},
     };
     crm_log_stats *st = calloc(n ? n : 1, sizeof(*st));
     int *have = calloc(n ? n : 1, sizeof(*have));
@@ -170,7 +172,8 @@ crm_metrics_render(crm_metrics *m, msgpack_sbuffer *sb)
             const uint64_t v[] = {st[i].position,   st[i].commits,
                                   st[i].events,     st[i].duplicates,
                                   st[i].conflicts,  st[i].map_size,
-                                  st[i].map_used,   st[i].map_grows};
+                                  st[i].map_used,   st[i].map_grows,
+                                  st[i].checkpoint};
             out(sb, "%s{tenant=\"%s\"} %llu\n", tm[k].name, t[i].id,
                 (unsigned long long)v[k]);
         }

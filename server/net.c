@@ -589,6 +589,12 @@ crm_server_free(crm_server *s)
     free(s);
 }
 
+void
+crm_server_tick(crm_server *s)
+{
+    crm_store_checkpoint(s->store);
+}
+
 crm_err
 crm_server_reload(crm_server *s, crm_error *why)
 {

@@ -30,6 +30,10 @@ int crm_server_drain(crm_server *s, int timeout_ms);
  * this returns) and frees the server. Accepts NULL. */
 void crm_server_free(crm_server *s);
 
+/* Housekeeping, from a timer every second: idle tenant logs checkpoint
+ * their stream heads. */
+void crm_server_tick(crm_server *s);
+
 /* SIGHUP: re-reads API keys from the registry. */
 crm_err crm_server_reload(crm_server *s, crm_error *why);
 

@@ -26,7 +26,8 @@ crm_scache *
 crm_scache_new(void)
 {
     crm_scache *c = calloc(1, sizeof(*c));
-    if (c == NULL) return NULL;
+    if (c == NULL)
+        return NULL;
     c->cap = 1024;
     if ((c->slot = calloc(c->cap, sizeof(*c->slot))) == NULL) {
         free(c);
@@ -38,7 +39,8 @@ crm_scache_new(void)
 void
 crm_scache_free(crm_scache *c)
 {
-    if (c == NULL) return;
+    if (c == NULL)
+        return;
     free(c->slot);
     free(c);
 }
@@ -64,7 +66,8 @@ const crm_shead *
 crm_scache_get(const crm_scache *c, const char *id, size_t len)
 {
     int found;
-    if (len == 0 || len > CRM_STREAM_MAX) return NULL;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return NULL;
     const crm_shead *h = find(c, id, len, &found);
     return found ? h : NULL;
 }
@@ -74,13 +77,15 @@ grow(crm_scache *c)
 {
     size_t cap = c->cap * 2;
     crm_shead *old = c->slot, *slot = calloc(cap, sizeof(*slot));
-    if (slot == NULL) return -1;
+    if (slot == NULL)
+        return -1;
     size_t ocap = c->cap;
     c->slot = slot;
     c->cap = cap;
     for (size_t i = 0; i < ocap; i++) {
         int found;
-        if (old[i].len) *find(c, old[i].id, old[i].len, &found) = old[i];
+        if (old[i].len)
+            *find(c, old[i].id, old[i].len, &found) = old[i];
     }
     free(old);
     return 0;
@@ -90,7 +95,8 @@ int
 crm_scache_reserve(crm_scache *c, size_t n)
 {
     while ((c->count + n) * 4 > c->cap * 3)
-        if (grow(c) != 0) return -1;
+        if (grow(c) != 0)
+            return -1;
     return 0;
 }
 
@@ -99,9 +105,11 @@ crm_scache_put(crm_scache *c, const char *id, size_t len, uint64_t version,
                uint64_t position)
 {
     int found;
-    if (len == 0 || len > CRM_STREAM_MAX) return -1;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return -1;
     /* keep the load under 3/4 so probes stay short */
-    if ((c->count + 1) * 4 > c->cap * 3 && grow(c) != 0) return -1;
+    if ((c->count + 1) * 4 > c->cap * 3 && grow(c) != 0)
+        return -1;
     crm_shead *h = find(c, id, len, &found);
     if (!found) {
         h->len = (uint8_t)len;
@@ -154,7 +162,8 @@ crm_scache_mark_clean(crm_scache *c)
 void
 crm_scache_clear(crm_scache *c)
 {
-    if (c->count == 0) return;
+    if (c->count == 0)
+        return;
     if (c->cap > 1024) {
         /* shrink back after a checkpoint of a large burst */
         crm_shead *slot = calloc(1024, sizeof(*slot));

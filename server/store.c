@@ -303,3 +303,12 @@ crm_store_registry(crm_store *s)
 {
     return s->reg;
 }
+
+void
+crm_store_checkpoint(crm_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (open_log *o = s->logs; o; o = o->next)
+        crm_log_checkpoint(o->log);
+    pthread_mutex_unlock(&s->mu);
+}

@@ -49,6 +49,9 @@ crm_err crm_store_tenant_log(crm_store *s, const char *id, crm_log **out,
 crm_err crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
                               crm_error *why);
 
+/* Asks every open tenant log to checkpoint when idle (crm_log_checkpoint). */
+void crm_store_checkpoint(crm_store *s);
+
 /* The registry environment, for the modules that keep their tables there
  * (keys.c). Owned by the store. */
 struct MDB_env *crm_store_registry(crm_store *s);

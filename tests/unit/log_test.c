@@ -566,6 +566,37 @@ test_heads_replayed_after_crash(void **state)
     fx_rmrf(dir);
 }
 
+/* An idle log checkpoints its stream heads when asked (crmd's timer),
+ * once a second has passed since the last checkpoint. */
+static void
+test_idle_checkpoint(void **state)
+{
+    ctx *c = *state;
+    crm_event_in ev[3];
+    for (int i = 0; i < 3; i++)
+        fx_event(&ev[i], i ? "ck-b" : "ck-a", "spend.recorded", spend_body(i + 1));
+    assert_int_equal(append(c->log, ev, 3, NULL, 0, NULL, NULL), CRM_OK);
+    crm_log_stats st;
+    crm_log_stats_get(c->log, &st);
+    uint64_t head = st.position;
+    if (st.checkpoint == head) {
+        /* a checkpoint may just have run with this very commit: add more */
+        fx_event(&ev[0], "ck-c", "spend.recorded", spend_body(9));
+        assert_int_equal(append(c->log, ev, 1, NULL, 0, NULL, NULL), CRM_OK);
+        crm_log_stats_get(c->log, &st);
+        head = st.position;
+    }
+    assert_true(st.checkpoint < head);
+    usleep(1100000);
+    crm_log_checkpoint(c->log);
+    for (int i = 0; i < 200 && st.checkpoint < head; i++) {
+        usleep(10000);
+        crm_log_stats_get(c->log, &st);
+    }
+    assert_int_equal(st.checkpoint, head);
+    assert_int_equal(crm_log_verify(c->log, NULL, NULL), CRM_OK);
+}
+
 int
 main(void)
 {
@@ -584,6 +615,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_verify_detects_tampering, setup,
                                         teardown),
         cmocka_unit_test(test_heads_replayed_after_crash),
+        cmocka_unit_test_setup_teardown(test_idle_checkpoint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
