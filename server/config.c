@@ -26,6 +26,7 @@ static const char usage[] =
     "      --contexts N           requests served concurrently (default 128)\n"
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  -V, --version              print the version and exit\n"
     "  -h, --help                 this text\n"
     "\n"
     "Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP\n"
@@ -158,6 +159,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"map-size-mb", required_argument, NULL, O_MAP},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     crm_err err;
@@ -177,11 +179,15 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
      * stopped inside a group of short options). */
     optind = 0;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "c:d:l:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:d:l:hV", opts, NULL)) != -1) {
         if (ch == 'c' && set_str(&c->file, optarg) != 0)
             return crm_error_set(why, CRM_ERR_NOMEM, NULL);
         if (ch == 'h') {
             fputs(usage, stdout);
+            return CRM_ERR_CLOSED;
+        }
+        if (ch == 'V') {
+            printf("crmd %s (protocol 1)\n", CRM_VERSION);
             return CRM_ERR_CLOSED;
         }
     }
@@ -190,7 +196,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
 
     int listen_reset = 0;
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "c:d:l:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:d:l:hV", opts, NULL)) != -1) {
         char *end;
         long v;
         switch (ch) {

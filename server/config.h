@@ -29,7 +29,7 @@ typedef struct crm_config {
 
 /* Fills c from defaults, then the file named by --config, then the other
  * flags. Returns CRM_ERR_BAD_REQUEST with why naming the bad line or flag.
- * --help prints usage and returns CRM_ERR_CLOSED. */
+ * --help and --version print and return CRM_ERR_CLOSED. */
 crm_err crm_config_load(crm_config *c, int argc, char **argv, crm_error *why);
 
 /* Re-reads c->file for what can change without a restart (log_level).
