@@ -45,6 +45,11 @@ typedef struct crm_log_opts {
 
 #define CRM_LOG_GROUP_BUCKETS 12
 
+/* Stream heads reach the streams index at checkpoints: when this many are
+ * dirty, or this long after the previous one (what a restart replays). */
+#define CRM_LOG_CKPT_STREAMS 131072
+#define CRM_LOG_CKPT_MS 1000
+
 typedef struct crm_log_stats {
     uint64_t position;   /* head */
     uint64_t commits;    /* write transactions committed (= fsyncs) */

@@ -23,11 +23,11 @@
 /* Stream heads are checkpointed into the streams index when this many
  * are dirty, or this long after the previous checkpoint; it bounds what
  * opening a log has to replay. */
-#define CKPT_STREAMS 32768
+#define CKPT_STREAMS CRM_LOG_CKPT_STREAMS
 #define CACHE_STREAMS (1u << 20) /* ~90 MiB of stream heads per tenant */
 #define GROUP_BYTES (32u << 20)
 #define LOG_REDO (-1) /* apply(): redo the group (not an LMDB code) */
-#define CKPT_NS 1000000000LL
+#define CKPT_NS (CRM_LOG_CKPT_MS * 1000000LL)
 
 typedef struct bevent {
     size_t off, len; /* canonical content in batch->content */

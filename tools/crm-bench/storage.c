@@ -9,7 +9,7 @@
  *   bare      the puts the log makes, without validation, encoding or
  *             hashing: log append + event_ids put per event, the head put
  *             per commit, and the stream heads written at the log's
- *             checkpoint cadence (every second or 32768 streams);
+ *             checkpoint cadence (CRM_LOG_CKPT_MS, CRM_LOG_CKPT_STREAMS);
  *   bare/idx  the same with the streams index updated in every commit, one
  *             put per stream per batch (what the log did before stream
  *             heads were checkpointed), for context;
@@ -362,8 +362,8 @@ run_bare(const sopts *o, const workload *w, size_t batch, int mode,
             for (size_t i = at; i < end; i++)
                 crm_scache_put(heads, w->ev[i].stream, w->ev[i].stream_len,
                                i, i + 1);
-            if (crm_scache_count(heads) >= 32768 ||
-                bench_now() - last_ckpt >= 1.0) {
+            if (crm_scache_count(heads) >= CRM_LOG_CKPT_STREAMS ||
+                bench_now() - last_ckpt >= CRM_LOG_CKPT_MS / 1000.0) {
                 bare_ckpt bc = {txn, dstreams, 0};
                 crm_scache_each(heads, 1, bare_ckpt_put, &bc);
                 if ((rc = bc.rc) != 0)
