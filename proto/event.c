@@ -151,18 +151,27 @@ check_field(const crm_field *f, const msgpack_object *v, crm_error *why)
                                  "required field '%s' is empty", f->name);
         break;
     }
-    case CRM_F_DATE: ok = date_valid(s, len); break;
+    case CRM_F_DATE:
+        ok = date_valid(s, len);
+        break;
     case CRM_F_CURRENCY:
-    case CRM_F_IATA: ok = upper3(s, len); break;
-    case CRM_F_EMAIL: ok = email_valid(s, len); break;
-    case CRM_F_PHONE: ok = phone_valid(s, len); break;
+    case CRM_F_IATA:
+        ok = upper3(s, len);
+        break;
+    case CRM_F_EMAIL:
+        ok = email_valid(s, len);
+        break;
+    case CRM_F_PHONE:
+        ok = phone_valid(s, len);
+        break;
     case CRM_F_ENUM:
         ok = 0;
         for (const char *const *e = f->values; *e; e++)
             if (strlen(*e) == len && memcmp(*e, s, len) == 0)
                 ok = 1;
         break;
-    default: break;
+    default:
+        break;
     }
     if (!ok)
         return crm_error_set(why, CRM_ERR_BAD_FIELD,
@@ -181,8 +190,10 @@ pack_scalar(msgpack_packer *pk, const msgpack_object *v)
     switch (v->type) {
     case MSGPACK_OBJECT_BOOLEAN:
         return v->via.boolean ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return msgpack_pack_uint64(pk, v->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return msgpack_pack_int64(pk, v->via.i64);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return msgpack_pack_uint64(pk, v->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return msgpack_pack_int64(pk, v->via.i64);
     case MSGPACK_OBJECT_STR:
         if (msgpack_pack_str(pk, v->via.str.size) != 0)
             return -1;
@@ -192,9 +203,12 @@ pack_scalar(msgpack_packer *pk, const msgpack_object *v)
             return -1;
         return msgpack_pack_bin_body(pk, v->via.bin.ptr, v->via.bin.size);
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: return msgpack_pack_double(pk, v->via.f64);
-    case MSGPACK_OBJECT_NIL: return msgpack_pack_nil(pk);
-    default: return -1;
+    case MSGPACK_OBJECT_FLOAT64:
+        return msgpack_pack_double(pk, v->via.f64);
+    case MSGPACK_OBJECT_NIL:
+        return msgpack_pack_nil(pk);
+    default:
+        return -1;
     }
 }
 
@@ -256,10 +270,9 @@ canon_map(msgpack_packer *pk, const msgpack_object_map *m, int depth,
     qsort(kv, n, sizeof(*kv), key_cmp);
     for (size_t i = 1; i < n; i++) {
         if (key_cmp(&kv[i - 1], &kv[i]) == 0) {
-            err = crm_error_set(why, CRM_ERR_BAD_FIELD,
-                                "body key '%.*s' appears twice",
-                                (int)kv[i]->key.via.str.size,
-                                kv[i]->key.via.str.ptr);
+            err = crm_error_set(
+                why, CRM_ERR_BAD_FIELD, "body key '%.*s' appears twice",
+                (int)kv[i]->key.via.str.size, kv[i]->key.via.str.ptr);
             goto done;
         }
     }
@@ -291,7 +304,8 @@ canon(msgpack_packer *pk, const msgpack_object *o, int depth, crm_error *why)
                              "event body nested deeper than %d levels",
                              CRM_BODY_DEPTH);
     switch (o->type) {
-    case MSGPACK_OBJECT_MAP: return canon_map(pk, &o->via.map, depth, NULL, why);
+    case MSGPACK_OBJECT_MAP:
+        return canon_map(pk, &o->via.map, depth, NULL, why);
     case MSGPACK_OBJECT_ARRAY:
         if (msgpack_pack_array(pk, o->via.array.size) != 0)
             return crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -315,7 +329,8 @@ canon(msgpack_packer *pk, const msgpack_object *o, int depth, crm_error *why)
     case MSGPACK_OBJECT_EXT:
         return crm_error_set(why, CRM_ERR_BAD_FIELD,
                              "msgpack ext values are not allowed");
-    default: break;
+    default:
+        break;
     }
     return pack_scalar(pk, o) == 0 ? CRM_OK
                                    : crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -345,8 +360,9 @@ encode_ext(msgpack_packer *pk, const msgpack_object *body, crm_error *why)
     if (err != CRM_OK)
         return err;
     if (pii == NULL || pii->via.map.size == 0)
-        return msgpack_pack_nil(pk) == 0 ? CRM_OK
-                                         : crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        return msgpack_pack_nil(pk) == 0
+                   ? CRM_OK
+                   : crm_error_set(why, CRM_ERR_NOMEM, NULL);
     return canon_map(pk, &pii->via.map, 1, NULL, why);
 }
 
@@ -371,8 +387,10 @@ encode_known(msgpack_packer *pk, const crm_event_type *t,
             const crm_field *f =
                 crm_schema_field(t, k->via.str.ptr, k->via.str.size);
             if (f == NULL) {
-                int ok = crm_utf8_valid(k->via.str.ptr, k->via.str.size) &&
-                         k->via.str.size <= 64;
+                if (!crm_utf8_valid(k->via.str.ptr, k->via.str.size))
+                    return crm_error_set(why, CRM_ERR_BAD_UTF8,
+                                         "a field name is not valid UTF-8");
+                int ok = k->via.str.size <= 64;
                 return crm_error_set(why, CRM_ERR_UNKNOWN_FIELD,
                                      "%s has no field '%.*s'", t->name,
                                      ok ? (int)k->via.str.size : 1,
@@ -399,8 +417,9 @@ encode_known(msgpack_packer *pk, const crm_event_type *t,
                                      f->name);
             continue;
         }
-        if (f->with && vals[crm_schema_field(t, f->with, strlen(f->with)) -
-                            t->fields] == NULL)
+        if (f->with &&
+            vals[crm_schema_field(t, f->with, strlen(f->with)) - t->fields] ==
+                NULL)
             return crm_error_set(why, CRM_ERR_MISSING_FIELD,
                                  "field '%s' requires field '%s'", f->name,
                                  f->with);
@@ -436,15 +455,20 @@ nomem:
 
 /* --- public --------------------------------------------------------------- */
 
+static int
+has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
 int
 crm_stream_id_valid(const char *s, size_t len)
 {
-    if (len == 0 || len > CRM_STREAM_MAX || !crm_utf8_valid(s, len))
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
+    return len > 0 && len <= CRM_STREAM_MAX && !has_control(s, len) &&
+           crm_utf8_valid(s, len);
 }
 
 crm_err
@@ -457,12 +481,17 @@ crm_event_encode(const crm_event_in *e, msgpack_sbuffer *out, crm_error *why)
     static const uint8_t zero[CRM_ID_LEN];
     if (memcmp(e->id, zero, CRM_ID_LEN) == 0)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST, "event id is missing");
+    if (e->stream_len > 0 && e->stream_len <= CRM_STREAM_MAX &&
+        !has_control(e->stream, e->stream_len) &&
+        !crm_utf8_valid(e->stream, e->stream_len))
+        return crm_error_set(why, CRM_ERR_BAD_UTF8,
+                             "stream id is not valid UTF-8");
     if (!crm_stream_id_valid(e->stream, e->stream_len))
-        return crm_error_set(why, e->stream_len > CRM_STREAM_MAX
-                                      ? CRM_ERR_TOO_LARGE
-                                      : CRM_ERR_BAD_REQUEST,
-                             "stream id must be 1..%d bytes of printable UTF-8",
-                             CRM_STREAM_MAX);
+        return crm_error_set(
+            why,
+            e->stream_len > CRM_STREAM_MAX ? CRM_ERR_TOO_LARGE
+                                           : CRM_ERR_BAD_REQUEST,
+            "stream id must be 1..%d bytes of printable UTF-8", CRM_STREAM_MAX);
     if (e->occurred_at <= 0 || e->occurred_at > CRM_TIME_MAX)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "occurred_at must be UTC microseconds > 0");
@@ -475,8 +504,10 @@ crm_event_encode(const crm_event_in *e, msgpack_sbuffer *out, crm_error *why)
 
     const crm_event_type *t = crm_schema_find(e->type, e->type_len);
     if (t == NULL && !crm_schema_is_ext(e->type, e->type_len)) {
-        int ok = e->type_len <= CRM_TYPE_MAX &&
-                 crm_utf8_valid(e->type, e->type_len);
+        if (!crm_utf8_valid(e->type, e->type_len))
+            return crm_error_set(why, CRM_ERR_BAD_UTF8,
+                                 "event type is not valid UTF-8");
+        int ok = e->type_len <= CRM_TYPE_MAX;
         return crm_error_set(why, CRM_ERR_UNKNOWN_TYPE,
                              "unknown event type '%.*s' (extensions must "
                              "start with 'x.')",

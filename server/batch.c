@@ -70,13 +70,18 @@ cmp_id(const void *pa, const void *pb, void *arg)
                   (const uint8_t *)b->content.data + y->off + 2, CRM_ID_LEN);
 }
 
+/* The group of stream id[0..len) once groups are sorted and unique. */
 static bgroup *
-find_group(crm_batch *b, const bgroup *key, size_t nsorted)
+group_of(crm_batch *b, const char *id, size_t len)
 {
-    size_t lo = 0, hi = nsorted;
+    size_t lo = 0, hi = b->ngroups;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = cmp_stream(key, &b->groups[mid], b);
+        const bgroup *g = &b->groups[mid];
+        size_t n = len < g->len ? len : g->len;
+        int c = memcmp(id, batch_stream(b, g), n);
+        if (c == 0)
+            c = (len > g->len) - (len < g->len);
         if (c == 0)
             return &b->groups[mid];
         if (c < 0)
@@ -162,10 +167,10 @@ crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
             b->groups[ng++] = b->groups[i];
     b->ngroups = ng;
     for (size_t i = 0; i < n; i++) {
-        bgroup key = {.off = b->ev[i].off + 2 + CRM_ID_LEN +
-                             (ev[i].stream_len < 32 ? 1 : 2),
-                      .len = ev[i].stream_len};
-        b->ev[i].group = (uint32_t)(find_group(b, &key, ng) - b->groups);
+        const char *sid = (const char *)b->content.data + b->ev[i].off + 2 +
+                          CRM_ID_LEN + (ev[i].stream_len < 32 ? 1 : 2);
+        b->ev[i].group =
+            (uint32_t)(group_of(b, sid, ev[i].stream_len) - b->groups);
     }
 
     for (size_t i = 0; i < nexp; i++) {
@@ -176,23 +181,19 @@ crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
                                 (long long)x->version);
             goto fail;
         }
-        bgroup *g = NULL;
-        for (size_t k = 0; k < ng && g == NULL; k++)
-            if (b->groups[k].len == x->stream_len &&
-                memcmp(batch_stream(b, &b->groups[k]), x->stream,
-                       x->stream_len) == 0)
-                g = &b->groups[k];
+        bgroup *g = group_of(b, x->stream, x->stream_len);
         if (g == NULL) {
             err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                 "expected version names a stream with no "
                                 "event in the batch");
             goto fail;
         }
-        if (g->expect != CRM_EXPECT_ANY) {
+        if (g->expect_set) {
             err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                 "two expected versions for one stream");
             goto fail;
         }
+        g->expect_set = 1;
         g->expect = x->version;
     }
 

@@ -100,8 +100,62 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
     MDB_val sk = {10, "streams_at"}, sv = {8, zero};
     if ((rc = mdb_put(txn, log->dbi_meta, &sk, &sv, 0)) != 0)
         return rc;
-    MDB_val fk = {6, "format"}, fv = {1, "1"};
+    MDB_val fk = {6, "format"}, fv = {1, LOG_FORMAT};
     return mdb_put(txn, log->dbi_meta, &fk, &fv, 0);
+}
+
+/* Brings a log of an older format up to LOG_FORMAT: format 1 had no
+ * stream_skip index, so it is built from the records. A format newer than
+ * this build refuses to open rather than be written wrongly. */
+static crm_err
+upgrade_format(crm_log *log, MDB_txn *txn, crm_error *why)
+{
+    MDB_val k = {6, "format"}, v;
+    int rc = mdb_get(txn, log->dbi_meta, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return crm_mdb_fail(why, rc, "read log format");
+    if (rc == 0 && v.mv_size == 1 && memcmp(v.mv_data, LOG_FORMAT, 1) == 0)
+        return CRM_OK;
+    if (rc == 0 && !(v.mv_size == 1 && memcmp(v.mv_data, "1", 1) == 0))
+        return crm_error_set(why, CRM_ERR_CORRUPT,
+                             "log format '%.*s' is not one this crmd knows",
+                             (int)(v.mv_size < 16 ? v.mv_size : 16),
+                             (const char *)v.mv_data);
+
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0)
+        return crm_mdb_fail(why, rc, "upgrade");
+    crm_err err = CRM_OK;
+    MDB_val rk, rv;
+    for (rc = mdb_cursor_get(cur, &rk, &rv, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &rk, &rv, MDB_NEXT)) {
+        crm_record r;
+        msgpack_zone_clear(log->wzone);
+        if (crm_record_decode(rv.mv_data, rv.mv_size, log->wzone, &r, why) !=
+            CRM_OK) {
+            err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                "record %llu unreadable while upgrading",
+                                (unsigned long long)get_be64(rk.mv_data));
+            break;
+        }
+        if (!skip_due(r.h.version))
+            continue;
+        uint8_t kb[SKIPKEY_MAX], pb[8];
+        put_be64(pb, r.h.position);
+        MDB_val sk = {skip_key(kb, r.stream, r.stream_len, r.h.version), kb},
+                sv = {8, pb};
+        if ((rc = mdb_put(txn, log->dbi_skip, &sk, &sv, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (err == CRM_OK && rc != MDB_NOTFOUND)
+        err = crm_mdb_fail(why, rc, "upgrade");
+    if (err != CRM_OK)
+        return err;
+    MDB_val fv = {1, LOG_FORMAT};
+    if ((rc = mdb_put(txn, log->dbi_meta, &k, &fv, 0)) != 0)
+        return crm_mdb_fail(why, rc, "upgrade");
+    return CRM_OK;
 }
 
 /* Rebuilds the overlay from the records after the last checkpoint. */
@@ -215,7 +269,9 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (rc = mdb_dbi_open(txn, "streams", MDB_CREATE, &log->dbi_streams)) !=
             0 ||
         (rc = mdb_dbi_open(txn, "event_ids", MDB_CREATE, &log->dbi_ids)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->dbi_meta)) != 0) {
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->dbi_meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "stream_skip", MDB_CREATE, &log->dbi_skip)) !=
+            0) {
         err = crm_mdb_fail(why, rc, "open log databases");
         goto fail;
     }
@@ -228,7 +284,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         err = crm_mdb_fail(why, rc, "read log head");
         goto fail;
     }
-    if ((err = replay_heads(log, txn, why)) != CRM_OK)
+    if ((err = upgrade_format(log, txn, why)) != CRM_OK ||
+        (err = replay_heads(log, txn, why)) != CRM_OK)
         goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -510,6 +567,15 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         }
         if (rc != 0)
             return rc;
+        if (skip_due(h.version)) {
+            uint8_t skb[SKIPKEY_MAX];
+            MDB_val sk = {skip_key(skb, batch_stream(b, gr), gr->len,
+                                   h.version),
+                          skb},
+                    sv = {8, kb};
+            if ((rc = mdb_put(txn, log->dbi_skip, &sk, &sv, 0)) != 0)
+                return rc;
+        }
 
         *pos = h.position;
         e->position = h.position;
@@ -620,10 +686,15 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         for (crm_batch *b = list; b && rc == 0; b = b->next)
             rc = apply(log, txn, b, &pos, hash, now);
         /* Room for this transaction's heads is made before the commit, so
-         * the merge after it cannot fail. */
-        if (rc == 0 && crm_scache_reserve(log->overlay,
-                                          crm_scache_count(log->pending)) != 0)
-            rc = ENOMEM;
+         * the merge after it cannot fail. Growing moves the table that
+         * readers probe: it happens under their lock. */
+        if (rc == 0) {
+            pthread_mutex_lock(&log->ovl_mu);
+            if (crm_scache_reserve(log->overlay,
+                                   crm_scache_count(log->pending)) != 0)
+                rc = ENOMEM;
+            pthread_mutex_unlock(&log->ovl_mu);
+        }
         if (rc == 0 && (pos != log->head_pos || ckpt)) {
             uint8_t hv[HEADVAL_LEN];
             put_be64(hv, pos);
@@ -994,6 +1065,32 @@ typedef struct hop {
     MDB_val v;
 } hop;
 
+/* Moves (*version, *position) back to the stream's first skip entry at
+ * or after version `at`, if there is one before *version. */
+static void
+skip_to(crm_log *log, MDB_txn *txn, const char *stream, size_t len, uint64_t at,
+        uint64_t *version, uint64_t *position)
+{
+    MDB_cursor *cur;
+    uint8_t kb[SKIPKEY_MAX];
+    MDB_val k = {skip_key(kb, stream, len, at), kb}, v;
+    if (mdb_cursor_open(txn, log->dbi_skip, &cur) != 0)
+        return; /* the walk from the head is slower, not wrong */
+    /* Stream ids hold no byte below 0x20 and versions start with 0x00, so
+     * the entries of one stream sort together and a key of another stream
+     * never has this length and prefix. */
+    if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 &&
+        k.mv_size == len + 8 && memcmp(k.mv_data, stream, len) == 0 &&
+        v.mv_size == 8) {
+        uint64_t ver = get_be64((const uint8_t *)k.mv_data + len);
+        if (ver >= at && ver < *version) {
+            *version = ver;
+            *position = get_be64(v.mv_data);
+        }
+    }
+    mdb_cursor_close(cur);
+}
+
 crm_err
 crm_log_read_stream(crm_log *log, const char *stream, size_t len,
                     uint64_t from_version, size_t max, crm_log_visit_fn visit,
@@ -1022,8 +1119,17 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
     if (from_version > last_ver)
         goto done;
 
-    /* Walk back along stream_prev to from_version; the map pointers stay
-     * valid for the whole read transaction, so nothing is copied. */
+    /* The walk back along stream_prev starts at the first skip entry at or
+     * after the last version asked for, or at the head: at most max +
+     * SKIP_EVERY hops however long the stream. */
+    uint64_t want_last = last_ver;
+    if (max && max - 1 < last_ver - from_version)
+        want_last = from_version + max - 1;
+    if (last_ver - want_last >= SKIP_EVERY)
+        skip_to(log, txn, stream, len, want_last, &last_ver, &pos);
+
+    /* The map pointers stay valid for the whole read transaction, so
+     * nothing is copied. */
     size_t n = (size_t)(last_ver - from_version + 1);
     if ((hops = malloc(n * sizeof(*hops))) == NULL ||
         (z = msgpack_zone_new(2048)) == NULL) {

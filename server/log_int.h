@@ -10,6 +10,7 @@
 #include <msgpack.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "log.h"
 #include "record.h"
@@ -19,6 +20,12 @@
 #define GIB ((size_t)1 << 30)
 #define IDVAL_LEN (8 + CRM_DIGEST_LEN) /* event_ids value */
 #define STREAMVAL_LEN 16               /* streams value */
+/* stream_skip: (stream id, version BE64) -> position BE64 for every
+ * SKIP_EVERY-th version of a stream, so a read of a long stream starts its
+ * walk back along stream_prev near where it is asked to, not at the head. */
+#define SKIP_EVERY 64
+#define SKIPKEY_MAX (CRM_STREAM_MAX + 8)
+#define LOG_FORMAT "2" /* 2: stream_skip */
 #define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
 /* Stream heads are checkpointed into the streams index when this many
  * are dirty, or this long after the previous checkpoint; it bounds what
@@ -40,6 +47,7 @@ typedef struct bevent {
 typedef struct bgroup {
     size_t off, len; /* stream id bytes in batch->content */
     int64_t expect;
+    int expect_set; /* an expectation named this stream */
     /* writer state while the batch is applied */
     int exists, has_new, touched;
     uint64_t version, last_pos;
@@ -63,7 +71,7 @@ struct crm_log {
     char tenant[CRM_TENANT_MAX + 1];
     size_t tenant_len;
     MDB_env *env;
-    MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta;
+    MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta, dbi_skip;
     size_t map_size, map_max, group_events;
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
@@ -115,6 +123,22 @@ get_be64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
+}
+
+/* The stream_skip key of (stream, version) into kb; returns its length. */
+static inline size_t
+skip_key(uint8_t kb[SKIPKEY_MAX], const void *stream, size_t len,
+         uint64_t version)
+{
+    memcpy(kb, stream, len);
+    put_be64(kb + len, version);
+    return len + 8;
+}
+
+static inline int
+skip_due(uint64_t version)
+{
+    return version % SKIP_EVERY == SKIP_EVERY - 1;
 }
 
 /* The stream id of a batch's group, inside the batch's content. */

@@ -33,7 +33,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     uint64_t streams_at = 0, at_ckpt = 0;
     crm_err err;
     uint8_t hash[CRM_HASH_LEN], head_hash[CRM_HASH_LEN];
-    uint64_t expect = 1, head_pos;
+    uint64_t expect = 1, head_pos, nskips = 0;
     int rc;
 
     if (bad_position)
@@ -129,6 +129,20 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         }
         if (pos == streams_at)
             at_ckpt = crm_scache_count(heads);
+        if (skip_due(r.h.version)) {
+            uint8_t kb[SKIPKEY_MAX];
+            MDB_val sk = {skip_key(kb, r.stream, r.stream_len, r.h.version),
+                          kb},
+                    sv;
+            if (mdb_get(txn, log->dbi_skip, &sk, &sv) != 0 || sv.mv_size != 8 ||
+                get_be64(sv.mv_data) != pos) {
+                err = bad(why, bad_position, pos,
+                          "position %llu: stream skip index disagrees",
+                          (unsigned long long)pos);
+                goto done;
+            }
+            nskips++;
+        }
 
         MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
         uint8_t dg[CRM_DIGEST_LEN];
@@ -205,6 +219,16 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         err = bad(why, bad_position, 0,
                   "the idempotency index holds %llu ids for %llu records",
                   (unsigned long long)nids, (unsigned long long)head_pos);
+        goto done;
+    }
+    MDB_stat skips;
+    mdb_stat(txn, log->dbi_skip, &skips);
+    if (skips.ms_entries != nskips) {
+        err = bad(why, bad_position, 0,
+                  "the stream skip index holds %llu entries, the log needs "
+                  "%llu",
+                  (unsigned long long)skips.ms_entries,
+                  (unsigned long long)nskips);
         goto done;
     }
     err = CRM_OK;

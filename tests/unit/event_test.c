@@ -616,9 +616,9 @@ test_unknown_type(void **state)
     expect_err(&e, CRM_ERR_UNKNOWN_TYPE, NULL);
     e = ev("Spend.Recorded", NULL);
     expect_err(&e, CRM_ERR_UNKNOWN_TYPE, NULL);
-    /* the message must not echo a broken name */
+    /* a broken name is bad UTF-8 wherever it stands, and not echoed */
     e = ev("bad\xff\xfe", NULL);
-    expect_err(&e, CRM_ERR_UNKNOWN_TYPE, NULL);
+    expect_err(&e, CRM_ERR_BAD_UTF8, "type");
     static char longname[300];
     memset(longname, 'q', sizeof(longname) - 1);
     e = ev(longname, NULL);
@@ -649,11 +649,11 @@ test_missing_and_unknown_field(void **state)
                     FX_BODY(FX_I("amount", 5), FX_S("currency", "EUR"),
                             FX_S("category", "spa"), FX_I("nps", 3)),
                     CRM_ERR_UNKNOWN_FIELD, "nps");
-    /* an unknown field name that is not UTF-8 is not echoed */
+    /* a field name that is not UTF-8 is bad UTF-8, not echoed */
     mp *m = mp_new();
     MP(m, 0x81, 0xa2, 0xc3, 0x28, 0x01);
     crm_event_in e = ev("feedback.survey_submitted", mp_obj(m));
-    expect_err(&e, CRM_ERR_UNKNOWN_FIELD, NULL);
+    expect_err(&e, CRM_ERR_BAD_UTF8, "field name");
     /* a non-string field name */
     m = mp_new();
     MP(m, 0x81, 0x01, 0x01);
@@ -926,7 +926,7 @@ test_envelope(void **state)
     expect_err(&e, CRM_ERR_BAD_REQUEST, "stream");
     e.stream = "guest\xc3";
     e.stream_len = 6;
-    expect_err(&e, CRM_ERR_BAD_REQUEST, "stream");
+    expect_err(&e, CRM_ERR_BAD_UTF8, "stream");
     e.stream = "g\xc3\xbcst"; /* UTF-8 ids are fine */
     e.stream_len = 5;
     enc(&e, &sb);
