@@ -328,6 +328,7 @@ crm_log_close(crm_log *log)
         msgpack_zone_free(log->wzone);
     crm_scache_free(log->overlay);
     crm_scache_free(log->pending);
+    free(log->ckpt_snap);
     pthread_mutex_destroy(&log->ovl_mu);
     pthread_rwlock_destroy(&log->maplock);
     pthread_cond_destroy(&log->cv);
@@ -594,38 +595,107 @@ apply(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
     return 0;
 }
 
-typedef struct ckpt_arg {
-    crm_log *log;
-    MDB_txn *txn;
-    int rc;
-} ckpt_arg;
+/* --- checkpoints of stream heads -----------------------------------------
+ *
+ * A round writes the heads that were dirty when it began (the heads at
+ * ckpt_to), sorted by stream id, a slice per commit: a slice rewrites one
+ * key range of the streams index rather than pages all over it, so no
+ * single commit carries the whole checkpoint (at 100,000 streams that was
+ * a pause of tens of milliseconds). streams_at moves to ckpt_to with the
+ * last slice; until then the index holds, per stream, its head at
+ * streams_at or at ckpt_to, which replaying from streams_at makes whole.
+ */
 
-static void
-ckpt_put(void *arg, const crm_shead *h)
+static int
+cmp_head(const void *pa, const void *pb)
 {
-    ckpt_arg *a = arg;
-    uint8_t sb[STREAMVAL_LEN];
-    if (a->rc != 0)
-        return;
-    put_be64(sb, h->version);
-    put_be64(sb + 8, h->position);
-    MDB_val k = {h->len, (void *)h->id}, v = {STREAMVAL_LEN, sb};
-    a->rc = mdb_put(a->txn, a->log->dbi_streams, &k, &v, 0);
+    const crm_shead *x = pa, *y = pb;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->id, y->id, n); /* LMDB's default key order */
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Writes the overlay into the streams index, current up to the committed
- * head, inside the group's transaction. */
-static int
-checkpoint(crm_log *log, MDB_txn *txn)
+static void
+snap_add(void *arg, const crm_shead *h)
 {
-    ckpt_arg a = {log, txn, 0};
-    crm_scache_each(log->overlay, 1, ckpt_put, &a);
-    if (a.rc != 0)
-        return a.rc;
-    uint8_t at[8];
-    put_be64(at, log->head_pos);
-    MDB_val k = {10, "streams_at"}, v = {8, at};
-    return mdb_put(txn, log->dbi_meta, &k, &v, 0);
+    crm_log *log = arg;
+    log->ckpt_snap[log->ckpt_n++] = *h;
+}
+
+/* Starts a round with every dirty head; 0 or ENOMEM. A round in progress
+ * is dropped: the new one holds all it held, as new or newer. */
+static int
+ckpt_begin(crm_log *log)
+{
+    size_t n = crm_scache_dirty(log->overlay);
+    if (n > log->ckpt_cap) {
+        crm_shead *p = realloc(log->ckpt_snap, n * sizeof(*p));
+        if (p == NULL)
+            return ENOMEM;
+        log->ckpt_snap = p;
+        log->ckpt_cap = n;
+    }
+    log->ckpt_n = 0;
+    crm_scache_each(log->overlay, 1, snap_add, log);
+    qsort(log->ckpt_snap, log->ckpt_n, sizeof(*log->ckpt_snap), cmp_head);
+    log->ckpt_next = 0;
+    log->ckpt_to = log->head_pos;
+    return 0;
+}
+
+/* Writes the round's next slice (all of it when `all`) in txn; *end is
+ * where the round stands once txn commits. */
+static int
+ckpt_slice(crm_log *log, MDB_txn *txn, int all, size_t *end)
+{
+    size_t n = log->ckpt_n, at = log->ckpt_next;
+    size_t slice = (n + CRM_LOG_CKPT_SLICES - 1) / CRM_LOG_CKPT_SLICES;
+    if (slice < CRM_LOG_CKPT_SLICE_MIN)
+        slice = CRM_LOG_CKPT_SLICE_MIN;
+    *end = all || n - at <= slice ? n : at + slice;
+    int rc = 0;
+    for (size_t i = at; i < *end && rc == 0; i++) {
+        const crm_shead *h = &log->ckpt_snap[i];
+        uint8_t sb[STREAMVAL_LEN];
+        put_be64(sb, h->version);
+        put_be64(sb + 8, h->position);
+        MDB_val k = {h->len, (void *)h->id}, v = {STREAMVAL_LEN, sb};
+        rc = mdb_put(txn, log->dbi_streams, &k, &v, 0);
+    }
+    uint8_t to[8];
+    put_be64(to, log->ckpt_to);
+    MDB_val tk = {7, "ckpt_to"}, tv = {8, to};
+    if (rc == 0)
+        rc = mdb_put(txn, log->dbi_meta, &tk, &tv, 0);
+    MDB_val sk = {10, "streams_at"};
+    if (rc == 0 && *end == n)
+        rc = mdb_put(txn, log->dbi_meta, &sk, &tv, 0);
+    return rc;
+}
+
+/* After the commit that wrote the last slice: the heads that have not
+ * moved since the round began are clean; past a bound, clean heads leave
+ * the cache (the index has them). */
+static void
+ckpt_end(crm_log *log)
+{
+    for (size_t i = 0; i < log->ckpt_n; i++) {
+        const crm_shead *h = &log->ckpt_snap[i];
+        crm_scache_mark_clean_at(log->overlay, h->id, h->len, h->position);
+    }
+    log->streams_at = log->ckpt_to;
+    log->last_ckpt_ns = crm_mono_ns();
+    log->ckpt_n = log->ckpt_next = 0;
+    if (log->ckpt_cap > CRM_LOG_CKPT_STREAMS) {
+        free(log->ckpt_snap); /* a burst's snapshot is not kept */
+        log->ckpt_snap = NULL;
+        log->ckpt_cap = 0;
+    }
+    if (crm_scache_count(log->overlay) > CACHE_STREAMS) {
+        pthread_mutex_lock(&log->ovl_mu);
+        crm_scache_drop_clean(log->overlay);
+        pthread_mutex_unlock(&log->ovl_mu);
+    }
 }
 
 /* Enlarges the map; readers are held off while LMDB remaps. */
@@ -671,11 +741,19 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
             return;
         }
         crm_scache_clear(log->pending);
-        size_t nov = crm_scache_dirty(log->overlay);
-        int ckpt = nov > 0 && (force_ckpt || nov >= CKPT_STREAMS ||
-                               crm_mono_ns() - log->last_ckpt_ns >= CKPT_NS);
+        /* A round begins when enough heads are dirty or a second has
+         * passed; an idle log or a closing one finishes it at once, and a
+         * closing one writes every dirty head (nothing left to replay). */
+        size_t nov = crm_scache_dirty(log->overlay), slice_end = 0;
+        if (nov > 0 &&
+            (force_ckpt || (log->ckpt_n == 0 &&
+                            (nov >= CKPT_STREAMS ||
+                             crm_mono_ns() - log->last_ckpt_ns >= CKPT_NS))) &&
+            ckpt_begin(log) != 0)
+            log->ckpt_n = 0; /* no memory for it now: a later commit */
+        int ckpt = log->ckpt_n > 0;
         if (ckpt)
-            rc = checkpoint(log, txn);
+            rc = ckpt_slice(log, txn, force_ckpt || list == NULL, &slice_end);
         uint64_t pos = log->head_pos;
         uint8_t hash[CRM_HASH_LEN];
         memcpy(hash, log->head_hash, CRM_HASH_LEN);
@@ -723,10 +801,10 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
             return;
         }
 
-        /* The checkpoint covered the heads up to the previous head. */
         if (ckpt) {
-            log->streams_at = log->head_pos;
-            log->last_ckpt_ns = crm_mono_ns();
+            log->ckpt_next = slice_end;
+            if (slice_end == log->ckpt_n)
+                ckpt_end(log);
         }
         pthread_mutex_lock(&log->mu);
         size_t nb = 0, nev = 0, ndup = 0, nconf = 0;
@@ -747,13 +825,6 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
         /* Then the stream heads, before anyone is acknowledged: a reader
          * never sees a stream position beyond the head. */
         pthread_mutex_lock(&log->ovl_mu);
-        if (ckpt) {
-            /* Written heads stay as clean entries, so streams seen lately
-             * need no index lookup; past a bound the cache starts over. */
-            crm_scache_mark_clean(log->overlay);
-            if (crm_scache_count(log->overlay) > CACHE_STREAMS)
-                crm_scache_clear(log->overlay);
-        }
         crm_scache_merge(log->overlay, log->pending);
         pthread_mutex_unlock(&log->ovl_mu);
         crm_scache_clear(log->pending);

@@ -49,6 +49,10 @@ typedef struct crm_log_opts {
  * dirty, or this long after the previous one (what a restart replays). */
 #define CRM_LOG_CKPT_STREAMS 131072
 #define CRM_LOG_CKPT_MS 1000
+/* A checkpoint is written in key order over this many commits, each
+ * writing at least CRM_LOG_CKPT_SLICE_MIN heads. */
+#define CRM_LOG_CKPT_SLICES 8
+#define CRM_LOG_CKPT_SLICE_MIN 4096
 
 typedef struct crm_log_stats {
     uint64_t position;   /* head */

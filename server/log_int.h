@@ -107,6 +107,11 @@ struct crm_log {
     crm_scache *pending; /* heads set by the transaction being built */
     uint64_t streams_at; /* the streams index is current up to here */
     int64_t last_ckpt_ns;
+    /* The checkpoint round in progress (writer thread only): the heads
+     * dirty when it began, sorted by id; ckpt_next is the next to write. */
+    crm_shead *ckpt_snap;
+    size_t ckpt_n, ckpt_cap, ckpt_next;
+    uint64_t ckpt_to; /* the head when the round began */
 };
 
 static inline void

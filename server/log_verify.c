@@ -23,14 +23,23 @@ bad(crm_error *why, uint64_t *bad_position, uint64_t pos, const char *fmt, ...)
     return crm_error_set(why, CRM_ERR_CORRUPT, "%s", msg);
 }
 
+/* A copy of the heads so far into an empty cache. */
+static int
+snapshot(crm_scache *dst, const crm_scache *heads)
+{
+    if (crm_scache_reserve(dst, crm_scache_count(heads)) != 0)
+        return -1;
+    return crm_scache_merge(dst, heads);
+}
+
 crm_err
 crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
 {
     MDB_txn *txn;
     MDB_cursor *cur = NULL;
     msgpack_zone *z = NULL;
-    crm_scache *heads = NULL;
-    uint64_t streams_at = 0, at_ckpt = 0;
+    crm_scache *heads = NULL, *at_sa = NULL, *at_ct = NULL;
+    uint64_t streams_at = 0, ckpt_to = 0;
     crm_err err;
     uint8_t hash[CRM_HASH_LEN], head_hash[CRM_HASH_LEN];
     uint64_t expect = 1, head_pos, nskips = 0;
@@ -70,6 +79,22 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
             err = bad(why, bad_position, 0, "meta streams_at is unreadable");
             goto done;
         }
+        /* a checkpoint round in progress writes heads up to ckpt_to */
+        MDB_val tk = {7, "ckpt_to"}, tv;
+        rc = mdb_get(txn, log->dbi_meta, &tk, &tv);
+        if (rc == MDB_NOTFOUND) {
+            ckpt_to = streams_at;
+        } else if (rc != 0 || tv.mv_size != 8 ||
+                   (ckpt_to = get_be64(tv.mv_data)) > head_pos ||
+                   ckpt_to < streams_at) {
+            err = bad(why, bad_position, 0, "meta ckpt_to is unreadable");
+            goto done;
+        }
+    }
+    if ((at_sa = crm_scache_new()) == NULL ||
+        (at_ct = crm_scache_new()) == NULL) {
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto done;
     }
 
     memcpy(hash, log->genesis, CRM_HASH_LEN);
@@ -127,8 +152,12 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
             err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
             goto done;
         }
-        if (pos == streams_at)
-            at_ckpt = crm_scache_count(heads);
+        /* the heads as they stood at streams_at and at ckpt_to */
+        if ((pos == streams_at && snapshot(at_sa, heads) != 0) ||
+            (pos == ckpt_to && snapshot(at_ct, heads) != 0)) {
+            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            goto done;
+        }
         if (skip_due(r.h.version)) {
             uint8_t kb[SKIPKEY_MAX];
             MDB_val sk = {skip_key(kb, r.stream, r.stream_len, r.h.version),
@@ -169,15 +198,16 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     }
 
     /* The streams index is current up to streams_at (it is checkpointed):
-     * each entry points at its stream's event with that version at or
-     * before streams_at, and the entries account for every event there. */
+     * every stream that existed then has an entry, and each entry is its
+     * stream's head at streams_at or, while a checkpoint round is under
+     * way, at ckpt_to. */
     mdb_cursor_close(cur);
     cur = NULL;
     if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
         err = crm_mdb_fail(why, rc, "cursor");
         goto done;
     }
-    uint64_t total = 0, nids = 0, nstreams = 0;
+    uint64_t nids = 0, nold = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         crm_record r;
@@ -188,9 +218,13 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         uint64_t ver = get_be64(v.mv_data);
         uint8_t pb[8];
         memcpy(pb, (const uint8_t *)v.mv_data + 8, 8);
+        uint64_t epos = get_be64(pb);
+        const crm_shead *a = crm_scache_get(at_sa, k.mv_data, k.mv_size),
+                        *c = crm_scache_get(at_ct, k.mv_data, k.mv_size);
         MDB_val pk = {8, pb}, pv;
         msgpack_zone_clear(z);
-        if (get_be64(pb) > streams_at ||
+        if (!((a && a->version == ver && a->position == epos) ||
+              (c && c->version == ver && c->position == epos)) ||
             mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
             crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
             r.h.version != ver || r.stream_len != k.mv_size ||
@@ -201,15 +235,14 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
                       (const char *)k.mv_data);
             goto done;
         }
-        total += ver + 1;
-        nstreams++;
+        nold += a != NULL;
     }
-    if (total != streams_at || nstreams != at_ckpt) {
+    if (nold != crm_scache_count(at_sa)) {
         err = bad(why, bad_position, 0,
-                  "the streams index accounts for %llu events in %llu streams; "
-                  "the log has %llu in %llu at its checkpoint",
-                  (unsigned long long)total, (unsigned long long)nstreams,
-                  (unsigned long long)streams_at, (unsigned long long)at_ckpt);
+                  "the streams index holds %llu of the %llu streams the log "
+                  "had at its checkpoint",
+                  (unsigned long long)nold,
+                  (unsigned long long)crm_scache_count(at_sa));
         goto done;
     }
     MDB_stat ids;
@@ -238,6 +271,8 @@ done:
     if (z)
         msgpack_zone_free(z);
     crm_scache_free(heads);
+    crm_scache_free(at_sa);
+    crm_scache_free(at_ct);
     crm_log_rd_end(log, txn);
     return err;
 }

@@ -150,13 +150,41 @@ crm_scache_dirty(const crm_scache *c)
 }
 
 void
-crm_scache_mark_clean(crm_scache *c)
+crm_scache_mark_clean_at(crm_scache *c, const char *id, size_t len,
+                         uint64_t position)
 {
-    for (size_t i = 0; i < c->cap && c->ndirty; i++)
-        if (c->slot[i].len && c->slot[i].dirty) {
-            c->slot[i].dirty = 0;
-            c->ndirty--;
+    int found;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return;
+    crm_shead *h = find(c, id, len, &found);
+    if (found && h->dirty && h->position == position) {
+        h->dirty = 0;
+        c->ndirty--;
+    }
+}
+
+int
+crm_scache_drop_clean(crm_scache *c)
+{
+    size_t cap = 1024;
+    while (c->ndirty * 4 > cap * 3 / 2) /* room to grow before a rehash */
+        cap *= 2;
+    crm_shead *old = c->slot, *slot = calloc(cap, sizeof(*slot));
+    if (slot == NULL)
+        return -1;
+    size_t ocap = c->cap;
+    c->slot = slot;
+    c->cap = cap;
+    c->count = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        int found;
+        if (old[i].len && old[i].dirty) {
+            *find(c, old[i].id, old[i].len, &found) = old[i];
+            c->count++;
         }
+    }
+    free(old);
+    return 0;
 }
 
 void

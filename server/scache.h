@@ -17,7 +17,7 @@ typedef struct crm_scache crm_scache;
 
 typedef struct crm_shead {
     uint8_t len;
-    uint8_t dirty; /* set by crm_scache_put, cleared by crm_scache_mark_clean */
+    uint8_t dirty; /* set by crm_scache_put, cleared by _mark_clean_at */
     char id[CRM_STREAM_MAX];
     uint64_t version;
     uint64_t position;
@@ -47,8 +47,14 @@ size_t crm_scache_count(const crm_scache *c);
 size_t crm_scache_dirty(const crm_scache *c);
 void crm_scache_clear(crm_scache *c);
 
-/* Marks every entry clean (written to the streams index). */
-void crm_scache_mark_clean(crm_scache *c);
+/* Marks the head of stream id[0..len) clean (written to the streams
+ * index) if it is still at position; a head that moved stays dirty. */
+void crm_scache_mark_clean_at(crm_scache *c, const char *id, size_t len,
+                              uint64_t position);
+
+/* Removes every clean entry, keeping the dirty ones. -1 on ENOMEM, with
+ * the cache unchanged. */
+int crm_scache_drop_clean(crm_scache *c);
 
 /* Calls fn for every entry (dirty_only: every dirty entry), in no
  * particular order. */

@@ -46,7 +46,8 @@ test_growth(void **state)
     char id[32];
     for (int i = 0; i < 200000; i++) {
         int n = snprintf(id, sizeof(id), "guest-%d", i);
-        assert_int_equal(crm_scache_put(c, id, (size_t)n, (uint64_t)i, (uint64_t)i + 1), 0);
+        assert_int_equal(
+            crm_scache_put(c, id, (size_t)n, (uint64_t)i, (uint64_t)i + 1), 0);
     }
     assert_int_equal(crm_scache_count(c), 200000);
     for (int i = 0; i < 200000; i += 997) {
@@ -76,7 +77,12 @@ test_dirty_and_merge(void **state)
     crm_scache_put(a, "x", 1, 1, 1);
     crm_scache_put(a, "y", 1, 1, 2);
     assert_int_equal(crm_scache_dirty(a), 2);
-    crm_scache_mark_clean(a);
+    crm_scache_mark_clean_at(a, "x", 1, 1);
+    crm_scache_mark_clean_at(a, "y", 1, 7); /* moved since: stays dirty */
+    crm_scache_mark_clean_at(a, "z", 1, 1); /* not there: nothing */
+    assert_int_equal(crm_scache_dirty(a), 1);
+    crm_scache_mark_clean_at(a, "y", 1, 2);
+    crm_scache_mark_clean_at(a, "y", 1, 2); /* twice: counted once */
     assert_int_equal(crm_scache_dirty(a), 0);
     assert_int_equal(crm_scache_count(a), 2);
     crm_scache_put(a, "y", 1, 2, 3);
@@ -110,6 +116,46 @@ test_dirty_and_merge(void **state)
     crm_scache_free(b);
 }
 
+static void
+test_drop_clean(void **state)
+{
+    (void)state;
+    crm_scache *c = crm_scache_new();
+    for (int i = 0; i < 20000; i++) {
+        char id[16];
+        int n = snprintf(id, sizeof(id), "g-%d", i);
+        assert_int_equal(crm_scache_put(c, id, (size_t)n, 1, (uint64_t)i), 0);
+        if (i % 4 != 0)
+            crm_scache_mark_clean_at(c, id, (size_t)n, (uint64_t)i);
+    }
+    assert_int_equal(crm_scache_dirty(c), 5000);
+    assert_int_equal(crm_scache_drop_clean(c), 0);
+    assert_int_equal(crm_scache_count(c), 5000);
+    assert_int_equal(crm_scache_dirty(c), 5000);
+    for (int i = 0; i < 20000; i++) {
+        char id[16];
+        int n = snprintf(id, sizeof(id), "g-%d", i);
+        const crm_shead *h = crm_scache_get(c, id, (size_t)n);
+        if (i % 4 == 0) {
+            assert_non_null(h);
+            assert_int_equal(h->position, i);
+            assert_true(h->dirty);
+        } else {
+            assert_null(h);
+        }
+    }
+    /* still a working table: puts after the drop grow it again */
+    for (int i = 0; i < 10000; i++) {
+        char id[16];
+        int n = snprintf(id, sizeof(id), "n-%d", i);
+        assert_int_equal(crm_scache_put(c, id, (size_t)n, 0, 1), 0);
+    }
+    assert_int_equal(crm_scache_count(c), 15000);
+    assert_non_null(crm_scache_get(c, "n-9999", 6));
+    assert_non_null(crm_scache_get(c, "g-0", 3));
+    crm_scache_free(c);
+}
+
 int
 main(void)
 {
@@ -117,6 +163,7 @@ main(void)
         cmocka_unit_test(test_put_get),
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_dirty_and_merge),
+        cmocka_unit_test(test_drop_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,12 +9,14 @@
  *   bare      the puts the log makes, without validation, encoding or
  *             hashing: log append + event_ids put per event, the head put
  *             per commit, and the stream heads written at the log's
- *             checkpoint cadence (CRM_LOG_CKPT_MS, CRM_LOG_CKPT_STREAMS);
+ *             checkpoint cadence (CRM_LOG_CKPT_MS, CRM_LOG_CKPT_STREAMS) in
+ *             the same sorted slices (CRM_LOG_CKPT_SLICES);
  *   bare/idx  the same with the streams index updated in every commit, one
  *             put per stream per batch (what the log did before stream
  *             heads were checkpointed), for context;
  *   log-only  the log append alone: the ceiling for this disk.
  */
+#include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -88,7 +90,8 @@ gen_init(gen *g, uint64_t seed)
 #define KV(k, v)                                                               \
     msgpack_pack_str_with_body(&pk, k, strlen(k));                             \
     msgpack_pack_str_with_body(&pk, v, strlen(v))
-        snprintf(num, sizeof(num), "BK-%08llu", (unsigned long long)rnd(g) % 100000000);
+        snprintf(num, sizeof(num), "BK-%08llu",
+                 (unsigned long long)rnd(g) % 100000000);
         KV("booking_id", num);
         KV("property", "lisbon-riverside");
         KV("arrival", "2027-03-14");
@@ -115,11 +118,9 @@ gen_free(gen *g)
 }
 
 static void
-gen_event(gen *g, crm_event_in *e, char *stream, unsigned nstreams,
-          int64_t now)
+gen_event(gen *g, crm_event_in *e, char *stream, unsigned nstreams, int64_t now)
 {
-    int n = snprintf(stream, 24, "cust-%07u",
-                     (unsigned)(rnd(g) % nstreams));
+    int n = snprintf(stream, 24, "cust-%07u", (unsigned)(rnd(g) % nstreams));
     crm_uuid_v7(e->id);
     e->stream = stream;
     e->stream_len = (size_t)n;
@@ -232,7 +233,9 @@ run_log(const sopts *o, size_t batch, int nthreads, result *res, workload *w)
     }
     double t0 = bench_now();
     for (int i = 0; i < nthreads; i++) {
-        a[i] = (appender){.log = log, .o = o, .batch = batch,
+        a[i] = (appender){.log = log,
+                          .o = o,
+                          .batch = batch,
                           .seed = (unsigned)(i + 1) * 7919u,
                           .deadline = t0 + o->seconds};
         pthread_create(&th[i], NULL, append_main, &a[i]);
@@ -282,33 +285,76 @@ be64(uint8_t *p, uint64_t v)
 
 enum { BARE_CKPT, BARE_IDX, BARE_LOG_ONLY };
 
-typedef struct bare_ckpt {
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    int rc;
-} bare_ckpt;
+/* The log's checkpoint rounds, replayed: the heads changed since the last
+ * round, sorted by stream id, written a slice per commit
+ * (CRM_LOG_CKPT_SLICES, CRM_LOG_CKPT_SLICE_MIN). */
+typedef struct bare_round {
+    crm_shead *snap;
+    size_t n, next;
+} bare_round;
 
 static void
-bare_ckpt_put(void *arg, const crm_shead *h)
+bare_snap_add(void *arg, const crm_shead *h)
 {
-    bare_ckpt *b = arg;
-    uint8_t sv[16];
-    if (b->rc)
-        return;
-    for (int i = 7; i >= 0; i--) {
-        sv[i] = (uint8_t)(h->version >> (8 * (7 - i)));
-        sv[8 + i] = (uint8_t)(h->position >> (8 * (7 - i)));
-    }
-    MDB_val k = {h->len, (void *)h->id}, v = {16, sv};
-    b->rc = mdb_put(b->txn, b->dbi, &k, &v, 0);
+    bare_round *r = arg;
+    r->snap[r->n++] = *h;
 }
 
 static int
-run_bare(const sopts *o, const workload *w, size_t batch, int mode,
-         result *res)
+bare_cmp_head(const void *pa, const void *pb)
+{
+    const crm_shead *x = pa, *y = pb;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->id, y->id, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int
+bare_round_begin(bare_round *r, crm_scache *heads)
+{
+    free(r->snap);
+    r->n = r->next = 0;
+    if ((r->snap = malloc(crm_scache_count(heads) * sizeof(*r->snap))) == NULL)
+        return -1;
+    crm_scache_each(heads, 0, bare_snap_add, r);
+    qsort(r->snap, r->n, sizeof(*r->snap), bare_cmp_head);
+    crm_scache_clear(heads);
+    return 0;
+}
+
+static int
+bare_round_slice(bare_round *r, MDB_txn *txn, MDB_dbi dstreams, MDB_dbi dmeta)
+{
+    size_t slice = (r->n + CRM_LOG_CKPT_SLICES - 1) / CRM_LOG_CKPT_SLICES;
+    if (slice < CRM_LOG_CKPT_SLICE_MIN)
+        slice = CRM_LOG_CKPT_SLICE_MIN;
+    size_t end = r->n - r->next <= slice ? r->n : r->next + slice;
+    int rc = 0;
+    for (; r->next < end && rc == 0; r->next++) {
+        const crm_shead *h = &r->snap[r->next];
+        uint8_t sv[16];
+        be64(sv, h->version);
+        be64(sv + 8, h->position);
+        MDB_val k = {h->len, (void *)h->id}, v = {16, sv};
+        rc = mdb_put(txn, dstreams, &k, &v, 0);
+    }
+    uint8_t at[8] = {0};
+    MDB_val tk = {7, "ckpt_to"}, sk = {10, "streams_at"}, av = {8, at};
+    if (rc == 0)
+        rc = mdb_put(txn, dmeta, &tk, &av, 0);
+    if (rc == 0 && r->next == r->n) {
+        rc = mdb_put(txn, dmeta, &sk, &av, 0);
+        r->n = r->next = 0;
+    }
+    return rc;
+}
+
+static int
+run_bare(const sopts *o, const workload *w, size_t batch, int mode, result *res)
 {
     int log_only = mode == BARE_LOG_ONLY;
     crm_scache *heads = crm_scache_new();
+    bare_round round = {0};
     double last_ckpt = bench_now();
     char dir[512];
     MDB_env *env;
@@ -359,18 +405,21 @@ run_bare(const sopts *o, const workload *w, size_t batch, int mode,
                 goto fail;
         }
         if (mode == BARE_CKPT) {
-            for (size_t i = at; i < end; i++)
-                crm_scache_put(heads, w->ev[i].stream, w->ev[i].stream_len,
-                               i, i + 1);
-            if (crm_scache_count(heads) >= CRM_LOG_CKPT_STREAMS ||
-                bench_now() - last_ckpt >= CRM_LOG_CKPT_MS / 1000.0) {
-                bare_ckpt bc = {txn, dstreams, 0};
-                crm_scache_each(heads, 1, bare_ckpt_put, &bc);
-                if ((rc = bc.rc) != 0)
+            if (round.n == 0 &&
+                (crm_scache_count(heads) >= CRM_LOG_CKPT_STREAMS ||
+                 bench_now() - last_ckpt >= CRM_LOG_CKPT_MS / 1000.0)) {
+                if (bare_round_begin(&round, heads) != 0) {
+                    rc = ENOMEM;
                     goto fail;
-                crm_scache_clear(heads);
+                }
                 last_ckpt = bench_now();
             }
+            if (round.n > 0 &&
+                (rc = bare_round_slice(&round, txn, dstreams, dmeta)) != 0)
+                goto fail;
+            for (size_t i = at; i < end; i++)
+                crm_scache_put(heads, w->ev[i].stream, w->ev[i].stream_len, i,
+                               i + 1);
         }
         if (mode == BARE_IDX) {
             /* one streams put per distinct stream of the batch */
@@ -378,8 +427,9 @@ run_bare(const sopts *o, const workload *w, size_t batch, int mode,
                 const stored *s = &w->ev[i];
                 int seen = 0;
                 for (size_t j = i + 1; j < end && !seen; j++)
-                    seen = w->ev[j].stream_len == s->stream_len &&
-                           memcmp(w->ev[j].stream, s->stream, s->stream_len) == 0;
+                    seen =
+                        w->ev[j].stream_len == s->stream_len &&
+                        memcmp(w->ev[j].stream, s->stream, s->stream_len) == 0;
                 if (seen)
                     continue;
                 uint8_t sv[16];
@@ -410,6 +460,7 @@ run_bare(const sopts *o, const workload *w, size_t batch, int mode,
     res->p99 = bench_lat_pct(&lat, 0.99);
     bench_lat_free(&lat);
     crm_scache_free(heads);
+    free(round.snap);
     mdb_env_close(env);
     remove_env(dir);
     return 0;
@@ -419,6 +470,7 @@ fail_committed:
     fprintf(stderr, "bare LMDB: %s\n", mdb_strerror(rc));
     bench_lat_free(&lat);
     crm_scache_free(heads);
+    free(round.snap);
     mdb_env_close(env);
     remove_env(dir);
     return -1;
@@ -439,21 +491,24 @@ row(const char *what, size_t batch, int threads, const result *r)
 static void
 storage_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: crm-bench storage [--seconds S] [--dir DIR] [--streams N]\n"
-            "\n"
-            "  --seconds S   time per log configuration (default 3)\n"
-            "  --dir DIR     scratch directory on the disk to measure "
-            "(default .)\n"
-            "  --streams N   customer streams (default 100000)\n"
-            "  --batch N     only this batch size (1..100)\n"
-            "  --quick       0.3 s per configuration, 1000 streams (smoke run)\n");
+    fprintf(
+        f,
+        "usage: crm-bench storage [--seconds S] [--dir DIR] [--streams N]\n"
+        "\n"
+        "  --seconds S   time per log configuration (default 3)\n"
+        "  --dir DIR     scratch directory on the disk to measure "
+        "(default .)\n"
+        "  --streams N   customer streams (default 100000)\n"
+        "  --batch N     only this batch size (1..100)\n"
+        "  --quick       0.3 s per configuration, 1000 streams (smoke run)\n");
 }
 
 int
 bench_storage(int argc, char **argv)
 {
-    sopts o = {.seconds = 3, .dir = ".", .streams = 100000,
+    sopts o = {.seconds = 3,
+               .dir = ".",
+               .streams = 100000,
                .map_size = (size_t)4 << 30};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
@@ -485,10 +540,10 @@ bench_storage(int argc, char **argv)
     double rec_bytes = 0;
 
     printf("crm-bench storage: durable commits, %u streams, %.1f s per log "
-           "run\n\n", o.streams, o.seconds);
+           "run\n\n",
+           o.streams, o.seconds);
     printf("%-9s %6s %9s %12s %10s %9s %10s %10s\n", "system", "batch",
-           "appenders", "events/s", "commits", "ev/commit", "p50 us",
-           "p99 us");
+           "appenders", "events/s", "commits", "ev/commit", "p50 us", "p99 us");
     static result none;
     for (int b = 0; b < 3; b++)
         lr[b][0] = lr[b][1] = br[b] = ir[b] = cr[b] = none;
@@ -522,15 +577,17 @@ bench_storage(int argc, char **argv)
     printf("crmd log / bare LMDB, same puts (1 appender):\n");
     for (int b = 0; b < 3; b++)
         if (br[b].events)
-        printf("  batch %3zu: %5.1f%%   (of bare/idx: %5.1f%%; of the log-only "
-               "ceiling: %5.1f%%)\n",
-               batches[b], 100.0 * lr[b][0].events_per_s / br[b].events_per_s,
-               100.0 * lr[b][0].events_per_s / ir[b].events_per_s,
-               100.0 * lr[b][0].events_per_s / cr[b].events_per_s);
+            printf("  batch %3zu: %5.1f%%   (of bare/idx: %5.1f%%; of the "
+                   "log-only "
+                   "ceiling: %5.1f%%)\n",
+                   batches[b],
+                   100.0 * lr[b][0].events_per_s / br[b].events_per_s,
+                   100.0 * lr[b][0].events_per_s / ir[b].events_per_s,
+                   100.0 * lr[b][0].events_per_s / cr[b].events_per_s);
     printf("group commit, 4 appenders / 1 appender:\n");
     for (int b = 0; b < 3; b++)
         if (lr[b][0].events)
-        printf("  batch %3zu: %.2fx\n", batches[b],
-               lr[b][1].events_per_s / lr[b][0].events_per_s);
+            printf("  batch %3zu: %.2fx\n", batches[b],
+                   lr[b][1].events_per_s / lr[b][0].events_per_s);
     return 0;
 }
