@@ -16,6 +16,13 @@
  * Every round uses the same directory, so the log grows across crashes;
  * the map starts at 256 KiB so that it is enlarged while children die.
  *
+ * A round that is not an early kill must kill a child that is appending:
+ * if the child has acknowledged nothing by the chosen moment (a slow open
+ * on a busy machine), the kill waits for its first ack and comes 0-5 ms
+ * after it. So the test cannot pass on children that never got to
+ * append: it requires at least ROUNDS acknowledged batches in all and at
+ * least half of the rounds killed after an ack of their own.
+ *
  * The seed is printed; CRM_CRASH_SEED=<n> sets it (kill timing still
  * varies with the machine).
  */
@@ -30,6 +37,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +64,9 @@
  * kill), which bounds the log on very fast disks; at the usual speeds it
  * is never reached. */
 #define ROUND_BATCHES_MAX 3000
+/* How long a round waits for its child's first ack before killing it
+ * anyway (and counting the round as one without acks). */
+#define FIRST_ACK_WAIT_US (10 * 1000000)
 
 /* What the child reports for each acknowledged batch. */
 typedef struct ack {
@@ -126,9 +137,8 @@ make_batch(uint64_t n, uint32_t size, uint64_t *rs, msgpack_sbuffer *buf,
     for (uint32_t i = 0; i < size; i++) {
         msgpack_object *o = msgpack_zone_malloc(zone, sizeof(*o));
         size_t p = 0;
-        if (o == NULL ||
-            msgpack_unpack(buf->data + off[i], off[i + 1] - off[i], &p, zone,
-                           o) != MSGPACK_UNPACK_SUCCESS)
+        if (o == NULL || msgpack_unpack(buf->data + off[i], off[i + 1] - off[i],
+                                        &p, zone, o) != MSGPACK_UNPACK_SUCCESS)
             return NULL;
         const char *stream = streams[below(rs, NSTREAMS)];
         memset(&ev[i], 0, sizeof(ev[i]));
@@ -140,8 +150,8 @@ make_batch(uint64_t n, uint32_t size, uint64_t *rs, msgpack_sbuffer *buf,
         ev[i].occurred_at = INT64_C(1700000000000000) + (int64_t)n;
         ev[i].body = o;
     }
-    if (crm_batch_prepare(ev, size, NULL, 0, ACTOR, strlen(ACTOR), &b,
-                          why) != CRM_OK)
+    if (crm_batch_prepare(ev, size, NULL, 0, ACTOR, strlen(ACTOR), &b, why) !=
+        CRM_OK)
         return NULL;
     return b;
 }
@@ -286,6 +296,23 @@ read_acks(int fd, acks *all, uint8_t *part, size_t *npart)
     return 1;
 }
 
+/* Collects acks from fd until deadline (µs, now_us), the end of the pipe,
+ * or all->n reaching stop_at. Returns 0 at the end of the pipe. */
+static int
+collect_acks(int fd, acks *all, uint8_t *part, size_t *npart, int64_t deadline,
+             size_t stop_at)
+{
+    int live = 1;
+    int64_t left;
+    while (live && all->n < stop_at && (left = deadline - now_us()) > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        struct timespec ts = {left / 1000000, (left % 1000000) * 1000};
+        if (ppoll(&pfd, 1, &ts, NULL) > 0)
+            live = read_acks(fd, all, part, npart);
+    }
+    return live;
+}
+
 /* A batch as found in the log. */
 typedef struct found {
     uint64_t batch, first;
@@ -293,12 +320,12 @@ typedef struct found {
 } found;
 
 typedef struct scan {
-    uint64_t next;      /* position due */
+    uint64_t next; /* position due */
     msgpack_zone *zone;
     found *v;
     size_t n, cap;
-    found cur;          /* the batch being read */
-    uint32_t cur_idx;   /* events of cur seen */
+    found cur;        /* the batch being read */
+    uint32_t cur_idx; /* events of cur seen */
     int in_batch;
     uint64_t per_stream[NSTREAMS];
     char err[300];
@@ -428,8 +455,8 @@ check_log(const char *dir, int round, acks *all, uint64_t *rs)
         qsort(sc.v, sc.n, sizeof(*sc.v), cmp_found);
     for (size_t i = 1; i < sc.n; i++)
         if (sc.v[i].batch == sc.v[i - 1].batch)
-            fail_msg("round %d: batch %" PRIu64 " is in the log twice",
-                     round, sc.v[i].batch);
+            fail_msg("round %d: batch %" PRIu64 " is in the log twice", round,
+                     sc.v[i].batch);
     /* every acknowledged batch is whole, where it was acknowledged */
     for (size_t i = 0; i < all->n; i++) {
         const ack *k = &all->v[i];
@@ -447,8 +474,8 @@ check_log(const char *dir, int round, acks *all, uint64_t *rs)
     stream_names(streams);
     for (int i = 0; i < NSTREAMS; i++) {
         uint64_t v, p;
-        crm_err err = crm_log_stream_info(log, streams[i], strlen(streams[i]),
-                                          &v, &p);
+        crm_err err =
+            crm_log_stream_info(log, streams[i], strlen(streams[i]), &v, &p);
         if (sc.per_stream[i] == 0) {
             assert_int_equal(err, CRM_ERR_NOT_FOUND);
             continue;
@@ -495,7 +522,8 @@ test_kill_during_appends(void **state)
     uint64_t rs = seed;
     acks all = {0};
     uint64_t head = 0;
-    int early = 0;
+    int early = 0, late = 0, acked_rounds = 0;
+    size_t child_acks = 0;
     int64_t t0 = now_us();
 
     fx_tmpdir(dir, sizeof(dir), "logcrash");
@@ -505,12 +533,15 @@ test_kill_during_appends(void **state)
         /* mostly 5-150 ms; one round in seven within the first 5 ms */
         int64_t delay = below(&rs, 7) == 0 ? (int64_t)below(&rs, 5000)
                                            : 5000 + (int64_t)below(&rs, 145000);
-        early += delay < 5000;
+        int is_early = delay < 5000;
+        early += is_early;
+        int64_t after_first = (int64_t)below(&rs, 5000);
         uint64_t cseed = rnd(&rs);
         size_t before = all.n;
         int fds[2];
         assert_int_equal(pipe(fds), 0);
         fflush(NULL); /* the child must not flush the parent's buffers */
+        int64_t forked = now_us();
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
@@ -522,15 +553,17 @@ test_kill_during_appends(void **state)
         /* collect acks until the moment of the kill */
         uint8_t part[sizeof(ack)];
         size_t npart = 0;
-        int64_t deadline = now_us() + delay, left;
-        int live = 1;
-        while (live && (left = deadline - now_us()) > 0) {
-            struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-            struct timespec ts = {left / 1000000, (left % 1000000) * 1000};
-            int rc = ppoll(&pfd, 1, &ts, NULL);
-            if (rc > 0)
-                live = read_acks(fds[0], &all, part, &npart);
+        int live =
+            collect_acks(fds[0], &all, part, &npart, forked + delay, SIZE_MAX);
+        if (live && !is_early && all.n == before) {
+            late++;
+            live = collect_acks(fds[0], &all, part, &npart,
+                                forked + FIRST_ACK_WAIT_US, before + 1);
+            if (live)
+                live = collect_acks(fds[0], &all, part, &npart,
+                                    now_us() + after_first, SIZE_MAX);
         }
+        int64_t killed = now_us();
         kill(pid, SIGKILL);
         int status;
         pid_t w;
@@ -542,11 +575,15 @@ test_kill_during_appends(void **state)
         assert_int_equal(w, pid);
         if (WIFEXITED(status))
             fail_msg("round %d: the child exited with status %d (see its "
-                     "message above)", round, WEXITSTATUS(status));
+                     "message above)",
+                     round, WEXITSTATUS(status));
         if (WTERMSIG(status) != SIGKILL)
             fail_msg("round %d: the child died of signal %d", round,
                      WTERMSIG(status));
         assert_int_equal(npart, 0);
+        size_t round_acks = all.n - before;
+        child_acks += round_acks;
+        acked_rounds += round_acks > 0;
 
         uint64_t was = head;
         head = check_log(dir, round, &all, &rs);
@@ -555,12 +592,24 @@ test_kill_during_appends(void **state)
         printf("round %2d: %d threads, killed after %5.1f ms, %5zu batches "
                "acknowledged, log %" PRIu64 " -> %" PRIu64 " events, file %lld "
                "KiB\n",
-               round, nthreads, (double)delay / 1000.0, all.n - before - 1,
+               round, nthreads, (double)(killed - forked) / 1000.0, round_acks,
                was, head, (long long)st.st_size >> 10);
     }
-    printf("%zu batches acknowledged in all, %d early kills, %.1f s\n", all.n,
-           early, (double)(now_us() - t0) / 1e6);
-    assert_true(head > 0);
+    printf("%zu batches acknowledged by children in all, %d of %d rounds "
+           "killed after an ack, %d early kills, %d kills delayed to the "
+           "first ack, %.1f s\n",
+           child_acks, acked_rounds, ROUNDS, early, late,
+           (double)(now_us() - t0) / 1e6);
+    /* Not vacuous: children were killed while appending, not before. */
+    if (child_acks < ROUNDS)
+        fail_msg("only %zu batches acknowledged by children in %d rounds "
+                 "(seed %" PRIu64 ")",
+                 child_acks, ROUNDS, seed);
+    if (acked_rounds * 2 < ROUNDS)
+        fail_msg("only %d of %d rounds killed a child after an ack (seed "
+                 "%" PRIu64 ")",
+                 acked_rounds, ROUNDS, seed);
+    assert_true(head >= child_acks);
     free(all.v);
     fx_rmrf(dir);
 }

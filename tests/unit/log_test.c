@@ -1,6 +1,6 @@
 /* log_test.c - the per-tenant event log: appends, checks, idempotency,
- * reads, map growth, reopen, group commit and corruption detection, all on
- * real LMDB files. */
+ * reads, map growth and its limit, reopen, group commit, readers racing
+ * the writer, and corruption detection, all on real LMDB files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,8 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -150,13 +152,15 @@ test_append_and_read(void **state)
     assert_int_equal(head(c->log), 4);
 
     collect all = {0};
-    assert_int_equal(crm_log_read_all(c->log, 1, 0, collect_visit, &all), CRM_OK);
+    assert_int_equal(crm_log_read_all(c->log, 1, 0, collect_visit, &all),
+                     CRM_OK);
     assert_int_equal(all.n, 4);
     assert_string_equal(all.stream[1], "guest-2");
 
     collect s = {0};
-    assert_int_equal(crm_log_read_stream(c->log, "guest-1", 7, 0, 0,
-                                         collect_visit, &s), CRM_OK);
+    assert_int_equal(
+        crm_log_read_stream(c->log, "guest-1", 7, 0, 0, collect_visit, &s),
+        CRM_OK);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.pos[0], 1);
     assert_int_equal(s.pos[1], 3);
@@ -164,8 +168,9 @@ test_append_and_read(void **state)
     assert_int_equal(s.ver[2], 2);
 
     collect s2 = {0};
-    assert_int_equal(crm_log_read_stream(c->log, "guest-1", 7, 1, 1,
-                                         collect_visit, &s2), CRM_OK);
+    assert_int_equal(
+        crm_log_read_stream(c->log, "guest-1", 7, 1, 1, collect_visit, &s2),
+        CRM_OK);
     assert_int_equal(s2.n, 1);
     assert_int_equal(s2.pos[0], 3);
 
@@ -178,9 +183,9 @@ test_append_and_read(void **state)
     assert_int_equal(crm_log_stream_info(c->log, "guest-1", 7, &v, &p), CRM_OK);
     assert_int_equal(v, 2);
     assert_int_equal(p, 4);
-    assert_int_equal(crm_log_read_stream(c->log, "nobody", 6, 0, 0,
-                                         collect_visit, &s2),
-                     CRM_ERR_NOT_FOUND);
+    assert_int_equal(
+        crm_log_read_stream(c->log, "nobody", 6, 0, 0, collect_visit, &s2),
+        CRM_ERR_NOT_FOUND);
     assert_int_equal(crm_log_verify(c->log, NULL, &why), CRM_OK);
 }
 
@@ -210,7 +215,8 @@ test_record_contents(void **state)
     uint64_t pos = head(c->log);
 
     rawrec got = {{0}, 0};
-    assert_int_equal(crm_log_read_all(c->log, pos, 1, copy_visit, &got), CRM_OK);
+    assert_int_equal(crm_log_read_all(c->log, pos, 1, copy_visit, &got),
+                     CRM_OK);
     msgpack_zone *z = msgpack_zone_new(1024);
     crm_record r;
     assert_int_equal(crm_record_decode(got.buf, got.len, z, &r, NULL), CRM_OK);
@@ -241,13 +247,15 @@ test_expected_versions(void **state)
 
     /* no_stream on an existing stream */
     fx_event(&ev[0], "g-exp", "spend.recorded", spend_body(100));
-    assert_int_equal(append(c->log, ev, 1, &x, 1, NULL, &why), CRM_ERR_CONFLICT);
+    assert_int_equal(append(c->log, ev, 1, &x, 1, NULL, &why),
+                     CRM_ERR_CONFLICT);
     assert_non_null(strstr(why.msg, "version 0"));
     /* wrong exact version, in a batch that also touches another stream:
      * the whole batch is refused */
     fx_event(&ev[1], "g-other", "spend.recorded", spend_body(5));
     x.version = 3;
-    assert_int_equal(append(c->log, ev, 2, &x, 1, NULL, &why), CRM_ERR_CONFLICT);
+    assert_int_equal(append(c->log, ev, 2, &x, 1, NULL, &why),
+                     CRM_ERR_CONFLICT);
     assert_int_equal(head(c->log), h0);
     uint64_t v, p;
     assert_int_equal(crm_log_stream_info(c->log, "g-other", 7, &v, &p),
@@ -349,9 +357,9 @@ test_bad_input_writes_nothing(void **state)
     assert_int_equal(crm_batch_prepare(ev, 2, NULL, 0, "", 0, &b, &why),
                      CRM_ERR_TOO_LARGE);
     static crm_event_in many[CRM_BATCH_MAX + 1];
-    assert_int_equal(crm_batch_prepare(many, CRM_BATCH_MAX + 1, NULL, 0, "", 0,
-                                       &b, &why),
-                     CRM_ERR_TOO_LARGE);
+    assert_int_equal(
+        crm_batch_prepare(many, CRM_BATCH_MAX + 1, NULL, 0, "", 0, &b, &why),
+        CRM_ERR_TOO_LARGE);
     assert_null(b);
     assert_int_equal(head(c->log), h);
 }
@@ -543,8 +551,8 @@ test_heads_replayed_after_crash(void **state)
     assert_int_equal(crm_log_stream_info(log, "r-16", 4, &v, &p), CRM_OK);
     assert_int_equal(v, 16);
     collect c = {0};
-    assert_int_equal(crm_log_read_stream(log, "r-16", 4, 10, 0, collect_visit,
-                                         &c), CRM_OK);
+    assert_int_equal(
+        crm_log_read_stream(log, "r-16", 4, 10, 0, collect_visit, &c), CRM_OK);
     assert_int_equal(c.n, 7);
     assert_int_equal(c.ver[6], 16);
 
@@ -574,7 +582,8 @@ test_idle_checkpoint(void **state)
     ctx *c = *state;
     crm_event_in ev[3];
     for (int i = 0; i < 3; i++)
-        fx_event(&ev[i], i ? "ck-b" : "ck-a", "spend.recorded", spend_body(i + 1));
+        fx_event(&ev[i], i ? "ck-b" : "ck-a", "spend.recorded",
+                 spend_body(i + 1));
     assert_int_equal(append(c->log, ev, 3, NULL, 0, NULL, NULL), CRM_OK);
     crm_log_stats st;
     crm_log_stats_get(c->log, &st);
@@ -597,6 +606,388 @@ test_idle_checkpoint(void **state)
     assert_int_equal(crm_log_verify(c->log, NULL, NULL), CRM_OK);
 }
 
+/* A refused batch, by prepare or by the writer, leaves no trace: the same
+ * events appended afterwards are new, at the next positions. */
+static void
+test_refused_batch_writes_nothing(void **state)
+{
+    ctx *c = *state;
+    crm_event_in a, ev[2], later;
+    crm_batch *b = NULL;
+    crm_error why;
+    uint64_t h = head(c->log);
+
+    fx_event(&a, "g-retry", "spend.recorded", spend_body(1));
+    crm_event_in twice[2] = {a, a};
+    assert_int_equal(crm_batch_prepare(twice, 2, NULL, 0, "", 0, &b, &why),
+                     CRM_ERR_DUPLICATE_ID);
+    assert_null(b);
+    assert_int_equal(append(c->log, &a, 1, NULL, 0, &b, &why), CRM_OK);
+    assert_int_equal(crm_batch_position(b, 0), h + 1);
+    assert_int_equal(crm_batch_version(b, 0), 0);
+    assert_false(crm_batch_is_duplicate(b, 0));
+    crm_batch_free(b);
+
+    fx_event(&ev[0], "g-retry", "spend.recorded", spend_body(2));
+    fx_event(&ev[1], "g-retry", "hotel.teleported", NULL);
+    assert_int_equal(crm_batch_prepare(ev, 2, NULL, 0, "", 0, &b, &why),
+                     CRM_ERR_UNKNOWN_TYPE);
+    assert_null(b);
+    assert_int_equal(head(c->log), h + 1);
+    assert_int_equal(append(c->log, ev, 1, NULL, 0, &b, &why), CRM_OK);
+    assert_int_equal(crm_batch_position(b, 0), h + 2);
+    assert_int_equal(crm_batch_version(b, 0), 1);
+    assert_false(crm_batch_is_duplicate(b, 0));
+    crm_batch_free(b);
+
+    /* refused by the writer: the stream is at version 1 */
+    fx_event(&later, "g-retry", "spend.recorded", spend_body(3));
+    crm_expect x = {"g-retry", 7, 0};
+    assert_int_equal(append(c->log, &later, 1, &x, 1, NULL, &why),
+                     CRM_ERR_CONFLICT);
+    assert_int_equal(head(c->log), h + 2);
+    assert_int_equal(append(c->log, &later, 1, NULL, 0, &b, &why), CRM_OK);
+    assert_int_equal(crm_batch_position(b, 0), h + 3);
+    assert_int_equal(crm_batch_version(b, 0), 2);
+    assert_false(crm_batch_is_duplicate(b, 0));
+    crm_batch_free(b);
+
+    /* while the first event, sent again, is the one already stored */
+    assert_int_equal(append(c->log, &a, 1, NULL, 0, &b, &why), CRM_OK);
+    assert_true(crm_batch_is_duplicate(b, 0));
+    assert_int_equal(crm_batch_position(b, 0), h + 1);
+    crm_batch_free(b);
+    assert_int_equal(head(c->log), h + 3);
+    assert_int_equal(crm_log_verify(c->log, NULL, &why), CRM_OK);
+}
+
+typedef struct bodies {
+    size_t n, data_len;
+    int bad;
+} bodies;
+
+/* Counts records whose body holds "data" of the expected length. */
+static int
+body_visit(void *arg, uint64_t position, const uint8_t *rec, size_t len)
+{
+    bodies *bs = arg;
+    msgpack_zone *z = msgpack_zone_new(4096);
+    crm_record r;
+    (void)position;
+    if (crm_record_decode(rec, len, z, &r, NULL) != CRM_OK ||
+        r.body.type != MSGPACK_OBJECT_MAP || r.body.via.map.size != 1 ||
+        r.body.via.map.ptr[0].val.type != MSGPACK_OBJECT_STR ||
+        r.body.via.map.ptr[0].val.via.str.size != bs->data_len)
+        bs->bad++;
+    bs->n++;
+    msgpack_zone_free(z);
+    return 0;
+}
+
+/* One batch several times the size of the whole map: the writer meets
+ * MDB_MAP_FULL, grows the map and redoes the group until it fits, and
+ * commits the batch once, whole. */
+static void
+test_map_full_in_one_batch(void **state)
+{
+    (void)state;
+    enum { N = 1000, BODY = 2048, STREAMS = 10 };
+    static char data[BODY + 1];
+    static crm_event_in ev[N];
+    char dir[512], streams[STREAMS][16];
+    crm_log *log;
+    crm_batch *b;
+    crm_error why;
+    crm_log_stats st;
+    crm_log_opts o = {.map_size = 256 * 1024};
+
+    fx_tmpdir(dir, sizeof(dir), "mapfull");
+    assert_int_equal(crm_log_open(dir, "big-hotels", &o, &log, &why), CRM_OK);
+    crm_log_stats_get(log, &st);
+    assert_int_equal(st.map_size, o.map_size); /* LMDB took it as is */
+    assert_int_equal(st.map_grows, 0);
+
+    memset(data, 'm', BODY);
+    const msgpack_object *body = FX_BODY(FX_S("data", data));
+    for (int s = 0; s < STREAMS; s++)
+        snprintf(streams[s], sizeof(streams[s]), "big-%d", s);
+    for (int i = 0; i < N; i++)
+        fx_event(&ev[i], streams[i % STREAMS], "x.big", body);
+    assert_int_equal(crm_batch_prepare(ev, N, NULL, 0, "k", 1, &b, &why),
+                     CRM_OK);
+    assert_int_equal(crm_log_append(log, b, &why), CRM_OK);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(crm_batch_position(b, i), i + 1);
+    crm_batch_free(b);
+
+    crm_log_stats_get(log, &st);
+    assert_true(st.map_grows > 0);
+    assert_true(st.map_size >= (uint64_t)N * BODY);
+    assert_int_equal(st.position, N);
+    assert_int_equal(st.events, N);
+    assert_int_equal(st.commits, 1);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_close(log);
+
+    assert_int_equal(crm_log_open(dir, "big-hotels", &o, &log, &why), CRM_OK);
+    assert_int_equal(head(log), N);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    bodies all = {.data_len = BODY};
+    assert_int_equal(crm_log_read_all(log, 1, 0, body_visit, &all), CRM_OK);
+    assert_int_equal(all.n, N);
+    assert_int_equal(all.bad, 0);
+    bodies one = {.data_len = BODY};
+    assert_int_equal(
+        crm_log_read_stream(log, "big-3", 5, 0, 0, body_visit, &one), CRM_OK);
+    assert_int_equal(one.n, N / STREAMS);
+    assert_int_equal(one.bad, 0);
+    crm_log_close(log);
+    fx_rmrf(dir);
+    fx_reset();
+}
+
+/* Growth stops at map_max: the batch that does not fit is refused with
+ * UNAVAILABLE and nothing of it is written; the log stays sound and, given
+ * a larger limit, takes the very same batch as new. */
+static void
+test_map_max(void **state)
+{
+    (void)state;
+    enum { BODY = 1024, PER = 8, ROUNDS = 400 };
+    static char data[BODY + 1];
+    char dir[512];
+    crm_log *log;
+    crm_batch *b = NULL;
+    crm_error why;
+    crm_log_stats st;
+    crm_log_opts o = {.map_size = 128 * 1024, .map_max = 512 * 1024};
+    crm_event_in ev[PER];
+    char streams[7][16];
+
+    fx_tmpdir(dir, sizeof(dir), "mapmax");
+    assert_int_equal(crm_log_open(dir, "capped", &o, &log, &why), CRM_OK);
+    memset(data, 'q', BODY);
+    const msgpack_object *body = FX_BODY(FX_S("data", data));
+    for (int s = 0; s < 7; s++)
+        snprintf(streams[s], sizeof(streams[s]), "cap-%d", s);
+
+    crm_err err = CRM_OK;
+    int round;
+    uint64_t h = 0;
+    for (round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < PER; i++)
+            fx_event(&ev[i], streams[(round + i) % 7], "x.fill", body);
+        h = head(log);
+        err = append(log, ev, PER, NULL, 0, NULL, &why);
+        if (err != CRM_OK)
+            break;
+        assert_int_equal(head(log), h + PER);
+    }
+    assert_int_equal(err, CRM_ERR_UNAVAILABLE);
+    assert_true(round > 0);
+    print_message("full after %d batches, %llu events: %s\n", round,
+                  (unsigned long long)h, why.msg);
+    /* the refused batch moved nothing */
+    assert_int_equal(head(log), h);
+    crm_log_stats_get(log, &st);
+    assert_int_equal(st.position, h);
+    assert_int_equal(st.events, h);
+    assert_true(st.map_size <= o.map_max);
+    assert_true(st.map_grows > 0);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    bodies all = {.data_len = BODY};
+    assert_int_equal(crm_log_read_all(log, 1, 0, body_visit, &all), CRM_OK);
+    assert_int_equal(all.n, h);
+    assert_int_equal(all.bad, 0);
+
+    /* something small may still fit in the last pages, or not: either
+     * way it is all or nothing */
+    crm_event_in small;
+    fx_event(&small, "cap-small", "spend.recorded", spend_body(1));
+    err = append(log, &small, 1, NULL, 0, &b, &why);
+    if (err == CRM_OK) {
+        assert_int_equal(crm_batch_position(b, 0), h + 1);
+        h++;
+    } else {
+        assert_int_equal(err, CRM_ERR_UNAVAILABLE);
+    }
+    crm_batch_free(b);
+    assert_int_equal(head(log), h);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_close(log);
+
+    o.map_max = 0;
+    assert_int_equal(crm_log_open(dir, "capped", &o, &log, &why), CRM_OK);
+    assert_int_equal(head(log), h);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    assert_int_equal(append(log, ev, PER, NULL, 0, &b, &why), CRM_OK);
+    for (size_t i = 0; i < PER; i++) {
+        assert_int_equal(crm_batch_position(b, i), h + 1 + i);
+        assert_false(crm_batch_is_duplicate(b, i));
+    }
+    crm_batch_free(b);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_close(log);
+    fx_rmrf(dir);
+    fx_reset();
+}
+
+/* Readers racing the writer over stream heads: one appender creates new
+ * streams, ten per batch, and publishes how many are acknowledged; two
+ * readers look acknowledged streams up (the newest and one at random) and
+ * must always find them, while the overlay of heads grows under them. */
+enum { RACE_STREAMS = 5000, RACE_BATCH = 10, RACE_READERS = 2 };
+
+typedef struct race {
+    crm_log *log;
+    const msgpack_object *body;
+    atomic_size_t acked; /* streams 0..acked-1 are acknowledged */
+    atomic_int done;
+    atomic_int append_failed;
+    atomic_size_t checks[RACE_READERS];
+    atomic_size_t misses;
+    atomic_flag noted;
+    char miss[200];
+} race;
+
+static void
+race_name(char *out, size_t len, size_t i)
+{
+    snprintf(out, len, "ovl-%05zu", i);
+}
+
+static void *
+race_appender(void *arg)
+{
+    race *r = arg;
+    for (size_t k = 0; k < RACE_STREAMS / RACE_BATCH; k++) {
+        crm_event_in ev[RACE_BATCH];
+        char names[RACE_BATCH][32];
+        crm_batch *b;
+        for (size_t i = 0; i < RACE_BATCH; i++) {
+            race_name(names[i], sizeof(names[i]), k * RACE_BATCH + i);
+            fx_event(&ev[i], names[i], "spend.recorded", r->body);
+        }
+        if (crm_batch_prepare(ev, RACE_BATCH, NULL, 0, "", 0, &b, NULL) !=
+            CRM_OK) {
+            atomic_store(&r->append_failed, 1);
+            break;
+        }
+        crm_err err = crm_log_append(r->log, b, NULL);
+        crm_batch_free(b);
+        if (err != CRM_OK) {
+            atomic_store(&r->append_failed, 1);
+            break;
+        }
+        atomic_store(&r->acked, (k + 1) * RACE_BATCH);
+    }
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static int
+first_visit(void *arg, uint64_t position, const uint8_t *rec, size_t len)
+{
+    uint64_t *seen = arg;
+    (void)rec, (void)len;
+    seen[0]++;
+    seen[1] = position;
+    return 0;
+}
+
+typedef struct reader_arg {
+    race *r;
+    int id;
+} reader_arg;
+
+static void
+race_miss(race *r, const char *what, const char *stream, crm_err err)
+{
+    atomic_fetch_add(&r->misses, 1);
+    if (!atomic_flag_test_and_set(&r->noted))
+        snprintf(r->miss, sizeof(r->miss), "%s of acknowledged %s: %s", what,
+                 stream, crm_err_name(err));
+}
+
+static void *
+race_reader(void *arg)
+{
+    reader_arg *a = arg;
+    race *r = a->r;
+    uint64_t rs = 0x9e3779b97f4a7c15ull * (uint64_t)(a->id + 1);
+    for (uint64_t it = 0; !atomic_load(&r->done); it++) {
+        size_t n = atomic_load(&r->acked);
+        if (n == 0) {
+            sched_yield();
+            continue;
+        }
+        rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+        size_t i = it % 2 ? n - 1 : (size_t)(rs >> 33) % n;
+        char name[32];
+        race_name(name, sizeof(name), i);
+        uint64_t v = 99, p = 0, seen[2] = {0, 0};
+        crm_err err = crm_log_stream_info(r->log, name, strlen(name), &v, &p);
+        if (err != CRM_OK || v != 0 || p == 0) {
+            race_miss(r, "stream_info", name, err);
+            continue;
+        }
+        err = crm_log_read_stream(r->log, name, strlen(name), 0, 0, first_visit,
+                                  seen);
+        if (err != CRM_OK || seen[0] != 1 || seen[1] != p) {
+            race_miss(r, "read_stream", name, err);
+            continue;
+        }
+        atomic_fetch_add(&r->checks[a->id], 1);
+    }
+    return NULL;
+}
+
+static void
+test_readers_race_new_streams(void **state)
+{
+    ctx *c = *state;
+    static race r;
+    pthread_t app, rd[RACE_READERS];
+    reader_arg ra[RACE_READERS];
+
+    memset(&r, 0, sizeof(r));
+    r.log = c->log;
+    r.body = spend_body(42);
+    atomic_flag_clear(&r.noted);
+    for (int i = 0; i < RACE_READERS; i++) {
+        ra[i] = (reader_arg){&r, i};
+        assert_int_equal(pthread_create(&rd[i], NULL, race_reader, &ra[i]), 0);
+    }
+    assert_int_equal(pthread_create(&app, NULL, race_appender, &r), 0);
+    pthread_join(app, NULL);
+    for (int i = 0; i < RACE_READERS; i++)
+        pthread_join(rd[i], NULL);
+
+    assert_int_equal(atomic_load(&r.append_failed), 0);
+    assert_int_equal(atomic_load(&r.acked), RACE_STREAMS);
+    if (atomic_load(&r.misses) != 0)
+        fail_msg("%zu lookups missed; first: %s", atomic_load(&r.misses),
+                 r.miss);
+    for (int i = 0; i < RACE_READERS; i++) {
+        print_message("reader %d: %zu lookups\n", i, atomic_load(&r.checks[i]));
+        assert_true(atomic_load(&r.checks[i]) > 0);
+    }
+
+    crm_log_stats st;
+    crm_log_stats_get(c->log, &st);
+    assert_int_equal(st.events, RACE_STREAMS);
+    for (size_t i = 0; i < RACE_STREAMS; i++) {
+        char name[32];
+        uint64_t v, p;
+        race_name(name, sizeof(name), i);
+        assert_int_equal(
+            crm_log_stream_info(c->log, name, strlen(name), &v, &p), CRM_OK);
+        assert_int_equal(v, 0);
+        assert_int_equal(p, i + 1);
+    }
+    assert_int_equal(crm_log_verify(c->log, NULL, NULL), CRM_OK);
+}
+
 int
 main(void)
 {
@@ -616,6 +1007,12 @@ main(void)
                                         teardown),
         cmocka_unit_test(test_heads_replayed_after_crash),
         cmocka_unit_test_setup_teardown(test_idle_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_batch_writes_nothing,
+                                        setup, teardown),
+        cmocka_unit_test(test_map_full_in_one_batch),
+        cmocka_unit_test(test_map_max),
+        cmocka_unit_test_setup_teardown(test_readers_race_new_streams, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
