@@ -200,7 +200,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
     /* The streams index is current up to streams_at (it is checkpointed):
      * every stream that existed then has an entry, and each entry is its
      * stream's head at streams_at or, while a checkpoint round is under
-     * way, at ckpt_to. */
+     * way, at a moment up to ckpt_to. */
     mdb_cursor_close(cur);
     cur = NULL;
     if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
@@ -218,13 +218,14 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         uint64_t ver = get_be64(v.mv_data);
         uint8_t pb[8];
         memcpy(pb, (const uint8_t *)v.mv_data + 8, 8);
-        uint64_t epos = get_be64(pb);
         const crm_shead *a = crm_scache_get(at_sa, k.mv_data, k.mv_size),
                         *c = crm_scache_get(at_ct, k.mv_data, k.mv_size);
         MDB_val pk = {8, pb}, pv;
         msgpack_zone_clear(z);
-        if (!((a && a->version == ver && a->position == epos) ||
-              (c && c->version == ver && c->position == epos)) ||
+        /* an interrupted round may have left heads of a moment between
+         * streams_at and the round now under way: any version from the
+         * one at streams_at to the one at ckpt_to */
+        if (c == NULL || ver > c->version || (a && ver < a->version) ||
             mdb_get(txn, log->dbi_log, &pk, &pv) != 0 ||
             crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
             r.h.version != ver || r.stream_len != k.mv_size ||

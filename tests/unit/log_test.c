@@ -988,6 +988,266 @@ test_readers_race_new_streams(void **state)
     assert_int_equal(crm_log_verify(c->log, NULL, NULL), CRM_OK);
 }
 
+/* Long streams: reads start their walk at a stream_skip entry near the
+ * versions asked for; a format-1 log gets its skip index on open. */
+typedef struct walk {
+    const uint64_t *want; /* position of each version */
+    uint64_t next_ver;
+    size_t n;
+} walk;
+
+static int
+walk_visit(void *arg, uint64_t position, const uint8_t *rec, size_t len)
+{
+    walk *w = arg;
+    msgpack_zone *z = msgpack_zone_new(1024);
+    crm_record r;
+    assert_int_equal(crm_record_decode(rec, len, z, &r, NULL), CRM_OK);
+    assert_int_equal(r.h.version, w->next_ver);
+    assert_int_equal(position, w->want[r.h.version]);
+    w->next_ver++;
+    w->n++;
+    msgpack_zone_free(z);
+    return 0;
+}
+
+static void
+check_long_reads(crm_log *log, const uint64_t *want, uint64_t nver)
+{
+    static const struct {
+        uint64_t from;
+        size_t max;
+    } reads[] = {{0, 0},   {0, 1},    {0, 10},  {5, 70},    {63, 1},
+                 {64, 64}, {100, 0},  {127, 2}, {250, 100}, {299, 1},
+                 {1, 299}, {190, 60}, {300, 5}};
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        walk w = {want, reads[i].from, 0};
+        uint64_t left = reads[i].from < nver ? nver - reads[i].from : 0;
+        uint64_t expect =
+            reads[i].max && reads[i].max < left ? reads[i].max : left;
+        assert_int_equal(crm_log_read_stream(log, "long-guest", 10,
+                                             reads[i].from, reads[i].max,
+                                             walk_visit, &w),
+                         CRM_OK);
+        if (w.n != expect)
+            fail_msg("read from %llu max %zu: %zu events, want %llu",
+                     (unsigned long long)reads[i].from, reads[i].max, w.n,
+                     (unsigned long long)expect);
+    }
+}
+
+/* Opens the log's LMDB environment directly (the log must be closed). */
+static void
+raw_env(const char *dir, MDB_env **env, MDB_txn **txn, MDB_dbi *meta,
+        MDB_dbi *skip)
+{
+    assert_int_equal(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 32);
+    mdb_env_set_mapsize(*env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(*env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, 0, txn), 0);
+    assert_int_equal(mdb_dbi_open(*txn, "meta", 0, meta), 0);
+    assert_int_equal(mdb_dbi_open(*txn, "stream_skip", 0, skip), 0);
+}
+
+static void
+test_long_stream_reads(void **state)
+{
+    ctx *c = *state;
+    static uint64_t want[300];
+    crm_error why;
+    for (int b = 0; b < 10; b++) {
+        crm_event_in ev[31];
+        crm_batch *bt = NULL;
+        char other[16];
+        snprintf(other, sizeof(other), "other-%d", b);
+        for (int i = 0; i < 30; i++)
+            fx_event(&ev[i], "long-guest", "spend.recorded",
+                     spend_body(b * 30 + i + 1));
+        fx_event(&ev[30], other, "spend.recorded", spend_body(1));
+        assert_int_equal(append(c->log, ev, 31, NULL, 0, &bt, &why), CRM_OK);
+        for (int i = 0; i < 30; i++)
+            want[crm_batch_version(bt, (size_t)i)] =
+                crm_batch_position(bt, (size_t)i);
+        crm_batch_free(bt);
+        fx_reset();
+    }
+    check_long_reads(c->log, want, 300);
+    assert_int_equal(crm_log_verify(c->log, NULL, &why), CRM_OK);
+    crm_log_close(c->log);
+    c->log = NULL;
+
+    /* a log of format 1 had no skip index: opening it builds one */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, skip;
+    raw_env(c->dir, &env, &txn, &meta, &skip);
+    MDB_stat ms;
+    mdb_stat(txn, skip, &ms);
+    assert_int_equal(ms.ms_entries, 300 / 64); /* versions 63 .. 255 */
+    assert_int_equal(mdb_drop(txn, skip, 0), 0);
+    MDB_val fk = {6, "format"}, fv = {1, "1"};
+    assert_int_equal(mdb_put(txn, meta, &fk, &fv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(crm_log_open(c->dir, "acme-hotels", NULL, &c->log, &why),
+                     CRM_OK);
+    assert_int_equal(crm_log_verify(c->log, NULL, &why), CRM_OK);
+    check_long_reads(c->log, want, 300);
+    crm_log_close(c->log);
+    c->log = NULL;
+
+    /* an index entry gone astray is found by verify */
+    raw_env(c->dir, &env, &txn, &meta, &skip);
+    uint8_t kb[18] = "long-guest";
+    for (int i = 0; i < 8; i++)
+        kb[10 + i] = (uint8_t)(i == 7 ? 127 : 0);
+    MDB_val sk = {18, kb}, sv;
+    assert_int_equal(mdb_get(txn, skip, &sk, &sv), 0);
+    uint8_t wrong[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    sv.mv_data = wrong;
+    assert_int_equal(mdb_put(txn, skip, &sk, &sv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(crm_log_open(c->dir, "acme-hotels", NULL, &c->log, &why),
+                     CRM_OK);
+    uint64_t bad_at = 0;
+    assert_int_equal(crm_log_verify(c->log, &bad_at, &why), CRM_ERR_CORRUPT);
+    assert_int_equal(bad_at, want[127]);
+    crm_log_close(c->log);
+    c->log = NULL;
+
+    /* a format this build does not know is refused, not rewritten */
+    raw_env(c->dir, &env, &txn, &meta, &skip);
+    MDB_val nv = {1, "9"};
+    assert_int_equal(mdb_put(txn, meta, &fk, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(crm_log_open(c->dir, "acme-hotels", NULL, &c->log, &why),
+                     CRM_ERR_CORRUPT);
+    assert_non_null(strstr(why.msg, "format"));
+    assert_null(c->log);
+}
+
+/* A checkpoint round spreads the stream heads over several commits. A
+ * process that dies in the middle of one leaves an index holding heads
+ * of two moments; the reopened log replays, verifies and finds every
+ * head, and its next clean close completes the checkpoint. */
+#define CK_OLD 2000  /* streams checkpointed before the round */
+#define CK_NEW 12000 /* streams written after: several slices */
+
+static void
+ck_name(char *out, int i)
+{
+    snprintf(out, 16, "ck-%05d", i);
+}
+
+static void
+test_checkpoint_round_interrupted(void **state)
+{
+    (void)state;
+    char dir[512];
+    crm_log *log;
+    crm_error why;
+    fx_tmpdir(dir, sizeof(dir), "round");
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        static crm_event_in ev[1000];
+        static char names[1000][16];
+        if (crm_log_open(dir, "round", NULL, &log, NULL) != CRM_OK)
+            _exit(1);
+        for (int b = 0; b < CK_OLD / 1000; b++) {
+            for (int i = 0; i < 1000; i++) {
+                ck_name(names[i], b * 1000 + i);
+                fx_event(&ev[i], names[i], "spend.recorded", spend_body(1));
+            }
+            if (append(log, ev, 1000, NULL, 0, NULL, NULL) != CRM_OK)
+                _exit(2);
+            fx_reset();
+        }
+        crm_log_close(log); /* checkpoints everything */
+        if (crm_log_open(dir, "round", NULL, &log, NULL) != CRM_OK)
+            _exit(3);
+        /* half of the old streams move, the rest are new */
+        for (int b = 0; b < CK_NEW / 1000; b++) {
+            for (int i = 0; i < 1000; i++) {
+                ck_name(names[i], CK_OLD / 2 + b * 1000 + i);
+                fx_event(&ev[i], names[i], "spend.recorded", spend_body(2));
+            }
+            if (append(log, ev, 1000, NULL, 0, NULL, NULL) != CRM_OK)
+                _exit(4);
+            fx_reset();
+        }
+        crm_log_stats st;
+        crm_log_stats_get(log, &st);
+        uint64_t before = st.checkpoint;
+        usleep(1100000);
+        /* this commit begins a round and writes its first slice; its own
+         * streams move after the round's snapshot */
+        for (int i = 0; i < 10; i++) {
+            ck_name(names[i], i);
+            fx_event(&ev[i], names[i], "spend.recorded", spend_body(3));
+        }
+        if (append(log, ev, 10, NULL, 0, NULL, NULL) != CRM_OK)
+            _exit(5);
+        crm_log_stats_get(log, &st);
+        if (st.checkpoint != before || before != CK_OLD)
+            _exit(6); /* the round must still be under way */
+        if (crm_log_verify(log, NULL, NULL) != CRM_OK)
+            _exit(7);
+        _exit(0); /* no close: the round stops half-way */
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_int_equal(crm_log_open(dir, "round", NULL, &log, &why), CRM_OK);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_stats st;
+    crm_log_stats_get(log, &st);
+    assert_int_equal(st.checkpoint, CK_OLD);
+    const uint64_t head_pos = CK_OLD + CK_NEW + 10;
+    assert_int_equal(st.position, head_pos);
+    for (int i = 0; i < CK_OLD / 2 + CK_NEW; i++) {
+        char name[16];
+        uint64_t v, p;
+        ck_name(name, i);
+        assert_int_equal(crm_log_stream_info(log, name, 8, &v, &p), CRM_OK);
+        uint64_t want_v = (i < 10 ? 1 : 0) + (i >= CK_OLD / 2 && i < CK_OLD);
+        if (v != want_v)
+            fail_msg("%s: version %llu, want %llu", name, (unsigned long long)v,
+                     (unsigned long long)want_v);
+    }
+
+    /* A second round begins over the first one's leftovers: heads of the
+     * first round's moment that have moved since must still verify. The
+     * first slice of each round ends near ck-05090. */
+    crm_event_in ev[10];
+    char names[10][16];
+    for (int i = 0; i < 10; i++) {
+        ck_name(names[i], 5086 + i);
+        fx_event(&ev[i], names[i], "spend.recorded", spend_body(4));
+    }
+    assert_int_equal(append(log, ev, 10, NULL, 0, NULL, &why), CRM_OK);
+    usleep(1100000);
+    fx_event(&ev[0], "ck-99999", "spend.recorded", spend_body(5));
+    assert_int_equal(append(log, ev, 1, NULL, 0, NULL, &why), CRM_OK);
+    fx_reset();
+    crm_log_stats_get(log, &st);
+    assert_int_equal(st.checkpoint, CK_OLD); /* the round is under way */
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_close(log); /* a clean close completes the checkpoint */
+
+    assert_int_equal(crm_log_open(dir, "round", NULL, &log, &why), CRM_OK);
+    crm_log_stats_get(log, &st);
+    assert_int_equal(st.checkpoint, head_pos + 11);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_close(log);
+    fx_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -1011,6 +1271,9 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test(test_map_full_in_one_batch),
         cmocka_unit_test(test_map_max),
+        cmocka_unit_test_setup_teardown(test_long_stream_reads, setup,
+                                        teardown),
+        cmocka_unit_test(test_checkpoint_round_interrupted),
         cmocka_unit_test_setup_teardown(test_readers_race_new_streams, setup,
                                         teardown),
     };
