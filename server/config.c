@@ -29,8 +29,10 @@ static const char usage[] =
     "  -V, --version              print the version and exit\n"
     "  -h, --help                 this text\n"
     "\n"
-    "Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP\n"
-    "reloads API keys and the log level.\n";
+    "Signals: SIGTERM/SIGINT drain in-flight requests and exit (status 1\n"
+    "if requests were still unanswered after 10 s); SIGHUP reloads the API\n"
+    "keys and the config file's log_level (not when --log-level is given).\n"
+    "Every other setting needs a restart.\n";
 
 static int
 set_str(char **dst, const char *v)
@@ -47,7 +49,6 @@ typedef struct parse_ctx {
     crm_config *c;
     int listen_reset; /* first listen line of the file replaces defaults */
     crm_error *why;
-    int only_reloadable;
     int bad; /* the first bad line is the one reported */
 } parse_ctx;
 
@@ -64,8 +65,6 @@ on_ini(void *user, const char *section, const char *name, const char *value)
             goto bad;
         return 1;
     }
-    if (p->only_reloadable)
-        return 1;
     if (IS("server", "data_dir"))
         return set_str(&c->data_dir, value) == 0;
     if (IS("server", "listen")) {
@@ -118,10 +117,9 @@ bad:
 }
 
 static crm_err
-parse_file(crm_config *c, const char *file, int only_reloadable,
-           crm_error *why)
+parse_file(crm_config *c, const char *file, crm_error *why)
 {
-    parse_ctx p = {c, 0, why, only_reloadable, 0};
+    parse_ctx p = {c, 0, why, 0};
     struct stat st;
     if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
@@ -135,17 +133,41 @@ parse_file(crm_config *c, const char *file, int only_reloadable,
         if (why && why->code != CRM_OK)
             crm_error_prefix(why, "%s:%d", file, rc);
         else
-            crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s:%d: cannot parse",
-                          file, rc);
+            crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s:%d: cannot parse", file,
+                          rc);
         return CRM_ERR_BAD_REQUEST;
     }
+    return CRM_OK;
+}
+
+static crm_err
+set_defaults(crm_config *c, crm_error *why)
+{
+    memset(c, 0, sizeof(*c));
+    c->contexts = 128;
+    c->log_level = CRM_INFO;
+    c->map_size_mb = 64;
+    if (set_str(&c->data_dir, "./data") ||
+        set_str(&c->http, "http://127.0.0.1:7401") ||
+        (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    c->nlisten = 1;
     return CRM_OK;
 }
 
 crm_err
 crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
 {
-    enum { O_HTTP = 256, O_CERT, O_KEY, O_OPKEY, O_READY, O_CTX, O_MAP, O_LEVEL };
+    enum {
+        O_HTTP = 256,
+        O_CERT,
+        O_KEY,
+        O_OPKEY,
+        O_READY,
+        O_CTX,
+        O_MAP,
+        O_LEVEL
+    };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"data", required_argument, NULL, 'd'},
@@ -165,14 +187,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
     crm_err err;
     int ch;
 
-    memset(c, 0, sizeof(*c));
-    c->contexts = 128;
-    c->log_level = CRM_INFO;
-    c->map_size_mb = 64;
-    if (set_str(&c->data_dir, "./data") || set_str(&c->http, "http://127.0.0.1:7401") ||
-        (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)
-        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
-    c->nlisten = 1;
+    if ((err = set_defaults(c, why)) != CRM_OK)
+        return err;
 
     /* First pass: only --config, so flags override the file. glibc resets
      * its parser fully only for optind = 0 (a previous call may have
@@ -191,7 +207,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             return CRM_ERR_CLOSED;
         }
     }
-    if (c->file && (err = parse_file(c, c->file, 0, why)) != CRM_OK)
+    if (c->file && (err = parse_file(c, c->file, why)) != CRM_OK)
         return err;
 
     int listen_reset = 0;
@@ -200,8 +216,11 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         char *end;
         long v;
         switch (ch) {
-        case 'c': break;
-        case 'd': set_str(&c->data_dir, optarg); break;
+        case 'c':
+            break;
+        case 'd':
+            set_str(&c->data_dir, optarg);
+            break;
         case 'l':
             if (!listen_reset) {
                 for (size_t i = 0; i < c->nlisten; i++)
@@ -222,10 +241,18 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                 set_str(&c->http, optarg);
             }
             break;
-        case O_CERT: set_str(&c->tls_cert, optarg); break;
-        case O_KEY: set_str(&c->tls_key, optarg); break;
-        case O_OPKEY: set_str(&c->operator_key_file, optarg); break;
-        case O_READY: set_str(&c->ready_file, optarg); break;
+        case O_CERT:
+            set_str(&c->tls_cert, optarg);
+            break;
+        case O_KEY:
+            set_str(&c->tls_key, optarg);
+            break;
+        case O_OPKEY:
+            set_str(&c->operator_key_file, optarg);
+            break;
+        case O_READY:
+            set_str(&c->ready_file, optarg);
+            break;
         case O_CTX:
             v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 4096)
@@ -245,6 +272,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--log-level must be debug, info, warn "
                                      "or error");
+            c->from_flags |= CRM_CFG_LOG_LEVEL;
             break;
         default:
             if (strncmp(argv[optind - 1], "--", 2) == 0)
@@ -282,10 +310,15 @@ crm_config_reload(crm_config *c, crm_error *why)
 {
     if (c->file == NULL)
         return CRM_OK;
-    crm_config tmp = *c;
-    crm_err err = parse_file(&tmp, c->file, 1, why);
+    /* The file alone, over the defaults, checked like at start-up; c is
+     * touched only when all of it is good. */
+    crm_config file;
+    crm_err err = set_defaults(&file, why);
     if (err == CRM_OK)
-        c->log_level = tmp.log_level;
+        err = parse_file(&file, c->file, why);
+    if (err == CRM_OK && !(c->from_flags & CRM_CFG_LOG_LEVEL))
+        c->log_level = file.log_level;
+    crm_config_free(&file);
     return err;
 }
 

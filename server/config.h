@@ -12,9 +12,13 @@
 
 #define CRM_MAX_LISTEN 8
 
+/* Bits of crm_config.from_flags: settings given on the command line,
+ * which a reload of the file leaves as they are (flags win). */
+#define CRM_CFG_LOG_LEVEL 0x1u
+
 typedef struct crm_config {
-    char *file;              /* --config; NULL if none */
-    char *data_dir;          /* [server] data_dir */
+    char *file;                   /* --config; NULL if none */
+    char *data_dir;               /* [server] data_dir */
     char *listen[CRM_MAX_LISTEN]; /* [server] listen (repeatable) */
     size_t nlisten;
     char *http;              /* [server] http, NULL when "off" */
@@ -25,6 +29,7 @@ typedef struct crm_config {
     char *tls_key;           /* [tls] key (PEM) */
     char *operator_key_file; /* [auth] operator_key_file */
     size_t map_size_mb;      /* [storage] map_size_mb: initial per tenant */
+    unsigned from_flags;     /* CRM_CFG_* set by flags */
 } crm_config;
 
 /* Fills c from defaults, then the file named by --config, then the other
@@ -32,8 +37,13 @@ typedef struct crm_config {
  * --help and --version print and return CRM_ERR_CLOSED. */
 crm_err crm_config_load(crm_config *c, int argc, char **argv, crm_error *why);
 
-/* Re-reads c->file for what can change without a restart (log_level).
- * Returns an error and leaves c as it was if the file does not parse. */
+/* SIGHUP: re-reads c->file. The whole file is checked as at start-up
+ * (every key and value); only what can change without a restart is then
+ * applied: log_level, unless --log-level was given (flags win). Other
+ * settings in the file are ignored until a restart. Returns
+ * CRM_ERR_BAD_REQUEST with why naming the file and line, and leaves c as
+ * it was, if the file is unreadable or does not parse. Without a file,
+ * CRM_OK and nothing changes. */
 crm_err crm_config_reload(crm_config *c, crm_error *why);
 
 void crm_config_free(crm_config *c);

@@ -6,11 +6,14 @@
  * NNG's threads; an append's completion runs on the tenant writer thread
  * and sends from there. srv->mu guards the transitions that draining
  * races with (posting a receive, stopping) and the list of parked
- * long-polls.
+ * long-polls. Receive and send use separate aios: draining cancels every
+ * receive aio, which aborts only a receive still pending; a request
+ * already received goes on to its reply untouched.
  */
 #include "net_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdio.h>
@@ -63,7 +66,7 @@ post_recv(rpc_ctx *c)
         pthread_cond_broadcast(&s->cv);
     } else {
         c->state = CTX_RECV;
-        nng_ctx_recv(c->ctx, c->aio);
+        nng_ctx_recv(c->ctx, c->recv_aio);
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -72,9 +75,40 @@ static void
 send_reply(rpc_ctx *c)
 {
     c->state = CTX_SEND;
-    nng_aio_set_msg(c->aio, c->rep);
+    nng_aio_set_msg(c->send_aio, c->rep);
     c->rep = NULL;
-    nng_ctx_send(c->ctx, c->aio);
+    nng_ctx_send(c->ctx, c->send_aio);
+}
+
+/* The request's log line. req= is the server's id, unique in this run;
+ * cid= the client's envelope id. Whatever the client chose (an unknown op
+ * name, a tenant it claimed, text quoted in an error message) is escaped,
+ * so it cannot end its field or forge another. */
+static void
+log_request(rpc_ctx *c, crm_level lvl, crm_err err, const char *msg, double us)
+{
+    char op[96], tenant[96], text[3 * sizeof(((crm_error *)0)->msg)];
+    if (c->op)
+        snprintf(op, sizeof(op), "%s", c->op->name);
+    else if (c->env.op)
+        crm_slog_value(op, sizeof(op), c->env.op, c->env.op_len);
+    else
+        snprintf(op, sizeof(op), "-");
+    if (c->has_key && c->key.tenant[0])
+        crm_slog_value(tenant, sizeof(tenant), c->key.tenant,
+                       strlen(c->key.tenant));
+    else if (c->env.tenant)
+        crm_slog_value(tenant, sizeof(tenant), c->env.tenant,
+                       c->env.tenant_len);
+    else
+        snprintf(tenant, sizeof(tenant), "-");
+    if (msg)
+        crm_slog_escape(text, sizeof(text), msg, strlen(msg));
+    crm_slog(lvl, c->rid,
+             "cid=%" PRIu64 " op=%s tenant=%s key=%s status=%s us=%.0f%s%s%s",
+             c->env.id, op, tenant, c->has_key ? c->key.id : "-",
+             crm_err_name(err), us, msg ? " msg=\"" : "", msg ? text : "",
+             msg ? "\"" : "");
 }
 
 static void
@@ -97,19 +131,15 @@ net_finish(rpc_ctx *c, crm_err err, const crm_error *why)
         pack_error(c, err, msg);
     }
     double us = (now_s() - c->t0) * 1e6;
-    crm_metrics_request(c->srv->metrics, c->op ? c->op->op : CRM_OP__COUNT,
-                        err, us);
-    crm_level lvl = err == CRM_OK ? CRM_DEBUG
-                    : err == CRM_ERR_INTERNAL || err == CRM_ERR_IO ||
-                            err == CRM_ERR_CORRUPT
-                        ? CRM_ERROR
-                        : CRM_INFO;
+    crm_metrics_request(c->srv->metrics, c->op ? c->op->op : CRM_OP__COUNT, err,
+                        us);
+    crm_level lvl =
+        err == CRM_OK ? CRM_DEBUG
+        : err == CRM_ERR_INTERNAL || err == CRM_ERR_IO || err == CRM_ERR_CORRUPT
+            ? CRM_ERROR
+            : CRM_INFO;
     if (crm_slog_enabled(lvl))
-        crm_slog(lvl, c->env.id, "op=%s tenant=%s key=%s status=%s us=%.0f%s%s%s",
-                 c->op ? c->op->name : "-",
-                 c->has_key && c->key.tenant[0] ? c->key.tenant : "-",
-                 c->has_key ? c->key.id : "-", crm_err_name(err), us,
-                 msg ? " msg=\"" : "", msg ? msg : "", msg ? "\"" : "");
+        log_request(c, lvl, err, msg, us);
     send_reply(c);
 }
 
@@ -125,17 +155,16 @@ net_authorize(rpc_ctx *c, const crm_op_info *op, crm_log **log, crm_error *why)
         return crm_error_set(why, CRM_ERR_UNAUTHORIZED,
                              "this operation needs a valid API key");
     if (!(op->roles & CRM_ROLE_BIT(c->key.role)))
-        return crm_error_set(why, CRM_ERR_FORBIDDEN,
-                             "role %s may not call %s",
+        return crm_error_set(why, CRM_ERR_FORBIDDEN, "role %s may not call %s",
                              crm_role_name(c->key.role), op->name);
     if (!(op->flags & CRM_OPF_TENANT))
         return CRM_OK;
     if (c->key.tenant[0] == '\0')
-        return crm_error_set(why, CRM_ERR_FORBIDDEN,
-                             "%s needs a tenant key", op->name);
+        return crm_error_set(why, CRM_ERR_FORBIDDEN, "%s needs a tenant key",
+                             op->name);
     if (c->log == NULL) {
-        crm_err err = crm_store_tenant_log(c->srv->store, c->key.tenant,
-                                           &c->log, why);
+        crm_err err =
+            crm_store_tenant_log(c->srv->store, c->key.tenant, &c->log, why);
         if (err != CRM_OK)
             return err;
     }
@@ -163,9 +192,10 @@ handle(rpc_ctx *c, crm_error *why, rpc_flow *flow)
         return err;
     msgpack_unpack_return ur = msgpack_unpack(body, len, &off, &c->zone, &root);
     if (ur != MSGPACK_UNPACK_SUCCESS)
-        return crm_error_set(why, ur == MSGPACK_UNPACK_NOMEM_ERROR
-                                      ? CRM_ERR_NOMEM
-                                      : CRM_ERR_BAD_REQUEST,
+        return crm_error_set(why,
+                             ur == MSGPACK_UNPACK_NOMEM_ERROR
+                                 ? CRM_ERR_NOMEM
+                                 : CRM_ERR_BAD_REQUEST,
                              "request is not msgpack");
     if ((err = crm_rpc_parse_request(&root, &c->env, why)) != CRM_OK)
         return err;
@@ -202,6 +232,9 @@ start_request(rpc_ctx *c, nng_msg *msg)
     rpc_flow flow = RPC_DONE;
 
     c->state = CTX_BUSY;
+    c->rid =
+        atomic_fetch_add_explicit(&c->srv->next_rid, 1, memory_order_relaxed) +
+        1;
     c->t0 = now_s();
     c->req = msg;
     c->op = NULL;
@@ -226,38 +259,44 @@ start_request(rpc_ctx *c, nng_msg *msg)
 }
 
 static void
-ctx_cb(void *arg)
+recv_cb(void *arg)
 {
     rpc_ctx *c = arg;
-    int rv = nng_aio_result(c->aio);
+    crm_server *s = c->srv;
+    int rv = nng_aio_result(c->recv_aio);
 
-    if (c->state == CTX_RECV) {
-        if (rv != 0) {
-            pthread_mutex_lock(&c->srv->mu);
-            int stop = c->srv->draining || rv == NNG_ECLOSED;
-            pthread_mutex_unlock(&c->srv->mu);
-            if (stop) {
-                pthread_mutex_lock(&c->srv->mu);
-                if (c->state != CTX_STOPPED) {
-                    c->state = CTX_STOPPED;
-                    c->srv->stopped++;
-                    pthread_cond_broadcast(&c->srv->cv);
-                }
-                pthread_mutex_unlock(&c->srv->mu);
-                return;
-            }
-            post_recv(c); /* a transient receive error: keep serving */
-            return;
-        }
-        start_request(c, nng_aio_get_msg(c->aio));
+    if (rv == 0) {
+        nng_msg *msg = nng_aio_get_msg(c->recv_aio);
+        nng_aio_set_msg(c->recv_aio, NULL);
+        start_request(c, msg);
         return;
     }
-    /* CTX_SEND */
-    if (rv != 0) {
-        nng_msg *m = nng_aio_get_msg(c->aio);
+    pthread_mutex_lock(&s->mu);
+    if (s->draining || rv == NNG_ECLOSED) {
+        if (c->state != CTX_STOPPED) {
+            c->state = CTX_STOPPED;
+            s->stopped++;
+            pthread_cond_broadcast(&s->cv);
+        }
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    pthread_mutex_unlock(&s->mu);
+    post_recv(c); /* a transient receive error: keep serving */
+}
+
+static void
+send_cb(void *arg)
+{
+    rpc_ctx *c = arg;
+    /* On failure the reply is still ours (a closed socket, a stopped aio);
+     * on success NNG took it. */
+    if (nng_aio_result(c->send_aio) != 0) {
+        nng_msg *m = nng_aio_get_msg(c->send_aio);
         if (m)
             nng_msg_free(m);
     }
+    nng_aio_set_msg(c->send_aio, NULL);
     if (c->req) {
         nng_msg_free(c->req);
         c->req = NULL;
@@ -280,6 +319,7 @@ timer_cb(void *arg)
     for (rpc_ctx **pp = &s->waiters; *pp; pp = &(*pp)->wnext) {
         if (*pp == c) {
             *pp = c->wnext;
+            s->nparked--;
             break;
         }
     }
@@ -309,12 +349,20 @@ net_park(rpc_ctx *c, uint64_t from, int wait_ms)
      * srv->mu: a commit landing in between cannot slip past (on_commit
      * takes the same lock), and timer_cb, which also starts by taking it,
      * cannot run before we are done touching c. NNG runs completions on
-     * its own threads, never inside nng_sleep_aio. */
+     * its own threads, never inside nng_sleep_aio.
+     *
+     * Past park_max the request is answered at once instead: waiting
+     * tail -f clients must not hold every context, or no other caller of
+     * any tenant is served until their waits run out. */
     pthread_mutex_lock(&s->mu);
-    c->wnext = s->waiters;
-    s->waiters = c;
     crm_log_head(c->log, &head, NULL);
-    nng_sleep_aio(head >= from || s->draining ? 0 : wait_ms, c->timer);
+    int now = head >= from || s->draining || s->nparked >= s->park_max;
+    if (!now) {
+        c->wnext = s->waiters;
+        s->waiters = c;
+        s->nparked++;
+    }
+    nng_sleep_aio(now ? 0 : wait_ms, c->timer);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -450,6 +498,7 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
     nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, CRM_RPC_HARD_MAX);
 
     s->nctx = cfg->contexts;
+    s->park_max = s->nctx / 2;
     if ((s->ctxs = calloc((size_t)s->nctx, sizeof(*s->ctxs))) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
         goto fail;
@@ -462,7 +511,8 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
     for (int i = 0; i < s->nctx; i++) {
         rpc_ctx *c = &s->ctxs[i];
         if ((rv = nng_ctx_open(&c->ctx, s->sock)) != 0 ||
-            (rv = nng_aio_alloc(&c->aio, ctx_cb, c)) != 0 ||
+            (rv = nng_aio_alloc(&c->recv_aio, recv_cb, c)) != 0 ||
+            (rv = nng_aio_alloc(&c->send_aio, send_cb, c)) != 0 ||
             (rv = nng_aio_alloc(&c->timer, timer_cb, c)) != 0) {
             err = crm_error_set(why, CRM_ERR_INTERNAL, "rep context: %s",
                                 nng_strerror(rv));
@@ -481,7 +531,8 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
         if (strncmp(url, "tls+", 4) == 0) {
             if (s->tls == NULL && (err = setup_tls(s, why)) != CRM_OK)
                 goto fail;
-            if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, s->tls)) != 0) {
+            if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, s->tls)) !=
+                0) {
                 err = crm_error_set(why, CRM_ERR_BAD_REQUEST, "listen %s: %s",
                                     url, nng_strerror(rv));
                 goto fail;
@@ -495,7 +546,8 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
         crm_slog(CRM_INFO, 0, "msg=\"listening\" url=%s", url);
     }
     if (cfg->http) {
-        if ((err = crm_metrics_http_start(s->metrics, cfg->http, why)) != CRM_OK)
+        if ((err = crm_metrics_http_start(s->metrics, cfg->http, why)) !=
+            CRM_OK)
             goto fail;
         crm_slog(CRM_INFO, 0, "msg=\"metrics\" url=%s/metrics", cfg->http);
     }
@@ -518,14 +570,14 @@ crm_server_drain(crm_server *s, int timeout_ms)
     pthread_mutex_unlock(&s->mu);
     crm_metrics_set_healthy(s->metrics, 0);
 
-    /* Idle contexts stop; parked long-polls answer now. */
+    /* From here post_recv posts no receive. One posted before is pending
+     * (the cancel ends it, recv_cb stops the context) or has completed
+     * (the cancel finds nothing to abort: that request is handled and
+     * answered on the send aio, then post_recv stops the context).
+     * Parked long-polls answer now; net_park parks nothing more. */
     for (int i = 0; i < s->nctx; i++) {
+        nng_aio_cancel(s->ctxs[i].recv_aio);
         nng_aio_cancel(s->ctxs[i].timer);
-        pthread_mutex_lock(&s->mu);
-        int idle = s->ctxs[i].state == CTX_RECV;
-        pthread_mutex_unlock(&s->mu);
-        if (idle)
-            nng_aio_cancel(s->ctxs[i].aio);
     }
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -551,23 +603,47 @@ crm_server_free(crm_server *s)
 {
     if (s == NULL)
         return;
+    pthread_mutex_lock(&s->mu);
+    s->draining = 1; /* no receive is posted any more */
+    pthread_mutex_unlock(&s->mu);
     if (s->metrics)
         crm_metrics_http_stop(s->metrics);
     if (s->sock_open)
         nng_close(s->sock); /* pending receives end with NNG_ECLOSED */
-    /* Parked long-polls answer (into the closed socket) while their logs
-     * are still open. */
+
+    /* Nothing may run against the store once it closes, also when a drain
+     * timed out. Stopping the receive aios waits for a handler still
+     * running in recv_cb; stopping the timers then lets a parked
+     * long-poll answer one last time, its log still open. After that no
+     * handler can start: a receive can only fail now, and only handlers
+     * park. */
+    for (int i = 0; s->ctxs && i < s->nctx; i++)
+        if (s->ctxs[i].recv_aio)
+            nng_aio_stop(s->ctxs[i].recv_aio);
     for (int i = 0; s->ctxs && i < s->nctx; i++)
         if (s->ctxs[i].timer)
             nng_aio_stop(s->ctxs[i].timer);
     /* Closing the store commits queued appends before it returns; their
-     * completions still find their contexts, whose sends then fail fast. */
+     * completions still find their contexts, whose sends then fail fast
+     * (send_cb may run until the send aios are stopped below). */
     crm_store_close(s->store);
+    s->store = NULL;
+    for (int i = 0; s->ctxs && i < s->nctx; i++)
+        if (s->ctxs[i].send_aio)
+            nng_aio_stop(s->ctxs[i].send_aio);
     for (int i = 0; s->ctxs && i < s->nctx; i++) {
         rpc_ctx *c = &s->ctxs[i];
-        if (c->aio) {
-            nng_aio_stop(c->aio);
-            nng_aio_free(c->aio);
+        if (c->recv_aio) {
+            nng_msg *m = nng_aio_get_msg(c->recv_aio);
+            if (m)
+                nng_msg_free(m);
+            nng_aio_free(c->recv_aio);
+        }
+        if (c->send_aio) {
+            nng_msg *m = nng_aio_get_msg(c->send_aio);
+            if (m)
+                nng_msg_free(m);
+            nng_aio_free(c->send_aio);
         }
         if (c->timer)
             nng_aio_free(c->timer);

@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -31,11 +32,15 @@ struct crm_server {
     int nctx;
     int64_t started;
 
+    _Atomic uint64_t next_rid; /* server-side request ids (log req=) */
+
     pthread_mutex_t mu; /* draining, context states, waiters */
     pthread_cond_t cv;
     int draining;
-    int stopped; /* contexts that will take no more requests */
+    int stopped;      /* contexts that will take no more requests */
     rpc_ctx *waiters; /* parked read.all long-polls */
+    int nparked;      /* length of waiters */
+    int park_max;     /* cap on nparked: the rest stay free for others */
 };
 
 typedef enum ctx_state {
@@ -48,11 +53,15 @@ typedef enum ctx_state {
 struct rpc_ctx {
     crm_server *srv;
     nng_ctx ctx;
-    nng_aio *aio;   /* receive and send */
+    /* Receive and send have an aio each, so draining can cancel a pending
+     * receive without ever hitting a reply that is on its way. */
+    nng_aio *recv_aio;
+    nng_aio *send_aio;
     nng_aio *timer; /* long-poll */
     ctx_state state;
+    uint64_t rid; /* server-side request id: req= in log lines */
     nng_msg *req, *rep;
-    msgpack_zone zone;   /* the request's objects */
+    msgpack_zone zone;    /* the request's objects */
     msgpack_zone scratch; /* records decoded while packing a reply */
     msgpack_packer pk;    /* writes into rep */
     int oom;              /* a write into rep failed */
@@ -98,7 +107,14 @@ crm_err net_authorize(rpc_ctx *c, const crm_op_info *op, crm_log **log,
 void net_finish(rpc_ctx *c, crm_err err, const crm_error *why);
 
 /* Parks a read.all until the tenant head passes from or wait_ms pass;
- * then the handler runs again with c->resumed set. */
+ * then the handler runs again, on an NNG thread, with c->resumed set (and
+ * must then answer without parking). The caller returns RPC_DEFERRED.
+ *
+ * At most srv->park_max contexts (contexts / 2) are parked at once, so
+ * long-polls cannot take every context from other callers. Past the cap,
+ * or while draining, the request is not parked: the handler runs again at
+ * once with c->resumed set, as if wait_ms were 0. The handler needs no
+ * check of its own. Any thread; takes srv->mu. */
 void net_park(rpc_ctx *c, uint64_t from, int wait_ms);
 
 /* msgpack_packer write callback appending to the context's reply; a

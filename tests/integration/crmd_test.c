@@ -1,5 +1,6 @@
 /* crmd_test.c - crmd end to end: transports (tcp, ipc, tls+tcp), append and
- * reads, idempotency, long-poll, batch, metrics endpoint, SIGHUP. */
+ * reads, idempotency, long-poll and its cap, batch, metrics endpoint, log
+ * lines (server request ids, escaping), SIGHUP; crmd exits cleanly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,13 +33,33 @@ group_setup(void **state)
     return 0;
 }
 
+/* Stops d with SIGTERM; 0 if it was running, exited 0 and its log holds
+ * no sanitizer report, else -1 with the log on stderr. */
+static int
+stop_clean(fx_crmd *d)
+{
+    int alive = d->pid > 0 && kill(d->pid, 0) == 0;
+    int status = fx_crmd_stop(d, SIGTERM);
+    char *log = fx_crmd_log(d);
+    int bad =
+        !alive || status != 0 ||
+        (log && (strstr(log, "AddressSanitizer") ||
+                 strstr(log, "LeakSanitizer") || strstr(log, "runtime error")));
+    if (bad)
+        fprintf(stderr, "crmd: alive=%d exit=%d; log %s/crmd.log:\n%s\n", alive,
+                status, d->dir, log ? log : "(none)");
+    free(log);
+    return bad ? -1 : 0;
+}
+
 static int
 group_teardown(void **state)
 {
     (void)state;
+    int rc = stop_clean(&D);
     fx_crmd_cleanup(&D);
     fx_reset();
-    return 0;
+    return rc;
 }
 
 static double
@@ -67,7 +88,8 @@ pack_append(msgpack_packer *pk, void *arg)
     if (a->expect_stream) {
         rc |= crm_mp_pack_cstr(pk, "expect") | msgpack_pack_array(pk, 1);
         rc |= msgpack_pack_map(pk, 2);
-        rc |= crm_mp_pack_cstr(pk, "stream") | crm_mp_pack_cstr(pk, a->expect_stream);
+        rc |= crm_mp_pack_cstr(pk, "stream") |
+              crm_mp_pack_cstr(pk, a->expect_stream);
         rc |= crm_mp_pack_cstr(pk, "version");
         rc |= a->expect_version < 0 ? crm_mp_pack_cstr(pk, "no_stream")
                                     : msgpack_pack_int64(pk, a->expect_version);
@@ -92,7 +114,8 @@ test_ping_every_transport(void **state)
         crm_client *c = fx_client(&D, urls[i], NULL);
         const msgpack_object *res;
         crm_error why;
-        assert_int_equal(crm_client_call(c, "ping", NULL, NULL, &res, &why), CRM_OK);
+        assert_int_equal(crm_client_call(c, "ping", NULL, NULL, &res, &why),
+                         CRM_OK);
         const msgpack_object *pong = crm_mp_get(res, "pong");
         assert_non_null(pong);
         assert_true(pong->via.boolean);
@@ -114,8 +137,10 @@ test_tls_needs_the_right_ca(void **state)
     snprintf(ca, sizeof(ca), "%s/ca.crt", other);
     crm_client *c;
     crm_error why;
-    crm_client_opts o = {.url = D.tls_url, .tls_ca = ca,
-                         .tls_server_name = "localhost", .timeout_ms = 1500};
+    crm_client_opts o = {.url = D.tls_url,
+                         .tls_ca = ca,
+                         .tls_server_name = "localhost",
+                         .timeout_ms = 1500};
     crm_err err = crm_client_open(&o, &c, &why);
     if (err == CRM_OK) {
         const msgpack_object *res;
@@ -136,10 +161,12 @@ test_append_read_and_retry(void **state)
     fx_event(&ev[0], "guest-42", "customer.registered",
              FX_BODY(FX_S("first_name", "Ana"), FX_S("last_name", "Silva"),
                      FX_S("email", "ana@example.com")));
-    fx_event(&ev[1], "guest-42", "customer.preference_set",
-             FX_BODY(FX_S("category", "pillow"), FX_S("value", "feather-free")));
+    fx_event(
+        &ev[1], "guest-42", "customer.preference_set",
+        FX_BODY(FX_S("category", "pillow"), FX_S("value", "feather-free")));
     fx_event(&ev[2], "guest-43", "interaction.logged",
-             FX_BODY(FX_S("channel", "call"), FX_S("summary", "asked for late checkout")));
+             FX_BODY(FX_S("channel", "call"),
+                     FX_S("summary", "asked for late checkout")));
     assert_int_equal(append(c, ev, 3, &res, &why), CRM_OK);
     const msgpack_object *pos = crm_mp_get(res, "positions");
     assert_int_equal(pos->via.array.size, 3);
@@ -150,15 +177,17 @@ test_append_read_and_retry(void **state)
     /* retry: same answer, nothing new */
     assert_int_equal(append(c, ev, 3, &res, &why), CRM_OK);
     assert_int_equal(fx_res_u64(res, "duplicates"), 3);
-    assert_int_equal(crm_mp_get(res, "positions")->via.array.ptr[0].via.u64, p0);
+    assert_int_equal(crm_mp_get(res, "positions")->via.array.ptr[0].via.u64,
+                     p0);
     assert_int_equal(fx_res_u64(res, "head"), p0 + 2);
 
     /* read the stream back */
     msgpack_sbuffer sb;
     fx_kv a[] = {FX_S("stream", "guest-42")};
     fx_pack(a, 1, &sb);
-    assert_int_equal(crm_client_call_raw(c, "read.stream", sb.data, sb.size,
-                                         &res, &why), CRM_OK);
+    assert_int_equal(
+        crm_client_call_raw(c, "read.stream", sb.data, sb.size, &res, &why),
+        CRM_OK);
     msgpack_sbuffer_destroy(&sb);
     const msgpack_object *evs = crm_mp_get(res, "events");
     assert_int_equal(evs->via.array.size, 2);
@@ -172,13 +201,15 @@ test_append_read_and_retry(void **state)
     /* an auditor sees the events without personal data */
     crm_client *au = fx_client(&D, D.url, K[CRM_ROLE_AUDITOR]);
     fx_pack(a, 1, &sb);
-    assert_int_equal(crm_client_call_raw(au, "read.stream", sb.data, sb.size,
-                                         &res, &why), CRM_OK);
+    assert_int_equal(
+        crm_client_call_raw(au, "read.stream", sb.data, sb.size, &res, &why),
+        CRM_OK);
     msgpack_sbuffer_destroy(&sb);
     evs = crm_mp_get(res, "events");
     assert_int_equal(crm_mp_get(&evs->via.array.ptr[0], "pii")->type,
                      MSGPACK_OBJECT_NIL);
-    assert_true(crm_mp_get(&evs->via.array.ptr[0], "pii_redacted")->via.boolean);
+    assert_true(
+        crm_mp_get(&evs->via.array.ptr[0], "pii_redacted")->via.boolean);
     crm_client_close(au);
 
     /* the same id with other content is a conflict */
@@ -201,7 +232,8 @@ test_append_read_and_retry(void **state)
 
     /* validation errors come back named, and write nothing */
     crm_event_in bad;
-    fx_event(&bad, "guest-44", "feedback.survey_submitted", FX_BODY(FX_I("nps", 11)));
+    fx_event(&bad, "guest-44", "feedback.survey_submitted",
+             FX_BODY(FX_I("nps", 11)));
     assert_int_equal(append(c, &bad, 1, &res, &why), CRM_ERR_BAD_FIELD);
     assert_non_null(strstr(why.msg, "nps"));
     crm_client_close(c);
@@ -213,24 +245,30 @@ typedef struct poller {
     int wait_ms;
     double took;
     uint32_t got;
+    const fx_crmd *d; /* NULL: D */
+    volatile int done;
+    crm_err err;
 } poller;
 
 static void *
 poll_main(void *arg)
 {
     poller *p = arg;
-    crm_client *c = fx_client(&D, D.url, p->key);
+    const fx_crmd *d = p->d ? p->d : &D;
+    crm_client *c = fx_client(d, d->url, p->key);
     const msgpack_object *res;
     crm_error why;
     msgpack_sbuffer sb;
     fx_kv a[] = {FX_I("from", (int64_t)p->from), FX_I("wait_ms", p->wait_ms)};
     fx_pack(a, 2, &sb);
     double t0 = now_s();
-    if (crm_client_call_raw(c, "read.all", sb.data, sb.size, &res, &why) == CRM_OK)
+    p->err = crm_client_call_raw(c, "read.all", sb.data, sb.size, &res, &why);
+    if (p->err == CRM_OK)
         p->got = crm_mp_get(res, "events")->via.array.size;
     p->took = now_s() - t0;
     msgpack_sbuffer_destroy(&sb);
     crm_client_close(c);
+    p->done = 1;
     return NULL;
 }
 
@@ -242,7 +280,8 @@ head_of(crm_client *c)
     msgpack_sbuffer sb;
     fx_kv a[] = {FX_I("from", 1), FX_I("max", 1)};
     fx_pack(a, 2, &sb);
-    crm_err err = crm_client_call_raw(c, "read.all", sb.data, sb.size, &res, &why);
+    crm_err err =
+        crm_client_call_raw(c, "read.all", sb.data, sb.size, &res, &why);
     msgpack_sbuffer_destroy(&sb);
     assert_int_equal(err, CRM_OK);
     return fx_res_u64(res, "head");
@@ -256,25 +295,98 @@ test_long_poll(void **state)
     uint64_t head = head_of(c);
 
     /* nothing arrives: the wait runs out */
-    poller idle = {K[CRM_ROLE_REPLICA], head + 1, 300, 0, 99};
+    poller idle = {K[CRM_ROLE_REPLICA], head + 1, 300, 0, 99, NULL, 0, 0};
     poll_main(&idle);
     assert_int_equal(idle.got, 0);
     assert_true(idle.took >= 0.28);
 
     /* an append wakes the waiter long before its deadline */
-    poller p = {K[CRM_ROLE_REPLICA], head + 1, 8000, 0, 0};
+    poller p = {K[CRM_ROLE_REPLICA], head + 1, 8000, 0, 0, NULL, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, poll_main, &p);
     usleep(200000);
     crm_event_in ev;
     const msgpack_object *res;
     crm_error why;
-    fx_event(&ev, "guest-77", "web.product_viewed", FX_BODY(FX_S("product", "suite")));
+    fx_event(&ev, "guest-77", "web.product_viewed",
+             FX_BODY(FX_S("product", "suite")));
     assert_int_equal(append(c, &ev, 1, &res, &why), CRM_OK);
     pthread_join(th, NULL);
     assert_int_equal(p.got, 1);
     assert_true(p.took < 3.0);
     crm_client_close(c);
+}
+
+/* Waiting read.all clients may hold at most half the contexts: with 8
+ * contexts and 8 tail -f clients, the first 4 park and the other 4 answer
+ * at once, and a ping and an append still get through promptly. Without
+ * the cap all 8 contexts park and the ping waits out the long-poll. */
+#define CAP_CTX 8
+#define CAP_POLLERS 8
+
+static void
+test_long_poll_cap(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {"--contexts", "8", NULL};
+    fx_crmd d;
+    char keys[CRM_ROLE__COUNT][128];
+    assert_int_equal(fx_crmd_start(&d, 0, extra), 0);
+    assert_int_equal(fx_tenant(&d, "capped", keys), 0);
+    crm_client *c = fx_client(&d, d.url, keys[CRM_ROLE_AGENT]);
+    uint64_t head = head_of(c);
+
+    poller p[CAP_POLLERS];
+    pthread_t th[CAP_POLLERS];
+    for (int i = 0; i < CAP_POLLERS; i++) {
+        p[i] =
+            (poller){keys[CRM_ROLE_REPLICA], head + 1, 20000, 0, 0, &d, 0, 0};
+        pthread_create(&th[i], NULL, poll_main, &p[i]);
+    }
+    /* the ones past the cap come back empty, at once */
+    int early = 0;
+    for (int t = 0; t < 500 && early < CAP_POLLERS - CAP_CTX / 2; t++) {
+        usleep(10000);
+        early = 0;
+        for (int i = 0; i < CAP_POLLERS; i++)
+            early += p[i].done;
+    }
+    assert_int_equal(early, CAP_POLLERS - CAP_CTX / 2);
+    for (int i = 0; i < CAP_POLLERS; i++)
+        if (p[i].done) {
+            assert_int_equal(p[i].err, CRM_OK);
+            assert_int_equal(p[i].got, 0);
+        }
+
+    /* the others are still parked, and the server still serves */
+    crm_client *ping = fx_client(&d, d.url, NULL);
+    const msgpack_object *res;
+    crm_error why;
+    double t0 = now_s();
+    assert_int_equal(crm_client_call(ping, "ping", NULL, NULL, &res, &why),
+                     CRM_OK);
+    assert_true(now_s() - t0 < 2.0);
+    crm_client_close(ping);
+    crm_event_in ev;
+    fx_event(&ev, "guest-cap", "web.product_viewed",
+             FX_BODY(FX_S("product", "spa")));
+    t0 = now_s();
+    assert_int_equal(append(c, &ev, 1, &res, &why), CRM_OK);
+    assert_true(now_s() - t0 < 2.0);
+
+    /* the append wakes the parked ones */
+    for (int i = 0; i < CAP_POLLERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(p[i].err, CRM_OK);
+        assert_true(p[i].took < 5.0);
+    }
+    int woke = 0;
+    for (int i = 0; i < CAP_POLLERS; i++)
+        woke += p[i].got == 1;
+    assert_int_equal(woke, CAP_CTX / 2);
+    crm_client_close(c);
+    assert_int_equal(stop_clean(&d), 0);
+    fx_crmd_cleanup(&d);
 }
 
 static void
@@ -311,8 +423,8 @@ test_batch_of_reads(void **state)
     crm_mp_pack_cstr(&pk, "append");
     const msgpack_object *res;
     crm_error why;
-    assert_int_equal(crm_client_call_raw(c, "batch", sb.data, sb.size, &res, &why),
-                     CRM_OK);
+    assert_int_equal(
+        crm_client_call_raw(c, "batch", sb.data, sb.size, &res, &why), CRM_OK);
     msgpack_sbuffer_destroy(&sb);
     const msgpack_object *r = crm_mp_get(res, "results");
     assert_int_equal(r->via.array.size, 4);
@@ -322,8 +434,9 @@ test_batch_of_reads(void **state)
                     ->via.array.size >= 2);
     assert_false(crm_mp_get(&r->via.array.ptr[2], "ok")->via.boolean);
     char buf[64];
-    assert_string_equal(fx_res_str(crm_mp_get(&r->via.array.ptr[2], "error"),
-                                   "name", buf, 64), "not_found");
+    assert_string_equal(
+        fx_res_str(crm_mp_get(&r->via.array.ptr[2], "error"), "name", buf, 64),
+        "not_found");
     assert_false(crm_mp_get(&r->via.array.ptr[3], "ok")->via.boolean);
     crm_client_close(c);
 }
@@ -333,13 +446,15 @@ http_get(const char *base, const char *path, int *status)
 {
     int port = atoi(strrchr(base, ':') + 1);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     char req[256];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                     path);
+    int n = snprintf(
+        req, sizeof(req),
+        "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        path);
     assert_int_equal(write(fd, req, (size_t)n), n);
     size_t cap = 1 << 20, len = 0;
     char *buf = malloc(cap);
@@ -362,9 +477,12 @@ test_metrics_endpoint(void **state)
     free(h);
     char *m = http_get(D.http, "/metrics", &status);
     assert_int_equal(status, 200);
-    assert_non_null(strstr(m, "crmd_requests_total{op=\"append\",outcome=\"ok\"}"));
-    assert_non_null(strstr(m, "crmd_requests_total{op=\"append\",outcome=\"conflict\"}"));
-    assert_non_null(strstr(m, "crmd_request_seconds_bucket{op=\"ping\",le=\"+Inf\"}"));
+    assert_non_null(
+        strstr(m, "crmd_requests_total{op=\"append\",outcome=\"ok\"}"));
+    assert_non_null(
+        strstr(m, "crmd_requests_total{op=\"append\",outcome=\"conflict\"}"));
+    assert_non_null(
+        strstr(m, "crmd_request_seconds_bucket{op=\"ping\",le=\"+Inf\"}"));
     assert_non_null(strstr(m, "crmd_tenant_position{tenant=\"acme\"}"));
     assert_non_null(strstr(m, "crmd_tenant_map_used_bytes{tenant=\"acme\"}"));
     assert_non_null(strstr(m, "crmd_commit_events_count{tenant=\"acme\"}"));
@@ -374,23 +492,68 @@ test_metrics_endpoint(void **state)
     crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
     const msgpack_object *res;
     crm_error why;
-    assert_int_equal(crm_client_call(c, "metrics", NULL, NULL, &res, &why), CRM_OK);
+    assert_int_equal(crm_client_call(c, "metrics", NULL, NULL, &res, &why),
+                     CRM_OK);
     const msgpack_object *t = crm_mp_get(crm_mp_get(res, "tenants"), "acme");
     assert_non_null(t);
     assert_true(fx_res_u64(t, "position") >= 5);
     crm_client_close(c);
 }
 
+/* The req= value of the first line holding needle, or 0. */
+static unsigned long long
+req_of_line(const char *log, const char *needle)
+{
+    const char *hit = strstr(log, needle);
+    if (hit == NULL)
+        return 0;
+    const char *bol = hit;
+    while (bol > log && bol[-1] != '\n')
+        bol--;
+    const char *r = strstr(bol, " req=");
+    if (r == NULL || r > hit)
+        return 0;
+    return strtoull(r + 5, NULL, 10);
+}
+
 static void
 test_log_lines_carry_request_ids(void **state)
 {
     (void)state;
+    /* two fresh clients send envelope id 1 each; the server tells their
+     * requests apart. The op names try to forge fields. */
+    static const char *const ops[] = {
+        "nope\" status=ok tenant=evil",
+        "y st=ok\nlevel=error req=1",
+    };
+    for (int i = 0; i < 2; i++) {
+        crm_client *c = fx_client(&D, D.url, NULL);
+        const msgpack_object *res;
+        crm_error why;
+        assert_int_equal(crm_client_call(c, ops[i], NULL, NULL, &res, &why),
+                         CRM_ERR_UNKNOWN_OP);
+        crm_client_close(c);
+    }
+    usleep(100000);
     char *log = fx_crmd_log(&D);
     assert_non_null(log);
     /* the refused append above was logged with its request id and error */
     assert_non_null(strstr(log, "op=append"));
     assert_non_null(strstr(log, "status=conflict"));
     assert_non_null(strstr(log, "level=info req="));
+
+    const char *e1 = "cid=1 op=\"nope\\\" status=ok tenant=evil\" tenant=-";
+    const char *e2 = "cid=1 op=\"y st=ok\\nlevel=error req=1\" tenant=-";
+    if (strstr(log, e1) == NULL || strstr(log, e2) == NULL)
+        fail_msg("escaped op names not found in log:\n%s", log);
+    unsigned long long r1 = req_of_line(log, e1), r2 = req_of_line(log, e2);
+    assert_true(r1 > 0 && r2 > 0);
+    assert_true(r1 != r2);
+    /* the error message quoting the op is escaped too */
+    assert_non_null(
+        strstr(log, "msg=\"unknown op 'nope\\\" status=ok tenant=evil'\""));
+    /* and nothing was forged: no line starts with the injected text */
+    assert_null(strstr(log, "\nlevel=error req=1\""));
     free(log);
 }
 
@@ -403,13 +566,15 @@ test_sighup_reloads(void **state)
     crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
     const msgpack_object *res;
     crm_error why;
-    assert_int_equal(crm_client_call(c, "server.info", NULL, NULL, &res, &why), CRM_OK);
+    assert_int_equal(crm_client_call(c, "server.info", NULL, NULL, &res, &why),
+                     CRM_OK);
     char buf[64];
     assert_string_equal(fx_res_str(res, "tenant", buf, 64), "acme");
     assert_string_equal(fx_res_str(res, "role", buf, 64), "admin");
     crm_client_close(c);
     char *log = fx_crmd_log(&D);
-    assert_non_null(strstr(log, "reloaded keys and config"));
+    assert_non_null(strstr(log, "msg=\"keys reloaded\""));
+    assert_non_null(strstr(log, "msg=\"no config file to reload\""));
     free(log);
 }
 
@@ -421,6 +586,7 @@ main(void)
         cmocka_unit_test(test_tls_needs_the_right_ca),
         cmocka_unit_test(test_append_read_and_retry),
         cmocka_unit_test(test_long_poll),
+        cmocka_unit_test(test_long_poll_cap),
         cmocka_unit_test(test_batch_of_reads),
         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_log_lines_carry_request_ids),

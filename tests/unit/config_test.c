@@ -250,7 +250,8 @@ test_flags_override_file(void **state)
              "/flag/k.pem", "--operator-key-file", "/flag/op.key",
              "--ready-file", "/flag/ready", "--contexts", "7", "--map-size-mb",
              "5", "--log-level", "warn");
-    if (err != CRM_OK) fail_msg("load: %s", why.msg);
+    if (err != CRM_OK)
+        fail_msg("load: %s", why.msg);
     assert_string_equal(c.data_dir, "/flag/data");
     /* --listen replaces the file's list, it does not add to it */
     assert_int_equal(c.nlisten, 2);
@@ -340,11 +341,13 @@ expect_bad_line(const char *section, const char *line, const char *key)
     const char *path = write_conf("bad.conf", text);
     crm_err err = LOAD(&c, &why, "--config", path);
     crm_config_free(&c);
-    if (err != CRM_ERR_BAD_REQUEST) fail_msg("'%s' accepted", line);
+    if (err != CRM_ERR_BAD_REQUEST)
+        fail_msg("'%s' accepted", line);
     assert_int_equal(why.code, CRM_ERR_BAD_REQUEST);
     snprintf(at, sizeof(at), "%s:3", path);
     expect_msg(&why, at);
-    if (key) expect_msg(&why, key);
+    if (key)
+        expect_msg(&why, key);
 }
 
 static void
@@ -378,7 +381,8 @@ expect_bad_flags(const char *const *args, const char *needle)
     crm_error why;
     crm_err err = load_v(&c, &why, args);
     crm_config_free(&c);
-    if (err != CRM_ERR_BAD_REQUEST) fail_msg("flags with %s accepted", needle);
+    if (err != CRM_ERR_BAD_REQUEST)
+        fail_msg("flags with %s accepted", needle);
     assert_int_equal(why.code, CRM_ERR_BAD_REQUEST);
     expect_msg(&why, needle);
 }
@@ -594,6 +598,80 @@ test_reload(void **state)
 }
 
 static void
+test_reload_flags_win(void **state)
+{
+    (void)state;
+    crm_config c;
+    crm_error why;
+    const char *path = write_conf("flags.conf", "[server]\nlog_level = info\n");
+    assert_int_equal(LOAD(&c, &why, "--config", path, "--log-level", "error"),
+                     CRM_OK);
+    assert_int_equal(c.log_level, CRM_ERROR);
+    assert_true(c.from_flags & CRM_CFG_LOG_LEVEL);
+
+    write_conf("flags.conf", "[server]\nlog_level = debug\n");
+    memset(&why, 0, sizeof(why));
+    assert_int_equal(crm_config_reload(&c, &why), CRM_OK);
+    assert_int_equal(c.log_level, CRM_ERROR); /* the flag still wins */
+    crm_config_free(&c);
+
+    /* the flag before --config wins just the same */
+    write_conf("flags.conf", "[server]\nlog_level = info\n");
+    assert_int_equal(LOAD(&c, &why, "--log-level", "warn", "-c", path), CRM_OK);
+    assert_int_equal(c.log_level, CRM_WARN);
+    write_conf("flags.conf", "[server]\nlog_level = debug\n");
+    assert_int_equal(crm_config_reload(&c, &why), CRM_OK);
+    assert_int_equal(c.log_level, CRM_WARN);
+    crm_config_free(&c);
+
+    /* without the flag the file's level is applied */
+    write_conf("flags.conf", "[server]\nlog_level = info\n");
+    assert_int_equal(LOAD(&c, &why, "--config", path), CRM_OK);
+    assert_int_equal(c.from_flags & CRM_CFG_LOG_LEVEL, 0);
+    write_conf("flags.conf", "[server]\nlog_level = debug\n");
+    assert_int_equal(crm_config_reload(&c, &why), CRM_OK);
+    assert_int_equal(c.log_level, CRM_DEBUG);
+    crm_config_free(&c);
+}
+
+static void
+test_reload_checks_the_whole_file(void **state)
+{
+    (void)state;
+    crm_config c;
+    crm_error why;
+    const char *path = write_conf("whole.conf", "[server]\nlog_level = info\n"
+                                                "contexts = 5\n");
+    assert_int_equal(LOAD(&c, &why, "--config", path), CRM_OK);
+
+    /* a bad value of a setting that needs a restart still fails the
+     * reload, naming the line, and the good log_level is not applied */
+    write_conf("whole.conf", "[server]\nlog_level = debug\ncontexts = lots\n");
+    memset(&why, 0, sizeof(why));
+    assert_int_equal(crm_config_reload(&c, &why), CRM_ERR_BAD_REQUEST);
+    expect_msg(&why, "whole.conf:3");
+    expect_msg(&why, "contexts");
+    assert_int_equal(c.log_level, CRM_INFO);
+    assert_int_equal(c.contexts, 5);
+
+    /* so does a key crmd does not know */
+    write_conf("whole.conf", "[server]\nlog_level = debug\nloglevel = x\n");
+    memset(&why, 0, sizeof(why));
+    assert_int_equal(crm_config_reload(&c, &why), CRM_ERR_BAD_REQUEST);
+    expect_msg(&why, "loglevel");
+    assert_int_equal(c.log_level, CRM_INFO);
+
+    /* a good file: log_level only; everything else waits for a restart */
+    write_conf("whole.conf", "[server]\nlog_level = warn\ncontexts = 7\n"
+                             "[tls]\ncert = /x.crt\n");
+    assert_int_equal(crm_config_reload(&c, &why), CRM_OK);
+    assert_int_equal(c.log_level, CRM_WARN);
+    assert_int_equal(c.contexts, 5);
+    assert_null(c.tls_cert);
+    crm_config_free(&c);
+}
+
+static void
 test_many_loads(void **state)
 {
     (void)state;
@@ -770,6 +848,8 @@ main(void)
         T(test_help),
         T(test_operator_key_default),
         T(test_reload),
+        T(test_reload_flags_win),
+        T(test_reload_checks_the_whole_file),
         T(test_many_loads),
         T(test_load_after_interrupted_group),
         T(test_unknown_short_in_group_named),

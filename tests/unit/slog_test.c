@@ -1,7 +1,8 @@
 /* slog_test.c - the server's own log lines: level names, the threshold,
  * the line format (UTC time, level, request id) and one record per line,
- * also when many threads write at once. stderr is captured in a temporary
- * file. */
+ * also when many threads write at once; escaping of client-supplied
+ * values, which must not be able to end their field or forge another.
+ * stderr is captured in a temporary file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +49,8 @@ capture_end(size_t *len_out)
     buf[len] = '\0';
     fclose(cap);
     cap = NULL;
-    if (len_out) *len_out = (size_t)len;
+    if (len_out)
+        *len_out = (size_t)len;
     return buf;
 }
 
@@ -298,6 +300,209 @@ test_long_message(void **state)
     free(big);
 }
 
+static void
+test_level_names(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int l = CRM_DEBUG; l <= CRM_ERROR; l++) {
+        crm_level back;
+        assert_string_equal(crm_slog_level_name((crm_level)l), names[l]);
+        assert_int_equal(crm_slog_parse_level(names[l], &back), 0);
+        assert_int_equal(back, l);
+    }
+    assert_string_equal(crm_slog_level_name((crm_level)42), "?");
+}
+
+static void
+check_value(const char *in, size_t len, const char *want)
+{
+    char out[256];
+    memset(out, 'Z', sizeof(out));
+    const char *r = crm_slog_value(out, sizeof(out), in, len);
+    assert_ptr_equal(r, out);
+    if (strcmp(out, want) != 0)
+        fail_msg("value of '%.*s': got '%s', want '%s'", (int)len, in, out,
+                 want);
+}
+
+#define EXPECT_VALUE(lit, want) check_value(lit, sizeof(lit) - 1, want)
+
+static void
+test_value_escaping(void **state)
+{
+    (void)state;
+    /* plain tokens stay bare */
+    EXPECT_VALUE("acme", "acme");
+    EXPECT_VALUE("read.all", "read.all");
+    EXPECT_VALUE("a-b_c:1/2@x+y", "a-b_c:1/2@x+y");
+    /* anything else is quoted */
+    EXPECT_VALUE("", "\"\"");
+    EXPECT_VALUE("a b", "\"a b\"");
+    EXPECT_VALUE("a=b", "\"a=b\"");
+    EXPECT_VALUE("x\" status=ok", "\"x\\\" status=ok\"");
+    EXPECT_VALUE("back\\slash", "\"back\\\\slash\"");
+    EXPECT_VALUE("l1\nl2\r\t", "\"l1\\nl2\\r\\t\"");
+    EXPECT_VALUE("\x01\x1b[31m\x7f", "\"\\x01\\x1b[31m\\x7f\"");
+    EXPECT_VALUE("caf\xc3\xa9", "\"caf\\xc3\\xa9\"");
+    EXPECT_VALUE("nul\0here", "\"nul\\x00here\"");
+
+    /* crm_slog_escape: the same escapes, never quotes of its own */
+    char out[64];
+    assert_string_equal(crm_slog_escape(out, sizeof(out), "plain", 5), "plain");
+    assert_string_equal(crm_slog_escape(out, sizeof(out), "a \"b\"\n", 6),
+                        "a \\\"b\\\"\\n");
+    assert_string_equal(crm_slog_escape(out, sizeof(out), "", 0), "");
+}
+
+/* Reads one logfmt field at *p: key=value with value bare or quoted (with
+ * the escapes crm_slog_value writes), unescaping into val. Returns 0, or
+ * -1 if the text is not a well-formed field. */
+static int
+read_field(const char **p, char *key, size_t klen, char *val, size_t *vlen)
+{
+    const char *s = *p;
+    size_t k = 0, v = 0;
+    while (*s && *s != '=' && *s != ' ' && k + 1 < klen)
+        key[k++] = *s++;
+    key[k] = '\0';
+    if (*s++ != '=' || k == 0)
+        return -1;
+    if (*s != '"') {
+        while (*s && *s != ' ')
+            val[v++] = *s++;
+    } else {
+        for (s++; *s != '"'; s++) {
+            if (*s == '\0')
+                return -1;
+            if (*s != '\\') {
+                val[v++] = *s;
+                continue;
+            }
+            s++;
+            switch (*s) {
+            case '"':
+            case '\\':
+                val[v++] = *s;
+                break;
+            case 'n':
+                val[v++] = '\n';
+                break;
+            case 'r':
+                val[v++] = '\r';
+                break;
+            case 't':
+                val[v++] = '\t';
+                break;
+            case 'x': {
+                unsigned x;
+                if (sscanf(s + 1, "%2x", &x) != 1)
+                    return -1;
+                val[v++] = (char)x;
+                s += 2;
+                break;
+            }
+            default:
+                return -1;
+            }
+        }
+        s++;
+    }
+    *vlen = v;
+    if (*s == ' ')
+        s++;
+    *p = s;
+    return 0;
+}
+
+static void
+test_values_cannot_forge_fields(void **state)
+{
+    (void)state;
+    /* random byte strings, rich in the dangerous ones */
+    static const char alphabet[] = "ab =\"\\\n\r\t\x01\x7f\xff.-";
+    unsigned seed = 12345;
+    crm_slog_set_level(CRM_DEBUG);
+    for (int round = 0; round < 2000; round++) {
+        char in[40];
+        size_t len = (size_t)(rand_r(&seed) % 40);
+        for (size_t i = 0; i < len; i++)
+            in[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+        char v[200];
+        crm_slog_value(v, sizeof(v), in, len);
+        capture_begin();
+        crm_slog(CRM_INFO, 5, "op=%s tenant=t1 status=ok", v);
+        char *out = capture_end(NULL);
+        assert_int_equal(count_lines(out), 1);
+        parsed p;
+        parse_line(out, &p);
+        /* exactly three fields, the first holding the input, unchanged */
+        const char *at = p.rest;
+        char key[32], val[200];
+        size_t vlen;
+        assert_int_equal(read_field(&at, key, sizeof(key), val, &vlen), 0);
+        assert_string_equal(key, "op");
+        assert_int_equal(vlen, len);
+        assert_memory_equal(val, in, len);
+        assert_int_equal(read_field(&at, key, sizeof(key), val, &vlen), 0);
+        assert_string_equal(key, "tenant");
+        assert_int_equal(read_field(&at, key, sizeof(key), val, &vlen), 0);
+        assert_string_equal(key, "status");
+        assert_int_equal(vlen, 2);
+        assert_string_equal(at, "");
+        free(out);
+    }
+    crm_slog_set_level(CRM_INFO);
+}
+
+static void
+test_value_cut_to_fit(void **state)
+{
+    (void)state;
+    /* every size from the smallest: within cap, quoted, cut only between
+     * escapes and marked with "..." */
+    const char in[] = "\x01\"abc\\\n\xfe defghijklmnop";
+    size_t len = sizeof(in) - 1;
+    char full[200];
+    crm_slog_value(full, sizeof(full), in, len);
+    for (size_t size = 8; size < 80; size++) {
+        char out[80];
+        memset(out, 'Z', sizeof(out));
+        crm_slog_value(out, size, in, len);
+        size_t n = strlen(out);
+        assert_true(n < size);
+        assert_int_equal(out[0], '"');
+        assert_int_equal(out[n - 1], '"');
+        if (strcmp(out, full) == 0)
+            continue;
+        /* cut: "<prefix of the full escape>..." */
+        assert_true(n >= 5);
+        assert_memory_equal(out + n - 4, "...\"", 4);
+        size_t body = n - 5;
+        assert_memory_equal(out + 1, full + 1, body);
+        /* the cut falls between escapes: what precedes it reads back */
+        const char *q = out + 1;
+        size_t i = 0;
+        while ((size_t)(q - out - 1) < body) {
+            if (*q == '\\')
+                q += q[1] == 'x' ? 4 : 2;
+            else
+                q++;
+            i++;
+        }
+        assert_int_equal((size_t)(q - out - 1), body);
+        assert_true(i <= len);
+    }
+    /* a bare token too long for cap is cut the same way */
+    char out[8];
+    crm_slog_value(out, sizeof(out), "abcdefghij", 10);
+    assert_string_equal(out, "\"ab...\"");
+    /* and escape() too */
+    char e[8];
+    crm_slog_escape(e, sizeof(e), "\n\n\n\n", 4);
+    assert_string_equal(e, "\\n\\n...");
+}
+
 typedef struct writer {
     int id;
 } writer;
@@ -370,6 +575,10 @@ main(void)
         cmocka_unit_test(test_newlines_flattened),
         cmocka_unit_test(test_long_message),
         cmocka_unit_test(test_concurrent_lines_whole),
+        cmocka_unit_test(test_level_names),
+        cmocka_unit_test(test_value_escaping),
+        cmocka_unit_test(test_values_cannot_forge_fields),
+        cmocka_unit_test(test_value_cut_to_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
