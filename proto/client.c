@@ -23,41 +23,129 @@ struct crm_client {
 static crm_err
 nng_fail(crm_error *why, int rv, const char *what, const char *url)
 {
-    crm_err code = rv == NNG_ECONNREFUSED || rv == NNG_ECONNSHUT ||
-                           rv == NNG_ECLOSED || rv == NNG_ENOENT ||
-                           rv == NNG_EADDRINVAL || rv == NNG_ECONNRESET ||
-                           rv == NNG_EUNREACHABLE
-                       ? CRM_ERR_UNAVAILABLE
-                   : rv == NNG_ETIMEDOUT ? CRM_ERR_TIMEOUT
-                   : rv == NNG_ENOMEM    ? CRM_ERR_NOMEM
-                   : rv == NNG_EINVAL || rv == NNG_ENOTSUP ? CRM_ERR_BAD_REQUEST
-                                                           : CRM_ERR_UNAVAILABLE;
+    crm_err code =
+        rv == NNG_ECONNREFUSED || rv == NNG_ECONNSHUT || rv == NNG_ECLOSED ||
+                rv == NNG_ENOENT || rv == NNG_EADDRINVAL ||
+                rv == NNG_ECONNRESET || rv == NNG_EUNREACHABLE
+            ? CRM_ERR_UNAVAILABLE
+        : rv == NNG_ETIMEDOUT                   ? CRM_ERR_TIMEOUT
+        : rv == NNG_ENOMEM                      ? CRM_ERR_NOMEM
+        : rv == NNG_EINVAL || rv == NNG_ENOTSUP ? CRM_ERR_BAD_REQUEST
+                                                : CRM_ERR_UNAVAILABLE;
     if (url == NULL)
         return crm_error_set(why, code, "%s: %s", what, nng_strerror(rv));
     return crm_error_set(why, code, "%s %s: %s", what, url, nng_strerror(rv));
+}
+
+/* The dialer's first connection failed in the TLS handshake. NNG reports
+ * a certificate that does not verify and a peer that does not speak TLS
+ * alike (NNG_ECRYPTO), so the message names both. Either is a setting to
+ * fix, not an outage to wait out: bad_request, not unavailable. */
+static crm_err
+handshake_fail(crm_error *why, int rv, const crm_client_opts *o)
+{
+    nng_url *u = NULL;
+    const char *name = o->tls_server_name;
+    crm_err err;
+
+    if (o->tls_insecure)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "%s: TLS handshake failed (%s): does the server "
+                             "speak TLS there?",
+                             o->url, nng_strerror(rv));
+    if (name == NULL && nng_url_parse(&u, o->url) == 0)
+        name = u->u_hostname;
+    err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                        "%s: TLS handshake failed (%s): the server's "
+                        "certificate is not from CA %s or not for '%s' (see "
+                        "--server-name)",
+                        o->url, nng_strerror(rv), o->tls_ca, name ? name : "");
+    if (u)
+        nng_url_free(u);
+    return err;
+}
+
+/* Builds the TLS config of the dialer. A tls+tcp dialer of NNG verifies
+ * the server against the URL's host by default, but a config installed
+ * with NNG_OPT_TLS_CONFIG replaces that default whole, server name
+ * included; without a name the certificate's chain is checked and not
+ * whose certificate it is. So the name is set here again. */
+static crm_err
+tls_setup(crm_client *c, const crm_client_opts *o, crm_error *why)
+{
+    nng_url *u = NULL;
+    const char *name = o->tls_server_name;
+    crm_err err = CRM_OK;
+    int rv;
+
+    if ((rv = nng_tls_config_alloc(&c->tls, NNG_TLS_MODE_CLIENT)) != 0) {
+        err = nng_fail(why, rv, "TLS setup for", o->url);
+        goto done;
+    }
+    if (o->tls_insecure) {
+        rv = nng_tls_config_auth_mode(c->tls, NNG_TLS_AUTH_MODE_NONE);
+    } else if ((rv = nng_tls_config_ca_file(c->tls, o->tls_ca)) != 0) {
+        err = crm_error_set(
+            why, rv == NNG_ENOMEM ? CRM_ERR_NOMEM : CRM_ERR_BAD_REQUEST,
+            "CA file %s: %s", o->tls_ca, nng_strerror(rv));
+        goto done;
+    } else {
+        rv = nng_tls_config_auth_mode(c->tls, NNG_TLS_AUTH_MODE_REQUIRED);
+    }
+    if (rv != 0) {
+        err = nng_fail(why, rv, "TLS setup for", o->url);
+        goto done;
+    }
+    if (name == NULL) {
+        if ((rv = nng_url_parse(&u, o->url)) != 0) {
+            err = nng_fail(why, rv, "bad server address", o->url);
+            goto done;
+        }
+        name = u->u_hostname;
+    }
+    if ((name[0] != '\0' &&
+         (rv = nng_tls_config_server_name(c->tls, name)) != 0) ||
+        (rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls)) != 0)
+        err = nng_fail(why, rv, "TLS setup for", o->url);
+done:
+    if (u)
+        nng_url_free(u);
+    return err;
 }
 
 crm_err
 crm_client_open(const crm_client_opts *o, crm_client **out, crm_error *why)
 {
     crm_client *c;
-    int rv;
+    crm_err err;
+    int rv, tls;
 
     *out = NULL;
     if (o->url == NULL)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST, "no server URL");
+    tls = strncmp(o->url, "tls+", 4) == 0;
+    /* Verification is the default: without a CA the handshake could not
+     * tell crmd from anyone else, so skipping it must be asked for. */
+    if (tls && o->tls_ca == NULL && !o->tls_insecure)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "tls+tcp needs a CA file (--ca or CRM_CA); use "
+                             "--insecure to skip verification");
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
-    msgpack_zone_init(&c->zone, 4096);
+    if (!msgpack_zone_init(&c->zone, 4096)) {
+        free(c);
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    }
+    /* From here on c is whole enough for crm_client_close. */
     c->next_id = 1;
     if ((o->key && (c->key = strdup(o->key)) == NULL) ||
         (o->tenant && (c->tenant = strdup(o->tenant)) == NULL)) {
-        crm_client_close(c);
-        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto fail;
     }
     if ((rv = nng_req0_open(&c->sock)) != 0) {
-        free(c);
-        return nng_fail(why, rv, "req socket", NULL);
+        err = nng_fail(why, rv, "req socket", NULL);
+        goto fail;
     }
     nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO,
                       o->timeout_ms > 0 ? o->timeout_ms : 10000);
@@ -69,28 +157,24 @@ crm_client_open(const crm_client_opts *o, crm_client **out, crm_error *why)
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 
     if ((rv = nng_dialer_create(&c->dialer, c->sock, o->url)) != 0) {
-        crm_client_close(c);
-        return nng_fail(why, rv, "bad server address", o->url);
+        err = nng_fail(why, rv, "bad server address", o->url);
+        goto fail;
     }
-    if (strncmp(o->url, "tls+", 4) == 0) {
-        if ((rv = nng_tls_config_alloc(&c->tls, NNG_TLS_MODE_CLIENT)) != 0 ||
-            (o->tls_ca && (rv = nng_tls_config_ca_file(c->tls, o->tls_ca)) != 0) ||
-            (rv = nng_tls_config_auth_mode(c->tls, o->tls_ca
-                                                       ? NNG_TLS_AUTH_MODE_REQUIRED
-                                                       : NNG_TLS_AUTH_MODE_NONE)) != 0 ||
-            (o->tls_server_name &&
-             (rv = nng_tls_config_server_name(c->tls, o->tls_server_name)) != 0) ||
-            (rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls)) != 0) {
-            crm_client_close(c);
-            return nng_fail(why, rv, "TLS setup for", o->url);
-        }
-    }
+    if (tls && (err = tls_setup(c, o, why)) != CRM_OK)
+        goto fail;
+    /* Synchronous: the first connection, handshake included, is made (or
+     * has failed) when this returns. */
     if ((rv = nng_dialer_start(c->dialer, 0)) != 0) {
-        crm_client_close(c);
-        return nng_fail(why, rv, "cannot connect to", o->url);
+        err = tls && (rv == NNG_EPEERAUTH || rv == NNG_ECRYPTO)
+                  ? handshake_fail(why, rv, o)
+                  : nng_fail(why, rv, "cannot connect to", o->url);
+        goto fail;
     }
     *out = c;
     return CRM_OK;
+fail:
+    crm_client_close(c);
+    return err;
 }
 
 void
@@ -98,7 +182,10 @@ crm_client_close(crm_client *c)
 {
     if (c == NULL)
         return;
-    nng_close(c->sock);
+    /* A half-built client may have no socket yet; closing the socket
+     * closes its dialer too, which drops the dialer's hold on c->tls. */
+    if (nng_socket_id(c->sock) > 0)
+        nng_close(c->sock);
     if (c->reply)
         nng_msg_free(c->reply);
     if (c->tls)
@@ -177,7 +264,8 @@ call(crm_client *c, const char *op, crm_client_args_fn fn, void *arg,
     size_t len = nng_msg_len(c->reply), off = 0;
     msgpack_object root;
     if (crm_mpcheck(body, len, CRM_MP_MAX_DEPTH, why) != CRM_OK ||
-        msgpack_unpack(body, len, &off, &c->zone, &root) != MSGPACK_UNPACK_SUCCESS)
+        msgpack_unpack(body, len, &off, &c->zone, &root) !=
+            MSGPACK_UNPACK_SUCCESS)
         return crm_error_set(why, CRM_ERR_BAD_VERSION,
                              "reply is not valid msgpack");
     uint64_t rid;
@@ -191,15 +279,15 @@ call(crm_client *c, const char *op, crm_client_args_fn fn, void *arg,
 }
 
 crm_err
-crm_client_call(crm_client *c, const char *op, crm_client_args_fn fn,
-                void *arg, const msgpack_object **result, crm_error *why)
+crm_client_call(crm_client *c, const char *op, crm_client_args_fn fn, void *arg,
+                const msgpack_object **result, crm_error *why)
 {
     return call(c, op, fn, arg, NULL, 0, result, why);
 }
 
 crm_err
-crm_client_call_raw(crm_client *c, const char *op, const void *args,
-                    size_t len, const msgpack_object **result, crm_error *why)
+crm_client_call_raw(crm_client *c, const char *op, const void *args, size_t len,
+                    const msgpack_object **result, crm_error *why)
 {
     return call(c, op, NULL, NULL, args, len, result, why);
 }

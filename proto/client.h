@@ -25,18 +25,31 @@
 typedef struct crm_client crm_client;
 
 typedef struct crm_client_opts {
-    const char *url;         /* tcp://, ipc:// or tls+tcp:// */
-    const char *key;         /* API key token; NULL for none */
-    const char *tenant;      /* optional: the envelope's tenant */
-    const char *tls_ca;      /* CA certificate (PEM file) for tls+tcp */
-    const char *tls_server_name; /* name the certificate must carry */
-    int timeout_ms;          /* per call; 0 = 10000 */
+    const char *url;    /* tcp://, ipc:// or tls+tcp:// */
+    const char *key;    /* API key token; NULL for none */
+    const char *tenant; /* optional: the envelope's tenant */
+    /* tls+tcp: the CA certificate (PEM file) the server's certificate must
+     * chain to. Required unless tls_insecure. */
+    const char *tls_ca;
+    /* tls+tcp: the name the server's certificate must carry; NULL: the
+     * URL's host. */
+    const char *tls_server_name;
+    /* tls+tcp: nonzero skips verifying the server's certificate (no CA
+     * needed, tls_ca ignored). The link is encrypted but anyone in the
+     * path can pose as the server: for tests and trusted networks only. */
+    int tls_insecure;
+    int timeout_ms; /* per call; 0 = 10000 */
 } crm_client_opts;
 
-/* Connects. Errors: CRM_ERR_UNAVAILABLE (nothing listens there),
- * CRM_ERR_BAD_REQUEST (bad URL or TLS files). Strings in opts are copied. */
+/* Connects; for tls+tcp also completes the handshake and verifies the
+ * server's certificate against tls_ca and the server name. Errors:
+ * CRM_ERR_UNAVAILABLE (nothing listens there), CRM_ERR_TIMEOUT,
+ * CRM_ERR_BAD_REQUEST (bad URL, tls+tcp without tls_ca or tls_insecure, an
+ * unreadable CA file, or a server certificate that fails verification),
+ * CRM_ERR_NOMEM. Strings in opts are copied; *out is NULL on failure. */
 crm_err crm_client_open(const crm_client_opts *opts, crm_client **out,
                         crm_error *why);
+/* Closes the socket and frees c. Accepts NULL. */
 void crm_client_close(crm_client *c);
 
 /* Packs the args map of a call. */
