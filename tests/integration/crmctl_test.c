@@ -1,6 +1,7 @@
 /* crmctl_test.c - the crmctl binary against a real crmd: tenants and keys,
  * appends from JSON and JSONL, read, tail and tail -f, exit statuses and
- * error names, --help of every command, the event catalogue.
+ * error names, --help of every command, the event catalogue, and TLS
+ * server verification (--ca, --server-name, --insecure).
  *
  * Tests run in order and share one crmd: test_tenant_and_keys makes the
  * tenant and the keys the later tests use. */
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -118,10 +120,10 @@ build_argv(const char **argv, size_t cap, const char *const *args)
     argv[n] = NULL;
 }
 
-/* Runs crmctl with args (stdin from the file `in`, or /dev/null) and
- * collects its output and exit status. */
+/* Runs crmctl with args (stdin from the file `in`, or /dev/null; stdout to
+ * the file `out`, or collected) and collects its output and exit status. */
 static void
-run_v(run_out *r, const char *in, const char *const *args)
+run_v(run_out *r, const char *in, const char *out, const char *const *args)
 {
     const char *argv[64];
     int po[2], pe[2];
@@ -135,10 +137,11 @@ run_v(run_out *r, const char *in, const char *const *args)
     assert_true(pid >= 0);
     if (pid == 0) {
         int fd = open(in ? in : "/dev/null", O_RDONLY);
-        if (fd < 0)
+        int ofd = out ? open(out, O_WRONLY) : po[1];
+        if (fd < 0 || ofd < 0)
             _exit(126);
         dup2(fd, 0);
-        dup2(po[1], 1);
+        dup2(ofd, 1);
         dup2(pe[1], 2);
         close(po[0]);
         close(pe[0]);
@@ -180,9 +183,12 @@ run_v(run_out *r, const char *in, const char *const *args)
     if (strstr(r->err, "Sanitizer"))
         fail_msg("crmctl %s: %s", args[0] ? args[0] : "", r->err);
 }
-#define RUN(r, ...) run_v(r, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN(r, ...)                                                            \
+    run_v(r, NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
 #define RUN_IN(r, in, ...)                                                     \
-    run_v(r, in, (const char *const[]){__VA_ARGS__, NULL})
+    run_v(r, in, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_OUT(r, out, ...)                                                   \
+    run_v(r, NULL, out, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Runs and expects success; prints what crmctl said otherwise. */
 #define RUN_OK(r, ...)                                                         \
@@ -192,23 +198,39 @@ run_v(run_out *r, const char *in, const char *const *args)
             fail_msg("exit %d: %s", (r)->status, (r)->err);                    \
     } while (0)
 
-/* Runs and expects a failure with this exit status and error name. */
+/* Runs and expects a failure with this exit status and error name, and
+ * with msg (when not NULL) in the message. */
 static void
-expect_fail_v(int status, const char *name, const char *const *args)
+expect_fail_v(int status, const char *name, const char *msg,
+              const char *const *args)
 {
     run_out r;
     char prefix[80];
-    run_v(&r, NULL, args);
-    snprintf(prefix, sizeof(prefix), "crmctl: %s:", name);
-    if (r.status != status || strstr(r.err, prefix) == NULL)
-        fail_msg("%s: want exit %d and '%s', got exit %d, stderr: %s", args[0],
-                 status, prefix, r.status, r.err);
-    /* One line names the error; nothing half-printed goes to stdout. */
+    run_v(&r, NULL, NULL, args);
+    snprintf(prefix, sizeof(prefix), "crmctl: %s: ", name);
+    if (r.status != status || strncmp(r.err, prefix, strlen(prefix)) != 0 ||
+        (msg && strstr(r.err, msg) == NULL))
+        fail_msg("%s: want exit %d and '%s%s', got exit %d, stderr: %s",
+                 args[0], status, prefix, msg ? msg : "", r.status, r.err);
+    /* The error is the first line, "crmctl: <name>: <message>", with a
+     * message; further lines are crmctl's own (a note), or, after a usage
+     * error, the pointer to the help. */
+    const char *text = r.err + strlen(prefix);
+    if (text[0] == '\0' || text[0] == '\n' || text[0] == ' ')
+        fail_msg("%s: no message after '%s': %s", args[0], prefix, r.err);
+    for (const char *nl = strchr(text, '\n'); nl && nl[1];
+         nl = strchr(nl + 1, '\n'))
+        if (strncmp(nl + 1, "crmctl: ", 8) != 0 &&
+            (strcmp(name, "usage") != 0 || strncmp(nl + 1, "(see ", 5) != 0))
+            fail_msg("%s: a stray line after the error: %s", args[0], r.err);
+    /* Nothing half-printed goes to stdout. */
     assert_string_equal(r.out, "");
     run_free(&r);
 }
 #define EXPECT_FAIL(status, name, ...)                                         \
-    expect_fail_v(status, name, (const char *const[]){__VA_ARGS__, NULL})
+    expect_fail_v(status, name, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_FAIL_MSG(status, name, msg, ...)                                \
+    expect_fail_v(status, name, msg, (const char *const[]){__VA_ARGS__, NULL})
 
 static size_t
 count_lines(const char *s)
@@ -225,6 +247,8 @@ group_setup(void **state)
     (void)state;
     unsetenv("CRM_URL");
     unsetenv("CRM_KEY");
+    unsetenv("CRM_CA");
+    unsetenv("CRM_INSECURE");
     if (fx_crmd_start(&D, 1, NULL) != 0)
         return -1;
     URL = D.url;
@@ -266,6 +290,9 @@ test_help_for_every_command(void **state)
     }
     assert_non_null(strstr(r.out, "Exit status"));
     assert_non_null(strstr(r.out, "conflict"));
+    assert_non_null(strstr(r.out, "--insecure"));
+    assert_non_null(strstr(r.out, "CRM_CA"));
+    assert_non_null(strstr(r.out, "CRM_INSECURE"));
     run_free(&r);
 
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -476,6 +503,77 @@ test_ping_info_metrics(void **state)
     assert_true(json_is_object(jget(j, "tenants", TENANT)));
     jfree(j);
     run_free(&r);
+}
+
+/* --- TLS ------------------------------------------------------------------ */
+
+/* Verification is the default on tls+tcp: crmctl needs the CA that signed
+ * crmd's certificate, and the certificate must carry the URL's host (or
+ * --server-name). Skipping verification is asked for by name. */
+static void
+test_tls_verifies_the_server(void **state)
+{
+    char other[700], other_ca[800], cmd[1600], url[96];
+    run_out r;
+    (void)state;
+
+    /* A second CA, which did not sign crmd's certificate. */
+    snprintf(other, sizeof(other), "%s/other-ca", D.dir);
+    snprintf(cmd, sizeof(cmd), "%s/deploy/gen-certs.sh '%s' >/dev/null",
+             CRM_SOURCE_DIR, other);
+    assert_int_equal(system(cmd), 0);
+    snprintf(other_ca, sizeof(other_ca), "%s/ca.crt", other);
+
+    URL = D.tls_url;
+    RUN_OK(&r, "--ca", D.ca, "--server-name", "localhost", "ping");
+    assert_non_null(strstr(r.out, "pong"));
+    run_free(&r);
+    EXPECT_FAIL_MSG(1, "bad_request", "TLS handshake failed", "--ca", other_ca,
+                    "--server-name", "localhost", "ping");
+    EXPECT_FAIL_MSG(1, "bad_request", "CA file /nonexistent/ca.crt", "--ca",
+                    "/nonexistent/ca.crt", "ping");
+
+    /* No CA: refused before anything is sent, not connected unverified. */
+    EXPECT_FAIL_MSG(1, "bad_request",
+                    "tls+tcp needs a CA file (--ca or CRM_CA); use "
+                    "--insecure to skip verification\n",
+                    "ping");
+    /* ... unless the caller says so. */
+    RUN_OK(&r, "--insecure", "ping");
+    assert_non_null(strstr(r.out, "pong"));
+    run_free(&r);
+    setenv("CRM_INSECURE", "1", 1);
+    RUN_OK(&r, "ping");
+    run_free(&r);
+    /* A CA, when there is one, still verifies. */
+    setenv("CRM_CA", other_ca, 1);
+    EXPECT_FAIL_MSG(1, "bad_request", "TLS handshake failed", "--server-name",
+                    "localhost", "ping");
+    unsetenv("CRM_INSECURE");
+    setenv("CRM_CA", D.ca, 1);
+    RUN_OK(&r, "--server-name", "localhost", "ping"); /* CA from CRM_CA */
+    run_free(&r);
+    setenv("CRM_CA", other_ca, 1);
+    RUN_OK(&r, "--insecure", "ping"); /* the flag beats CRM_CA */
+    run_free(&r);
+    unsetenv("CRM_CA");
+    EXPECT_FAIL(2, "usage", "--ca", D.ca, "--insecure", "ping");
+
+    /* The right CA, but a name the certificate does not carry. */
+    EXPECT_FAIL_MSG(1, "bad_request", "crm.example.com", "--ca", D.ca,
+                    "--server-name", "crm.example.com", "ping");
+    /* Without --server-name the name is the URL's host: 127.1 reaches
+     * crmd, but its certificate is not for "127.1". */
+    snprintf(url, sizeof(url), "tls+tcp://127.1%s", strrchr(D.tls_url, ':'));
+    URL = url;
+    EXPECT_FAIL_MSG(1, "bad_request", "'127.1'", "--ca", D.ca, "ping");
+    RUN_OK(&r, "--ca", D.ca, "--server-name", "localhost", "ping");
+    run_free(&r);
+
+    /* What needs no server needs no CA either. */
+    RUN_OK(&r, "types", "loyalty.points_earned");
+    run_free(&r);
+    URL = D.url;
 }
 
 /* --- append and read ------------------------------------------------------ */
@@ -845,13 +943,29 @@ test_errors_name_and_status(void **state)
     EXPECT_FAIL(3, "forbidden", "--key", AGENT, "append",
                 "{\"stream\":\"g-err\",\"type\":\"customer.erased\","
                 "\"body\":{\"reason\":\"gdpr\"}}");
-    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "read", "nobody");
+    /* The server's message follows the error name. */
+    EXPECT_FAIL_MSG(4, "not_found", "nobody", "--key-file", ADMIN_FILE, "read",
+                    "nobody");
+    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "key", "revoke",
+                "0123456789abcdef");
+    EXPECT_FAIL(4, "not_found", "--key-file", OPKEY_FILE, "key", "create",
+                "--role", "agent", "--tenant", "no-such-tenant");
+    /* Only operators create tenants. */
+    EXPECT_FAIL(3, "forbidden", "--key-file", ADMIN_FILE, "tenant", "create",
+                "hotel-b");
+    /* What the server refuses as malformed is exit 1; exit 2 is for what
+     * crmctl refuses before sending. */
+    EXPECT_FAIL(1, "bad_request", "--key-file", OPKEY_FILE, "tenant", "create",
+                "Not_A_Tenant_Id");
+    EXPECT_FAIL(2, "usage", "--timeout", "0", "ping");
+    EXPECT_FAIL(2, "usage", "--key", ADMIN, "--key-file", ADMIN_FILE, "ping");
 
     /* guest-1 is at version 1: expecting 5 is a conflict, 1 is not. */
-    EXPECT_FAIL(5, "conflict", "--key-file", ADMIN_FILE, "append", "--expect",
-                "guest-1=5",
-                "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_redeemed\","
-                "\"body\":{\"points\":10}}");
+    EXPECT_FAIL_MSG(
+        5, "conflict", "version 1", "--key-file", ADMIN_FILE, "append",
+        "--expect", "guest-1=5",
+        "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_redeemed\","
+        "\"body\":{\"points\":10}}");
     EXPECT_FAIL(5, "conflict", "--key-file", ADMIN_FILE, "append", "--expect",
                 "guest-1=no_stream",
                 "{\"stream\":\"guest-1\",\"type\":\"loyalty.points_redeemed\","
@@ -873,6 +987,9 @@ test_errors_name_and_status(void **state)
     EXPECT_FAIL(2, "bad_request", "--key-file", ADMIN_FILE, "append", "-f",
                 "/nonexistent/events.jsonl");
     EXPECT_FAIL(2, "bad_request", "--key-file", "/nonexistent/key", "ping");
+    /* A key file that cannot be read says why, not "holds no key". */
+    EXPECT_FAIL_MSG(2, "bad_request", strerror(EISDIR), "--key-file", D.dir,
+                    "ping");
     EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "append");
     EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "append", "--expect",
                 "guest-1", "{}");
@@ -897,6 +1014,17 @@ test_errors_name_and_status(void **state)
     /* The batch was atomic: nothing of it was stored. */
     EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "read", "g-err");
 
+    /* Output that never reaches its file is a failure, not exit 0. */
+    RUN_OUT(&r, "/dev/full", "types");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "crmctl: io_error: "));
+    run_free(&r);
+    RUN_OUT(&r, "/dev/full", "--key-file", ADMIN_FILE, "--json", "read",
+            "guest-1");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "crmctl: io_error: "));
+    run_free(&r);
+
     /* Nothing listens on port 1. */
     URL = "tcp://127.0.0.1:1";
     EXPECT_FAIL(1, "unavailable", "ping");
@@ -911,6 +1039,7 @@ main(void)
         cmocka_unit_test(test_types_lists_the_catalogue),
         cmocka_unit_test(test_tenant_and_keys),
         cmocka_unit_test(test_ping_info_metrics),
+        cmocka_unit_test(test_tls_verifies_the_server),
         cmocka_unit_test(test_append_one_and_read),
         cmocka_unit_test(test_append_jsonl_file),
         cmocka_unit_test(test_tail),

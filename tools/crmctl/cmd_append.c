@@ -181,6 +181,8 @@ add_event(appender *ap, const json_t *ev, size_t line)
     size_t mark = ap->batch.size;
     if (ctl_json_pack_event(&ap->pk, ev, ctl_now_us(), &why) != CRM_OK) {
         ap->batch.size = mark;
+        if (why.code != CRM_ERR_BAD_REQUEST) /* out of memory: not input */
+            return ctl_fail(&why);
         if (line)
             return ctl_bad_input("%s:%zu: %s", ap->src, line, why.msg);
         return ctl_bad_input("%s", why.msg);

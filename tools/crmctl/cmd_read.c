@@ -280,6 +280,11 @@ ctl_cmd_tail(ctl *c, const ctl_args *a)
         }
         if (rc != 0)
             break;
+        /* A follower writing to a full disk would follow on forever. */
+        if (ferror(stdout)) {
+            rc = ctl_error(CRM_ERR_IO, "cannot write the output");
+            break;
+        }
         retrying = 0;
         got += p.count;
         if (!follow && (p.count == 0 || p.next > p.head))

@@ -168,8 +168,12 @@ ctl_help_top(void)
     printf("\nGlobal options:\n");
     print_opts(ctl_global_opts);
     printf("\nEnvironment:\n"
-           "  CRM_URL    server address when --url is not given\n"
-           "  CRM_KEY    API key when neither --key nor --key-file is given\n");
+           "  CRM_URL       server address when --url is not given\n"
+           "  CRM_KEY       API key when neither --key nor --key-file is "
+           "given\n"
+           "  CRM_CA        CA certificate when neither --ca nor --insecure "
+           "is given\n"
+           "  CRM_INSECURE  1: as --insecure, when no CA is given\n");
     printf("\nOutput: tables for people by default; --json for scripts. "
            "Errors go to stderr\nas 'crmctl: <error name>: <message>'.\n");
     printf("\nExit status:\n");

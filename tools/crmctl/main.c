@@ -35,9 +35,16 @@ const ctl_opt ctl_global_opts[] = {
     {.name = "tenant", .arg = "ID",
      .doc = "tenant to name in each request (optional: a key knows its "
             "tenant); also the default --tenant of key commands"},
-    {.name = "ca", .arg = "FILE", .doc = "CA certificate (PEM) for tls+tcp://"},
+    {.name = "ca", .arg = "FILE",
+     .doc = "CA certificate (PEM) the server's certificate must be signed "
+            "by; tls+tcp:// needs one or --insecure (default $CRM_CA)"},
     {.name = "server-name", .arg = "NAME",
-     .doc = "name the server's certificate must carry (tls+tcp://)"},
+     .doc = "name the server's certificate must carry (tls+tcp://; default "
+            "the URL's host)"},
+    {.name = "insecure",
+     .doc = "tls+tcp:// without verifying the server's certificate: "
+            "encrypted, but anyone in the path can pose as the server "
+            "(default: on if $CRM_INSECURE is 1 and no CA is given)"},
     {.name = "timeout", .arg = "MS",
      .doc = "per-request timeout (default 10000)"},
     {.name = "json", .doc = "print results as JSON (for scripts)"},
@@ -203,13 +210,44 @@ read_key_file(ctl *c, const char *path)
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return ctl_bad_input("key file %s: %s", path, strerror(errno));
+    errno = 0;
     ssize_t len = getline(&c->key_buf, &cap, f);
+    int err = len < 0 && ferror(f) ? errno : 0;
     fclose(f);
+    if (err) /* a directory, say: not "holds no key" */
+        return ctl_bad_input("key file %s: %s", path, strerror(err));
     while (len > 0 && strchr(" \t\r\n", c->key_buf[len - 1]))
         c->key_buf[--len] = '\0';
     if (len <= 0)
         return ctl_bad_input("key file %s holds no key", path);
     c->copts.key = c->key_buf;
+    return 0;
+}
+
+/* An environment variable, or NULL when unset or empty. */
+static const char *
+env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+/* TLS verification: a flag beats the environment, and a CA from anywhere
+ * beats CRM_INSECURE, so that skipping verification is always asked for
+ * on purpose. */
+static int
+setup_tls(ctl *c, const ctl_args *g)
+{
+    int insecure = ctl_flag(g, "insecure");
+    if (insecure && ctl_arg(g, "ca"))
+        return ctl_usage(NULL, "give --ca or --insecure, not both");
+    c->copts.tls_ca = ctl_arg(g, "ca");
+    if (c->copts.tls_ca == NULL && !insecure)
+        c->copts.tls_ca = env("CRM_CA");
+    if (c->copts.tls_ca == NULL && !insecure && env("CRM_INSECURE"))
+        insecure = strcmp(env("CRM_INSECURE"), "1") == 0;
+    c->copts.tls_insecure = insecure;
+    c->copts.tls_server_name = ctl_arg(g, "server-name");
     return 0;
 }
 
@@ -222,7 +260,7 @@ setup(ctl *c, const ctl_args *g)
 
     c->copts.url = ctl_arg(g, "url");
     if (c->copts.url == NULL)
-        c->copts.url = getenv("CRM_URL");
+        c->copts.url = env("CRM_URL");
     if (c->copts.url == NULL || c->copts.url[0] == '\0')
         c->copts.url = CTL_DEFAULT_URL;
     if (ctl_arg(g, "key") && ctl_arg(g, "key-file"))
@@ -231,14 +269,11 @@ setup(ctl *c, const ctl_args *g)
     if (ctl_arg(g, "key-file") &&
         (rc = read_key_file(c, ctl_arg(g, "key-file"))) != 0)
         return rc;
-    if (c->copts.key == NULL) {
-        c->copts.key = getenv("CRM_KEY");
-        if (c->copts.key && c->copts.key[0] == '\0')
-            c->copts.key = NULL;
-    }
+    if (c->copts.key == NULL)
+        c->copts.key = env("CRM_KEY");
     c->copts.tenant = ctl_arg(g, "tenant");
-    c->copts.tls_ca = ctl_arg(g, "ca");
-    c->copts.tls_server_name = ctl_arg(g, "server-name");
+    if ((rc = setup_tls(c, g)) != 0)
+        return rc;
     if ((rc = ctl_arg_int(g, "timeout", 10000, 1, 3600000, &timeout)) != 0)
         return rc;
     c->copts.timeout_ms = (int)timeout;
@@ -307,5 +342,11 @@ main(int argc, char **argv)
     int rc = run(&c, argc - 1, argv + 1);
     crm_client_close(c.client);
     free(c.key_buf);
+    /* Output that never reached its file (a full disk) is a failure a
+     * script must see, not an exit 0 with a truncated result. */
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0)
+        rc = ctl_error(CRM_ERR_IO, "cannot write the output%s%s",
+                       errno ? ": " : "", errno ? strerror(errno) : "");
     return rc;
 }
