@@ -12,12 +12,16 @@ be(const uint8_t *p, int n)
     return v;
 }
 
-crm_err
-crm_mpcheck_prefix(const void *buf, size_t len, int max_depth, size_t *used,
-                   crm_error *why)
+static crm_err
+walk(const void *buf, size_t len, int max_depth, uint64_t max_objects,
+     size_t *used, crm_error *why)
 {
     const uint8_t *p = buf, *end = p + len;
     uint64_t left[CRM_MP_MAX_DEPTH + 1]; /* objects still due per level */
+    /* Objects walked plus objects declared but not yet walked: checked
+     * against max_objects at each container header, so a message that
+     * announces too many is refused before its elements are walked. */
+    uint64_t objects = 1;
     int depth = 0;
 
     if (max_depth > CRM_MP_MAX_DEPTH)
@@ -92,6 +96,12 @@ crm_mpcheck_prefix(const void *buf, size_t len, int max_depth, size_t *used,
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "message nested deeper than %d levels",
                                      max_depth);
+            objects += children;
+            if (objects > max_objects)
+                return crm_error_set(why, CRM_ERR_TOO_LARGE,
+                                     "message holds more than %llu msgpack "
+                                     "objects",
+                                     (unsigned long long)max_objects);
             left[++depth] = children;
         }
         while (depth > 0 && left[depth] == 0)
@@ -102,12 +112,26 @@ crm_mpcheck_prefix(const void *buf, size_t len, int max_depth, size_t *used,
 }
 
 crm_err
-crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
+crm_mpcheck_prefix(const void *buf, size_t len, int max_depth, size_t *used,
+                   crm_error *why)
+{
+    return walk(buf, len, max_depth, UINT64_MAX, used, why);
+}
+
+crm_err
+crm_mpcheck_bounded(const void *buf, size_t len, int max_depth,
+                    size_t max_objects, crm_error *why)
 {
     size_t used;
-    crm_err err = crm_mpcheck_prefix(buf, len, max_depth, &used, why);
+    crm_err err = walk(buf, len, max_depth, max_objects, &used, why);
     if (err == CRM_OK && used != len)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "trailing bytes after the message");
     return err;
+}
+
+crm_err
+crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
+{
+    return crm_mpcheck_bounded(buf, len, max_depth, SIZE_MAX, why);
 }

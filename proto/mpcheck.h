@@ -7,7 +7,10 @@
  * check walks the bytes once, without allocating, and accepts only input
  * that is exactly one well-formed object whose every declared element
  * exists, nested no deeper than max_depth. After it, unpacking allocates
- * at most a small multiple of len.
+ * at most ~24 bytes per object (msgpack_object), that is up to ~24 times
+ * len for a message of one-byte objects; crm_mpcheck_bounded also caps the
+ * number of objects, for input from callers who have not proved who they
+ * are.
  */
 #ifndef CRM_MPCHECK_H
 #define CRM_MPCHECK_H
@@ -21,6 +24,16 @@
 /* CRM_OK, or CRM_ERR_BAD_REQUEST with why saying what is wrong (truncated,
  * trailing bytes, reserved byte 0xc1, too deep, count larger than input). */
 crm_err crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why);
+
+/* crm_mpcheck that also refuses, with CRM_ERR_TOO_LARGE, a message holding
+ * more than max_objects objects (>= 1). Every object counts once: scalars,
+ * containers, map keys and map values alike, the root included. The count
+ * is kept in the same pass; a container header that declares too many is
+ * refused before its elements are walked. Structural faults found before
+ * the limit is passed still answer CRM_ERR_BAD_REQUEST (a header declaring
+ * more elements than the bytes left is a lie, not a large message). */
+crm_err crm_mpcheck_bounded(const void *buf, size_t len, int max_depth,
+                            size_t max_objects, crm_error *why);
 
 /* Like crm_mpcheck for the one object at the start of buf, which may be
  * followed by more bytes; *used is set to its length. */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "mpcheck.h"
 #include "uuid.h"
 
 const msgpack_object *
@@ -84,6 +85,17 @@ opt_str(const msgpack_object *root, const char *k, size_t max,
     *s = o->via.str.ptr;
     *len = o->via.str.size;
     return CRM_OK;
+}
+
+crm_err
+crm_rpc_check_request(const void *buf, size_t len, crm_error *why)
+{
+    if (len > CRM_RPC_MAX_MSG)
+        return crm_error_set(why, CRM_ERR_TOO_LARGE,
+                             "request is %zu bytes; the limit is %u", len,
+                             CRM_RPC_MAX_MSG);
+    return crm_mpcheck_bounded(buf, len, CRM_RPC_MAX_DEPTH, CRM_RPC_MAX_OBJECTS,
+                               why);
 }
 
 crm_err

@@ -6,8 +6,9 @@
  *            {v: 1, id, ok: false, error: {code, name, message}}
  *
  * Shared by the server and libcrmclient. Parsing works on objects that
- * msgpack-c unpacked from a buffer that passed crm_mpcheck; strings stay
- * pointers into that buffer.
+ * msgpack-c unpacked from a buffer that passed crm_rpc_check_request (a
+ * request) or crm_mpcheck (a reply); strings stay pointers into that
+ * buffer.
  */
 #ifndef CRM_RPC_H
 #define CRM_RPC_H
@@ -24,8 +25,17 @@
 #define CRM_RPC_MAX_MSG (4u << 20)   /* larger requests get too_large */
 #define CRM_RPC_HARD_MAX (16u << 20) /* larger ones are dropped by NNG */
 #define CRM_RPC_MAX_DEPTH 16
+/* msgpack objects in one request (keys, values, elements, the root):
+ * msgpack-c spends ~24 bytes on each, so without a cap 4 MiB of nils
+ * would unpack into ~100 MB before the key is even looked at. A full
+ * append of 1000 events leaves each ~260 objects (~125 body fields). */
+#define CRM_RPC_MAX_OBJECTS (256u << 10)
 #define CRM_RPC_MAX_BATCH_OPS 64
 #define CRM_RPC_MAX_READ 1000        /* events in one read reply */
+/* Bytes of one reply that read.stream and read.all fill with events,
+ * shared by all entries of a batch; past it they stop and answer
+ * more: true with the next place to read from. */
+#define CRM_RPC_MAX_REPLY (4u << 20)
 #define CRM_RPC_MAX_WAIT_MS 60000
 #define CRM_KEY_MAX 128
 #define CRM_OP_NAME_MAX 32
@@ -40,6 +50,13 @@ typedef struct crm_rpc_req {
     size_t key_len;
     const msgpack_object *args; /* a map, or NULL */
 } crm_rpc_req;
+
+/* The checks every request passes before msgpack-c may unpack it: at most
+ * CRM_RPC_MAX_MSG bytes and CRM_RPC_MAX_OBJECTS objects (else
+ * CRM_ERR_TOO_LARGE), well-formed msgpack nested at most CRM_RPC_MAX_DEPTH
+ * deep (else CRM_ERR_BAD_REQUEST; see crm_mpcheck). One pass, no
+ * allocation. */
+crm_err crm_rpc_check_request(const void *buf, size_t len, crm_error *why);
 
 /* Reads the envelope of a request. Errors: CRM_ERR_BAD_VERSION,
  * CRM_ERR_BAD_REQUEST (missing/mistyped member), CRM_ERR_TOO_LARGE (a

@@ -98,6 +98,9 @@ arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
 #define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
 #define KV_U64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, v))
 #define KV_I64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_int64(pk, v))
+#define KV_BOOL(pk, k, v)                                                      \
+    (void)(crm_mp_pack_cstr(pk, k) |                                           \
+           ((v) ? msgpack_pack_true(pk) : msgpack_pack_false(pk)))
 
 /* --- ping, server.info, metrics ------------------------------------------- */
 
@@ -126,8 +129,10 @@ h_server_info(rpc_call *call, msgpack_packer *pk, crm_error *why,
     KV_STR(pk, "tenant", c->key.tenant);
     KV_STR(pk, "role", crm_role_name(c->key.role));
     crm_mp_pack_cstr(pk, "limits");
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 8);
     KV_U64(pk, "max_message", CRM_RPC_MAX_MSG);
+    KV_U64(pk, "max_objects", CRM_RPC_MAX_OBJECTS);
+    KV_U64(pk, "max_reply", CRM_RPC_MAX_REPLY);
     KV_U64(pk, "max_batch_events", CRM_BATCH_MAX);
     KV_U64(pk, "max_batch_ops", CRM_RPC_MAX_BATCH_OPS);
     KV_U64(pk, "max_read", CRM_RPC_MAX_READ);
@@ -445,20 +450,42 @@ h_append(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
 
 /* --- reads ----------------------------------------------------------------- */
 
+/* Event reads fill the reply up to this many bytes. The rest of
+ * CRM_RPC_MAX_REPLY is kept for what may follow in a batch: up to 63 more
+ * entries, each the tail of a read ({head, next, more}, ~60 bytes) or an
+ * error map (message < 240 bytes). The other batchable results (key.list,
+ * tenant.list, metrics) are not events and not budgeted. */
+#define READ_RESERVE (CRM_RPC_MAX_BATCH_OPS * 512u)
+#define READ_BUDGET (CRM_RPC_MAX_REPLY - READ_RESERVE)
+_Static_assert(READ_BUDGET > 2 * CRM_BODY_MAX,
+               "a lone read must always have room for its first event");
+
 typedef struct reader {
     rpc_ctx *c;
     msgpack_packer *pk;
     int raw, redact;
+    int must_fill; /* a lone read: its first event goes in regardless */
     uint32_t count;
-    uint64_t last;
+    uint64_t last;    /* position of the last event packed */
+    uint64_t version; /* its stream version (decoded reads) */
     crm_err err;
 } reader;
 
+/* Packs one record; stops the read (returns 1) when it would take the
+ * reply past READ_BUDGET. The packed size is only known afterwards, so an
+ * event that does not fit is packed once and chopped off again: at most
+ * one wasted event per read, and no extra pass over the others. */
 static int
 visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
 {
     reader *r = arg;
-    r->last = pos;
+    size_t mark = nng_msg_len(r->c->rep);
+    int first = r->count == 0 && r->must_fill;
+    /* Unless PII is redacted away, the packed event is at most ~100 bytes
+     * smaller than its record (tenant, prev_hash), so this one certainly
+     * does not fit: not even worth decoding. */
+    if (!first && !r->redact && mark + len > READ_BUDGET + (size_t)1024)
+        return 1;
     if (r->raw) {
         msgpack_pack_bin(r->pk, len);
         msgpack_pack_bin_body(r->pk, rec, len);
@@ -470,7 +497,13 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
             return 1;
         }
         crm_rpc_pack_record(r->pk, &d, r->redact);
+        r->version = d.h.version;
     }
+    if (!first && nng_msg_len(r->c->rep) > READ_BUDGET) {
+        nng_msg_chop(r->c->rep, nng_msg_len(r->c->rep) - mark);
+        return 1;
+    }
+    r->last = pos;
     r->count++;
     return 0;
 }
@@ -520,9 +553,12 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
         *flow = RPC_DEFERRED;
         return CRM_OK;
     }
-    reader r = {.c = c, .pk = pk, .raw = raw,
+    reader r = {.c = c,
+                .pk = pk,
+                .raw = raw,
+                .must_fill = !call->in_batch,
                 .redact = c->key.role == CRM_ROLE_AUDITOR};
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
     crm_mp_pack_cstr(pk, raw ? "records" : "events");
     size_t at = open_array(c);
     err = crm_log_read_all(call->log, (uint64_t)from, (size_t)max,
@@ -532,9 +568,11 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
     if (err != CRM_OK)
         return crm_error_set(why, err, "reading the log failed");
     close_array(c, at, r.count);
+    uint64_t next = r.count ? r.last + 1 : (uint64_t)from;
     crm_log_head(call->log, &head, NULL);
     KV_U64(pk, "head", head);
-    KV_U64(pk, "next", r.count ? r.last + 1 : (uint64_t)from);
+    KV_U64(pk, "next", next);
+    KV_BOOL(pk, "more", next <= head);
     return CRM_OK;
 }
 
@@ -563,8 +601,11 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
                                            ? "stream '%.*s' has no events"
                                            : "reading stream '%.*s' failed",
                              (int)slen, stream);
-    reader r = {.c = c, .pk = pk, .redact = c->key.role == CRM_ROLE_AUDITOR};
-    msgpack_pack_map(pk, 2);
+    reader r = {.c = c,
+                .pk = pk,
+                .must_fill = !call->in_batch,
+                .redact = c->key.role == CRM_ROLE_AUDITOR};
+    msgpack_pack_map(pk, 4);
     crm_mp_pack_cstr(pk, "events");
     size_t at = open_array(c);
     err = crm_log_read_stream(call->log, stream, slen, (uint64_t)from,
@@ -574,7 +615,10 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if (err != CRM_OK)
         return crm_error_set(why, err, "reading stream failed");
     close_array(c, at, r.count);
+    uint64_t next = r.count ? r.version + 1 : (uint64_t)from;
     KV_U64(pk, "last_version", last_ver);
+    KV_U64(pk, "next", next);
+    KV_BOOL(pk, "more", next <= last_ver);
     return CRM_OK;
 }
 

@@ -3,7 +3,7 @@
  * every op, malicious container headers, oversized messages and invalid
  * events. Each must get an error reply with the right name and write
  * nothing; afterwards the server still serves, holds exactly the events
- * that were valid, and is alive.
+ * that were valid and the keys it had, and is alive.
  *
  * The corpus is one table (name, builder, expected error); the loop sends
  * every row with crm_client_send_bytes and prints "name -> outcome". */
@@ -29,6 +29,7 @@ static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
 static crm_client *RAW;      /* sends the corpus; no key of its own */
 static crm_client *ADMIN;    /* checks the head between cases */
+static crm_client *OPERATOR; /* counts the keys between cases */
 static uint64_t valid_events; /* events appended on purpose */
 static _Thread_local uint64_t cur_id; /* envelope id of the case being built */
 
@@ -668,6 +669,30 @@ b_many_nils(msgpack_packer *pk, msgpack_sbuffer *sb)
     for (int i = 0; i < 4000000; i++)
         msgpack_pack_nil(pk);
     assert_int_equal(sb->size - at, 4000000);
+    assert_true(sb->size <= CRM_RPC_MAX_MSG);
+}
+
+/* 1 MB of nils: small enough to be read, but ~24 MB once unpacked; no key
+ * is needed to send it. */
+static void
+b_nils_1m(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    msgpack_pack_array(pk, 1u << 20);
+    for (int i = 0; i < 1 << 20; i++)
+        msgpack_pack_nil(pk);
+}
+
+/* A ping whose args map has 500k entries (1M objects) in ~2 MB. */
+static void
+b_map_500k(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    head(pk, "ping", NULL);
+    msgpack_pack_map(pk, 500000);
+    for (uint32_t i = 0; i < 500000; i++) {
+        msgpack_pack_uint32(pk, i);
+        msgpack_pack_nil(pk);
+    }
     assert_true(sb->size <= CRM_RPC_MAX_MSG);
 }
 
@@ -1375,7 +1400,9 @@ static const mcase corpus[] = {
     {"ext32 header claiming 4 GiB", b_ext32_4g, "bad_request", TOP, 0},
     {"maps nested 100 deep", b_deep_maps, "bad_request", TOP, 0},
     {"arrays nested 1000 deep", b_deep_arrays, "bad_request", TOP, 0},
-    {"4 million nils, no stream", b_many_nils, "bad_request", TOP, 1},
+    {"4 million nils, no stream", b_many_nils, "too_large", TOP, 0},
+    {"array of 1M nils", b_nils_1m, "too_large", TOP, 0},
+    {"map of 500k entries", b_map_500k, "too_large", TOP, 0},
     /* ext values */
     {"ext as read.stream stream", b_ext_stream, "bad_request", TOP, 1},
     {"ext as an event field", b_ext_field, "bad_field", TOP, 1},
@@ -1466,6 +1493,22 @@ head_of(crm_client *c)
         return UINT64_MAX;
     }
     return fx_res_u64(res, "head");
+}
+
+/* Keys of every tenant, operator keys included (revoked ones too). */
+static uint64_t
+key_count(void)
+{
+    const msgpack_object *res, *keys;
+    crm_error why;
+    if (crm_client_call(OPERATOR, "key.list", NULL, NULL, &res, &why) !=
+        CRM_OK) {
+        fprintf(stderr, "key.list: %s\n", why.msg);
+        return UINT64_MAX;
+    }
+    keys = crm_mp_get(res, "keys");
+    return keys && keys->type == MSGPACK_OBJECT_ARRAY ? keys->via.array.size
+                                                      : UINT64_MAX;
 }
 
 /* Reads the reply and writes what it says into out ("ok", an error name,
@@ -1561,6 +1604,7 @@ group_setup(void **state)
         return -1;
     RAW = fx_client(&D, D.url, NULL);
     ADMIN = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
+    OPERATOR = fx_client(&D, D.url, D.operator_key);
 
     /* two valid events before the corpus, so "nothing written" is a count
      * that is not simply zero */
@@ -1593,6 +1637,7 @@ group_teardown(void **state)
     (void)state;
     crm_client_close(RAW);
     crm_client_close(ADMIN);
+    crm_client_close(OPERATOR);
     int alive = crmd_alive();
     int status = fx_crmd_stop(&D, SIGTERM);
     char *log = fx_crmd_log(&D);
@@ -1616,6 +1661,9 @@ test_corpus(void **state)
     int failures = 0;
     uint64_t head0 = head_of(ADMIN);
     assert_int_equal(head0, valid_events);
+    /* the operator key and one key per tenant role */
+    uint64_t keys0 = key_count();
+    assert_int_equal(keys0, CRM_ROLE__COUNT);
     assert_true(NCASES >= 40);
 
     printf("\n%-36s %-14s %s\n", "case", "expected", "outcome");
@@ -1651,6 +1699,15 @@ test_corpus(void **state)
                      (unsigned long long)h);
             good = 0;
             head0 = h;
+        }
+        /* nor may it make a key */
+        uint64_t k = key_count();
+        if (k != keys0) {
+            snprintf(out + strlen(out), sizeof(out) - strlen(out),
+                     " (KEYS: %llu -> %llu)", (unsigned long long)keys0,
+                     (unsigned long long)k);
+            good = 0;
+            keys0 = k;
         }
         printf("%-36s %-14s %s%s  [%zu bytes]\n", m->name, m->want, out,
                good ? "" : "   <-- WRONG", sent);
@@ -1706,6 +1763,7 @@ test_corpus_concurrent(void **state)
     pthread_t th[RACERS];
     racer r[RACERS];
     uint64_t head0 = head_of(ADMIN);
+    uint64_t keys0 = key_count();
     memset(r, 0, sizeof(r));
     for (int i = 0; i < RACERS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
@@ -1720,6 +1778,7 @@ test_corpus_concurrent(void **state)
     assert_int_equal(wrong, 0);
     assert_int_equal(lost, 0);
     assert_int_equal(head_of(ADMIN), head0);
+    assert_int_equal(key_count(), keys0);
 }
 
 /* Beyond CRM_RPC_HARD_MAX the transport drops the message (and the
@@ -1839,6 +1898,8 @@ test_still_serving(void **state)
                      CRM_OK);
     assert_int_equal(crm_mp_get(res, "tenants")->via.array.size, 1);
     crm_client_close(op);
+    /* nor any key by the bad key.create requests */
+    assert_int_equal(key_count(), CRM_ROLE__COUNT);
 
     /* (c) still alive */
     assert_true(crmd_alive());

@@ -1,7 +1,8 @@
 /* mpcheck_test.c - the structural msgpack check: every format family is
  * accepted, truncation at any byte, trailing bytes, the reserved byte,
- * lying container counts and deep nesting are refused, and whatever it
- * accepts msgpack-c unpacks completely. */
+ * lying container counts and deep nesting are refused, the object limit
+ * counts every object once and refuses one too many with too_large, and
+ * whatever it accepts msgpack-c unpacks completely. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -322,6 +323,128 @@ test_depth_clamped(void **state)
     expect_bad(buf, len, 1000, "deep");
 }
 
+/* An array of n nils: 5 + n bytes, n + 1 objects. */
+static uint8_t *
+nils(uint32_t n, size_t *len)
+{
+    uint8_t *b = malloc(5 + (size_t)n);
+    assert_non_null(b);
+    b[0] = 0xdd;
+    b[1] = (uint8_t)(n >> 24);
+    b[2] = (uint8_t)(n >> 16);
+    b[3] = (uint8_t)(n >> 8);
+    b[4] = (uint8_t)n;
+    memset(b + 5, 0xc0, n);
+    *len = 5 + (size_t)n;
+    return b;
+}
+
+static void
+expect_too_many(const void *buf, size_t len, size_t max_objects)
+{
+    crm_error why;
+    memset(&why, 0, sizeof(why));
+    assert_int_equal(
+        crm_mpcheck_bounded(buf, len, CRM_MP_MAX_DEPTH, max_objects, &why),
+        CRM_ERR_TOO_LARGE);
+    assert_int_equal(why.code, CRM_ERR_TOO_LARGE);
+    if (strstr(why.msg, "objects") == NULL)
+        fail_msg("message '%s' does not mention objects", why.msg);
+    assert_int_equal(
+        crm_mpcheck_bounded(buf, len, CRM_MP_MAX_DEPTH, max_objects, NULL),
+        CRM_ERR_TOO_LARGE);
+}
+
+static void
+test_object_limit_counts(void **state)
+{
+    (void)state;
+    /* a scalar is one object, the root counts */
+    assert_int_equal(crm_mpcheck_bounded(B(0xc0), CRM_MP_MAX_DEPTH, 1, NULL),
+                     CRM_OK);
+    /* [1, 2, 3]: 4 objects */
+    assert_int_equal(
+        crm_mpcheck_bounded(B(0x93, 1, 2, 3), CRM_MP_MAX_DEPTH, 4, NULL),
+        CRM_OK);
+    expect_too_many(B(0x93, 1, 2, 3), 3);
+    /* {k: 1}: the map, its key and its value */
+    assert_int_equal(
+        crm_mpcheck_bounded(B(0x81, 0xa1, 'k', 1), CRM_MP_MAX_DEPTH, 3, NULL),
+        CRM_OK);
+    expect_too_many(B(0x81, 0xa1, 'k', 1), 2);
+    /* nested: [[1, 2], {a: [3]}] = 1 + (1 + 2) + (1 + 1 + (1 + 1)) = 8 */
+    static const uint8_t nested[] = {0x92, 0x92, 1,    2, 0x81,
+                                     0xa1, 'a',  0x91, 3};
+    assert_int_equal(
+        crm_mpcheck_bounded(nested, sizeof(nested), CRM_MP_MAX_DEPTH, 8, NULL),
+        CRM_OK);
+    expect_too_many(nested, sizeof(nested), 7);
+    /* strings, bins and exts are one object whatever their length */
+    assert_int_equal(
+        crm_mpcheck_bounded(B(0x92, 0xa3, 'a', 'b', 'c', 0xc4, 0x02, 1, 2),
+                            CRM_MP_MAX_DEPTH, 3, NULL),
+        CRM_OK);
+    /* every good sample passes a generous limit, and the unbounded and
+     * bounded checks agree on them */
+    for (size_t i = 0; i < NGOOD; i++)
+        assert_int_equal(crm_mpcheck_bounded(good[i].bytes, good[i].len,
+                                             CRM_MP_MAX_DEPTH, 64, NULL),
+                         CRM_OK);
+}
+
+static void
+test_object_limit_large(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = nils(1u << 20, &len);
+
+    /* the plain check has no object limit: 1M nils are well formed */
+    assert_int_equal(crm_mpcheck(b, len, CRM_MP_MAX_DEPTH, NULL), CRM_OK);
+    assert_int_equal(
+        crm_mpcheck_bounded(b, len, CRM_MP_MAX_DEPTH, (1u << 20) + 1, NULL),
+        CRM_OK);
+    expect_too_many(b, len, 1u << 20);
+    expect_too_many(b, len, 256u << 10);
+    /* refused at the header, before the elements are walked: spoilt
+     * elements after it do not change the answer */
+    memset(b + 5 + 4, 0xc1, len - 5 - 4);
+    expect_too_many(b, len, 256u << 10);
+    free(b);
+
+    /* a lying header is still bad_request, however small the limit */
+    crm_error why;
+    assert_int_equal(crm_mpcheck_bounded(B(0xdd, 0xff, 0xff, 0xff, 0xff, 0x01),
+                                         CRM_MP_MAX_DEPTH, 1, &why),
+                     CRM_ERR_BAD_REQUEST);
+    /* so are other faults met before the limit is passed */
+    assert_int_equal(
+        crm_mpcheck_bounded(B(0x92, 0xc1, 0x01), CRM_MP_MAX_DEPTH, 100, NULL),
+        CRM_ERR_BAD_REQUEST);
+    assert_int_equal(
+        crm_mpcheck_bounded(B(0x01, 0x02), CRM_MP_MAX_DEPTH, 100, NULL),
+        CRM_ERR_BAD_REQUEST);
+
+    /* many small containers side by side count their elements too:
+     * 100k one-element arrays are 200k objects */
+    uint8_t *m = malloc(5 + 200000);
+    assert_non_null(m);
+    m[0] = 0xdd;
+    m[1] = 0;
+    m[2] = 0x01;
+    m[3] = 0x86;
+    m[4] = 0xa0; /* 100000 */
+    for (size_t i = 0; i < 100000; i++) {
+        m[5 + 2 * i] = 0x91;
+        m[6 + 2 * i] = 0xc0;
+    }
+    assert_int_equal(
+        crm_mpcheck_bounded(m, 5 + 200000, CRM_MP_MAX_DEPTH, 200001, NULL),
+        CRM_OK);
+    expect_too_many(m, 5 + 200000, 200000);
+    free(m);
+}
+
 /* Random inputs: whatever the check accepts, msgpack-c unpacks as exactly
  * one object of that length (so a check pass is a safe pass). */
 static uint32_t
@@ -403,6 +526,8 @@ main(void)
         cmocka_unit_test(test_counts_larger_than_input),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_depth_clamped),
+        cmocka_unit_test(test_object_limit_counts),
+        cmocka_unit_test(test_object_limit_large),
         cmocka_unit_test(test_random_agrees_with_msgpack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

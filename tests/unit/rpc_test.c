@@ -419,6 +419,130 @@ test_request_round_trip(void **state)
     assert_true(str_is(r.key, r.key_len, "k"));
 }
 
+/* --- the pre-check of requests -------------------------------------------- */
+
+/* An append of 1000 events, every other one a customer.registered with all
+ * of its fields, the others x. events with xfields small fields. */
+static void
+pack_full_append(msgpack_sbuffer *sb, int xfields)
+{
+    static const char *const kv[][2] = {
+        {"first_name", "Ann"},        {"last_name", "Lee"},
+        {"email", "ann@example.org"}, {"phone", "+4930123456"},
+        {"birth_date", "1980-02-03"}, {"loyalty_number", "L-1"},
+        {"address", "1 Main St"},     {"gender", "female"},
+        {"nationality", "DE"},        {"language", "de"},
+        {"home_property", "ber-1"},   {"source", "web"}};
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    crm_rpc_pack_request_head(&pk, 7, "append", "acme",
+                              "crmk_0123456789abcdef_00");
+    msgpack_pack_map(&pk, 1);
+    crm_mp_pack_cstr(&pk, "events");
+    msgpack_pack_array(&pk, 1000);
+    for (int i = 0; i < 1000; i++) {
+        crm_event_in e;
+        char stream[32];
+        msgpack_sbuffer body;
+        msgpack_packer bp;
+        msgpack_sbuffer_init(&body);
+        msgpack_packer_init(&bp, &body, msgpack_sbuffer_write);
+        snprintf(stream, sizeof(stream), "guest-%d", i);
+        if (i % 2 == 0) {
+            msgpack_pack_map(&bp, 12);
+            for (int f = 0; f < 12; f++) {
+                crm_mp_pack_cstr(&bp, kv[f][0]);
+                crm_mp_pack_cstr(&bp, kv[f][1]);
+            }
+        } else {
+            msgpack_pack_map(&bp, (uint32_t)xfields);
+            for (int f = 0; f < xfields; f++) {
+                char k[16];
+                snprintf(k, sizeof(k), "q%d", f);
+                crm_mp_pack_cstr(&bp, k);
+                msgpack_pack_int(&bp, f % 10);
+            }
+        }
+        fx_event(&e, stream, i % 2 ? "x.survey" : "customer.registered",
+                 fx_unpack(body.data, body.size));
+        msgpack_sbuffer_destroy(&body);
+        assert_int_equal(crm_rpc_pack_event(&pk, &e), 0);
+    }
+}
+
+static void
+test_check_request(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    crm_error why;
+
+    /* a full append with rich bodies passes: ~130 objects per
+     * customer.registered, ~330 per x. event of 160 fields */
+    pack_full_append(&sb, 160);
+    assert_true(sb.size < CRM_RPC_MAX_MSG);
+    assert_int_equal(crm_rpc_check_request(sb.data, sb.size, &why), CRM_OK);
+    msgpack_sbuffer_destroy(&sb);
+    /* with 300 fields the same shape holds ~330k objects in ~0.9 MB */
+    pack_full_append(&sb, 300);
+    assert_true(sb.size < CRM_RPC_MAX_MSG);
+    assert_int_equal(crm_rpc_check_request(sb.data, sb.size, &why),
+                     CRM_ERR_TOO_LARGE);
+    assert_non_null(strstr(why.msg, "objects"));
+    msgpack_sbuffer_destroy(&sb);
+
+    /* exactly CRM_RPC_MAX_OBJECTS passes, one more does not: a ping whose
+     * args hold {pad: [nil...]} */
+    for (int extra = 0; extra <= 1; extra++) {
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        crm_rpc_pack_request_head(&pk, 1, "ping", NULL, NULL);
+        /* so far: the request map, 4 keys, 3 values */
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "pad");
+        uint32_t n = CRM_RPC_MAX_OBJECTS - 8 - 3 + (uint32_t)extra;
+        msgpack_pack_array(&pk, n);
+        for (uint32_t i = 0; i < n; i++)
+            msgpack_pack_nil(&pk);
+        assert_int_equal(crm_rpc_check_request(sb.data, sb.size, NULL),
+                         extra ? CRM_ERR_TOO_LARGE : CRM_OK);
+        msgpack_sbuffer_destroy(&sb);
+    }
+
+    /* 1M nils: 1 MB on the wire */
+    uint8_t *b = malloc(5 + (1u << 20));
+    assert_non_null(b);
+    memcpy(b, "\xdd\x00\x10\x00\x00", 5);
+    memset(b + 5, 0xc0, 1u << 20);
+    assert_int_equal(crm_rpc_check_request(b, 5 + (1u << 20), &why),
+                     CRM_ERR_TOO_LARGE);
+    free(b);
+
+    /* over CRM_RPC_MAX_MSG, whatever the bytes */
+    b = calloc(1, CRM_RPC_MAX_MSG + 1);
+    assert_non_null(b);
+    assert_int_equal(crm_rpc_check_request(b, CRM_RPC_MAX_MSG + 1, &why),
+                     CRM_ERR_TOO_LARGE);
+    free(b);
+
+    /* structure is still checked: truncated, trailing, too deep */
+    assert_int_equal(crm_rpc_check_request("\x82\xa1v", 3, NULL),
+                     CRM_ERR_BAD_REQUEST);
+    assert_int_equal(crm_rpc_check_request("\x80\x80", 2, NULL),
+                     CRM_ERR_BAD_REQUEST);
+    uint8_t deep[CRM_RPC_MAX_DEPTH + 2];
+    memset(deep, 0x91, sizeof(deep));
+    deep[CRM_RPC_MAX_DEPTH] = 0x01; /* 16 arrays around a 1 */
+    assert_int_equal(crm_rpc_check_request(deep, CRM_RPC_MAX_DEPTH + 1, NULL),
+                     CRM_OK);
+    deep[CRM_RPC_MAX_DEPTH] = 0x91; /* 17 */
+    deep[CRM_RPC_MAX_DEPTH + 1] = 0x01;
+    assert_int_equal(crm_rpc_check_request(deep, sizeof(deep), NULL),
+                     CRM_ERR_BAD_REQUEST);
+}
+
 /* --- replies -------------------------------------------------------------- */
 
 static const msgpack_object *
@@ -1069,6 +1193,7 @@ main(void)
         T(test_request_bad),
         T(test_request_id_kept_on_error),
         T(test_request_round_trip),
+        T(test_check_request),
         T(test_reply_round_trip),
         T(test_error_round_trip),
         T(test_reply_bad),
