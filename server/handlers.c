@@ -163,7 +163,7 @@ h_tenant_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if ((err = arg_cstr(call, "id", 1, id, CRM_TENANT_MAX, why)) != CRM_OK ||
         (err = crm_store_tenant_create(call->c->srv->store, id, why)) != CRM_OK)
         return err;
-    crm_slog(CRM_INFO, call->c->env.id, "msg=\"tenant created\" tenant=%s", id);
+    crm_slog(CRM_INFO, call->c->rid, "msg=\"tenant created\" tenant=%s", id);
     msgpack_pack_map(pk, 1);
     KV_STR(pk, "id", id);
     return CRM_OK;
@@ -268,7 +268,7 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if ((err = crm_keys_create(c->srv->keys, tenant, role, label, token, &info,
                                why)) != CRM_OK)
         return err;
-    crm_slog(CRM_INFO, c->env.id,
+    crm_slog(CRM_INFO, c->rid,
              "msg=\"key created\" key=%s tenant=%s role=%s by=%s", info.id,
              tenant[0] ? tenant : "-", crm_role_name(role), c->key.id);
     msgpack_pack_map(pk, 5);
@@ -294,7 +294,7 @@ h_key_revoke(rpc_call *call, msgpack_packer *pk, crm_error *why,
     const char *scope = c->key.role == CRM_ROLE_OPERATOR ? NULL : c->key.tenant;
     if ((err = crm_keys_revoke(c->srv->keys, id, scope, why)) != CRM_OK)
         return err;
-    crm_slog(CRM_INFO, c->env.id, "msg=\"key revoked\" key=%s by=%s", id,
+    crm_slog(CRM_INFO, c->rid, "msg=\"key revoked\" key=%s by=%s", id,
              c->key.id);
     msgpack_pack_map(pk, 2);
     KV_STR(pk, "key_id", id);

@@ -184,11 +184,7 @@ handle(rpc_ctx *c, crm_error *why, rpc_flow *flow)
     size_t off = 0;
     crm_err err;
 
-    if (len > CRM_RPC_MAX_MSG)
-        return crm_error_set(why, CRM_ERR_TOO_LARGE,
-                             "request is %zu bytes; the limit is %u", len,
-                             CRM_RPC_MAX_MSG);
-    if ((err = crm_mpcheck(body, len, CRM_RPC_MAX_DEPTH, why)) != CRM_OK)
+    if ((err = crm_rpc_check_request(body, len, why)) != CRM_OK)
         return err;
     msgpack_unpack_return ur = msgpack_unpack(body, len, &off, &c->zone, &root);
     if (ur != MSGPACK_UNPACK_SUCCESS)
