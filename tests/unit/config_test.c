@@ -44,7 +44,8 @@ write_conf(const char *name, const char *text)
     static char paths[4][700];
     static int slot;
     char *p = paths[slot++ % 4];
-    snprintf(p, 700, "%s/%s", dir, name);
+    if (snprintf(p, 700, "%s/%s", dir, name) >= 700)
+        fail_msg("path too long for %s", name);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fputs(text, f);
