@@ -65,6 +65,7 @@ struct crm_batch {
     void *done_arg;
     crm_batch *next;
     int careful; /* look ids up before writing (a retry was detected) */
+    int acked;   /* crm_log_append: the outcome is in (under ack_mu) */
 };
 
 struct crm_log {
@@ -82,6 +83,9 @@ struct crm_log {
 
     pthread_mutex_t mu; /* queue, head, stats */
     pthread_cond_t cv;
+    /* crm_log_append's waiters: one broadcast per group wakes them all */
+    pthread_mutex_t ack_mu;
+    pthread_cond_t ack_cv;
     crm_batch *qhead, *qtail;
     size_t qbatches;
     size_t want; /* the writer sleeps until this many batches are queued */
