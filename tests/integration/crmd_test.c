@@ -33,30 +33,11 @@ group_setup(void **state)
     return 0;
 }
 
-/* Stops d with SIGTERM; 0 if it was running, exited 0 and its log holds
- * no sanitizer report, else -1 with the log on stderr. */
-static int
-stop_clean(fx_crmd *d)
-{
-    int alive = d->pid > 0 && kill(d->pid, 0) == 0;
-    int status = fx_crmd_stop(d, SIGTERM);
-    char *log = fx_crmd_log(d);
-    int bad =
-        !alive || status != 0 ||
-        (log && (strstr(log, "AddressSanitizer") ||
-                 strstr(log, "LeakSanitizer") || strstr(log, "runtime error")));
-    if (bad)
-        fprintf(stderr, "crmd: alive=%d exit=%d; log %s/crmd.log:\n%s\n", alive,
-                status, d->dir, log ? log : "(none)");
-    free(log);
-    return bad ? -1 : 0;
-}
-
 static int
 group_teardown(void **state)
 {
     (void)state;
-    int rc = stop_clean(&D);
+    int rc = fx_crmd_stop_clean(&D);
     fx_crmd_cleanup(&D);
     fx_reset();
     return rc;
@@ -385,7 +366,7 @@ test_long_poll_cap(void **state)
         woke += p[i].got == 1;
     assert_int_equal(woke, CAP_CTX / 2);
     crm_client_close(c);
-    assert_int_equal(stop_clean(&d), 0);
+    assert_int_equal(fx_crmd_stop_clean(&d), 0);
     fx_crmd_cleanup(&d);
 }
 

@@ -1638,20 +1638,10 @@ group_teardown(void **state)
     crm_client_close(RAW);
     crm_client_close(ADMIN);
     crm_client_close(OPERATOR);
-    int alive = crmd_alive();
-    int status = fx_crmd_stop(&D, SIGTERM);
-    char *log = fx_crmd_log(&D);
-    int bad = !alive || status != 0 ||
-              (log && (strstr(log, "AddressSanitizer") ||
-                       strstr(log, "LeakSanitizer") ||
-                       strstr(log, "runtime error")));
-    if (bad)
-        fprintf(stderr, "crmd: alive=%d exit=%d; log %s/crmd.log:\n%s\n", alive,
-                status, D.dir, log ? log : "(none)");
-    free(log);
+    int rc = fx_crmd_stop_clean(&D);
     fx_crmd_cleanup(&D);
     fx_reset();
-    return bad ? -1 : 0;
+    return rc;
 }
 
 static void

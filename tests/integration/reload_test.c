@@ -35,30 +35,11 @@ group_setup(void **state)
     return 0;
 }
 
-/* Stops d; 0 if it was running, exited 0 and its log holds no sanitizer
- * report. */
-static int
-stop_clean(fx_crmd *d)
-{
-    int alive = d->pid > 0 && kill(d->pid, 0) == 0;
-    int status = fx_crmd_stop(d, SIGTERM);
-    char *log = fx_crmd_log(d);
-    int bad =
-        !alive || status != 0 ||
-        (log && (strstr(log, "AddressSanitizer") ||
-                 strstr(log, "LeakSanitizer") || strstr(log, "runtime error")));
-    if (bad)
-        fprintf(stderr, "crmd: alive=%d exit=%d; log %s/crmd.log:\n%s\n", alive,
-                status, d->dir, log ? log : "(none)");
-    free(log);
-    return bad ? -1 : 0;
-}
-
 static int
 group_teardown(void **state)
 {
     (void)state;
-    int rc = stop_clean(&D);
+    int rc = fx_crmd_stop_clean(&D);
     fx_crmd_cleanup(&D);
     fx_reset();
     return rc;
@@ -234,7 +215,7 @@ test_flag_wins_over_reload(void **state)
         1);
     ping(&d);
     assert_int_equal(pings_logged(&d), n + 1);
-    assert_int_equal(stop_clean(&d), 0);
+    assert_int_equal(fx_crmd_stop_clean(&d), 0);
     fx_crmd_cleanup(&d);
 }
 
@@ -269,7 +250,7 @@ test_hup_right_at_ready(void **state)
         /* the signal was handled, not fatal */
         wait_log(&d, "msg=\"keys reloaded\"", 0);
         ping(&d);
-        assert_int_equal(stop_clean(&d), 0);
+        assert_int_equal(fx_crmd_stop_clean(&d), 0);
         fx_crmd_cleanup(&d);
     }
 }
