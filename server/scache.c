@@ -72,23 +72,33 @@ crm_scache_get(const crm_scache *c, const char *id, size_t len)
     return found ? h : NULL;
 }
 
+/* Moves the entries (dirty_only: the dirty ones) into a table of cap
+ * slots. -1 on ENOMEM, with the cache unchanged. */
 static int
-grow(crm_scache *c)
+rehash(crm_scache *c, size_t cap, int dirty_only)
 {
-    size_t cap = c->cap * 2;
     crm_shead *old = c->slot, *slot = calloc(cap, sizeof(*slot));
     if (slot == NULL)
         return -1;
     size_t ocap = c->cap;
     c->slot = slot;
     c->cap = cap;
+    c->count = 0;
     for (size_t i = 0; i < ocap; i++) {
         int found;
-        if (old[i].len)
+        if (old[i].len && (!dirty_only || old[i].dirty)) {
             *find(c, old[i].id, old[i].len, &found) = old[i];
+            c->count++;
+        }
     }
     free(old);
     return 0;
+}
+
+static int
+grow(crm_scache *c)
+{
+    return rehash(c, c->cap * 2, 0);
 }
 
 int
@@ -169,22 +179,7 @@ crm_scache_drop_clean(crm_scache *c)
     size_t cap = 1024;
     while (c->ndirty * 4 > cap * 3 / 2) /* room to grow before a rehash */
         cap *= 2;
-    crm_shead *old = c->slot, *slot = calloc(cap, sizeof(*slot));
-    if (slot == NULL)
-        return -1;
-    size_t ocap = c->cap;
-    c->slot = slot;
-    c->cap = cap;
-    c->count = 0;
-    for (size_t i = 0; i < ocap; i++) {
-        int found;
-        if (old[i].len && old[i].dirty) {
-            *find(c, old[i].id, old[i].len, &found) = old[i];
-            c->count++;
-        }
-    }
-    free(old);
-    return 0;
+    return rehash(c, cap, 1);
 }
 
 void
