@@ -29,6 +29,8 @@
 #include "scache.h"
 #include "uuid.h"
 
+#define MAX_ROUNDS 15
+
 typedef struct sopts {
     double seconds;
     const char *dir;
@@ -491,16 +493,39 @@ row(const char *what, size_t batch, int threads, const result *r)
 static void
 storage_usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: crm-bench storage [--seconds S] [--dir DIR] [--streams N]\n"
-        "\n"
-        "  --seconds S   time per log configuration (default 3)\n"
-        "  --dir DIR     scratch directory on the disk to measure "
-        "(default .)\n"
-        "  --streams N   customer streams (default 100000)\n"
-        "  --batch N     only this batch size (1..100)\n"
-        "  --quick       0.3 s per configuration, 1000 streams (smoke run)\n");
+    fprintf(f,
+            "usage: crm-bench storage [--seconds S] [--dir DIR] [--streams N]\n"
+            "                         [--batch N] [--repeat R] [--quick]\n"
+            "\n"
+            "  --seconds S   time per log configuration (default 3)\n"
+            "  --dir DIR     scratch directory on the disk to measure "
+            "(default .)\n"
+            "  --streams N   customer streams (default 100000)\n"
+            "  --batch N     only this batch size (1, 10 or 100)\n"
+            "  --repeat R    rounds of every configuration, interleaved; the "
+            "summary\n"
+            "                gives the median of the per-round ratios "
+            "(default 3, max %d)\n"
+            "  --quick       0.3 s per configuration, 1000 streams, 1 round "
+            "(smoke run)\n",
+            MAX_ROUNDS);
+}
+
+static int
+cmp_ratio(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median, lowest and highest of n ratios (sorts them). */
+static void
+spread(double *v, int n, double *med, double *lo, double *hi)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_ratio);
+    *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    *lo = v[0];
+    *hi = v[n - 1];
 }
 
 int
@@ -510,6 +535,7 @@ bench_storage(int argc, char **argv)
                .dir = ".",
                .streams = 100000,
                .map_size = (size_t)4 << 30};
+    int rounds = 3;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             o.seconds = atof(argv[++i]);
@@ -519,9 +545,12 @@ bench_storage(int argc, char **argv)
             o.streams = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
             o.only_batch = (size_t)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0) {
             o.seconds = 0.3;
             o.streams = 1000;
+            rounds = 1;
         } else if (strcmp(argv[i], "--help") == 0) {
             storage_usage(stdout);
             return 0;
@@ -530,64 +559,82 @@ bench_storage(int argc, char **argv)
             return 2;
         }
     }
-    if (o.seconds <= 0 || o.streams == 0 || o.only_batch > 100) {
+    static const size_t batches[] = {1, 10, 100};
+    int batch_ok = o.only_batch == 0;
+    for (int b = 0; b < 3; b++)
+        batch_ok |= o.only_batch == batches[b];
+    if (o.seconds <= 0 || o.streams == 0 || !batch_ok || rounds < 1 ||
+        rounds > MAX_ROUNDS) {
         storage_usage(stderr);
         return 2;
     }
 
-    static const size_t batches[] = {1, 10, 100};
-    result lr[3][2], br[3], ir[3], cr[3];
+    /* per batch size and round: log/bare, log/(bare/idx), log/log-only
+     * (1 appender) and 4 appenders/1 appender */
+    static double r_bare[3][MAX_ROUNDS], r_idx[3][MAX_ROUNDS],
+        r_ceil[3][MAX_ROUNDS], r_group[3][MAX_ROUNDS];
     double rec_bytes = 0;
 
     printf("crm-bench storage: durable commits, %u streams, %.1f s per log "
-           "run\n\n",
-           o.streams, o.seconds);
+           "run, %d round%s\n\n",
+           o.streams, o.seconds, rounds, rounds > 1 ? "s" : "");
     printf("%-9s %6s %9s %12s %10s %9s %10s %10s\n", "system", "batch",
            "appenders", "events/s", "commits", "ev/commit", "p50 us", "p99 us");
-    static result none;
-    for (int b = 0; b < 3; b++)
-        lr[b][0] = lr[b][1] = br[b] = ir[b] = cr[b] = none;
     for (int b = 0; b < 3; b++) {
         workload w = {0};
         if (o.only_batch && o.only_batch != batches[b])
             continue;
-        if (run_log(&o, batches[b], 1, &lr[b][0], &w) != 0)
-            return 1;
-        row("crmd log", batches[b], 1, &lr[b][0]);
-        if (run_log(&o, batches[b], 4, &lr[b][1], NULL) != 0)
-            return 1;
-        row("crmd log", batches[b], 4, &lr[b][1]);
+        for (int r = 0; r < rounds; r++) {
+            result l1, l4, br, ir, cr;
+            /* the first round's records are what bare LMDB replays */
+            if (run_log(&o, batches[b], 1, &l1, r == 0 ? &w : NULL) != 0)
+                return 1;
+            row("crmd log", batches[b], 1, &l1);
+            if (run_log(&o, batches[b], 4, &l4, NULL) != 0)
+                return 1;
+            row("crmd log", batches[b], 4, &l4);
+            if (run_bare(&o, &w, batches[b], BARE_CKPT, &br) != 0 ||
+                run_bare(&o, &w, batches[b], BARE_IDX, &ir) != 0 ||
+                run_bare(&o, &w, batches[b], BARE_LOG_ONLY, &cr) != 0)
+                return 1;
+            row("bare", batches[b], 1, &br);
+            row("bare/idx", batches[b], 1, &ir);
+            row("log-only", batches[b], 1, &cr);
+            r_bare[b][r] = l1.events_per_s / br.events_per_s;
+            r_idx[b][r] = l1.events_per_s / ir.events_per_s;
+            r_ceil[b][r] = l1.events_per_s / cr.events_per_s;
+            r_group[b][r] = l4.events_per_s / l1.events_per_s;
+        }
         size_t total = 0;
         for (size_t i = 0; i < w.n; i++)
             total += w.ev[i].len;
         rec_bytes = w.n ? (double)total / (double)w.n : 0;
-        if (run_bare(&o, &w, batches[b], BARE_CKPT, &br[b]) != 0 ||
-            run_bare(&o, &w, batches[b], BARE_IDX, &ir[b]) != 0 ||
-            run_bare(&o, &w, batches[b], BARE_LOG_ONLY, &cr[b]) != 0)
-            return 1;
-        row("bare", batches[b], 1, &br[b]);
-        row("bare/idx", batches[b], 1, &ir[b]);
-        row("log-only", batches[b], 1, &cr[b]);
         for (size_t i = 0; i < w.n; i++)
             free(w.ev[i].rec);
         free(w.ev);
     }
 
     printf("\nstored record: %.0f bytes on average\n", rec_bytes);
+    printf("medians of the per-round ratios (lowest..highest):\n");
     printf("crmd log / bare LMDB, same puts (1 appender):\n");
-    for (int b = 0; b < 3; b++)
-        if (br[b].events)
-            printf("  batch %3zu: %5.1f%%   (of bare/idx: %5.1f%%; of the "
-                   "log-only "
-                   "ceiling: %5.1f%%)\n",
-                   batches[b],
-                   100.0 * lr[b][0].events_per_s / br[b].events_per_s,
-                   100.0 * lr[b][0].events_per_s / ir[b].events_per_s,
-                   100.0 * lr[b][0].events_per_s / cr[b].events_per_s);
+    for (int b = 0; b < 3; b++) {
+        double m, lo, hi, mi, li, hi2, mc, lc, hc;
+        if (o.only_batch && o.only_batch != batches[b])
+            continue;
+        spread(r_bare[b], rounds, &m, &lo, &hi);
+        spread(r_idx[b], rounds, &mi, &li, &hi2);
+        spread(r_ceil[b], rounds, &mc, &lc, &hc);
+        printf("  batch %3zu: %5.1f%% (%.0f..%.0f)   of bare/idx: %5.1f%%; of "
+               "the log-only ceiling: %5.1f%%\n",
+               batches[b], 100 * m, 100 * lo, 100 * hi, 100 * mi, 100 * mc);
+    }
     printf("group commit, 4 appenders / 1 appender:\n");
-    for (int b = 0; b < 3; b++)
-        if (lr[b][0].events)
-            printf("  batch %3zu: %.2fx\n", batches[b],
-                   lr[b][1].events_per_s / lr[b][0].events_per_s);
+    for (int b = 0; b < 3; b++) {
+        double m, lo, hi;
+        if (o.only_batch && o.only_batch != batches[b])
+            continue;
+        spread(r_group[b], rounds, &m, &lo, &hi);
+        printf("  batch %3zu: %.2fx (%.2f..%.2f)\n", batches[b], m, lo, hi);
+    }
     return 0;
 }
