@@ -227,6 +227,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->map_size = o.map_size ? o.map_size : 64 * MIB;
     log->map_max = o.map_max ? o.map_max : ((size_t)1 << 40);
     log->group_events = o.group_events ? o.group_events : 20000;
+    log->ckpt_streams = o.ckpt_streams ? o.ckpt_streams : CRM_LOG_CKPT_STREAMS;
+    log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
     log->want = 1;
     log->on_commit = o.on_commit;
     log->on_commit_arg = o.on_commit_arg;
@@ -690,7 +692,7 @@ ckpt_end(crm_log *log)
     log->streams_at = log->ckpt_to;
     log->last_ckpt_ns = crm_mono_ns();
     log->ckpt_n = log->ckpt_next = 0;
-    if (log->ckpt_cap > CRM_LOG_CKPT_STREAMS) {
+    if (log->ckpt_cap > log->ckpt_streams) {
         free(log->ckpt_snap); /* a burst's snapshot is not kept */
         log->ckpt_snap = NULL;
         log->ckpt_cap = 0;
@@ -750,9 +752,10 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
          * closing one writes every dirty head (nothing left to replay). */
         size_t nov = crm_scache_dirty(log->overlay), slice_end = 0;
         if (nov > 0 &&
-            (force_ckpt || (log->ckpt_n == 0 &&
-                            (nov >= CKPT_STREAMS ||
-                             crm_mono_ns() - log->last_ckpt_ns >= CKPT_NS))) &&
+            (force_ckpt ||
+             (log->ckpt_n == 0 &&
+              (nov >= log->ckpt_streams ||
+               crm_mono_ns() - log->last_ckpt_ns >= log->ckpt_ns))) &&
             ckpt_begin(log) != 0)
             log->ckpt_n = 0; /* no memory for it now: a later commit */
         int ckpt = log->ckpt_n > 0;

@@ -39,6 +39,10 @@ typedef struct crm_log_opts {
     size_t map_size;             /* initial LMDB map size; 0 = 64 MiB */
     size_t map_max;              /* growth stops here; 0 = 1 TiB */
     size_t group_events;         /* most events in one commit; 0 = 20000 */
+    unsigned ckpt_ms;            /* checkpoint stream heads at least this often
+                                    while appends come in; 0 = CRM_LOG_CKPT_MS */
+    size_t ckpt_streams;         /* or once this many are dirty;
+                                    0 = CRM_LOG_CKPT_STREAMS */
     crm_log_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
 } crm_log_opts;

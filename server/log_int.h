@@ -27,14 +27,9 @@
 #define SKIPKEY_MAX (CRM_STREAM_MAX + 8)
 #define LOG_FORMAT "2" /* 2: stream_skip */
 #define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
-/* Stream heads are checkpointed into the streams index when this many
- * are dirty, or this long after the previous checkpoint; it bounds what
- * opening a log has to replay. */
-#define CKPT_STREAMS CRM_LOG_CKPT_STREAMS
 #define CACHE_STREAMS (1u << 20) /* ~90 MiB of stream heads per tenant */
 #define GROUP_BYTES (32u << 20)
 #define LOG_REDO (-1) /* apply(): redo the group (not an LMDB code) */
-#define CKPT_NS (CRM_LOG_CKPT_MS * 1000000LL)
 
 typedef struct bevent {
     size_t off, len; /* canonical content in batch->content */
@@ -74,6 +69,10 @@ struct crm_log {
     MDB_env *env;
     MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta, dbi_skip;
     size_t map_size, map_max, group_events;
+    /* a checkpoint round begins when this many heads are dirty or this
+     * long after the previous one; it bounds what opening has to replay */
+    size_t ckpt_streams;
+    int64_t ckpt_ns;
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
 

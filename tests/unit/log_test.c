@@ -1132,14 +1132,35 @@ test_long_stream_reads(void **state)
 /* A checkpoint round spreads the stream heads over several commits. A
  * process that dies in the middle of one leaves an index holding heads
  * of two moments; the reopened log replays, verifies and finds every
- * head, and its next clean close completes the checkpoint. */
+ * head, a second round that begins over the first one's leftovers
+ * verifies too, and a clean close completes the checkpoint. Rounds begin
+ * on the count of dirty heads alone here (ckpt_streams), never on time,
+ * so each step is where the test expects it however slow the build. */
 #define CK_OLD 2000  /* streams checkpointed before the round */
-#define CK_NEW 12000 /* streams written after: several slices */
+#define CK_NEW 11000 /* streams written after it: three slices */
+#define CK_MOVE 5100 /* streams moved after the round began (its slice 2) */
+
+static const crm_log_opts ck_opts = {.ckpt_streams = 10000, .ckpt_ms = 3600000};
 
 static void
 ck_name(char *out, int i)
 {
     snprintf(out, 16, "ck-%05d", i);
+}
+
+/* Appends 1000 events, one to each of streams first .. first+999. */
+static int
+ck_batch(crm_log *log, int first)
+{
+    static crm_event_in ev[1000];
+    static char names[1000][16];
+    for (int i = 0; i < 1000; i++) {
+        ck_name(names[i], first + i);
+        fx_event(&ev[i], names[i], "spend.recorded", spend_body(1));
+    }
+    crm_err err = append(log, ev, 1000, NULL, 0, NULL, NULL);
+    fx_reset();
+    return err == CRM_OK ? 0 : -1;
 }
 
 static void
@@ -1149,100 +1170,73 @@ test_checkpoint_round_interrupted(void **state)
     char dir[512];
     crm_log *log;
     crm_error why;
+    crm_log_stats st;
     fx_tmpdir(dir, sizeof(dir), "round");
 
     pid_t pid = fork();
     if (pid == 0) {
-        static crm_event_in ev[1000];
-        static char names[1000][16];
-        if (crm_log_open(dir, "round", NULL, &log, NULL) != CRM_OK)
+        if (crm_log_open(dir, "round", &ck_opts, &log, NULL) != CRM_OK)
             _exit(1);
-        for (int b = 0; b < CK_OLD / 1000; b++) {
-            for (int i = 0; i < 1000; i++) {
-                ck_name(names[i], b * 1000 + i);
-                fx_event(&ev[i], names[i], "spend.recorded", spend_body(1));
-            }
-            if (append(log, ev, 1000, NULL, 0, NULL, NULL) != CRM_OK)
+        for (int b = 0; b < CK_OLD / 1000; b++)
+            if (ck_batch(log, b * 1000) != 0)
                 _exit(2);
-            fx_reset();
-        }
         crm_log_close(log); /* checkpoints everything */
-        if (crm_log_open(dir, "round", NULL, &log, NULL) != CRM_OK)
+        if (crm_log_open(dir, "round", &ck_opts, &log, NULL) != CRM_OK)
             _exit(3);
-        /* half of the old streams move, the rest are new */
-        for (int b = 0; b < CK_NEW / 1000; b++) {
-            for (int i = 0; i < 1000; i++) {
-                ck_name(names[i], CK_OLD / 2 + b * 1000 + i);
-                fx_event(&ev[i], names[i], "spend.recorded", spend_body(2));
-            }
-            if (append(log, ev, 1000, NULL, 0, NULL, NULL) != CRM_OK)
+        /* ck-01000 .. ck-11999: the 11th batch finds 10,000 dirty heads
+         * and begins a round with them, writing its first slice */
+        for (int b = 0; b < CK_NEW / 1000; b++)
+            if (ck_batch(log, CK_OLD / 2 + b * 1000) != 0)
                 _exit(4);
-            fx_reset();
-        }
-        crm_log_stats st;
-        crm_log_stats_get(log, &st);
-        uint64_t before = st.checkpoint;
-        usleep(1100000);
-        /* this commit begins a round and writes its first slice; its own
-         * streams move after the round's snapshot */
-        for (int i = 0; i < 10; i++) {
-            ck_name(names[i], i);
-            fx_event(&ev[i], names[i], "spend.recorded", spend_body(3));
-        }
-        if (append(log, ev, 10, NULL, 0, NULL, NULL) != CRM_OK)
+        /* heads in the round's second slice move on; this commit writes
+         * that slice with the heads as they were when the round began */
+        if (ck_batch(log, CK_MOVE) != 0)
             _exit(5);
         crm_log_stats_get(log, &st);
-        if (st.checkpoint != before || before != CK_OLD)
+        if (st.checkpoint != CK_OLD)
             _exit(6); /* the round must still be under way */
         if (crm_log_verify(log, NULL, NULL) != CRM_OK)
             _exit(7);
-        _exit(0); /* no close: the round stops half-way */
+        _exit(0); /* no close: the round stops after two of three slices */
     }
     int status;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
-    assert_int_equal(crm_log_open(dir, "round", NULL, &log, &why), CRM_OK);
+    const uint64_t head_pos = CK_OLD + CK_NEW + 1000;
+    assert_int_equal(crm_log_open(dir, "round", &ck_opts, &log, &why), CRM_OK);
     assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
-    crm_log_stats st;
     crm_log_stats_get(log, &st);
     assert_int_equal(st.checkpoint, CK_OLD);
-    const uint64_t head_pos = CK_OLD + CK_NEW + 10;
     assert_int_equal(st.position, head_pos);
     for (int i = 0; i < CK_OLD / 2 + CK_NEW; i++) {
         char name[16];
         uint64_t v, p;
         ck_name(name, i);
         assert_int_equal(crm_log_stream_info(log, name, 8, &v, &p), CRM_OK);
-        uint64_t want_v = (i < 10 ? 1 : 0) + (i >= CK_OLD / 2 && i < CK_OLD);
+        uint64_t want_v = (i >= CK_OLD / 2 && i < CK_OLD) +
+                          (i >= CK_MOVE && i < CK_MOVE + 1000);
         if (v != want_v)
             fail_msg("%s: version %llu, want %llu", name, (unsigned long long)v,
                      (unsigned long long)want_v);
     }
 
-    /* A second round begins over the first one's leftovers: heads of the
-     * first round's moment that have moved since must still verify. The
-     * first slice of each round ends near ck-05090. */
-    crm_event_in ev[10];
-    char names[10][16];
-    for (int i = 0; i < 10; i++) {
-        ck_name(names[i], 5086 + i);
-        fx_event(&ev[i], names[i], "spend.recorded", spend_body(4));
-    }
-    assert_int_equal(append(log, ev, 10, NULL, 0, NULL, &why), CRM_OK);
-    usleep(1100000);
-    fx_event(&ev[0], "ck-99999", "spend.recorded", spend_body(5));
-    assert_int_equal(append(log, ev, 1, NULL, 0, NULL, &why), CRM_OK);
+    /* The replayed heads are dirty: the next commit begins a second round
+     * over the first one's leftovers, where ck-05100.. still hold the
+     * versions of the first round's moment. */
+    crm_event_in ev;
+    fx_event(&ev, "ck-99999", "spend.recorded", spend_body(5));
+    assert_int_equal(append(log, &ev, 1, NULL, 0, NULL, &why), CRM_OK);
     fx_reset();
     crm_log_stats_get(log, &st);
     assert_int_equal(st.checkpoint, CK_OLD); /* the round is under way */
     assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
     crm_log_close(log); /* a clean close completes the checkpoint */
 
-    assert_int_equal(crm_log_open(dir, "round", NULL, &log, &why), CRM_OK);
+    assert_int_equal(crm_log_open(dir, "round", &ck_opts, &log, &why), CRM_OK);
     crm_log_stats_get(log, &st);
-    assert_int_equal(st.checkpoint, head_pos + 11);
+    assert_int_equal(st.checkpoint, head_pos + 1);
     assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
     crm_log_close(log);
     fx_rmrf(dir);
