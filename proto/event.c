@@ -167,7 +167,7 @@ check_field(const crm_field *f, const msgpack_object *v, crm_error *why)
     case CRM_F_ENUM:
         ok = 0;
         for (const char *const *e = f->values; *e; e++)
-            if (strlen(*e) == len && memcmp(*e, s, len) == 0)
+            if (crm_schema_name_eq(*e, s, len))
                 ok = 1;
         break;
     default:

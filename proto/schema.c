@@ -319,12 +319,22 @@ crm_schema_at(size_t i)
     return i < NF(types) ? &types[i] : NULL;
 }
 
+bool
+crm_schema_name_eq(const char *name, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (name[i] == '\0' || name[i] != s[i])
+            return false;
+    return name[len] == '\0';
+}
+
+/* Every event is looked up here and every body field below: they are on
+ * the append path, so a mismatch is decided by its first byte. */
 const crm_event_type *
 crm_schema_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < NF(types); i++)
-        if (strlen(types[i].name) == len &&
-            memcmp(types[i].name, name, len) == 0)
+        if (crm_schema_name_eq(types[i].name, name, len))
             return &types[i];
     return NULL;
 }
@@ -333,8 +343,7 @@ const crm_field *
 crm_schema_field(const crm_event_type *t, const char *name, size_t len)
 {
     for (size_t i = 0; i < t->nfields; i++)
-        if (strlen(t->fields[i].name) == len &&
-            memcmp(t->fields[i].name, name, len) == 0)
+        if (crm_schema_name_eq(t->fields[i].name, name, len))
             return &t->fields[i];
     return NULL;
 }

@@ -73,6 +73,11 @@ const crm_field *crm_schema_field(const crm_event_type *t, const char *name,
 /* True if name[0..len) is an extension type: "x." then [a-z0-9_.-]+. */
 bool crm_schema_is_ext(const char *name, size_t len);
 
+/* Whether the table's NUL-terminated name equals the len bytes at s
+ * (which may hold anything, NUL included). Reads name no further than
+ * its terminator: one pass, no strlen. */
+bool crm_schema_name_eq(const char *name, const char *s, size_t len);
+
 /* Short name of a field type ("string", "date", ...), for errors and docs. */
 const char *crm_ftype_name(crm_ftype t);
 

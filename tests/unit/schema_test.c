@@ -94,8 +94,10 @@ test_table_consistent(void **state)
                 for (const char *const *v = fd->values; *v; v++)
                     assert_true(strlen(*v) > 0);
             }
-            if (fd->type == CRM_F_INT) assert_true(fd->min <= fd->max);
-            if (fd->type == CRM_F_STR) assert_true(fd->max >= 0);
+            if (fd->type == CRM_F_INT)
+                assert_true(fd->min <= fd->max);
+            if (fd->type == CRM_F_STR)
+                assert_true(fd->max >= 0);
             assert_string_not_equal(crm_ftype_name(fd->type), "unknown");
         }
     }
@@ -239,10 +241,39 @@ test_ftype_names(void **state)
     assert_string_equal(crm_ftype_name((crm_ftype)999), "unknown");
 }
 
+static void
+test_name_eq(void **state)
+{
+    (void)state;
+    assert_true(crm_schema_name_eq("spa", "spa", 3));
+    assert_true(crm_schema_name_eq("", "", 0));
+    assert_true(crm_schema_name_eq("spa", "spam", 3));  /* only len bytes */
+    assert_false(crm_schema_name_eq("spa", "spam", 4)); /* name shorter */
+    assert_false(crm_schema_name_eq("spam", "spa", 3)); /* name longer */
+    assert_false(crm_schema_name_eq("spa", "spb", 3));
+    assert_false(crm_schema_name_eq("spa", "sp\0", 3)); /* a NUL inside s */
+    assert_false(crm_schema_name_eq("sp", "sp\0", 3));
+    assert_false(crm_schema_name_eq("x", "", 0));
+    assert_false(crm_schema_name_eq("", "x", 1));
+    /* every type and field finds itself, and nothing finds a prefix */
+    for (size_t i = 0; crm_schema_at(i); i++) {
+        const crm_event_type *t = crm_schema_at(i);
+        size_t n = strlen(t->name);
+        assert_ptr_equal(crm_schema_find(t->name, n), t);
+        assert_null(crm_schema_find(t->name, n - 1));
+        for (size_t f = 0; f < t->nfields; f++) {
+            const char *fn = t->fields[f].name;
+            assert_ptr_equal(crm_schema_field(t, fn, strlen(fn)),
+                             &t->fields[f]);
+        }
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_eq),
         cmocka_unit_test(test_minimum_catalogue),
         cmocka_unit_test(test_table_consistent),
         cmocka_unit_test(test_find),
