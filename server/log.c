@@ -228,6 +228,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->map_max = o.map_max ? o.map_max : ((size_t)1 << 40);
     log->group_events = o.group_events ? o.group_events : 20000;
     log->ckpt_streams = o.ckpt_streams ? o.ckpt_streams : CRM_LOG_CKPT_STREAMS;
+    log->cache_streams =
+        o.cache_streams ? o.cache_streams : CRM_LOG_CACHE_STREAMS;
     log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
     log->want = 1;
     log->on_commit = o.on_commit;
@@ -680,8 +682,8 @@ ckpt_slice(crm_log *log, MDB_txn *txn, int all, size_t *end)
 }
 
 /* After the commit that wrote the last slice: the heads that have not
- * moved since the round began are clean; past a bound, clean heads leave
- * the cache (the index has them). */
+ * moved since the round began are clean. (Past a bound, run_group then
+ * lets clean heads leave the cache: the index has them.) */
 static void
 ckpt_end(crm_log *log)
 {
@@ -696,11 +698,6 @@ ckpt_end(crm_log *log)
         free(log->ckpt_snap); /* a burst's snapshot is not kept */
         log->ckpt_snap = NULL;
         log->ckpt_cap = 0;
-    }
-    if (crm_scache_count(log->overlay) > CACHE_STREAMS) {
-        pthread_mutex_lock(&log->ovl_mu);
-        crm_scache_drop_clean(log->overlay);
-        pthread_mutex_unlock(&log->ovl_mu);
     }
 }
 
@@ -808,11 +805,11 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
             return;
         }
 
-        if (ckpt) {
+        int ended = ckpt && slice_end == log->ckpt_n;
+        if (ckpt)
             log->ckpt_next = slice_end;
-            if (slice_end == log->ckpt_n)
-                ckpt_end(log);
-        }
+        if (ended)
+            ckpt_end(log);
         pthread_mutex_lock(&log->mu);
         size_t nb = 0, nev = 0, ndup = 0, nconf = 0;
         for (crm_batch *b = list; b; b = b->next) {
@@ -833,6 +830,10 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
          * never sees a stream position beyond the head. */
         pthread_mutex_lock(&log->ovl_mu);
         crm_scache_merge(log->overlay, log->pending);
+        /* after the merge, which the reserve above made safe; a drop that
+         * finds no memory leaves the cache as it was */
+        if (ended && crm_scache_count(log->overlay) > log->cache_streams)
+            crm_scache_drop_clean(log->overlay);
         pthread_mutex_unlock(&log->ovl_mu);
         crm_scache_clear(log->pending);
         if (list == NULL) {

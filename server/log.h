@@ -43,6 +43,9 @@ typedef struct crm_log_opts {
                                     while appends come in; 0 = CRM_LOG_CKPT_MS */
     size_t ckpt_streams;         /* or once this many are dirty;
                                     0 = CRM_LOG_CKPT_STREAMS */
+    size_t cache_streams;        /* past this many heads in memory, the
+                                    checkpointed ones leave after a
+                                    checkpoint; 0 = CRM_LOG_CACHE_STREAMS */
     crm_log_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
 } crm_log_opts;
@@ -55,6 +58,7 @@ typedef struct crm_log_opts {
 #define CRM_LOG_CKPT_MS 1000
 /* A checkpoint is written in key order over this many commits, each
  * writing at least CRM_LOG_CKPT_SLICE_MIN heads. */
+#define CRM_LOG_CACHE_STREAMS (1u << 20) /* ~90 MiB of heads per tenant */
 #define CRM_LOG_CKPT_SLICES 8
 #define CRM_LOG_CKPT_SLICE_MIN 4096
 

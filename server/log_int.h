@@ -27,7 +27,6 @@
 #define SKIPKEY_MAX (CRM_STREAM_MAX + 8)
 #define LOG_FORMAT "2" /* 2: stream_skip */
 #define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
-#define CACHE_STREAMS (1u << 20) /* ~90 MiB of stream heads per tenant */
 #define GROUP_BYTES (32u << 20)
 #define LOG_REDO (-1) /* apply(): redo the group (not an LMDB code) */
 
@@ -73,6 +72,7 @@ struct crm_log {
      * long after the previous one; it bounds what opening has to replay */
     size_t ckpt_streams;
     int64_t ckpt_ns;
+    size_t cache_streams; /* clean heads kept in memory, at most */
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
 

@@ -1242,6 +1242,51 @@ test_checkpoint_round_interrupted(void **state)
     fx_rmrf(dir);
 }
 
+/* Past cache_streams heads in memory, a completed checkpoint lets the
+ * checkpointed ones go: readers then find them in the streams index,
+ * and heads still dirty stay. */
+static void
+test_cache_bound(void **state)
+{
+    (void)state;
+    char dir[512];
+    crm_log *log;
+    crm_error why;
+    crm_log_opts o = {
+        .ckpt_streams = 1500, .ckpt_ms = 3600000, .cache_streams = 1000};
+    fx_tmpdir(dir, sizeof(dir), "cache");
+    assert_int_equal(crm_log_open(dir, "cache", &o, &log, &why), CRM_OK);
+    /* 4000 streams in batches of 1000: rounds begin at 1500 dirty heads */
+    for (int b = 0; b < 4; b++)
+        assert_int_equal(ck_batch(log, b * 1000), 0);
+    crm_log_stats st;
+    crm_log_stats_get(log, &st);
+    assert_true(st.checkpoint > 0); /* at least one round completed */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4000; i++) {
+            char name[16];
+            uint64_t v, p;
+            ck_name(name, i);
+            assert_int_equal(crm_log_stream_info(log, name, 8, &v, &p), CRM_OK);
+            assert_int_equal(v, (uint64_t)round);
+            collect c = {0};
+            assert_int_equal(
+                crm_log_read_stream(log, name, 8, 0, 0, collect_visit, &c),
+                CRM_OK);
+            assert_int_equal(c.n, round + 1);
+        }
+        assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+        /* every stream once more: heads move past what was dropped */
+        for (int b = 0; b < 4 && round == 0; b++)
+            assert_int_equal(ck_batch(log, b * 1000), 0);
+    }
+    crm_log_close(log);
+    assert_int_equal(crm_log_open(dir, "cache", &o, &log, &why), CRM_OK);
+    assert_int_equal(crm_log_verify(log, NULL, &why), CRM_OK);
+    crm_log_close(log);
+    fx_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -1268,6 +1313,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_long_stream_reads, setup,
                                         teardown),
         cmocka_unit_test(test_checkpoint_round_interrupted),
+        cmocka_unit_test(test_cache_bound),
         cmocka_unit_test_setup_teardown(test_readers_race_new_streams, setup,
                                         teardown),
     };
