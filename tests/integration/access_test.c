@@ -1,11 +1,15 @@
 /* access_test.c - the access matrix of crmd: every op of CRM_OP_MAP called
  * by every kind of caller (no key, a revoked key, another tenant's key, one
- * key per role), each cell checked against the op's roles; then the rules
- * the table alone does not show: tenant isolation, what an admin may do
- * with keys, which event families a writer role may append, and that a
- * batch authorizes each of its entries like a direct call.
+ * key per role), each cell checked against the op's roles, over every
+ * transport (tcp, ipc, tls+tcp); then the rules the table alone does not
+ * show: tenant isolation, what an admin may do with keys, which event
+ * families a writer role may append, that a batch authorizes each of its
+ * entries like a direct call (and refuses a keyless, revoked or
+ * wrong-tenant caller as a whole), that another tenant's key reading inside
+ * a batch gets its own tenant's data only, and that a key cannot write
+ * into another tenant by naming it in the envelope.
  *
- * The matrix iterates crm_op_get(i) for i < CRM_OP__COUNT, so an op added
+ * The matrices iterate crm_op_get(i) for i < CRM_OP__COUNT, so an op added
  * to the table is covered without touching this file (with empty args;
  * its allowed cells then only have to be neither unauthorized nor
  * forbidden). */
@@ -23,29 +27,59 @@
 #include "keys.h"
 #include "rpc.h"
 
-#define A_STREAM "guest-alpha-1" /* alpha's customer; beta must never see it */
+/* alpha's customer; beta must never see it */
+#define A_STREAM "guest-alpha-1"
 #define B_STREAM "guest-beta-1"
 
 static fx_crmd D;
 static char KA[CRM_ROLE__COUNT][128]; /* tenant alpha, one key per role */
 static char KB[CRM_ROLE__COUNT][128]; /* tenant beta */
+static char KG[CRM_ROLE__COUNT][128]; /* tenant gamma: keys only, empty log */
 static char revoked_key[128];
 static int tenant_seq;
 
-/* --- helpers ---------------------------------------------------------------- */
+/* --- helpers -------------------------------------------------------------- */
+
+/* A client on url (tcp, ipc or tls+tcp) with key (NULL: none) and tenant
+ * in the envelope (NULL: none); aborts on failure. */
+static crm_client *
+open_client_at(const char *url, const char *key, const char *tenant)
+{
+    crm_client *c;
+    crm_error why;
+    crm_client_opts o = {
+        .url = url, .key = key, .tenant = tenant, .timeout_ms = 20000};
+    if (strncmp(url, "tls+", 4) == 0) {
+        o.tls_ca = D.ca;
+        o.tls_server_name = "localhost";
+    }
+    if (crm_client_open(&o, &c, &why) != CRM_OK) {
+        fprintf(stderr, "client %s: %s\n", url, why.msg);
+        abort();
+    }
+    return c;
+}
 
 static crm_client *
 open_client(const char *key, const char *tenant)
 {
-    crm_client *c;
-    crm_error why;
-    crm_client_opts o = {.url = D.url, .key = key, .tenant = tenant,
-                         .timeout_ms = 20000};
-    if (crm_client_open(&o, &c, &why) != CRM_OK) {
-        fprintf(stderr, "client %s: %s\n", D.url, why.msg);
-        abort();
-    }
-    return c;
+    return open_client_at(D.url, key, tenant);
+}
+
+/* The transport of a test: its prestate is one of D's URLs. */
+static const char *
+test_url(void **state)
+{
+    assert_non_null(*state);
+    return (const char *)*state;
+}
+
+/* "tcp", "ipc" or "tls+tcp" of url, for the report. */
+static int
+scheme_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    return p ? (int)(p - url) : (int)strlen(url);
 }
 
 static void
@@ -220,17 +254,89 @@ head_of(crm_client *c)
     crm_error why;
     fx_kv a[] = {FX_I("from", 1), FX_I("max", 1)};
     assert_int_equal(call_kv(c, "read.all", a, 2, &res, &why), CRM_OK);
-    return fx_res_u64(res, "head");
+    uint64_t head = fx_res_u64(res, "head");
+    assert_int_not_equal(head, UINT64_MAX);
+    return head;
 }
 
-/* --- setup ------------------------------------------------------------------ */
+/* The stream's last version as c's tenant sees it. */
+static uint64_t
+last_version_of(crm_client *c, const char *stream)
+{
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv a[] = {FX_S("stream", stream)};
+    assert_int_equal(call_kv(c, "read.stream", a, 1, &res, &why), CRM_OK);
+    uint64_t v = fx_res_u64(res, "last_version");
+    assert_int_not_equal(v, UINT64_MAX);
+    return v;
+}
+
+/* Packs {ops: [{op, args?}...]}: one entry per op in ops[0..n), with
+ * build_args's args for role when the op may ride in a batch (an op that
+ * may not gets none: it is refused before its args matter). *known is
+ * cleared when one of them is an op this file does not know. */
+static void
+pack_batch(const crm_op *ops, size_t n, crm_role role, msgpack_sbuffer *sb,
+           int *known)
+{
+    msgpack_packer pk;
+    *known = 1;
+    sb_start(sb, &pk);
+    msgpack_pack_map(&pk, 1);
+    crm_mp_pack_cstr(&pk, "ops");
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        const crm_op_info *op = crm_op_get(ops[i]);
+        int batchable = (op->flags & CRM_OPF_BATCHABLE) != 0, k = 1;
+        msgpack_sbuffer args;
+        msgpack_pack_map(&pk, batchable ? 2 : 1);
+        crm_mp_pack_cstr(&pk, "op");
+        crm_mp_pack_cstr(&pk, op->name);
+        if (batchable) {
+            build_args(op->op, role, &args, &k);
+            crm_mp_pack_cstr(&pk, "args");
+            msgpack_sbuffer_write(sb, args.data, args.size);
+            msgpack_sbuffer_destroy(&args);
+            *known &= k;
+        }
+    }
+}
+
+/* The outcome name of one batch entry ("ok" or its error's name). */
+static const char *
+entry_outcome(const msgpack_object *e, char *name, size_t len)
+{
+    const msgpack_object *ok = crm_mp_get(e, "ok");
+    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN)
+        snprintf(name, len, "(no ok)");
+    else if (ok->via.boolean)
+        snprintf(name, len, "ok");
+    else if (fx_res_str(crm_mp_get(e, "error"), "name", name, len)[0] == '\0')
+        snprintf(name, len, "(no error name)");
+    return name;
+}
+
+/* The results array of a batch reply, checked to hold n entries. */
+static const msgpack_object *
+batch_results(const msgpack_object *res, size_t n)
+{
+    const msgpack_object *results = crm_mp_get(res, "results");
+    assert_non_null(results);
+    assert_int_equal(results->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(results->via.array.size, n);
+    return results->via.array.ptr;
+}
+
+/* --- setup ---------------------------------------------------------------- */
 
 static int
 group_setup(void **state)
 {
     (void)state;
-    if (fx_crmd_start(&D, 0, NULL) != 0 || fx_tenant(&D, "alpha", KA) != 0 ||
-        fx_tenant(&D, "beta", KB) != 0)
+    /* with tls: the matrices run over tcp, ipc and tls+tcp */
+    if (fx_crmd_start(&D, 1, NULL) != 0 || fx_tenant(&D, "alpha", KA) != 0 ||
+        fx_tenant(&D, "beta", KB) != 0 || fx_tenant(&D, "gamma", KG) != 0)
         return -1;
 
     /* alpha has a customer; beta has its own */
@@ -247,7 +353,8 @@ group_setup(void **state)
     }
     crm_client_close(a);
     crm_client *b = open_client(KB[CRM_ROLE_AGENT], NULL);
-    fx_event(&e, B_STREAM, "interaction.logged", FX_BODY(FX_S("channel", "email")));
+    fx_event(&e, B_STREAM, "interaction.logged",
+             FX_BODY(FX_S("channel", "email")));
     if (append_one(b, &e, &res, &why) != CRM_OK) {
         fprintf(stderr, "append beta: %s\n", why.msg);
         return -1;
@@ -284,7 +391,7 @@ group_teardown(void **state)
     return rc;
 }
 
-/* --- the matrix ------------------------------------------------------------- */
+/* --- the matrix ----------------------------------------------------------- */
 
 typedef enum caller_kind { NO_KEY, REVOKED, FOREIGN, ROLE } caller_kind;
 
@@ -316,25 +423,31 @@ expected_cell(const crm_op_info *op, const caller *c)
     switch (c->kind) {
     case NO_KEY:
         return op->roles == CRM_ANYONE ? CRM_OK : CRM_ERR_UNAUTHORIZED;
-    case REVOKED: return CRM_ERR_UNAUTHORIZED;
-    case FOREIGN: return CRM_ERR_FORBIDDEN;
+    case REVOKED:
+        return CRM_ERR_UNAUTHORIZED;
+    case FOREIGN:
+        return CRM_ERR_FORBIDDEN;
     case ROLE:
-    default: return (op->roles & CRM_ROLE_BIT(c->role)) ? CRM_OK : CRM_ERR_FORBIDDEN;
+    default:
+        return (op->roles & CRM_ROLE_BIT(c->role)) ? CRM_OK : CRM_ERR_FORBIDDEN;
     }
 }
 
 static crm_client *
-caller_client(const caller *c)
+caller_client(const caller *c, const char *url)
 {
     switch (c->kind) {
-    case NO_KEY: return open_client(NULL, NULL);
-    case REVOKED: return open_client(revoked_key, NULL);
-    case FOREIGN: return open_client(KB[CRM_ROLE_ADMIN], "alpha");
+    case NO_KEY:
+        return open_client_at(url, NULL, NULL);
+    case REVOKED:
+        return open_client_at(url, revoked_key, NULL);
+    case FOREIGN:
+        return open_client_at(url, KB[CRM_ROLE_ADMIN], "alpha");
     case ROLE:
     default:
         /* tenant keys name their own tenant in the envelope: allowed */
-        return open_client(KA[c->role],
-                           c->role == CRM_ROLE_OPERATOR ? NULL : "alpha");
+        return open_client_at(url, KA[c->role],
+                              c->role == CRM_ROLE_OPERATOR ? NULL : "alpha");
     }
 }
 
@@ -351,7 +464,7 @@ cell_ok(crm_err got, crm_err want, int known)
 static void
 test_matrix(void **state)
 {
-    (void)state;
+    const char *url = test_url(state);
     crm_err got[CRM_OP__COUNT][NCALLERS];
     int known[CRM_OP__COUNT];
     char msgs[CRM_OP__COUNT][NCALLERS][160];
@@ -359,7 +472,7 @@ test_matrix(void **state)
     int failures = 0;
 
     for (size_t k = 0; k < NCALLERS; k++)
-        cl[k] = caller_client(&callers[k]);
+        cl[k] = caller_client(&callers[k], url);
     for (size_t i = 0; i < CRM_OP__COUNT; i++) {
         const crm_op_info *op = crm_op_get((crm_op)i);
         assert_non_null(op);
@@ -367,8 +480,8 @@ test_matrix(void **state)
             const msgpack_object *res;
             crm_error why = {CRM_OK, ""};
             msgpack_sbuffer sb;
-            crm_role role = callers[k].kind == ROLE ? callers[k].role
-                                                    : CRM_ROLE_ADMIN;
+            crm_role role =
+                callers[k].kind == ROLE ? callers[k].role : CRM_ROLE_ADMIN;
             build_args(op->op, role, &sb, &known[i]);
             got[i][k] = call_sb(cl[k], op->name, &sb, &res, &why);
             snprintf(msgs[i][k], sizeof(msgs[i][k]), "%s", why.msg);
@@ -380,7 +493,9 @@ test_matrix(void **state)
 
     /* The table: rows are ops, columns callers; a cell that differs from
      * what the op's roles say is marked "!" with the expected outcome. */
-    printf("\naccess matrix (cell: outcome; '!' = wrong, expected after '/')\n");
+    printf("\naccess matrix over %.*s (cell: outcome; '!' = wrong, expected "
+           "after '/')\n",
+           scheme_len(url), url);
     printf("%-13s", "op");
     for (size_t k = 0; k < NCALLERS; k++)
         printf(" %-13s", callers[k].name);
@@ -405,9 +520,10 @@ test_matrix(void **state)
         for (size_t k = 0; k < NCALLERS; k++) {
             crm_err want = expected_cell(op, &callers[k]);
             if (!cell_ok(got[i][k], want, known[i])) {
-                printf("MISMATCH %s by %s: got %s (\"%s\"), want %s\n",
-                       op->name, callers[k].name, crm_err_name(got[i][k]),
-                       msgs[i][k], want == CRM_OK ? "ok" : crm_err_name(want));
+                printf("MISMATCH %.*s %s by %s: got %s (\"%s\"), want %s\n",
+                       scheme_len(url), url, op->name, callers[k].name,
+                       crm_err_name(got[i][k]), msgs[i][k],
+                       want == CRM_OK ? "ok" : crm_err_name(want));
                 failures++;
             }
         }
@@ -421,54 +537,33 @@ test_matrix(void **state)
 static void
 test_batch_entries_authorized(void **state)
 {
-    (void)state;
+    const char *url = test_url(state);
     int failures = 0;
     for (int r = 0; r < CRM_ROLE__COUNT; r++) {
-        crm_client *c = open_client(KA[r], NULL);
+        crm_client *c = open_client_at(url, KA[r], NULL);
         for (size_t i = 0; i < CRM_OP__COUNT; i++) {
             const crm_op_info *op = crm_op_get((crm_op)i);
-            int batchable = (op->flags & CRM_OPF_BATCHABLE) != 0, known = 1;
-            msgpack_sbuffer args, sb;
-            msgpack_packer pk;
-            if (batchable)
-                build_args(op->op, (crm_role)r, &args, &known);
-            sb_start(&sb, &pk);
-            msgpack_pack_map(&pk, 1);
-            crm_mp_pack_cstr(&pk, "ops");
-            msgpack_pack_array(&pk, 1);
-            msgpack_pack_map(&pk, batchable ? 2 : 1);
-            crm_mp_pack_cstr(&pk, "op");
-            crm_mp_pack_cstr(&pk, op->name);
-            if (batchable) {
-                crm_mp_pack_cstr(&pk, "args");
-                msgpack_sbuffer_write(&sb, args.data, args.size);
-                msgpack_sbuffer_destroy(&args);
-            }
+            int batchable = (op->flags & CRM_OPF_BATCHABLE) != 0, known;
+            crm_op one = op->op;
+            msgpack_sbuffer sb;
+            pack_batch(&one, 1, (crm_role)r, &sb, &known);
             const msgpack_object *res;
             crm_error why;
             crm_err err = call_sb(c, "batch", &sb, &res, &why);
             fx_reset();
             assert_int_equal(err, CRM_OK); /* every role may call batch */
-            const msgpack_object *results = crm_mp_get(res, "results");
-            assert_non_null(results);
-            assert_int_equal(results->type, MSGPACK_OBJECT_ARRAY);
-            assert_int_equal(results->via.array.size, 1);
-            const msgpack_object *e = &results->via.array.ptr[0];
-            const msgpack_object *ok = crm_mp_get(e, "ok");
-            assert_non_null(ok);
-            char name[32] = "ok";
-            if (!ok->via.boolean)
-                fx_res_str(crm_mp_get(e, "error"), "name", name, sizeof(name));
-            const char *want =
-                !batchable                  ? "bad_request"
-                : (op->roles & CRM_ROLE_BIT(r))        ? "ok"
-                                            : "forbidden";
+            char name[32];
+            entry_outcome(batch_results(res, 1), name, sizeof(name));
+            const char *want = !batchable                      ? "bad_request"
+                               : (op->roles & CRM_ROLE_BIT(r)) ? "ok"
+                                                               : "forbidden";
             int good = strcmp(name, want) == 0 ||
                        (batchable && !known && (op->roles & CRM_ROLE_BIT(r)) &&
                         strcmp(name, "forbidden") != 0 &&
                         strcmp(name, "unauthorized") != 0);
             if (!good) {
-                printf("MISMATCH batch[%s] by %s: got %s, want %s\n", op->name,
+                printf("MISMATCH %.*s batch[%s] by %s: got %s, want %s\n",
+                       scheme_len(url), url, op->name,
                        crm_role_name((crm_role)r), name, want);
                 failures++;
             }
@@ -478,7 +573,273 @@ test_batch_entries_authorized(void **state)
     assert_int_equal(failures, 0);
 }
 
-/* --- tenant isolation ------------------------------------------------------- */
+/* --- batches of callers that are not alpha's --------------------------------
+ *
+ * No key, a revoked key, or a key naming another tenant in the envelope:
+ * the batch itself is refused (PROTOCOL.md: `batch` needs a key; a revoked
+ * key is `unauthorized` and a foreign envelope tenant `forbidden` for any
+ * request), whatever it carries, so no entry runs. */
+
+static void
+test_batch_outsiders_refused(void **state)
+{
+    const char *url = test_url(state);
+    const crm_op_info *batch = crm_op_get(CRM_OP_BATCH);
+    crm_op all[CRM_OP__COUNT];
+    int failures = 0, checked = 0;
+
+    for (size_t i = 0; i < CRM_OP__COUNT; i++)
+        all[i] = (crm_op)i;
+    for (size_t k = 0; k < NCALLERS; k++) {
+        if (callers[k].kind == ROLE)
+            continue;
+        crm_err want = expected_cell(batch, &callers[k]);
+        /* the checks below are of whole-request refusals; a batch that
+         * got through would need per-entry ones */
+        assert_int_not_equal(want, CRM_OK);
+        crm_client *c = caller_client(&callers[k], url);
+        /* each op alone, then all of them in one batch */
+        for (size_t i = 0; i <= CRM_OP__COUNT; i++) {
+            int whole = i == CRM_OP__COUNT, known;
+            msgpack_sbuffer sb;
+            pack_batch(whole ? all : &all[i], whole ? CRM_OP__COUNT : 1,
+                       CRM_ROLE_ADMIN, &sb, &known);
+            const msgpack_object *res = NULL;
+            crm_error why = {CRM_OK, ""};
+            crm_err err = call_sb(c, "batch", &sb, &res, &why);
+            fx_reset();
+            checked++;
+            if (err != want) {
+                printf("MISMATCH %.*s batch[%s] by %s: got %s (\"%s\"), "
+                       "want %s for the whole request\n",
+                       scheme_len(url), url,
+                       whole ? "every op" : crm_op_get(all[i])->name,
+                       callers[k].name, crm_err_name(err), why.msg,
+                       crm_err_name(want));
+                failures++;
+            }
+        }
+        crm_client_close(c);
+    }
+    printf("%.*s: %d outsider batches refused as a whole\n", scheme_len(url),
+           url, checked);
+    assert_int_equal(failures, 0);
+}
+
+/* Whether one batch entry for op, run with gamma's key of role, is what
+ * PROTOCOL.md says and holds gamma's data only (gamma has keys and no
+ * events); else 0 with the reason in bad. */
+static int
+gamma_entry_ok(const crm_op_info *op, crm_role role, int known,
+               const msgpack_object *e, char *bad, size_t len)
+{
+    int batchable = (op->flags & CRM_OPF_BATCHABLE) != 0;
+    int allowed = (op->roles & CRM_ROLE_BIT(role)) != 0;
+    char name[32], s[64];
+    entry_outcome(e, name, sizeof(name));
+    /* alpha has A_STREAM; gamma has none */
+    const char *want = !batchable                     ? "bad_request"
+                       : !allowed                     ? "forbidden"
+                       : op->op == CRM_OP_READ_STREAM ? "not_found"
+                                                      : "ok";
+    if (batchable && allowed && !known)
+        want = NULL; /* a new op: only past the access check */
+    if (want ? strcmp(name, want) != 0
+             : strcmp(name, "forbidden") == 0 ||
+                   strcmp(name, "unauthorized") == 0) {
+        snprintf(bad, len, "got %s, want %s", name, want ? want : "allowed");
+        return 0;
+    }
+    if (strcmp(name, "ok") != 0)
+        return 1;
+    const msgpack_object *res = crm_mp_get(e, "result");
+    if (res == NULL || res->type != MSGPACK_OBJECT_MAP) {
+        snprintf(bad, len, "ok without a result map");
+        return 0;
+    }
+    switch (op->op) {
+    case CRM_OP_PING: {
+        const msgpack_object *pong = crm_mp_get(res, "pong");
+        if (pong == NULL || pong->type != MSGPACK_OBJECT_BOOLEAN ||
+            !pong->via.boolean) {
+            snprintf(bad, len, "no pong");
+            return 0;
+        }
+        break;
+    }
+    case CRM_OP_SERVER_INFO:
+        if (strcmp(fx_res_str(res, "tenant", s, sizeof(s)), "gamma") != 0) {
+            snprintf(bad, len, "tenant '%s', want gamma", s);
+            return 0;
+        }
+        if (strcmp(fx_res_str(res, "role", s, sizeof(s)),
+                   crm_role_name(role)) != 0) {
+            snprintf(bad, len, "role '%s'", s);
+            return 0;
+        }
+        break;
+    case CRM_OP_KEY_LIST: {
+        const msgpack_object *keys = crm_mp_get(res, "keys");
+        if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY ||
+            keys->via.array.size < CRM_ROLE__COUNT - 1) {
+            snprintf(bad, len, "fewer keys than gamma has");
+            return 0;
+        }
+        for (uint32_t j = 0; j < keys->via.array.size; j++)
+            if (strcmp(
+                    fx_res_str(&keys->via.array.ptr[j], "tenant", s, sizeof(s)),
+                    "gamma") != 0) {
+                snprintf(bad, len, "lists a key of tenant '%s'", s);
+                return 0;
+            }
+        break;
+    }
+    case CRM_OP_READ_ALL: {
+        /* gamma's own log, which is empty: never alpha's events */
+        const msgpack_object *evs = crm_mp_get(res, "events");
+        const msgpack_object *more = crm_mp_get(res, "more");
+        if (evs == NULL || evs->type != MSGPACK_OBJECT_ARRAY ||
+            evs->via.array.size != 0) {
+            snprintf(bad, len, "%u events in gamma's empty log",
+                     evs && evs->type == MSGPACK_OBJECT_ARRAY
+                         ? evs->via.array.size
+                         : 0);
+            return 0;
+        }
+        if (fx_res_u64(res, "head") != 0 || more == NULL ||
+            more->type != MSGPACK_OBJECT_BOOLEAN || more->via.boolean) {
+            snprintf(bad, len, "head %llu / more, want 0 and false",
+                     (unsigned long long)fx_res_u64(res, "head"));
+            return 0;
+        }
+        break;
+    }
+    case CRM_OP_METRICS: {
+        const msgpack_object *t = crm_mp_get(res, "tenants");
+        if (t == NULL || crm_mp_get(t, "gamma") == NULL ||
+            crm_mp_get(t, "alpha") != NULL || crm_mp_get(t, "beta") != NULL) {
+            snprintf(bad, len, "tenants other than gamma's own");
+            return 0;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return 1;
+}
+
+/* Another tenant's keys (gamma's, one per role, no envelope tenant) get
+ * every entry authorized for their role, and what they read is gamma's:
+ * checked on the content of each entry, each op alone and all in one
+ * batch (one entry's refusal must not change the others). */
+static void
+test_batch_foreign_tenant_reads_its_own(void **state)
+{
+    const char *url = test_url(state);
+    crm_op all[CRM_OP__COUNT];
+    int failures = 0;
+
+    for (size_t i = 0; i < CRM_OP__COUNT; i++)
+        all[i] = (crm_op)i;
+    /* every op fits in one batch (else split the all-ops batch) */
+    assert_true(CRM_OP__COUNT <= CRM_RPC_MAX_BATCH_OPS);
+    /* alpha's log is not empty, so gamma's empty read.all means
+     * something */
+    crm_client *a = open_client_at(url, KA[CRM_ROLE_ADMIN], NULL);
+    assert_true(head_of(a) >= 1);
+    crm_client_close(a);
+
+    for (int r = CRM_ROLE_ADMIN; r < CRM_ROLE__COUNT; r++) {
+        crm_client *c = open_client_at(url, KG[r], NULL);
+        for (size_t i = 0; i <= CRM_OP__COUNT; i++) {
+            int whole = i == CRM_OP__COUNT, known;
+            size_t n = whole ? CRM_OP__COUNT : 1;
+            msgpack_sbuffer sb;
+            pack_batch(whole ? all : &all[i], n, (crm_role)r, &sb, &known);
+            const msgpack_object *res;
+            crm_error why;
+            crm_err err = call_sb(c, "batch", &sb, &res, &why);
+            assert_int_equal(err, CRM_OK);
+            const msgpack_object *e = batch_results(res, n);
+            for (size_t j = 0; j < n; j++) {
+                const crm_op_info *op = crm_op_get(whole ? all[j] : all[i]);
+                char bad[160];
+                if (!gamma_entry_ok(op, (crm_role)r, known, &e[j], bad,
+                                    sizeof(bad))) {
+                    printf("MISMATCH %.*s batch%s[%s] by gamma %s: %s\n",
+                           scheme_len(url), url, whole ? "(every op)" : "",
+                           op->name, crm_role_name((crm_role)r), bad);
+                    failures++;
+                }
+            }
+            fx_reset();
+        }
+        crm_client_close(c);
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* --- cross-tenant writes ----------------------------------------------------
+ *
+ * A beta key naming alpha in the envelope is refused (`forbidden`) and
+ * nothing moves, neither alpha's head nor the stream it named nor beta's
+ * head; the event with the key's own tenant named is written (so the
+ * refusal was for the tenant, not for the event). */
+
+static void
+test_cross_tenant_append_refused(void **state)
+{
+    const char *url = test_url(state);
+    const crm_op_info *append = crm_op_get(CRM_OP_APPEND);
+    crm_client *a = open_client_at(url, KA[CRM_ROLE_ADMIN], NULL);
+    crm_client *b = open_client_at(url, KB[CRM_ROLE_ADMIN], NULL);
+    int writers = 0;
+
+    for (int r = 0; r < CRM_ROLE__COUNT; r++) {
+        const msgpack_object *res;
+        crm_error why = {CRM_OK, ""};
+        crm_event_in e;
+        role_event(&e, (crm_role)r, A_STREAM);
+        uint64_t alpha_head = head_of(a), beta_head = head_of(b);
+        uint64_t a_version = last_version_of(a, A_STREAM);
+
+        crm_client *x = open_client_at(url, KB[r], "alpha");
+        crm_err err = append_one(x, &e, &res, &why);
+        crm_client_close(x);
+        printf("%.*s: beta %s append naming alpha -> %s (\"%s\")\n",
+               scheme_len(url), url, crm_role_name((crm_role)r),
+               crm_err_name(err), why.msg);
+        assert_int_equal(err, CRM_ERR_FORBIDDEN);
+        assert_int_equal(head_of(a), alpha_head);
+        assert_int_equal(last_version_of(a, A_STREAM), a_version);
+        assert_int_equal(head_of(b), beta_head);
+
+        if (!(append->roles & CRM_ROLE_BIT(r)))
+            continue;
+        /* the control: the key's own tenant named, the same event id on
+         * beta's stream (beta's log holds B_STREAM only: see
+         * test_beta_never_sees_alpha). Had the refused append been
+         * written into beta, this would be a conflict (same id, other
+         * content). */
+        crm_client *own = open_client_at(url, KB[r], "beta");
+        e.stream = B_STREAM;
+        e.stream_len = strlen(B_STREAM);
+        assert_int_equal(append_one(own, &e, &res, &why), CRM_OK);
+        assert_int_equal(fx_res_u64(res, "duplicates"), 0);
+        crm_client_close(own);
+        assert_int_equal(head_of(b), beta_head + 1);
+        assert_int_equal(head_of(a), alpha_head);
+        writers++;
+        fx_reset();
+    }
+    assert_true(writers >= 4); /* admin, agent, marketing, finance */
+    crm_client_close(b);
+    crm_client_close(a);
+    fx_reset();
+}
+
+/* --- tenant isolation ----------------------------------------------------- */
 
 static void
 test_beta_never_sees_alpha(void **state)
@@ -541,8 +902,8 @@ test_beta_never_sees_alpha(void **state)
         const msgpack_object *e = &crm_mp_get(res, "results")->via.array.ptr[0];
         assert_false(crm_mp_get(e, "ok")->via.boolean);
         char name[32];
-        assert_string_equal(fx_res_str(crm_mp_get(e, "error"), "name", name, 32),
-                            "not_found");
+        assert_string_equal(
+            fx_res_str(crm_mp_get(e, "error"), "name", name, 32), "not_found");
         crm_client_close(b);
     }
 
@@ -555,8 +916,8 @@ test_beta_never_sees_alpha(void **state)
     assert_true(keys->via.array.size >= CRM_ROLE__COUNT - 1);
     for (uint32_t j = 0; j < keys->via.array.size; j++) {
         char t[64];
-        assert_string_equal(fx_res_str(&keys->via.array.ptr[j], "tenant", t, 64),
-                            "beta");
+        assert_string_equal(
+            fx_res_str(&keys->via.array.ptr[j], "tenant", t, 64), "beta");
     }
     fx_kv other[] = {FX_S("tenant", "alpha")};
     assert_int_equal(call_kv(b, "key.list", other, 1, &res, &why),
@@ -574,7 +935,8 @@ test_beta_never_sees_alpha(void **state)
     uint64_t alpha_head = head_of(a2);
     crm_client *bw = open_client(KB[CRM_ROLE_AGENT], NULL);
     crm_event_in ev;
-    fx_event(&ev, A_STREAM, "interaction.logged", FX_BODY(FX_S("channel", "chat")));
+    fx_event(&ev, A_STREAM, "interaction.logged",
+             FX_BODY(FX_S("channel", "chat")));
     assert_int_equal(append_one(bw, &ev, &res, &why), CRM_OK);
     assert_int_equal(head_of(a2), alpha_head);
     assert_int_equal(call_kv(a2, "read.stream", rs, 1, &res, &why), CRM_OK);
@@ -590,7 +952,7 @@ test_beta_never_sees_alpha(void **state)
     fx_reset();
 }
 
-/* --- operator keys and tenant data ------------------------------------------ */
+/* --- operator keys and tenant data ---------------------------------------- */
 
 static void
 test_operator_refused_tenant_data(void **state)
@@ -620,7 +982,7 @@ test_operator_refused_tenant_data(void **state)
     assert_true(n >= 6); /* append, read.stream, read.all, twice */
 }
 
-/* --- what an admin may do with keys ------------------------------------------ */
+/* --- what an admin may do with keys --------------------------------------- */
 
 static void
 test_admin_key_limits(void **state)
@@ -682,7 +1044,7 @@ test_admin_key_limits(void **state)
     crm_client_close(a);
 }
 
-/* --- which event families a writer may append --------------------------------- */
+/* --- which event families a writer may append ----------------------------- */
 
 static void
 test_append_families(void **state)
@@ -706,7 +1068,8 @@ test_append_families(void **state)
     crm_client_close(m);
 
     crm_client *ag = open_client(KA[CRM_ROLE_AGENT], NULL);
-    fx_event(&e, "guest-fam", "customer.erased", FX_BODY(FX_S("reason", "gdpr")));
+    fx_event(&e, "guest-fam", "customer.erased",
+             FX_BODY(FX_S("reason", "gdpr")));
     assert_int_equal(append_one(ag, &e, &res, &why), CRM_ERR_FORBIDDEN);
     crm_client_close(ag);
 
@@ -714,7 +1077,8 @@ test_append_families(void **state)
     fx_event(&e, "guest-fam", "marketing.message_sent",
              FX_BODY(FX_S("campaign", "spring"), FX_S("channel", "email")));
     assert_int_equal(append_one(f, &e, &res, &why), CRM_ERR_FORBIDDEN);
-    fx_event(&e, "guest-fam", "loyalty.points_earned", FX_BODY(FX_I("points", 10)));
+    fx_event(&e, "guest-fam", "loyalty.points_earned",
+             FX_BODY(FX_I("points", 10)));
     assert_int_equal(append_one(f, &e, &res, &why), CRM_OK);
     head++;
     crm_client_close(f);
@@ -745,13 +1109,26 @@ test_append_families(void **state)
 int
 main(void)
 {
+    /* each matrix once per transport: the prestate is the URL */
+#define ON(f, scheme, url)                                                     \
+    (struct CMUnitTest)                                                        \
+    {                                                                          \
+        .name = #f "/" scheme, .test_func = f, .initial_state = url            \
+    }
+#define PER_TRANSPORT(f)                                                       \
+    ON(f, "tcp", D.url), ON(f, "ipc", D.ipc_url), ON(f, "tls+tcp", D.tls_url)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matrix),
-        cmocka_unit_test(test_batch_entries_authorized),
+        PER_TRANSPORT(test_matrix),
+        PER_TRANSPORT(test_batch_entries_authorized),
+        PER_TRANSPORT(test_batch_outsiders_refused),
+        PER_TRANSPORT(test_batch_foreign_tenant_reads_its_own),
+        PER_TRANSPORT(test_cross_tenant_append_refused),
         cmocka_unit_test(test_beta_never_sees_alpha),
         cmocka_unit_test(test_operator_refused_tenant_data),
         cmocka_unit_test(test_admin_key_limits),
         cmocka_unit_test(test_append_families),
     };
+#undef PER_TRANSPORT
+#undef ON
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
