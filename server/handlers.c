@@ -486,6 +486,7 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
      * does not fit: not even worth decoding. */
     if (!first && !r->redact && mark + len > READ_BUDGET + (size_t)1024)
         return 1;
+    uint64_t version = r->version;
     if (r->raw) {
         msgpack_pack_bin(r->pk, len);
         msgpack_pack_bin_body(r->pk, rec, len);
@@ -497,12 +498,13 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
             return 1;
         }
         crm_rpc_pack_record(r->pk, &d, r->redact);
-        r->version = d.h.version;
+        version = d.h.version;
     }
     if (!first && nng_msg_len(r->c->rep) > READ_BUDGET) {
         nng_msg_chop(r->c->rep, nng_msg_len(r->c->rep) - mark);
-        return 1;
+        return 1; /* not sent: next must still point at it */
     }
+    r->version = version;
     r->last = pos;
     r->count++;
     return 0;
@@ -595,12 +597,6 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
             CRM_OK)
         return err;
     uint64_t last_ver, last_pos;
-    if ((err = crm_log_stream_info(call->log, stream, slen, &last_ver,
-                                   &last_pos)) != CRM_OK)
-        return crm_error_set(why, err, err == CRM_ERR_NOT_FOUND
-                                           ? "stream '%.*s' has no events"
-                                           : "reading stream '%.*s' failed",
-                             (int)slen, stream);
     reader r = {.c = c,
                 .pk = pk,
                 .must_fill = !call->in_batch,
@@ -612,8 +608,16 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
                               (size_t)max, visit_record, &r);
     if (err == CRM_OK && r.err != CRM_OK)
         err = r.err;
+    /* The head after the read, never older than the one it walked from:
+     * `more` cannot miss events appended in between. */
+    if (err == CRM_OK)
+        err = crm_log_stream_info(call->log, stream, slen, &last_ver,
+                                  &last_pos);
     if (err != CRM_OK)
-        return crm_error_set(why, err, "reading stream failed");
+        return crm_error_set(why, err, err == CRM_ERR_NOT_FOUND
+                                           ? "stream '%.*s' has no events"
+                                           : "reading stream '%.*s' failed",
+                             (int)slen, stream);
     close_array(c, at, r.count);
     uint64_t next = r.count ? r.version + 1 : (uint64_t)from;
     KV_U64(pk, "last_version", last_ver);

@@ -205,6 +205,7 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
 }
 
 static void *writer_main(void *arg);
+static void grow_ahead(crm_log *log);
 
 crm_err
 crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
@@ -265,10 +266,13 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         err = crm_mdb_fail(why, rc, "open log environment");
         goto fail;
     }
-    /* The file may already be larger than the configured start size. */
+    /* The file may already be larger than the configured start size: LMDB
+     * then maps exactly what is committed, leaving no room for the writes
+     * opening may make (a format upgrade) or the first commit. */
     MDB_envinfo info;
     mdb_env_info(log->env, &info);
     log->map_size = info.me_mapsize;
+    grow_ahead(log);
 
     if ((rc = mdb_txn_begin(log->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->dbi_log)) != 0 ||

@@ -456,6 +456,74 @@ test_batch_of_read_stream(void **state)
     batch_of_reads("read.stream");
 }
 
+/* Small events: the budget runs out in the middle of one, which is packed,
+ * found too large and cut off again; next must point at it, not past it. */
+#define MANY_STREAM "guest-many"
+#define MANY_EVENTS 1000
+
+static void
+pack_many_batch(msgpack_packer *pk, const void *arg)
+{
+    (void)arg;
+    read_args a = {.stream = MANY_STREAM, .from = 0};
+    msgpack_pack_map(pk, 1);
+    str(pk, "ops");
+    msgpack_pack_array(pk, 16);
+    for (int i = 0; i < 16; i++) {
+        msgpack_pack_map(pk, 2);
+        str(pk, "op");
+        str(pk, "read.stream");
+        str(pk, "args");
+        pack_read(pk, &a);
+    }
+}
+
+static void
+test_budget_cut_inside_an_event(void **state)
+{
+    (void)state;
+    static char note[600];
+    memset(note, 'n', sizeof(note));
+    for (int part = 0; part < 2; part++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        str(&pk, "events");
+        msgpack_pack_array(&pk, MANY_EVENTS / 2);
+        for (int i = 0; i < MANY_EVENTS / 2; i++) {
+            event_head(&pk, MANY_STREAM, "x.note");
+            msgpack_pack_map(&pk, 1);
+            str(&pk, "text");
+            crm_mp_pack_str(&pk, note, sizeof(note));
+        }
+        call(AGENT, "append", &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+
+    reply r;
+    roundtrip("batch", pack_many_batch, NULL, &r);
+    const msgpack_object *results = crm_mp_get(r.result, "results");
+    assert_non_null(results);
+    uint32_t cut = 0;
+    for (uint32_t i = 0; i < results->via.array.size; i++) {
+        const msgpack_object *res =
+            crm_mp_get(&results->via.array.ptr[i], "result");
+        const msgpack_object *evs = crm_mp_get(res, "events");
+        uint32_t n = evs->via.array.size;
+        /* versions 0 .. n-1 came, and next is n: nothing skipped */
+        for (uint32_t k = 0; k < n; k++)
+            assert_int_equal(fx_res_u64(&evs->via.array.ptr[k], "version"), k);
+        assert_int_equal(fx_res_u64(res, "next"), n);
+        assert_int_equal(flag(res, "more"), n < MANY_EVENTS);
+        cut += n > 0 && n < MANY_EVENTS;
+    }
+    assert_true(cut >= 1); /* the budget did end inside a read */
+    assert_true(r.len <= CRM_RPC_MAX_REPLY);
+    reply_done(&r);
+}
+
 /* --- server.info and the request object limit ----------------------------- */
 
 static void
@@ -556,6 +624,7 @@ main(void)
         cmocka_unit_test(test_read_stream_pages),
         cmocka_unit_test(test_batch_of_read_all),
         cmocka_unit_test(test_batch_of_read_stream),
+        cmocka_unit_test(test_budget_cut_inside_an_event),
         cmocka_unit_test(test_server_info_limits),
         cmocka_unit_test(test_rich_append_passes),
         cmocka_unit_test(test_too_many_objects),
