@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crmd_fixture.h"
 #include "mpcheck.h"
 #include "rpc.h"
@@ -32,14 +33,6 @@ static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
 static crm_client *AGENT;
 static uint64_t total; /* events in the tenant log */
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 str(msgpack_packer *pk, const char *s)
@@ -62,7 +55,7 @@ event_head(msgpack_packer *pk, const char *stream, const char *type)
     str(pk, "type");
     str(pk, type);
     str(pk, "occurred_at");
-    msgpack_pack_int64(pk, now_us());
+    msgpack_pack_int64(pk, crm_now_us());
     str(pk, "body");
 }
 

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crmd_fixture.h"
 #include "mpcheck.h"
 #include "rpc.h"
@@ -112,14 +113,6 @@ body_call(msgpack_packer *pk)
 
 enum { ID_BIN16, ID_NONE, ID_BIN15, ID_BAD_UUID, ID_UUID_STR };
 
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* One event map; id NULL with ID_BIN16 means a fresh id; body NULL means
  * a valid interaction.logged body. */
 static void
@@ -160,7 +153,7 @@ ev(msgpack_packer *pk, int idmode, const uint8_t *id, const char *stream,
 static void
 ev_ok(msgpack_packer *pk)
 {
-    ev(pk, ID_BIN16, NULL, "guest-ok", "interaction.logged", now_us(), NULL);
+    ev(pk, ID_BIN16, NULL, "guest-ok", "interaction.logged", crm_now_us(), NULL);
 }
 
 /* append by an agent: {events: [n events ...] (+ extra members)} follows. */
@@ -739,7 +732,7 @@ static void
 b_ext_field(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "interaction.logged", now_us(),
+    append1(pk, ID_BIN16, "guest-x", "interaction.logged", crm_now_us(),
             body_ext_field);
 }
 
@@ -747,7 +740,7 @@ static void
 b_ext_xbody(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "x.kiosk_visit", now_us(), body_ext_nested);
+    append1(pk, ID_BIN16, "guest-x", "x.kiosk_visit", crm_now_us(), body_ext_nested);
 }
 
 static void
@@ -924,21 +917,21 @@ static void
 b_event_no_id(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_NONE, "guest-x", "interaction.logged", now_us(), NULL);
+    append1(pk, ID_NONE, "guest-x", "interaction.logged", crm_now_us(), NULL);
 }
 
 static void
 b_event_id15(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN15, "guest-x", "interaction.logged", now_us(), NULL);
+    append1(pk, ID_BIN15, "guest-x", "interaction.logged", crm_now_us(), NULL);
 }
 
 static void
 b_event_bad_uuid(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BAD_UUID, "guest-x", "interaction.logged", now_us(), NULL);
+    append1(pk, ID_BAD_UUID, "guest-x", "interaction.logged", crm_now_us(), NULL);
 }
 
 static void
@@ -967,7 +960,7 @@ static void
 b_unknown_type(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "customer.teleported", now_us(), NULL);
+    append1(pk, ID_BIN16, "guest-x", "customer.teleported", crm_now_us(), NULL);
 }
 
 static void
@@ -983,7 +976,7 @@ b_type_not_str(msgpack_packer *pk, msgpack_sbuffer *sb)
     msgpack_pack_bin_body(pk, id, CRM_ID_LEN);
     kv_s(pk, "stream", "guest-x");
     kv_i(pk, "type", 3);
-    kv_i(pk, "occurred_at", now_us());
+    kv_i(pk, "occurred_at", crm_now_us());
     s(pk, "body");
     body_call(pk);
 }
@@ -992,7 +985,7 @@ static void
 b_stream_empty(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "", "interaction.logged", now_us(), NULL);
+    append1(pk, ID_BIN16, "", "interaction.logged", crm_now_us(), NULL);
 }
 
 static void
@@ -1002,7 +995,7 @@ b_stream_65(msgpack_packer *pk, msgpack_sbuffer *sb)
     char st[66];
     memset(st, 'g', 65);
     st[65] = '\0';
-    append1(pk, ID_BIN16, st, "interaction.logged", now_us(), NULL);
+    append1(pk, ID_BIN16, st, "interaction.logged", crm_now_us(), NULL);
 }
 
 static void
@@ -1016,7 +1009,7 @@ static void
 b_missing_field(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "customer.registered", now_us(),
+    append1(pk, ID_BIN16, "guest-x", "customer.registered", crm_now_us(),
             body_missing_required);
 }
 
@@ -1031,7 +1024,7 @@ static void
 b_wrong_type(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "feedback.survey_submitted", now_us(),
+    append1(pk, ID_BIN16, "guest-x", "feedback.survey_submitted", crm_now_us(),
             body_wrong_type);
 }
 
@@ -1048,7 +1041,7 @@ static void
 b_bad_utf8(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "interaction.logged", now_us(),
+    append1(pk, ID_BIN16, "guest-x", "interaction.logged", crm_now_us(),
             body_bad_utf8);
 }
 
@@ -1064,7 +1057,7 @@ static void
 b_unknown_field(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "interaction.logged", now_us(),
+    append1(pk, ID_BIN16, "guest-x", "interaction.logged", crm_now_us(),
             body_unknown_field);
 }
 
@@ -1079,7 +1072,7 @@ static void
 b_body_array(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "interaction.logged", now_us(), body_array);
+    append1(pk, ID_BIN16, "guest-x", "interaction.logged", crm_now_us(), body_array);
 }
 
 static void
@@ -1092,7 +1085,7 @@ static void
 b_xbody_deep(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
-    append1(pk, ID_BIN16, "guest-x", "x.deep", now_us(), body_deep);
+    append1(pk, ID_BIN16, "guest-x", "x.deep", crm_now_us(), body_deep);
 }
 
 static void
@@ -1102,8 +1095,8 @@ b_duplicate_id(msgpack_packer *pk, msgpack_sbuffer *sb)
     uint8_t id[CRM_ID_LEN];
     crm_uuid_v7(id);
     append_head(pk, 2, 0);
-    ev(pk, ID_BIN16, id, "guest-dup", "interaction.logged", now_us(), NULL);
-    ev(pk, ID_BIN16, id, "guest-dup", "interaction.logged", now_us(), NULL);
+    ev(pk, ID_BIN16, id, "guest-dup", "interaction.logged", crm_now_us(), NULL);
+    ev(pk, ID_BIN16, id, "guest-dup", "interaction.logged", crm_now_us(), NULL);
 }
 
 static void
@@ -1113,7 +1106,7 @@ b_second_event_bad(msgpack_packer *pk, msgpack_sbuffer *sb)
     /* atomic: a valid first event must not be written either */
     append_head(pk, 2, 0);
     ev_ok(pk);
-    ev(pk, ID_BIN16, NULL, "guest-x", "feedback.survey_submitted", now_us(),
+    ev(pk, ID_BIN16, NULL, "guest-x", "feedback.survey_submitted", crm_now_us(),
        body_wrong_type);
 }
 
@@ -1617,7 +1610,7 @@ group_setup(void **state)
     s(&pk, "events");
     msgpack_pack_array(&pk, 2);
     ev_ok(&pk);
-    ev(&pk, ID_UUID_STR, NULL, "guest-ok", "interaction.logged", now_us(), NULL);
+    ev(&pk, ID_UUID_STR, NULL, "guest-ok", "interaction.logged", crm_now_us(), NULL);
     const msgpack_object *res;
     crm_error why;
     crm_err err = crm_client_call_raw(ag, "append", sb.data, sb.size, &res, &why);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fixture.h"
 #include "hash.h"
 #include "keys.h"
@@ -63,14 +64,6 @@ teardown(void **state)
     close_all(c);
     fx_rmrf(c->dir);
     return 0;
-}
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int
@@ -123,9 +116,9 @@ test_create_each_role(void **state)
         crm_role role = (crm_role)r;
         const char *tenant = role == CRM_ROLE_OPERATOR ? "" : "acme-hotels";
         crm_key_info info, got;
-        int64_t before = now_us();
+        int64_t before = crm_now_us();
         make(c->keys, tenant, role, crm_role_name(role), token, &info);
-        int64_t after = now_us();
+        int64_t after = crm_now_us();
 
         check_token_form(token, &info);
         assert_string_not_equal(token, prev);
@@ -281,7 +274,7 @@ test_revoke(void **state)
     assert_int_equal(auth(c->keys, a, NULL), CRM_OK);
 
     /* its own tenant's scope revokes it */
-    int64_t before = now_us();
+    int64_t before = crm_now_us();
     assert_int_equal(crm_keys_revoke(c->keys, ia.id, "acme-hotels", &why),
                      CRM_OK);
     assert_int_equal(auth(c->keys, a, &got), CRM_ERR_UNAUTHORIZED);
@@ -295,7 +288,7 @@ test_revoke(void **state)
     assert_int_equal(crm_keys_list(c->keys, "acme-hotels", &v, &n), CRM_OK);
     assert_int_equal(n, 1);
     assert_string_equal(v[0].id, ia.id);
-    assert_true(v[0].revoked_at >= before && v[0].revoked_at <= now_us());
+    assert_true(v[0].revoked_at >= before && v[0].revoked_at <= crm_now_us());
     int64_t revoked_at = v[0].revoked_at;
     free(v);
 

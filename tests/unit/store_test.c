@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fixture.h"
 #include "record.h"
 #include "store.h"
@@ -52,14 +53,6 @@ is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static uint64_t
@@ -152,13 +145,13 @@ test_create_list_log(void **state)
 {
     ctx *c = *state;
     crm_error why;
-    int64_t before = now_us();
+    int64_t before = crm_now_us();
     assert_int_equal(crm_store_tenant_create(c->store, "zeta-travel", &why),
                      CRM_OK);
     assert_int_equal(crm_store_tenant_create(c->store, "acme-hotels", &why),
                      CRM_OK);
     assert_int_equal(crm_store_tenant_create(c->store, "0", &why), CRM_OK);
-    int64_t after = now_us();
+    int64_t after = crm_now_us();
     char p[700];
     snprintf(p, sizeof(p), "%s/tenants/acme-hotels", c->data);
     assert_true(is_dir(p));
