@@ -24,4 +24,10 @@ void bench_lat_add(bench_lat *l, double us);
 double bench_lat_pct(bench_lat *l, double p);
 void bench_lat_free(bench_lat *l);
 
+/* Rounds a mode may repeat its measurements (--repeat). */
+#define BENCH_MAX_ROUNDS 15
+
+/* Median, lowest and highest of n values (sorts them). */
+void bench_spread(double *v, int n, double *med, double *lo, double *hi);
+
 #endif

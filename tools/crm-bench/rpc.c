@@ -33,7 +33,7 @@ typedef struct ropts {
     const char *crmd;
     unsigned streams;
     int port, echo_port;
-    const char *only; /* "ping" or "append" (NULL: both) */
+    const char *only;  /* "ping" or "append" (NULL: both) */
     size_t only_batch; /* with append: one batch size */
 } ropts;
 
@@ -66,7 +66,8 @@ echo_cb(void *arg)
     uint32_t want = 0;
     if (nng_msg_len(m) >= 4) {
         const uint8_t *p = nng_msg_body(m);
-        want = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        want = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+               (uint32_t)p[2] << 8 | p[3];
     }
     nng_msg_realloc(m, want);
     e->sending = 1;
@@ -242,7 +243,8 @@ load_main(void *arg)
             err = crm_client_call(c, "append", pack_append, &a, &res, &why);
         }
         if (err != CRM_OK) {
-            fprintf(stderr, "%s: %s\n", l->k == K_PING ? "ping" : "append", why.msg);
+            fprintf(stderr, "%s: %s\n", l->k == K_PING ? "ping" : "append",
+                    why.msg);
             l->failed = 1;
             break;
         }
@@ -276,16 +278,20 @@ typedef struct rresult {
 } rresult;
 
 static int
-run_load(const ropts *o, kind k, const char *url, const char *key,
-         size_t batch, int clients, size_t req_len, size_t rep_len,
-         rresult *r)
+run_load(const ropts *o, kind k, const char *url, const char *key, size_t batch,
+         int clients, size_t req_len, size_t rep_len, rresult *r)
 {
     loader l[8];
     pthread_t th[8];
     double t0 = bench_now();
     for (int i = 0; i < clients; i++) {
-        l[i] = (loader){.o = o, .k = k, .url = url, .key = key, .batch = batch,
-                        .req_len = req_len, .rep_len = rep_len,
+        l[i] = (loader){.o = o,
+                        .k = k,
+                        .url = url,
+                        .key = key,
+                        .batch = batch,
+                        .req_len = req_len,
+                        .rep_len = rep_len,
                         .seed = (unsigned)(i + 1) * 104729u,
                         .deadline = t0 + o->seconds};
         pthread_create(&th[i], NULL, load_main, &l[i]);
@@ -357,7 +363,8 @@ tenant_counts(const char *url, uint64_t *commits, uint64_t *events)
     if (crm_client_open(&co, &c, &why) != CRM_OK)
         return;
     if (crm_client_call(c, "metrics", NULL, NULL, &res, &why) == CRM_OK) {
-        const msgpack_object *t = crm_mp_get(crm_mp_get(res, "tenants"), "bench");
+        const msgpack_object *t =
+            crm_mp_get(crm_mp_get(res, "tenants"), "bench");
         int64_t v;
         if (crm_mp_int(crm_mp_get(t, "commits"), 0, INT64_MAX, &v) == 0)
             *commits = (uint64_t)v;
@@ -386,11 +393,11 @@ setup_tenant(const char *url, const char *datadir, char *key, size_t keylen)
     crm_client_opts co = {.url = url, .key = opkey};
     if (crm_client_open(&co, &c, &why) != CRM_OK)
         return -1;
-    static const uint8_t tenant[] = {0x81, 0xa2, 'i', 'd', 0xa5, 'b', 'e', 'n', 'c', 'h'};
-    static const uint8_t keyargs[] = {0x82, 0xa6, 't', 'e', 'n', 'a', 'n', 't',
-                                      0xa5, 'b', 'e', 'n', 'c', 'h',
-                                      0xa4, 'r', 'o', 'l', 'e',
-                                      0xa5, 'a', 'g', 'e', 'n', 't'};
+    static const uint8_t tenant[] = {0x81, 0xa2, 'i', 'd', 0xa5,
+                                     'b',  'e',  'n', 'c', 'h'};
+    static const uint8_t keyargs[] = {
+        0x82, 0xa6, 't', 'e', 'n', 'a', 'n',  't', 0xa5, 'b', 'e', 'n', 'c',
+        'h',  0xa4, 'r', 'o', 'l', 'e', 0xa5, 'a', 'g',  'e', 'n', 't'};
     int rc = -1;
     if (crm_client_call_raw(c, "tenant.create", tenant, sizeof(tenant), &res,
                             &why) == CRM_OK &&
@@ -435,7 +442,8 @@ rpc_usage(FILE *f)
 {
     fprintf(f,
             "usage: crm-bench rpc [--seconds S] [--dir DIR] [--crmd PATH]\n"
-            "                     [--streams N] [--port P]\n"
+            "                     [--streams N] [--port P] [--only W] [--batch N]\n"
+            "                     [--repeat R]\n"
             "\n"
             "  --seconds S  time per configuration (default 3)\n"
             "  --dir DIR    where crmd keeps its scratch data directory "
@@ -447,7 +455,12 @@ rpc_usage(FILE *f)
             "  --port P     crmd port (default 17480; the echo server uses "
             "P+1)\n"
             "  --only W     ping or append\n"
-            "  --batch N    appends: only batch size N (1, 10 or 100)\n");
+            "  --batch N    appends: only batch size N (1, 10 or 100)\n"
+            "  --repeat R   rounds of every configuration; the summary gives "
+            "the\n"
+            "               median and range over the rounds (default 1, max "
+            "%d)\n",
+            BENCH_MAX_ROUNDS);
 }
 
 int
@@ -455,6 +468,7 @@ bench_rpc(int argc, char **argv)
 {
     static char self_crmd[4096];
     ropts o = {.seconds = 3, .dir = ".", .streams = 100000, .port = 17480};
+    int rounds = 1;
     ssize_t n = readlink("/proc/self/exe", self_crmd, sizeof(self_crmd) - 16);
     if (n > 0) {
         self_crmd[n] = '\0';
@@ -478,6 +492,8 @@ bench_rpc(int argc, char **argv)
             o.only = argv[++i];
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
             o.only_batch = (size_t)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--help") == 0) {
             rpc_usage(stdout);
             return 0;
@@ -486,7 +502,8 @@ bench_rpc(int argc, char **argv)
             return 2;
         }
     }
-    if (o.seconds <= 0 || o.streams == 0 || o.crmd == NULL || o.port <= 0) {
+    if (o.seconds <= 0 || o.streams == 0 || o.crmd == NULL || o.port <= 0 ||
+        rounds < 1 || rounds > BENCH_MAX_ROUNDS) {
         rpc_usage(stderr);
         return 2;
     }
@@ -509,54 +526,79 @@ bench_rpc(int argc, char **argv)
         goto out;
 
     printf("crm-bench rpc: tcp loopback, durable appends, %u streams, %.1f s "
-           "per run\n\n", o.streams, o.seconds);
+           "per run\n\n",
+           o.streams, o.seconds);
     printf("%-12s %-6s %7s %12s %12s %8s %8s %8s %7s %7s\n", "workload",
            "system", "clients", "calls/s", "events/s", "p50 us", "p99 us",
            "p999 us", "req B", "rep B");
     static const int clients[] = {1, 8};
     uint64_t commits = 0, events = 0;
     static const size_t batches[] = {1, 10, 100};
-    rresult ping[2] = {{0}}, pecho[2] = {{0}}, app[3][2] = {{{0}}},
-            aecho[3][2] = {{{0}}};
-    for (int c = 0; c < 2 && (!o.only || strcmp(o.only, "ping") == 0); c++) {
-        if (run_load(&o, K_PING, url, key, 0, clients[c], 0, 0, &ping[c]) != 0 ||
-            run_load(&o, K_ECHO, echo_url, NULL, 0, clients[c], ping[c].req_len,
-                     ping[c].rep_len, &pecho[c]) != 0)
-            goto out;
-        rrow("ping", "crmd", clients[c], 1, &ping[c]);
-        rrow("ping", "nng", clients[c], 1, &pecho[c]);
-    }
-    for (int b = 0; b < 3 && (!o.only || strcmp(o.only, "append") == 0); b++) {
-        if (o.only_batch && o.only_batch != batches[b])
-            continue;
-        for (int c = 0; c < 2; c++) {
-            char what[32];
-            snprintf(what, sizeof(what), "append %zu", batches[b]);
-            if (run_load(&o, K_APPEND, url, key, batches[b], clients[c], 0, 0,
-                         &app[b][c]) != 0 ||
+    /* per round: crmd / bare NNG, and crmd's events/s */
+    static double ping_r[2][BENCH_MAX_ROUNDS], app_r[3][2][BENCH_MAX_ROUNDS],
+        app_ev[3][2][BENCH_MAX_ROUNDS];
+    int have_ping = 0, have_app[3] = {0};
+    for (int r = 0; r < rounds; r++) {
+        for (int c = 0; c < 2 && (!o.only || strcmp(o.only, "ping") == 0);
+             c++) {
+            rresult ping, pecho;
+            if (run_load(&o, K_PING, url, key, 0, clients[c], 0, 0, &ping) !=
+                    0 ||
                 run_load(&o, K_ECHO, echo_url, NULL, 0, clients[c],
-                         app[b][c].req_len, app[b][c].rep_len, &aecho[b][c]) != 0)
+                         ping.req_len, ping.rep_len, &pecho) != 0)
                 goto out;
-            rrow(what, "crmd", clients[c], (double)batches[b], &app[b][c]);
-            uint64_t c1, e1;
-            tenant_counts(url, &c1, &e1);
-            printf("%-12s %-6s %7s   %.1f events per commit (fsync)\n", "", "",
-                   "", c1 > commits ? (double)(e1 - events) / (double)(c1 - commits)
-                                    : 0.0);
-            commits = c1, events = e1;
-            rrow(what, "nng", clients[c], (double)batches[b], &aecho[b][c]);
+            rrow("ping", "crmd", clients[c], 1, &ping);
+            rrow("ping", "nng", clients[c], 1, &pecho);
+            ping_r[c][r] = ping.calls_per_s / pecho.calls_per_s;
+            have_ping = 1;
+        }
+        for (int b = 0; b < 3 && (!o.only || strcmp(o.only, "append") == 0);
+             b++) {
+            if (o.only_batch && o.only_batch != batches[b])
+                continue;
+            for (int c = 0; c < 2; c++) {
+                char what[32];
+                rresult app, aecho;
+                snprintf(what, sizeof(what), "append %zu", batches[b]);
+                if (run_load(&o, K_APPEND, url, key, batches[b], clients[c], 0,
+                             0, &app) != 0 ||
+                    run_load(&o, K_ECHO, echo_url, NULL, 0, clients[c],
+                             app.req_len, app.rep_len, &aecho) != 0)
+                    goto out;
+                rrow(what, "crmd", clients[c], (double)batches[b], &app);
+                uint64_t c1, e1;
+                tenant_counts(url, &c1, &e1);
+                printf("%-12s %-6s %7s   %.1f events per commit (fsync)\n", "",
+                       "", "",
+                       c1 > commits
+                           ? (double)(e1 - events) / (double)(c1 - commits)
+                           : 0.0);
+                commits = c1, events = e1;
+                rrow(what, "nng", clients[c], (double)batches[b], &aecho);
+                app_r[b][c][r] = app.calls_per_s / aecho.calls_per_s;
+                app_ev[b][c][r] = app.calls_per_s * (double)batches[b];
+                have_app[b] = 1;
+            }
         }
     }
-    printf("\ncrmd / bare NNG, same request and reply sizes:\n");
-    for (int c = 0; c < 2 && ping[c].calls_per_s > 0; c++)
-        printf("  ping, %d client%s: %5.1f%%\n", clients[c], c ? "s" : " ",
-               100.0 * ping[c].calls_per_s / pecho[c].calls_per_s);
+    printf("\ncrmd / bare NNG, same request and reply sizes (median over %d "
+           "round%s, lowest..highest):\n",
+           rounds, rounds > 1 ? "s" : "");
+    double m, lo, hi, em, elo, ehi;
+    for (int c = 0; c < 2 && have_ping; c++) {
+        bench_spread(ping_r[c], rounds, &m, &lo, &hi);
+        printf("  ping, %d client%s: %5.1f%% (%.0f..%.0f)\n", clients[c],
+               c ? "s" : " ", 100 * m, 100 * lo, 100 * hi);
+    }
     for (int b = 0; b < 3; b++)
-        for (int c = 0; c < 2 && app[b][c].calls_per_s > 0; c++)
-            printf("  append %3zu, %d client%s: %5.1f%%  (%.0f events/s)\n",
-                   batches[b], clients[c], c ? "s" : " ",
-                   100.0 * app[b][c].calls_per_s / aecho[b][c].calls_per_s,
-                   app[b][c].calls_per_s * (double)batches[b]);
+        for (int c = 0; c < 2 && have_app[b]; c++) {
+            bench_spread(app_r[b][c], rounds, &m, &lo, &hi);
+            bench_spread(app_ev[b][c], rounds, &em, &elo, &ehi);
+            printf("  append %3zu, %d client%s: %5.1f%%  (%.0f events/s; "
+                   "%.0f..%.0f)\n",
+                   batches[b], clients[c], c ? "s" : " ", 100 * m, em, elo,
+                   ehi);
+        }
     rc = 0;
 out:
     kill(echo, SIGKILL);

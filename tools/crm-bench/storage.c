@@ -29,8 +29,6 @@
 #include "scache.h"
 #include "uuid.h"
 
-#define MAX_ROUNDS 15
-
 typedef struct sopts {
     double seconds;
     const char *dir;
@@ -508,24 +506,7 @@ storage_usage(FILE *f)
             "(default 3, max %d)\n"
             "  --quick       0.3 s per configuration, 1000 streams, 1 round "
             "(smoke run)\n",
-            MAX_ROUNDS);
-}
-
-static int
-cmp_ratio(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median, lowest and highest of n ratios (sorts them). */
-static void
-spread(double *v, int n, double *med, double *lo, double *hi)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_ratio);
-    *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    *lo = v[0];
-    *hi = v[n - 1];
+            BENCH_MAX_ROUNDS);
 }
 
 int
@@ -564,15 +545,15 @@ bench_storage(int argc, char **argv)
     for (int b = 0; b < 3; b++)
         batch_ok |= o.only_batch == batches[b];
     if (o.seconds <= 0 || o.streams == 0 || !batch_ok || rounds < 1 ||
-        rounds > MAX_ROUNDS) {
+        rounds > BENCH_MAX_ROUNDS) {
         storage_usage(stderr);
         return 2;
     }
 
     /* per batch size and round: log/bare, log/(bare/idx), log/log-only
      * (1 appender) and 4 appenders/1 appender */
-    static double r_bare[3][MAX_ROUNDS], r_idx[3][MAX_ROUNDS],
-        r_ceil[3][MAX_ROUNDS], r_group[3][MAX_ROUNDS];
+    static double r_bare[3][BENCH_MAX_ROUNDS], r_idx[3][BENCH_MAX_ROUNDS],
+        r_ceil[3][BENCH_MAX_ROUNDS], r_group[3][BENCH_MAX_ROUNDS];
     double rec_bytes = 0;
 
     printf("crm-bench storage: durable commits, %u streams, %.1f s per log "
@@ -621,9 +602,9 @@ bench_storage(int argc, char **argv)
         double m, lo, hi, mi, li, hi2, mc, lc, hc;
         if (o.only_batch && o.only_batch != batches[b])
             continue;
-        spread(r_bare[b], rounds, &m, &lo, &hi);
-        spread(r_idx[b], rounds, &mi, &li, &hi2);
-        spread(r_ceil[b], rounds, &mc, &lc, &hc);
+        bench_spread(r_bare[b], rounds, &m, &lo, &hi);
+        bench_spread(r_idx[b], rounds, &mi, &li, &hi2);
+        bench_spread(r_ceil[b], rounds, &mc, &lc, &hc);
         printf("  batch %3zu: %5.1f%% (%.0f..%.0f)   of bare/idx: %5.1f%%; of "
                "the log-only ceiling: %5.1f%%\n",
                batches[b], 100 * m, 100 * lo, 100 * hi, 100 * mi, 100 * mc);
@@ -633,7 +614,7 @@ bench_storage(int argc, char **argv)
         double m, lo, hi;
         if (o.only_batch && o.only_batch != batches[b])
             continue;
-        spread(r_group[b], rounds, &m, &lo, &hi);
+        bench_spread(r_group[b], rounds, &m, &lo, &hi);
         printf("  batch %3zu: %.2fx (%.2f..%.2f)\n", batches[b], m, lo, hi);
     }
     return 0;
