@@ -229,6 +229,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->map_max = o.map_max ? o.map_max : ((size_t)1 << 40);
     log->group_events = o.group_events ? o.group_events : 20000;
     log->ckpt_streams = o.ckpt_streams ? o.ckpt_streams : CRM_LOG_CKPT_STREAMS;
+    log->ckpt_slice_min =
+        o.ckpt_slice_min ? o.ckpt_slice_min : CRM_LOG_CKPT_SLICE_MIN;
     log->cache_streams =
         o.cache_streams ? o.cache_streams : CRM_LOG_CACHE_STREAMS;
     log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
@@ -662,8 +664,8 @@ ckpt_slice(crm_log *log, MDB_txn *txn, int all, size_t *end)
 {
     size_t n = log->ckpt_n, at = log->ckpt_next;
     size_t slice = (n + CRM_LOG_CKPT_SLICES - 1) / CRM_LOG_CKPT_SLICES;
-    if (slice < CRM_LOG_CKPT_SLICE_MIN)
-        slice = CRM_LOG_CKPT_SLICE_MIN;
+    if (slice < log->ckpt_slice_min)
+        slice = log->ckpt_slice_min;
     *end = all || n - at <= slice ? n : at + slice;
     int rc = 0;
     for (size_t i = at; i < *end && rc == 0; i++) {

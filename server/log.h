@@ -43,6 +43,8 @@ typedef struct crm_log_opts {
                                     while appends come in; 0 = CRM_LOG_CKPT_MS */
     size_t ckpt_streams;         /* or once this many are dirty;
                                     0 = CRM_LOG_CKPT_STREAMS */
+    size_t ckpt_slice_min;       /* heads written per commit of a round,
+                                    at least; 0 = CRM_LOG_CKPT_SLICE_MIN */
     size_t cache_streams;        /* past this many heads in memory, the
                                     checkpointed ones leave after a
                                     checkpoint; 0 = CRM_LOG_CACHE_STREAMS */

@@ -70,7 +70,7 @@ struct crm_log {
     size_t map_size, map_max, group_events;
     /* a checkpoint round begins when this many heads are dirty or this
      * long after the previous one; it bounds what opening has to replay */
-    size_t ckpt_streams;
+    size_t ckpt_streams, ckpt_slice_min;
     int64_t ckpt_ns;
     size_t cache_streams; /* clean heads kept in memory, at most */
     crm_log_commit_fn on_commit;
