@@ -1,5 +1,6 @@
 /* config.c - INI file plus flags. */
 #include "config.h"
+#include "log.h"
 
 #include <getopt.h>
 #include <ini.h>
@@ -25,6 +26,8 @@ static const char usage[] =
     "      --ready-file FILE      written once every listener is up\n"
     "      --contexts N           requests served concurrently (default 128)\n"
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
+    "      --group-wait-us N      how long a group commit waits for the\n"
+    "                             writers of the last one (default 150)\n"
     "      --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  -V, --version              print the version and exit\n"
     "  -h, --help                 this text\n"
@@ -108,6 +111,13 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         c->map_size_mb = (size_t)v;
         return 1;
     }
+    if (IS("storage", "group_wait_us")) {
+        long v = strtol(value, &end, 10);
+        if (*end || v < 1 || v > 1000000)
+            goto bad;
+        c->group_wait_us = (unsigned)v;
+        return 1;
+    }
 #undef IS
 bad:
     if (!p->bad++)
@@ -147,6 +157,7 @@ set_defaults(crm_config *c, crm_error *why)
     c->contexts = 128;
     c->log_level = CRM_INFO;
     c->map_size_mb = 64;
+    c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
     if (set_str(&c->data_dir, "./data") ||
         set_str(&c->http, "http://127.0.0.1:7401") ||
         (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)
@@ -166,6 +177,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_READY,
         O_CTX,
         O_MAP,
+        O_GROUP,
         O_LEVEL
     };
     static const struct option opts[] = {
@@ -179,6 +191,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"ready-file", required_argument, NULL, O_READY},
         {"contexts", required_argument, NULL, O_CTX},
         {"map-size-mb", required_argument, NULL, O_MAP},
+        {"group-wait-us", required_argument, NULL, O_GROUP},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -266,6 +279,13 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--map-size-mb must be 1..1048576");
             c->map_size_mb = (size_t)v;
+            break;
+        case O_GROUP:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000000)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--group-wait-us must be 1..1000000");
+            c->group_wait_us = (unsigned)v;
             break;
         case O_LEVEL:
             if (crm_slog_parse_level(optarg, &c->log_level) != 0)

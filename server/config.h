@@ -29,6 +29,7 @@ typedef struct crm_config {
     char *tls_key;           /* [tls] key (PEM) */
     char *operator_key_file; /* [auth] operator_key_file */
     size_t map_size_mb;      /* [storage] map_size_mb: initial per tenant */
+    unsigned group_wait_us;  /* [storage] group_wait_us: group commit */
     unsigned from_flags;     /* CRM_CFG_* set by flags */
 } crm_config;
 

@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "mdberr.h"
+#include "mdbfill.h"
 #include "record.h"
 #include "scache.h"
 
@@ -205,7 +206,7 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
 }
 
 static void *writer_main(void *arg);
-static void grow_ahead(crm_log *log);
+static void room_ahead(crm_log *log);
 
 crm_err
 crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
@@ -233,6 +234,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         o.ckpt_slice_min ? o.ckpt_slice_min : CRM_LOG_CKPT_SLICE_MIN;
     log->cache_streams =
         o.cache_streams ? o.cache_streams : CRM_LOG_CACHE_STREAMS;
+    log->group_wait_ns =
+        1000L * (o.group_wait_us ? o.group_wait_us : CRM_LOG_GROUP_WAIT_US);
     log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
     log->want = 1;
     log->on_commit = o.on_commit;
@@ -274,7 +277,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     MDB_envinfo info;
     mdb_env_info(log->env, &info);
     log->map_size = info.me_mapsize;
-    grow_ahead(log);
+    log->fill_end = crm_mdbfill_start(log->env); /* an earlier run's zeros */
+    room_ahead(log);
 
     if ((rc = mdb_txn_begin(log->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->dbi_log)) != 0 ||
@@ -737,10 +741,91 @@ fail_group(crm_batch *list, crm_err code, const char *msg)
         crm_error_set(&b->why, code, "%s", msg);
 }
 
+/* What a group holds so far. */
+typedef struct group {
+    crm_batch *list, *tail;
+    size_t nb, nev, bytes;
+} group;
+
+/* Moves queued batches into g (log->mu held), as many as fit under
+ * group_events and GROUP_BYTES (far below LMDB's dirty-page limit); a
+ * group always takes its first batch.
+ * Returns the first one taken, or NULL when the next does not fit. */
+static crm_batch *
+take_queued(crm_log *log, group *g)
+{
+    crm_batch *first = log->qhead, *last = NULL;
+    size_t n = 0;
+    for (crm_batch *b = first; b; b = b->next) {
+        if (g->nb + n > 0 && (g->nev + b->n > log->group_events ||
+                              g->bytes + b->content.size > GROUP_BYTES))
+            break;
+        last = b;
+        n++;
+        g->nev += b->n;
+        g->bytes += b->content.size;
+    }
+    if (last == NULL)
+        return NULL;
+    log->qhead = last->next;
+    if (log->qhead == NULL)
+        log->qtail = NULL;
+    log->qbatches -= n;
+    last->next = NULL;
+    if (g->tail)
+        g->tail->next = first;
+    else
+        g->list = first;
+    g->tail = last;
+    g->nb += n;
+    return first;
+}
+
+/* While the group's transaction is open, applies the batches that come
+ * until `expect` are in, the group is full or dl passes: the submitters
+ * acknowledged by the last commit come back one after the other, and the
+ * first ones are written while the writer waits for the last. */
+static int
+apply_arrivals(crm_log *log, MDB_txn *txn, group *g, size_t expect,
+               const struct timespec *dl, uint64_t *pos,
+               uint8_t hash[CRM_HASH_LEN], int64_t *now)
+{
+    int rc = 0;
+    pthread_mutex_lock(&log->mu);
+    while (rc == 0 && g->nb < expect && !log->closing) {
+        if (log->qhead == NULL) {
+            log->want = expect - g->nb; /* one wake-up for the rest */
+            int w = pthread_cond_timedwait(&log->cv, &log->mu, dl);
+            log->want = 1;
+            if (w != 0 && log->qhead == NULL)
+                break;
+            continue;
+        }
+        crm_batch *b = take_queued(log, g);
+        if (b == NULL)
+            break; /* full */
+        pthread_mutex_unlock(&log->mu);
+        int64_t t = crm_now_us();
+        if (t > *now)
+            *now = t;
+        for (; b && rc == 0; b = b->next)
+            rc = apply(log, txn, b, pos, hash, *now);
+        pthread_mutex_lock(&log->mu);
+    }
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+/* Writes a group in one transaction and one commit. g is NULL for a
+ * checkpoint alone; expect > g->nb makes the group wait for more batches
+ * until dl, applying them as they come (the first attempt only: a redo
+ * writes what the group holds). */
 static void
-run_group(crm_log *log, crm_batch *list, int force_ckpt)
+run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
+          const struct timespec *dl)
 {
     for (;;) {
+        crm_batch *list = g ? g->list : NULL;
         MDB_txn *txn;
         crm_error e;
         int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
@@ -773,6 +858,10 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
 
         for (crm_batch *b = list; b && rc == 0; b = b->next)
             rc = apply(log, txn, b, &pos, hash, now);
+        if (rc == 0 && g && expect > g->nb)
+            rc = apply_arrivals(log, txn, g, expect, dl, &pos, hash, &now);
+        expect = 0;
+        list = g ? g->list : NULL;
         /* Room for this transaction's heads is made before the commit, so
          * the merge after it cannot fail. Growing moves the table that
          * readers probe: it happens under their lock. */
@@ -873,30 +962,33 @@ run_group(crm_log *log, crm_batch *list, int force_ckpt)
     }
 }
 
-/* Grows the map ahead of need, so that a MAP_FULL redo stays rare. Runs
- * after the group is acknowledged: nobody waits for it. */
+/* Makes room ahead of the next commits: the map grows before it is full
+ * (a MAP_FULL redo stays rare) and the data file is written ahead
+ * (mdbfill.h: at four events per commit nearly every commit extended the
+ * file and paid a journal commit for it). Runs after the group is
+ * acknowledged, with no write transaction open: nobody waits for it and
+ * no LMDB write can meet the zeros. */
 static void
-grow_ahead(crm_log *log)
+room_ahead(crm_log *log)
 {
-    MDB_envinfo info;
-    MDB_stat ms;
-    mdb_env_info(log->env, &info);
-    mdb_env_stat(log->env, &ms);
-    if ((info.me_last_pgno + 1) * (size_t)ms.ms_psize > log->map_size / 4 * 3)
+    size_t used = crm_mdbfill_used(log->env);
+    if (used > log->map_size / 4 * 3)
         grow_map(log, 0);
+    crm_mdbfill(log->env, used, log->map_size, &log->fill_end);
 }
 
 /* The submitters acknowledged by one commit come back with their next
  * batch a little later, while the writer would already be starting the
  * next commit with whoever was fastest: groups would alternate between
  * large and small. So the writer expects as many batches as the last group
- * held and waits for them, from the end of its commit and never longer
- * than a fraction of an fsync; the expectation resets to what actually
- * came (PostgreSQL's commit_delay / commit_siblings, made adaptive).
- * Submitters wake the writer only when the batches it waits for are all
- * there, so a group costs one wake-up, not one per batch. One appender
- * alone never waits. */
-#define GROUP_WAIT_NS 150000
+ * held: it opens the transaction with the first, writes the others as
+ * they come (apply_arrivals) and commits when all are in, or at the latest
+ * group_wait after its last commit ended (half of it after a late first
+ * batch; CRM_LOG_GROUP_WAIT_US, a fraction of an fsync); the expectation resets
+ * to what actually came (PostgreSQL's commit_delay / commit_siblings, made
+ * adaptive). After the first batch, submitters wake the writer again only
+ * when the rest are all there: a group costs two wake-ups, not one per
+ * batch. One appender alone never waits. */
 
 static void
 deadline_in(struct timespec *dl, long ns)
@@ -907,17 +999,6 @@ deadline_in(struct timespec *dl, long ns)
         dl->tv_sec++;
         dl->tv_nsec -= 1000000000;
     }
-}
-
-/* Waits (log->mu held) until `expect` batches are queued or dl passes. */
-static void
-wait_for_batches(crm_log *log, size_t expect, const struct timespec *dl)
-{
-    log->want = expect;
-    while (log->qbatches < expect && !log->closing)
-        if (pthread_cond_timedwait(&log->cv, &log->mu, dl) != 0)
-            break;
-    log->want = 1;
 }
 
 static void
@@ -965,9 +1046,6 @@ writer_main(void *arg)
     pthread_mutex_lock(&log->mu);
     deadline_in(&dl, 0);
     for (;;) {
-        /* dl was set when the previous commit ended */
-        if (last_group > 1)
-            wait_for_batches(log, last_group, &dl);
         log->want = 1;
         while (log->qhead == NULL && !log->closing && !log->ckpt_asked)
             pthread_cond_wait(&log->cv, &log->mu);
@@ -978,43 +1056,31 @@ writer_main(void *arg)
              * tenant that went quiet after a burst replays little. */
             log->ckpt_asked = 0;
             pthread_mutex_unlock(&log->mu);
-            run_group(log, NULL, 0);
+            run_group(log, NULL, 0, 0, NULL);
             pthread_mutex_lock(&log->mu);
             continue;
         }
-        if (log->qbatches < last_group) {
-            struct timespec late;
-            deadline_in(&late, GROUP_WAIT_NS / 2);
-            wait_for_batches(log, last_group, &late);
-        }
-        /* Everything queued joins this commit, up to group_events events
-         * and GROUP_BYTES bytes (far below LMDB's dirty-page limit). */
-        crm_batch *list = log->qhead, *last = list;
-        size_t nev = list->n, nb = 1, bytes = list->content.size;
-        while (last->next && nev + last->next->n <= log->group_events &&
-               bytes + last->next->content.size <= GROUP_BYTES) {
-            last = last->next;
-            nev += last->n;
-            bytes += last->content.size;
-            nb++;
-        }
-        log->qhead = last->next;
-        if (log->qhead == NULL)
-            log->qtail = NULL;
-        log->qbatches -= nb;
-        last_group = nb;
-        last->next = NULL;
+        /* dl was set when the previous commit ended; a group that begins
+         * late still gives its stragglers half of that wait */
+        struct timespec late;
+        deadline_in(&late, log->group_wait_ns / 2);
+        if (late.tv_sec > dl.tv_sec ||
+            (late.tv_sec == dl.tv_sec && late.tv_nsec > dl.tv_nsec))
+            dl = late;
+        group g = {0};
+        take_queued(log, &g);
         pthread_mutex_unlock(&log->mu);
 
-        run_group(log, list, 0);
-        ack_group(log, list);
-        deadline_in(&dl, GROUP_WAIT_NS);
-        grow_ahead(log);
+        run_group(log, &g, 0, last_group, &dl);
+        last_group = g.nb;
+        ack_group(log, g.list);
+        deadline_in(&dl, log->group_wait_ns);
+        room_ahead(log);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
     /* A clean close leaves nothing to replay. */
-    run_group(log, NULL, 1);
+    run_group(log, NULL, 1, 0, NULL);
     return NULL;
 }
 

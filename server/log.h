@@ -8,7 +8,9 @@
  *
  * Appends go through one writer thread per log that group-commits: every
  * batch queued while a commit is in flight joins the next write
- * transaction, and all of them share its fsync. A batch is acknowledged
+ * transaction, which also waits a little (group_wait_us) for the
+ * submitters the last commit held, writing their batches as they come;
+ * all of them share its fsync. A batch is acknowledged
  * (its callback runs) only after that commit is durable. Each batch is
  * atomic: it is checked completely (expected versions, idempotent ids)
  * before any of its puts, and a failing batch leaves the others of its
@@ -48,11 +50,16 @@ typedef struct crm_log_opts {
     size_t cache_streams;        /* past this many heads in memory, the
                                     checkpointed ones leave after a
                                     checkpoint; 0 = CRM_LOG_CACHE_STREAMS */
+    unsigned group_wait_us;      /* how long a group waits for the
+                                    submitters the last one held, from
+                                    the end of that commit; 0 =
+                                    CRM_LOG_GROUP_WAIT_US */
     crm_log_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
 } crm_log_opts;
 
 #define CRM_LOG_GROUP_BUCKETS 12
+#define CRM_LOG_GROUP_WAIT_US 150
 
 /* Stream heads reach the streams index at checkpoints: when this many are
  * dirty, or this long after the previous one (what a restart replays). */

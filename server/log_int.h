@@ -68,10 +68,12 @@ struct crm_log {
     MDB_env *env;
     MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta, dbi_skip;
     size_t map_size, map_max, group_events;
+    size_t fill_end; /* the data file is written (zeros) up to here */
     /* a checkpoint round begins when this many heads are dirty or this
      * long after the previous one; it bounds what opening has to replay */
     size_t ckpt_streams, ckpt_slice_min;
     int64_t ckpt_ns;
+    long group_wait_ns;
     size_t cache_streams; /* clean heads kept in memory, at most */
     crm_log_commit_fn on_commit;
     void *on_commit_arg;

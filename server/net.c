@@ -468,6 +468,7 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
     pthread_cond_init(&s->cv, NULL);
 
     crm_log_opts lo = {.map_size = cfg->map_size_mb << 20,
+                       .group_wait_us = cfg->group_wait_us,
                        .on_commit = on_commit,
                        .on_commit_arg = s};
     if ((err = crm_store_open(cfg->data_dir, &lo, &s->store, why)) != CRM_OK ||

@@ -467,7 +467,7 @@ test_matrix(void **state)
     const char *url = test_url(state);
     crm_err got[CRM_OP__COUNT][NCALLERS];
     int known[CRM_OP__COUNT];
-    char msgs[CRM_OP__COUNT][NCALLERS][160];
+    char msgs[CRM_OP__COUNT][NCALLERS][sizeof(((crm_error *)0)->msg)];
     crm_client *cl[NCALLERS];
     int failures = 0;
 

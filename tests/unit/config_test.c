@@ -116,6 +116,7 @@ test_defaults(void **state)
     assert_null(c.tls_key);
     assert_string_equal(c.operator_key_file, "./data/operator.key");
     assert_int_equal(c.map_size_mb, 64);
+    assert_int_equal(c.group_wait_us, 150);
     crm_config_free(&c);
     /* free leaves a zeroed config that may be freed again */
     assert_null(c.data_dir);
@@ -143,7 +144,8 @@ static const char full_conf[] = "; every key crmd knows\n"
                                 "operator_key_file = /etc/crmd/operator.key\n"
                                 "\n"
                                 "[storage]\n"
-                                "map_size_mb = 1024\n";
+                                "map_size_mb = 1024\n"
+                                "group_wait_us = 2000\n";
 
 static void
 test_file_every_key(void **state)
@@ -169,6 +171,7 @@ test_file_every_key(void **state)
     assert_string_equal(c.tls_key, "/etc/crmd/tls/server.key");
     assert_string_equal(c.operator_key_file, "/etc/crmd/operator.key");
     assert_int_equal(c.map_size_mb, 1024);
+    assert_int_equal(c.group_wait_us, 2000);
     crm_config_free(&c);
 
     /* the short option and the --opt=value form */
@@ -223,15 +226,19 @@ test_file_http_off_and_levels(void **state)
     }
     /* the limits themselves are accepted */
     path = write_conf("limits.conf", "[server]\ncontexts = 4096\n"
-                                     "[storage]\nmap_size_mb = 1048576\n");
+                                     "[storage]\nmap_size_mb = 1048576\n"
+                                     "group_wait_us = 1000000\n");
     assert_int_equal(LOAD(&c, &why, "--config", path), CRM_OK);
     assert_int_equal(c.contexts, 4096);
     assert_int_equal(c.map_size_mb, 1048576);
+    assert_int_equal(c.group_wait_us, 1000000);
     crm_config_free(&c);
-    assert_int_equal(LOAD(&c, &why, "--contexts", "1", "--map-size-mb", "1"),
+    assert_int_equal(LOAD(&c, &why, "--contexts", "1", "--map-size-mb", "1",
+                          "--group-wait-us", "1"),
                      CRM_OK);
     assert_int_equal(c.contexts, 1);
     assert_int_equal(c.map_size_mb, 1);
+    assert_int_equal(c.group_wait_us, 1);
     crm_config_free(&c);
 }
 
@@ -367,6 +374,9 @@ test_bad_file_values(void **state)
     expect_bad_line("storage", "map_size_mb = 0", "map_size_mb");
     expect_bad_line("storage", "map_size_mb = 1048577", "map_size_mb");
     expect_bad_line("storage", "map_size_mb = 1.5", "map_size_mb");
+    expect_bad_line("storage", "group_wait_us = 0", "group_wait_us");
+    expect_bad_line("storage", "group_wait_us = 1000001", "group_wait_us");
+    expect_bad_line("storage", "group_wait_us = 150us", "group_wait_us");
     /* a misspelt key or a key in the wrong section is not ignored */
     expect_bad_line("server", "contxts = 5", "contxts");
     expect_bad_line("tls", "data_dir = /x", "data_dir");
@@ -401,6 +411,8 @@ test_bad_flags(void **state)
     BAD_FLAGS("--contexts", "--contexts=");
     BAD_FLAGS("--map-size-mb", "--map-size-mb", "-1");
     BAD_FLAGS("--map-size-mb", "--map-size-mb", "0");
+    BAD_FLAGS("--group-wait-us", "--group-wait-us", "0");
+    BAD_FLAGS("--group-wait-us", "--group-wait-us", "x");
     BAD_FLAGS("--log-level", "--log-level", "loud");
     BAD_FLAGS("--bogus", "--bogus");
     BAD_FLAGS("--bogus", "--data", "/d", "--bogus", "x");

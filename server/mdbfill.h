@@ -1,0 +1,34 @@
+/* mdbfill.h - an LMDB data file kept written (zeros) ahead of the pages
+ * in use.
+ *
+ * A commit whose pages extend the data file makes fdatasync commit the
+ * file system's journal too (the file's new size and blocks); overwriting
+ * blocks that exist costs the data write alone. With a few events per
+ * commit nearly every commit extends the file; one chunk of zeros written
+ * ahead costs one journal commit, in the fdatasync of the commit after
+ * it. The zeros lie past LMDB's last page, where no reader looks, and
+ * LMDB overwrites them as it allocates. */
+#ifndef CRM_MDBFILL_H
+#define CRM_MDBFILL_H
+
+#include <lmdb.h>
+#include <stddef.h>
+
+#define CRM_MDBFILL_CHUNK ((size_t)1 << 20)     /* written at once */
+#define CRM_MDBFILL_LOW (CRM_MDBFILL_CHUNK / 2) /* refill below this */
+
+/* Bytes of env's pages in use (up to its last page). */
+size_t crm_mdbfill_used(MDB_env *env);
+
+/* Size of env's data file: where zeros of an earlier run end. */
+size_t crm_mdbfill_start(MDB_env *env);
+
+/* When fewer than CRM_MDBFILL_LOW bytes past `used` are written, writes
+ * zeros up to used + CRM_MDBFILL_CHUNK, never past map_size. *end is how
+ * far the file is written (crm_mdbfill_start first). Call it with no
+ * write transaction open on env, from the thread that writes, so that no
+ * LMDB write can race the zeros. A failed write (full disk) is left for
+ * LMDB itself to meet. */
+void crm_mdbfill(MDB_env *env, size_t used, size_t map_size, size_t *end);
+
+#endif
