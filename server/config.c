@@ -113,7 +113,7 @@ on_ini(void *user, const char *section, const char *name, const char *value)
     }
     if (IS("storage", "group_wait_us")) {
         long v = strtol(value, &end, 10);
-        if (*end || v < 1 || v > 1000000)
+        if (*end || v < 1 || v > CRM_LOG_GROUP_WAIT_MAX)
             goto bad;
         c->group_wait_us = (unsigned)v;
         return 1;
@@ -282,7 +282,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             break;
         case O_GROUP:
             v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1000000)
+            if (*end || v < 1 || v > CRM_LOG_GROUP_WAIT_MAX)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--group-wait-us must be 1..1000000");
             c->group_wait_us = (unsigned)v;

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -234,14 +235,22 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         o.ckpt_slice_min ? o.ckpt_slice_min : CRM_LOG_CKPT_SLICE_MIN;
     log->cache_streams =
         o.cache_streams ? o.cache_streams : CRM_LOG_CACHE_STREAMS;
+    unsigned gw = o.group_wait_us ? o.group_wait_us : CRM_LOG_GROUP_WAIT_US;
     log->group_wait_ns =
-        1000L * (o.group_wait_us ? o.group_wait_us : CRM_LOG_GROUP_WAIT_US);
+        1000 *
+        (int64_t)(gw < CRM_LOG_GROUP_WAIT_MAX ? gw : CRM_LOG_GROUP_WAIT_MAX);
     log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
     log->want = 1;
     log->on_commit = o.on_commit;
     log->on_commit_arg = o.on_commit_arg;
     pthread_mutex_init(&log->mu, NULL);
-    pthread_cond_init(&log->cv, NULL);
+    /* the group deadline is on the monotonic clock: a step of the wall
+     * clock must not hold a group open */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&log->cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&log->ack_mu, NULL);
     pthread_cond_init(&log->ack_cv, NULL);
     pthread_rwlockattr_t ra;
@@ -277,6 +286,16 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     MDB_envinfo info;
     mdb_env_info(log->env, &info);
     log->map_size = info.me_mapsize;
+    /* One process writes a log (the heads in memory, the zeros ahead of
+     * the pages): the data file is flocked while it is open. */
+    int fd;
+    if (mdb_env_get_fd(log->env, &fd) != 0 ||
+        flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        err = crm_error_set(
+            why, errno == EWOULDBLOCK ? CRM_ERR_UNAVAILABLE : CRM_ERR_IO,
+            "the log in %s is open in another process", dir);
+        goto fail;
+    }
     log->fill_end = crm_mdbfill_start(log->env); /* an earlier run's zeros */
     room_ahead(log);
 
@@ -966,8 +985,9 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
  * (a MAP_FULL redo stays rare) and the data file is written ahead
  * (mdbfill.h: at four events per commit nearly every commit extended the
  * file and paid a journal commit for it). Runs after the group is
- * acknowledged, with no write transaction open: nobody waits for it and
- * no LMDB write can meet the zeros. */
+ * acknowledged, with no write transaction open, so no LMDB write can meet
+ * the zeros; the next group waits for it (a remap, or 1 MiB of zeros into
+ * the page cache, every few hundred commits at most). */
 static void
 room_ahead(crm_log *log)
 {
@@ -991,14 +1011,12 @@ room_ahead(crm_log *log)
  * batch. One appender alone never waits. */
 
 static void
-deadline_in(struct timespec *dl, long ns)
+deadline_in(struct timespec *dl, int64_t ns)
 {
-    clock_gettime(CLOCK_REALTIME, dl);
-    dl->tv_nsec += ns;
-    if (dl->tv_nsec >= 1000000000) {
-        dl->tv_sec++;
-        dl->tv_nsec -= 1000000000;
-    }
+    clock_gettime(CLOCK_MONOTONIC, dl);
+    ns += dl->tv_nsec;
+    dl->tv_sec += (time_t)(ns / 1000000000);
+    dl->tv_nsec = (long)(ns % 1000000000);
 }
 
 static void

@@ -53,13 +53,15 @@ typedef struct crm_log_opts {
     unsigned group_wait_us;      /* how long a group waits for the
                                     submitters the last one held, from
                                     the end of that commit; 0 =
-                                    CRM_LOG_GROUP_WAIT_US */
+                                    CRM_LOG_GROUP_WAIT_US, at most
+                                    CRM_LOG_GROUP_WAIT_MAX */
     crm_log_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
 } crm_log_opts;
 
 #define CRM_LOG_GROUP_BUCKETS 12
 #define CRM_LOG_GROUP_WAIT_US 150
+#define CRM_LOG_GROUP_WAIT_MAX 1000000u /* 1 s */
 
 /* Stream heads reach the streams index at checkpoints: when this many are
  * dirty, or this long after the previous one (what a restart replays). */
@@ -90,7 +92,8 @@ typedef struct crm_log_stats {
 /* Opens (creating if needed) the log of tenant in directory dir, which
  * must exist. A new log chains from a genesis hash derived from the tenant
  * id and its creation time. Fails with CRM_ERR_CORRUPT if dir holds another
- * tenant's log. */
+ * tenant's log, and with CRM_ERR_UNAVAILABLE while another process has it
+ * open (one process writes a log: its data file is flocked). */
 crm_err crm_log_open(const char *dir, const char *tenant,
                      const crm_log_opts *opts, crm_log **out, crm_error *why);
 

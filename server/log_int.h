@@ -73,7 +73,7 @@ struct crm_log {
      * long after the previous one; it bounds what opening has to replay */
     size_t ckpt_streams, ckpt_slice_min;
     int64_t ckpt_ns;
-    long group_wait_ns;
+    int64_t group_wait_ns;
     size_t cache_streams; /* clean heads kept in memory, at most */
     crm_log_commit_fn on_commit;
     void *on_commit_arg;

@@ -1,6 +1,8 @@
 /* mdbfill.c - zeros ahead of an LMDB data file's last page (mdbfill.h). */
 #include "mdbfill.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -41,6 +43,11 @@ crm_mdbfill(MDB_env *env, size_t used, size_t map_size, size_t *end)
     int fd;
     if (to <= *end || mdb_env_get_fd(env, &fd) != 0)
         return;
+    /* The blocks are reserved first: a buffered write may find the disk
+     * full only when it is written back, in the fdatasync of a commit. */
+    if (fallocate(fd, 0, (off_t)*end, (off_t)(to - *end)) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS)
+        return; /* a full disk: LMDB will meet it itself */
     while (*end < to) {
         struct iovec iov[FILL_IOV];
         size_t left = to - *end;

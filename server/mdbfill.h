@@ -27,8 +27,10 @@ size_t crm_mdbfill_start(MDB_env *env);
  * zeros up to used + CRM_MDBFILL_CHUNK, never past map_size. *end is how
  * far the file is written (crm_mdbfill_start first). Call it with no
  * write transaction open on env, from the thread that writes, so that no
- * LMDB write can race the zeros. A failed write (full disk) is left for
- * LMDB itself to meet. */
+ * LMDB write can race the zeros, and only in the one process that writes
+ * env (crm_log_open flocks the data file). The blocks are reserved
+ * (fallocate) before the zeros are written; when that fails (full disk)
+ * nothing is written and LMDB meets the full disk itself. */
 void crm_mdbfill(MDB_env *env, size_t used, size_t map_size, size_t *end);
 
 #endif

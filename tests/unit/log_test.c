@@ -1294,6 +1294,47 @@ test_cache_bound(void **state)
     fx_rmrf(dir);
 }
 
+/* One process writes a log: while it is open here, a child process that
+ * opens it gets unavailable, and once it is closed, the child can. */
+static void
+test_one_process_per_log(void **state)
+{
+    ctx *c = *state;
+    crm_event_in ev;
+    fx_event(&ev, "guest-1", "spend.recorded", spend_body(5));
+    assert_int_equal(append(c->log, &ev, 1, NULL, 0, NULL, NULL), CRM_OK);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            crm_log_close(c->log);
+            c->log = NULL;
+        }
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            crm_log *log;
+            crm_error why;
+            crm_err err = crm_log_open(c->dir, "acme-hotels", NULL, &log, &why);
+            if (err == CRM_OK) {
+                uint64_t pos;
+                crm_log_head(log, &pos, NULL);
+                crm_log_close(log);
+                _exit(pos == 1 ? 0 : 3);
+            }
+            _exit(err == CRM_ERR_UNAVAILABLE &&
+                          strstr(why.msg, "another process") != NULL
+                      ? 1
+                      : 2);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), round == 0 ? 1 : 0);
+    }
+    crm_error why;
+    assert_int_equal(crm_log_open(c->dir, "acme-hotels", NULL, &c->log, &why),
+                     CRM_OK);
+}
+
 int
 main(void)
 {
@@ -1321,6 +1362,8 @@ main(void)
                                         teardown),
         cmocka_unit_test(test_checkpoint_round_interrupted),
         cmocka_unit_test(test_cache_bound),
+        cmocka_unit_test_setup_teardown(test_one_process_per_log, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_readers_race_new_streams, setup,
                                         teardown),
     };
