@@ -397,24 +397,9 @@ data_file(const char *dir, uint64_t from, int *zeros)
 {
     char path[600];
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    *zeros = 1;
-    static char buf[65536];
-    for (off_t off = (off_t)from; off < st.st_size && *zeros;) {
-        ssize_t n = pread(fd, buf, sizeof(buf), off);
-        assert_true(n > 0);
-        for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != 0) {
-                *zeros = 0;
-                break;
-            }
-        off += n;
-    }
-    close(fd);
-    return st.st_size;
+    long long size = fx_file_tail_zero(path, (long long)from, zeros);
+    assert_true(size >= 0);
+    return (off_t)size;
 }
 
 /* The file runs ahead of the pages LMDB uses, with zeros, so that a

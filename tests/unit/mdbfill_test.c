@@ -71,21 +71,9 @@ file_size(size_t from, int *zeros)
 {
     char path[600];
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    static char buf[65536];
-    *zeros = 1;
-    for (off_t off = (off_t)from; off < st.st_size && *zeros;) {
-        ssize_t n = pread(fd, buf, sizeof(buf), off);
-        assert_true(n > 0);
-        for (ssize_t i = 0; i < n && *zeros; i++)
-            *zeros = buf[i] == 0;
-        off += n;
-    }
-    close(fd);
-    return (size_t)st.st_size;
+    long long size = fx_file_tail_zero(path, (long long)from, zeros);
+    assert_true(size >= 0);
+    return (size_t)size;
 }
 
 static void
