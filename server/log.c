@@ -984,7 +984,7 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
 /* Makes room ahead of the next commits: the map grows before it is full
  * (a MAP_FULL redo stays rare) and the data file is written ahead
  * (mdbfill.h: at four events per commit nearly every commit extended the
- * file and paid a journal commit for it). Runs after the group is
+ * file and paid a metadata write for it). Runs after the group is
  * acknowledged, with no write transaction open, so no LMDB write can meet
  * the zeros; the next group waits for it (a remap, or 1 MiB of zeros into
  * the page cache, every few hundred commits at most). */

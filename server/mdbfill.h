@@ -1,12 +1,13 @@
 /* mdbfill.h - an LMDB data file kept written (zeros) ahead of the pages
  * in use.
  *
- * A commit whose pages extend the data file makes fdatasync commit the
- * file system's journal too (the file's new size and blocks); overwriting
- * blocks that exist costs the data write alone. With a few events per
- * commit nearly every commit extends the file; one chunk of zeros written
- * ahead costs one journal commit, in the fdatasync of the commit after
- * it. The zeros lie past LMDB's last page, where no reader looks, and
+ * A commit whose pages extend the data file makes fdatasync write the
+ * file's metadata too (its new size and block map: the inode on ext4
+ * without a journal, a journal commit with one), a second synchronous
+ * write; overwriting blocks that exist costs the data write alone. With a
+ * few events per commit nearly every commit extends the file; one chunk
+ * of zeros written ahead costs that metadata write once, in the fdatasync
+ * of the commit after it. The zeros lie past LMDB's last page, where no reader looks, and
  * LMDB overwrites them as it allocates. */
 #ifndef CRM_MDBFILL_H
 #define CRM_MDBFILL_H
