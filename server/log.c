@@ -293,7 +293,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         flock(fd, LOCK_EX | LOCK_NB) != 0) {
         err = crm_error_set(
             why, errno == EWOULDBLOCK ? CRM_ERR_UNAVAILABLE : CRM_ERR_IO,
-            "the log in %s is open in another process", dir);
+            "the log of tenant %s is open in another process", tenant);
         goto fail;
     }
     log->fill_end = crm_mdbfill_start(log->env); /* an earlier run's zeros */

@@ -559,6 +559,49 @@ test_sighup_reloads(void **state)
     free(log);
 }
 
+/* A second crmd started on the same data directory shares the registry
+ * (keys work) but cannot write a tenant log the first one has open: its
+ * appends get unavailable, and nothing is written, until the first stops. */
+static void
+test_second_crmd_same_data(void **state)
+{
+    (void)state;
+    fx_crmd a, b;
+    char keys[CRM_ROLE__COUNT][128];
+    assert_int_equal(fx_crmd_start(&a, 0, NULL), 0);
+    assert_int_equal(fx_tenant(&a, "shared", keys), 0);
+    crm_client *ca = fx_client(&a, a.url, keys[CRM_ROLE_AGENT]);
+    const msgpack_object *res;
+    crm_error why;
+    crm_event_in ev;
+    fx_event(&ev, "guest-2nd", "web.product_viewed",
+             FX_BODY(FX_S("product", "spa")));
+    assert_int_equal(append(ca, &ev, 1, &res, &why), CRM_OK);
+
+    char data[600], opkey[600];
+    snprintf(data, sizeof(data), "%s/data", a.dir);
+    snprintf(opkey, sizeof(opkey), "%s/operator.key", a.dir);
+    const char *const extra[] = {"--data", data, "--operator-key-file", opkey,
+                                 NULL};
+    assert_int_equal(fx_crmd_start(&b, 0, extra), 0);
+    crm_client *cb = fx_client(&b, b.url, keys[CRM_ROLE_AGENT]);
+    fx_event(&ev, "guest-2nd", "web.product_viewed",
+             FX_BODY(FX_S("product", "bar")));
+    assert_int_equal(append(cb, &ev, 1, &res, &why), CRM_ERR_UNAVAILABLE);
+    assert_non_null(strstr(why.msg, "another process"));
+    assert_int_equal(head_of(ca), 1);
+
+    /* once the first has stopped, the second takes the log over */
+    crm_client_close(ca);
+    assert_int_equal(fx_crmd_stop_clean(&a), 0);
+    assert_int_equal(append(cb, &ev, 1, &res, &why), CRM_OK);
+    assert_int_equal(head_of(cb), 2);
+    crm_client_close(cb);
+    assert_int_equal(fx_crmd_stop_clean(&b), 0);
+    fx_crmd_cleanup(&b);
+    fx_crmd_cleanup(&a);
+}
+
 int
 main(void)
 {
@@ -572,6 +615,7 @@ main(void)
         cmocka_unit_test(test_metrics_endpoint),
         cmocka_unit_test(test_log_lines_carry_request_ids),
         cmocka_unit_test(test_sighup_reloads),
+        cmocka_unit_test(test_second_crmd_same_data),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
