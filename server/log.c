@@ -207,7 +207,7 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
 }
 
 static void *writer_main(void *arg);
-static void room_ahead(crm_log *log);
+static void room_ahead(crm_log *log, int fill);
 
 crm_err
 crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
@@ -297,7 +297,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     log->fill_end = crm_mdbfill_start(log->env); /* an earlier run's zeros */
-    room_ahead(log);
+    room_ahead(log, 0); /* the zeros wait for a commit: reads need none */
 
     if ((rc = mdb_txn_begin(log->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->dbi_log)) != 0 ||
@@ -986,15 +986,17 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
  * (mdbfill.h: at four events per commit nearly every commit extended the
  * file and paid a metadata write for it). Runs after the group is
  * acknowledged, with no write transaction open, so no LMDB write can meet
- * the zeros; the next group waits for it (a remap, or 1 MiB of zeros into
- * the page cache, every few hundred commits at most). */
+ * the zeros; the next group waits for it (a remap, or up to 1 MiB of
+ * zeros into the page cache, every few hundred commits at most). At open
+ * (fill 0) only the map: a log opened for reads writes nothing. */
 static void
-room_ahead(crm_log *log)
+room_ahead(crm_log *log, int fill)
 {
     size_t used = crm_mdbfill_used(log->env);
     if (used > log->map_size / 4 * 3)
         grow_map(log, 0);
-    crm_mdbfill(log->env, used, log->map_size, &log->fill_end);
+    if (fill)
+        crm_mdbfill(log->env, used, log->map_size, &log->fill_end);
 }
 
 /* The submitters acknowledged by one commit come back with their next
@@ -1093,7 +1095,7 @@ writer_main(void *arg)
         last_group = g.nb;
         ack_group(log, g.list);
         deadline_in(&dl, log->group_wait_ns);
-        room_ahead(log);
+        room_ahead(log, 1);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);

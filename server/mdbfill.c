@@ -29,15 +29,25 @@ crm_mdbfill_start(MDB_env *env)
     return (size_t)st.st_size;
 }
 
+size_t
+crm_mdbfill_chunk(size_t used)
+{
+    size_t c = used / 4;
+    return c < CRM_MDBFILL_MIN   ? CRM_MDBFILL_MIN
+           : c > CRM_MDBFILL_MAX ? CRM_MDBFILL_MAX
+                                 : c;
+}
+
 void
 crm_mdbfill(MDB_env *env, size_t used, size_t map_size, size_t *end)
 {
-    static const char zeros[CRM_MDBFILL_CHUNK / FILL_IOV];
+    static const char zeros[CRM_MDBFILL_MAX / FILL_IOV];
+    size_t chunk = crm_mdbfill_chunk(used);
     if (*end < used)
         *end = used;
-    if (*end - used >= CRM_MDBFILL_LOW)
+    if (*end - used >= chunk / 2)
         return;
-    size_t to = used + CRM_MDBFILL_CHUNK;
+    size_t to = used + chunk;
     if (to > map_size)
         to = map_size;
     int fd;

@@ -92,7 +92,7 @@ test_fill_ahead(void **state)
     assert_true(end <= used + 2 * ms.ms_psize);
 
     crm_mdbfill(env, used, map, &end);
-    assert_int_equal(end, used + CRM_MDBFILL_CHUNK);
+    assert_int_equal(end, used + CRM_MDBFILL_MIN); /* a small file */
     assert_int_equal(file_size(used, &zeros), end);
     assert_true(zeros);
 
@@ -106,17 +106,18 @@ test_fill_ahead(void **state)
     assert_int_equal(file_size(0, &zeros), used + 4096);
     assert_int_equal(truncate(path, (off_t)end), 0);
 
-    /* LMDB writes over the zeros; once within CRM_MDBFILL_LOW of the end,
+    /* LMDB writes over the zeros; once within half a chunk of the end,
      * the next chunk follows */
     int n = 10;
-    while (crm_mdbfill_used(env) + CRM_MDBFILL_LOW <= end) {
-        put(env, n, 50);
-        n += 50;
+    while (end - crm_mdbfill_used(env) >=
+           crm_mdbfill_chunk(crm_mdbfill_used(env)) / 2) {
+        put(env, n, 5);
+        n += 5;
     }
     used = crm_mdbfill_used(env);
     assert_true(used <= end);
     crm_mdbfill(env, used, map, &end);
-    assert_int_equal(end, used + CRM_MDBFILL_CHUNK);
+    assert_int_equal(end, used + crm_mdbfill_chunk(used));
     assert_int_equal(file_size(used, &zeros), end);
     assert_true(zeros);
     assert_true(check(env, n));
@@ -126,8 +127,8 @@ test_fill_ahead(void **state)
     env = open_env(map);
     assert_int_equal(crm_mdbfill_used(env), used);
     assert_int_equal(crm_mdbfill_start(env), end);
-    put(env, n, 50);
-    n += 50;
+    put(env, n, 5);
+    n += 5;
     assert_true(check(env, n));
     assert_int_equal(file_size(0, &zeros), end); /* within the zeros */
     mdb_env_close(env);
@@ -141,7 +142,7 @@ test_fill_stops_at_the_map(void **state)
 {
     (void)state;
     fx_tmpdir(dir, sizeof(dir), "mdbfill-map");
-    size_t map = 512u << 10;
+    size_t map = 96u << 10; /* less than what is used plus a chunk */
     MDB_env *env = open_env(map);
     put(env, 0, 20);
     size_t used = crm_mdbfill_used(env), end = crm_mdbfill_start(env);
@@ -158,10 +159,23 @@ test_fill_stops_at_the_map(void **state)
     fx_rmrf(dir);
 }
 
+/* A quarter of what is in use, from 64 KiB to 1 MiB. */
+static void
+test_chunk_follows_the_file(void **state)
+{
+    (void)state;
+    assert_int_equal(crm_mdbfill_chunk(0), CRM_MDBFILL_MIN);
+    assert_int_equal(crm_mdbfill_chunk(100u << 10), CRM_MDBFILL_MIN);
+    assert_int_equal(crm_mdbfill_chunk(1u << 20), 256u << 10);
+    assert_int_equal(crm_mdbfill_chunk(4u << 20), CRM_MDBFILL_MAX);
+    assert_int_equal(crm_mdbfill_chunk((size_t)100 << 30), CRM_MDBFILL_MAX);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunk_follows_the_file),
         cmocka_unit_test(test_fill_ahead),
         cmocka_unit_test(test_fill_stops_at_the_map),
     };
