@@ -289,11 +289,16 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     /* One process writes a log (the heads in memory, the zeros ahead of
      * the pages): the data file is flocked while it is open. */
     int fd;
-    if (mdb_env_get_fd(log->env, &fd) != 0 ||
-        flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        err = crm_error_set(
-            why, errno == EWOULDBLOCK ? CRM_ERR_UNAVAILABLE : CRM_ERR_IO,
-            "the log of tenant %s is open in another process", tenant);
+    if ((rc = mdb_env_get_fd(log->env, &fd)) != 0 ||
+        (rc = flock(fd, LOCK_EX | LOCK_NB) != 0 ? errno : 0) != 0) {
+        err = rc == EWOULDBLOCK
+                  ? crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                                  "the log of tenant %s is open in another "
+                                  "process",
+                                  tenant)
+                  : crm_error_set(why, CRM_ERR_IO,
+                                  "cannot lock the log of tenant %s: %s",
+                                  tenant, strerror(rc));
         goto fail;
     }
     log->fill_end = crm_mdbfill_start(log->env); /* an earlier run's zeros */
