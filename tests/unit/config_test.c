@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "fixture.h"
 
 static char dir[512];
@@ -843,6 +844,27 @@ test_long_path_keeps_line(void **state)
     expect_msg(&why, at);
 }
 
+/* The example shipped in deploy/ loads as it is, with its documented
+ * values. */
+static void
+test_shipped_example(void **state)
+{
+    (void)state;
+    crm_config c;
+    crm_error why;
+    const char *path = CRM_SOURCE_DIR "/deploy/crmd.conf.example";
+    if (LOAD(&c, &why, "--config", path) != CRM_OK)
+        fail_msg("load %s: %s", path, why.msg);
+    assert_string_equal(c.data_dir, "/var/lib/crmd");
+    assert_int_equal(c.nlisten, 2);
+    assert_int_equal(c.contexts, 128);
+    assert_int_equal(c.log_level, CRM_INFO);
+    assert_string_equal(c.operator_key_file, "/etc/crmd/operator.key");
+    assert_int_equal(c.map_size_mb, 64);
+    assert_int_equal(c.group_wait_us, CRM_LOG_GROUP_WAIT_US);
+    crm_config_free(&c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -851,6 +873,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_defaults),
         T(test_file_every_key),
+        T(test_shipped_example),
         T(test_file_http_off_and_levels),
         T(test_flags_override_file),
         T(test_listen_limit),
