@@ -148,6 +148,15 @@ const char *crm_log_tenant(const crm_log *log);
 
 void crm_log_stats_get(crm_log *log, crm_log_stats *st);
 
+/* What a batch's check (batch.h) may read: the log as the write
+ * transaction sees it, this commit's earlier batches included. */
+struct MDB_txn;
+/* Version of a stream's last event; CRM_ERR_NOT_FOUND if it has none. */
+crm_err crm_log_view_stream(const crm_log_view *v, const char *stream,
+                            size_t len, uint64_t *version);
+/* The write transaction itself, read-only for the check (projections). */
+struct MDB_txn *crm_log_view_txn(const crm_log_view *v);
+
 /* Checks the whole log: positions dense from 1, every record well formed
  * and of this tenant, the hash chain from genesis, every stream's versions
  * dense from 0 and linked, the streams and event_ids indexes agreeing with
