@@ -228,6 +228,9 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->want = 1;
     log->on_commit = o.on_commit;
     log->on_commit_arg = o.on_commit_arg;
+    log->progress = o.progress;
+    log->progress_arg = o.progress_arg;
+    pthread_mutex_init(&log->txn_mu, NULL);
     pthread_mutex_init(&log->mu, NULL);
     /* the group deadline is on the monotonic clock: a step of the wall
      * clock must not hold a group open */
@@ -258,7 +261,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     if ((rc = mdb_env_create(&log->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(log->env, 32)) != 0 ||
+        (rc = mdb_env_set_maxdbs(log->env, 8 + 2 * CRM_PROJ_MAX * CRM_PROJ_DBS_MAX)) != 0 ||
         (rc = mdb_env_set_maxreaders(log->env, 512)) != 0 ||
         (rc = mdb_env_set_mapsize(log->env, log->map_size)) != 0 ||
         (rc = mdb_env_open(log->env, dir, MDB_NOTLS, 0600)) != 0) {
@@ -310,7 +313,9 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     if ((err = upgrade_format(log, txn, why)) != CRM_OK ||
-        (err = replay_heads(log, txn, why)) != CRM_OK)
+        (err = replay_heads(log, txn, why)) != CRM_OK ||
+        (err = crm_proj_open(txn, log->dbi_meta, o.projections,
+                             o.nprojections, &log->proj, why)) != CRM_OK)
         goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -326,6 +331,17 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     log->writer_running = 1;
+    /* A projection whose stored format is not this build's is rebuilt
+     * before the log is served. */
+    for (size_t i = 0; i < crm_proj_count(log->proj); i++) {
+        if (!crm_proj_stale(log->proj, i))
+            continue;
+        crm_log_rebuilt r;
+        size_t nr;
+        if ((err = crm_log_rebuild(log, crm_proj_def_at(log->proj, i)->name,
+                                   &r, &nr, why)) != CRM_OK)
+            goto fail;
+    }
     *out = log;
     return CRM_OK;
 fail:
@@ -355,6 +371,8 @@ crm_log_close(crm_log *log)
     crm_scache_free(log->pending);
     free(log->ckpt_snap);
     free(log->wg);
+    crm_proj_close(log->proj);
+    pthread_mutex_destroy(&log->txn_mu);
     pthread_mutex_destroy(&log->ovl_mu);
     pthread_rwlock_destroy(&log->maplock);
     pthread_cond_destroy(&log->cv);
@@ -378,6 +396,12 @@ void
 crm_log_genesis(crm_log *log, uint8_t hash[CRM_HASH_LEN])
 {
     memcpy(hash, log->genesis, CRM_HASH_LEN);
+}
+
+const crm_proj_set *
+crm_log_projections(const crm_log *log)
+{
+    return log->proj;
 }
 
 const char *

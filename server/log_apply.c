@@ -353,6 +353,16 @@ crm_log_apply_batch(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
                 b->careful = 1;
             return rc;
         }
+        if (crm_proj_count(log->proj) > 0) {
+            /* the projections see the record exactly as a rebuild will */
+            crm_record r;
+            msgpack_zone_clear(log->wzone);
+            if (crm_record_decode(dst, v.mv_size, log->wzone, &r, NULL) !=
+                CRM_OK)
+                return MDB_CORRUPTED;
+            if ((rc = crm_proj_apply(log->proj, txn, &r)) != 0)
+                return rc;
+        }
 
         *pos = h.position;
         e->position = h.position;

@@ -57,6 +57,12 @@ struct crm_log {
     size_t cache_streams; /* clean heads kept in memory, at most */
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
+    crm_proj_set *proj;
+    void (*progress)(void *, const char *, uint64_t, uint64_t);
+    void *progress_arg;
+    /* Whoever writes the environment holds it: the writer for a group and
+     * the room it makes after, a rebuild for one of its transactions. */
+    pthread_mutex_t txn_mu;
 
     /* Readers hold it shared for the life of a read txn; the writer takes
      * it exclusively to remap when the map grows. */
@@ -169,6 +175,9 @@ void crm_log_ckpt_end(crm_log *log);
 /* log_writer.c */
 void *crm_log_writer_main(void *arg);
 void crm_log_room_ahead(crm_log *log, int fill);
+/* Enlarges the map (txn_mu held, no write transaction open); 0 or -1
+ * at map_max. */
+int crm_log_grow_map(crm_log *log, size_t want);
 
 /* log_read.c. Visits the records at positions from, from+1, ... in txn,
  * each decoded (into z, cleared per record). fn returns nonzero to stop.

@@ -242,3 +242,30 @@ done:
     return err;
 }
 
+
+crm_err
+crm_log_proj_get(crm_log *log, const char *proj, size_t db, const void *key,
+                 size_t klen, void *out, size_t cap, size_t *len)
+{
+    int i = crm_proj_find(log->proj, proj);
+    if (i < 0 || db >= crm_proj_def_at(log->proj, (size_t)i)->ndbs)
+        return CRM_ERR_NOT_FOUND;
+    MDB_txn *txn;
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
+    if (err != CRM_OK)
+        return err;
+    MDB_dbi dbi;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = crm_proj_dbi(log->proj, txn, (size_t)i, db, &dbi);
+    if (rc == 0)
+        rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) {
+        *len = v.mv_size;
+        memcpy(out, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+    } else {
+        err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND
+                                 : crm_mdb_fail(NULL, rc, "projection read");
+    }
+    crm_log_rd_end(log, txn);
+    return err;
+}

@@ -14,8 +14,8 @@
 #include "mdbfill.h"
 
 /* Enlarges the map; readers are held off while LMDB remaps. */
-static int
-grow_map(crm_log *log, size_t want)
+int
+crm_log_grow_map(crm_log *log, size_t want)
 {
     size_t next = log->map_size < GIB ? log->map_size * 2 : log->map_size + GIB;
     if (next < want)
@@ -174,6 +174,8 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
                 rc = ENOMEM;
             pthread_mutex_unlock(&log->ovl_mu);
         }
+        if (rc == 0 && pos != log->head_pos)
+            rc = crm_proj_mark(log->proj, txn, pos);
         if (rc == 0 && (pos != log->head_pos || ckpt)) {
             uint8_t hv[HEADVAL_LEN];
             put_be64(hv, pos);
@@ -190,7 +192,7 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
         if (rc == LOG_REDO)
             continue; /* a batch met a stored id: redo it carefully */
         if (rc == MDB_MAP_FULL) {
-            if (grow_map(log, 0) == 0)
+            if (crm_log_grow_map(log, 0) == 0)
                 continue; /* redo the whole group in a larger map */
             fail_group(list, CRM_ERR_UNAVAILABLE,
                        "tenant storage is at its size limit");
@@ -277,7 +279,7 @@ crm_log_room_ahead(crm_log *log, int fill)
 {
     size_t used = crm_mdbfill_used(log->env);
     if (used > log->map_size / 4 * 3)
-        grow_map(log, 0);
+        crm_log_grow_map(log, 0);
     if (fill)
         crm_mdbfill(log->env, used, log->map_size, &log->fill_end);
 }
@@ -359,7 +361,9 @@ crm_log_writer_main(void *arg)
              * tenant that went quiet after a burst replays little. */
             log->ckpt_asked = 0;
             pthread_mutex_unlock(&log->mu);
+            pthread_mutex_lock(&log->txn_mu);
             run_group(log, NULL, 0, 0, NULL);
+            pthread_mutex_unlock(&log->txn_mu);
             pthread_mutex_lock(&log->mu);
             continue;
         }
@@ -374,16 +378,20 @@ crm_log_writer_main(void *arg)
         take_queued(log, &g);
         pthread_mutex_unlock(&log->mu);
 
+        pthread_mutex_lock(&log->txn_mu);
         run_group(log, &g, 0, last_group, &dl);
         last_group = g.nb;
         ack_group(log, g.list);
         deadline_in(&dl, log->group_wait_ns);
         crm_log_room_ahead(log, 1);
+        pthread_mutex_unlock(&log->txn_mu);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
     /* A clean close leaves nothing to replay. */
+    pthread_mutex_lock(&log->txn_mu);
     run_group(log, NULL, 1, 0, NULL);
+    pthread_mutex_unlock(&log->txn_mu);
     return NULL;
 }
 
