@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Install the Debian packages crmd needs to build and test. Idempotent:
 # only packages that are missing are installed. Needs root or sudo.
+#
+#   ./deploy/install-deps.sh        what building, testing and the quickstart use
+#   ./deploy/install-deps.sh --ci   also what CI uses (debootstrap, for .ci/fresh-root)
 set -euo pipefail
 
+# openssl: deploy/gen-certs.sh, which the TLS tests run.
 pkgs=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config openssl
   libuv1-dev liblmdb-dev lmdb-utils libnng-dev libmsgpack-dev libssl-dev
   libcmocka-dev libinih-dev libjansson-dev
 )
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ci) pkgs+=(debootstrap); shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
