@@ -17,7 +17,7 @@
 
 #define BATCH_EVENTS 500
 /* Streams whose new version the table output names; past these it says
- * how many more there were (--json lists every version). */
+ * there were more (--json lists every version). */
 #define STREAMS_SHOWN 20
 /* Requests stay well below CRM_RPC_MAX_MSG so a batch of large bodies is
  * split rather than refused whole as too_large. */

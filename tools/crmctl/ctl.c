@@ -1,7 +1,6 @@
 /* ctl.c - argument parsing, failure reporting and calls for crmctl. */
 #include "ctl.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
