@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log_int.h"
+#include "batch_int.h"
 
 void
 crm_batch_free(crm_batch *b)
@@ -15,6 +15,13 @@ crm_batch_free(crm_batch *b)
     free(b->groups);
     msgpack_sbuffer_destroy(&b->content);
     free(b);
+}
+
+void
+crm_batch_set_check(crm_batch *b, crm_batch_check_fn check, void *arg)
+{
+    b->check = check;
+    b->check_arg = arg;
 }
 
 size_t

@@ -14,6 +14,7 @@
 #include "event.h"
 
 typedef struct crm_batch crm_batch;
+typedef struct crm_log_view crm_log_view; /* log.h */
 
 #define CRM_BATCH_MAX 1000         /* events in one append */
 #define CRM_BATCH_BYTES (4u << 20) /* canonical bytes in one append */
@@ -39,6 +40,17 @@ crm_err crm_batch_prepare(const crm_event_in *ev, size_t n,
                           const crm_expect *exp, size_t nexp, const char *actor,
                           size_t actor_len, crm_batch **out, crm_error *why);
 void crm_batch_free(crm_batch *b);
+
+/* A command's own check (a redemption against a balance, say). The
+ * writer runs it inside the write transaction, after the batch's expected
+ * versions and ids have been checked and before its first put, so it sees
+ * everything the batches before it in the same commit wrote. CRM_OK lets
+ * the batch be written; an error (with why) refuses it and nothing of it
+ * is written. Runs on the writer thread: it must be quick and must not
+ * block. view is valid only during the call (log.h, crm_log_view_*). */
+typedef crm_err (*crm_batch_check_fn)(void *arg, const crm_log_view *view,
+                                      const crm_batch *b, crm_error *why);
+void crm_batch_set_check(crm_batch *b, crm_batch_check_fn check, void *arg);
 
 /* After the batch completed with CRM_OK: event i's position and stream
  * version, and whether it was already stored (an idempotent retry). */

@@ -3,8 +3,9 @@
  *
  * A handler reads its args, packs its result into pk and returns CRM_OK;
  * or returns an error (net.c discards whatever was packed); or takes the
- * reply over (RPC_DEFERRED): appends answer from the writer thread once
- * durable, long-polls when the log moves or the wait ends.
+ * reply over (RPC_DEFERRED): appends answer on an NNG thread once the
+ * writer says they are durable, long-polls when the log moves or the
+ * wait ends.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -328,17 +329,29 @@ h_key_list(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
 
 /* --- append ---------------------------------------------------------------- */
 
+/* On the log writer: the commit is durable. Everything else (packing,
+ * metrics, the log line, the send) happens on an NNG thread, so the
+ * writer can begin the next group at once. NNG runs completions on its
+ * own threads, never inside nng_sleep_aio. */
 static void
 append_done(crm_batch *b, void *arg)
 {
     rpc_ctx *c = arg;
+    (void)b;
+    crm_log_head(c->log, &c->ack_head, NULL);
+    nng_sleep_aio(0, c->reply_aio);
+}
+
+void
+net_append_reply_cb(void *arg)
+{
+    rpc_ctx *c = arg;
+    crm_batch *b = c->batch;
     crm_error why;
     crm_err err = crm_batch_result(b, &why);
     if (err == CRM_OK) {
         msgpack_packer *pk = &c->pk;
         size_t n = crm_batch_count(b), dups = 0;
-        uint64_t head;
-        crm_log_head(c->log, &head, NULL);
         msgpack_pack_map(pk, 4);
         crm_mp_pack_cstr(pk, "positions");
         msgpack_pack_array(pk, n);
@@ -351,7 +364,7 @@ append_done(crm_batch *b, void *arg)
         for (size_t i = 0; i < n; i++)
             msgpack_pack_uint64(pk, crm_batch_version(b, i));
         KV_U64(pk, "duplicates", dups);
-        KV_U64(pk, "head", head);
+        KV_U64(pk, "head", c->ack_head);
     }
     net_finish(c, err, &why);
 }

@@ -29,6 +29,7 @@
 #include "err.h"
 #include "event.h"
 #include "hash.h"
+#include "proj.h"
 
 typedef struct crm_log crm_log;
 
@@ -57,6 +58,14 @@ typedef struct crm_log_opts {
                                     CRM_LOG_GROUP_WAIT_MAX */
     crm_log_commit_fn on_commit; /* may be NULL */
     void *on_commit_arg;
+    /* projections kept inline in every append's transaction (proj.h);
+     * one whose stored format differs is rebuilt by crm_log_open */
+    const crm_proj_def *const *projections;
+    size_t nprojections;
+    /* progress of rebuilds, now and then (may be NULL); any thread */
+    void (*progress)(void *arg, const char *projection, uint64_t done,
+                     uint64_t total);
+    void *progress_arg;
 } crm_log_opts;
 
 #define CRM_LOG_GROUP_BUCKETS 12
@@ -147,6 +156,45 @@ void crm_log_genesis(crm_log *log, uint8_t hash[CRM_HASH_LEN]);
 const char *crm_log_tenant(const crm_log *log);
 
 void crm_log_stats_get(crm_log *log, crm_log_stats *st);
+
+/* What one projection's rebuild did. */
+typedef struct crm_log_rebuilt {
+    char name[32];
+    uint64_t events;   /* records applied */
+    uint64_t position; /* the head it reached and went live at */
+    double seconds;
+    int identical;     /* the rebuilt state equals the inline one */
+    char diff[160];    /* else the first difference */
+} crm_log_rebuilt;
+
+/* Rebuilds projection name (NULL: every one) from the log into its other
+ * generation while appends go on, in transactions of a few thousand
+ * records between the writer's commits, and makes it live in the
+ * transaction that reaches the head, after comparing it with the inline
+ * state (out[i].identical). out holds room for every projection; *n says
+ * how many were rebuilt. CRM_ERR_NOT_FOUND for an unknown name. Blocks:
+ * call it from a worker thread, never from the writer's callbacks. */
+crm_err crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
+                        size_t *n, crm_error *why);
+
+/* Reads key in database db of projection proj as the last commit left it,
+ * copying at most cap bytes of the value to out (*len: its whole size).
+ * CRM_ERR_NOT_FOUND for an unknown projection or key. Any thread. */
+crm_err crm_log_proj_get(crm_log *log, const char *proj, size_t db,
+                         const void *key, size_t klen, void *out, size_t cap,
+                         size_t *len);
+
+/* The log's projections (owned by the log; NULL when it has none). */
+const crm_proj_set *crm_log_projections(const crm_log *log);
+
+/* What a batch's check (batch.h) may read: the log as the write
+ * transaction sees it, this commit's earlier batches included. */
+struct MDB_txn;
+/* Version of a stream's last event; CRM_ERR_NOT_FOUND if it has none. */
+crm_err crm_log_view_stream(const crm_log_view *v, const char *stream,
+                            size_t len, uint64_t *version);
+/* The write transaction itself, read-only for the check (projections). */
+struct MDB_txn *crm_log_view_txn(const crm_log_view *v);
 
 /* Checks the whole log: positions dense from 1, every record well formed
  * and of this tenant, the hash chain from genesis, every stream's versions

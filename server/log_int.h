@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "batch_int.h"
 #include "log.h"
 #include "record.h"
 #include "scache.h"
@@ -28,39 +29,18 @@
 #define LOG_FORMAT "2" /* 2: stream_skip */
 #define HEADVAL_LEN (8 + CRM_HASH_LEN + 8)
 #define GROUP_BYTES (32u << 20)
-#define LOG_REDO (-1) /* apply(): redo the group (not an LMDB code) */
+/* Convention inside the log's files: functions that work in a write
+ * transaction return an int, 0 or an LMDB error code or LOG_REDO; what
+ * leaves the module returns crm_err. */
+#define LOG_REDO (-1) /* redo the group (not an LMDB code) */
 
-typedef struct bevent {
-    size_t off, len; /* canonical content in batch->content */
-    uint8_t digest[CRM_DIGEST_LEN];
-    uint32_t group;
-    uint8_t dup;
-    uint64_t position, version;
-} bevent;
-
-typedef struct bgroup {
-    size_t off, len; /* stream id bytes in batch->content */
-    int64_t expect;
-    int expect_set; /* an expectation named this stream */
-    /* writer state while the batch is applied */
-    int exists, has_new, touched;
+/* What the writer works out for one stream group of the batch it is
+ * checking and sealing (writer thread only; log->wg, indexed like
+ * batch->groups). */
+typedef struct wgroup {
+    int exists, has_new;
     uint64_t version, last_pos;
-} bgroup;
-
-struct crm_batch {
-    size_t n, ngroups;
-    bevent *ev;
-    bgroup *groups;
-    msgpack_sbuffer content;
-    char actor[CRM_ACTOR_MAX];
-    size_t actor_len;
-    crm_error why;
-    crm_log_done_fn done;
-    void *done_arg;
-    crm_batch *next;
-    int careful; /* look ids up before writing (a retry was detected) */
-    int acked;   /* crm_log_append: the outcome is in (under ack_mu) */
-};
+} wgroup;
 
 struct crm_log {
     char tenant[CRM_TENANT_MAX + 1];
@@ -77,6 +57,12 @@ struct crm_log {
     size_t cache_streams; /* clean heads kept in memory, at most */
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
+    crm_proj_set *proj;
+    void (*progress)(void *, const char *, uint64_t, uint64_t);
+    void *progress_arg;
+    /* Whoever writes the environment holds it: the writer for a group and
+     * the room it makes after, a rebuild for one of its transactions. */
+    pthread_mutex_t txn_mu;
 
     /* Readers hold it shared for the life of a read txn; the writer takes
      * it exclusively to remap when the map grows. */
@@ -101,6 +87,8 @@ struct crm_log {
     crm_log_stats st;
 
     msgpack_zone *wzone; /* writer thread only */
+    wgroup *wg;          /* writer thread only: per stream group */
+    size_t wg_cap;
 
     /* Stream heads newer than the streams index. The writer alone changes
      * it (under ovl_mu, right after a commit and before acknowledging);
@@ -151,12 +139,56 @@ skip_due(uint64_t version)
     return version % SKIP_EVERY == SKIP_EVERY - 1;
 }
 
-/* The stream id of a batch's group, inside the batch's content. */
-static inline const uint8_t *
-batch_stream(const crm_batch *b, const bgroup *g)
-{
-    return (const uint8_t *)b->content.data + g->off;
-}
+/* A record as stored, as the indexes need it: the primary knows these
+ * from the batch, a rebuild or a replica from the decoded record.
+ * Pointers are borrowed for the call. digest may be NULL (computed from
+ * content). */
+typedef struct crm_stored {
+    uint64_t position, version;
+    const uint8_t *id; /* CRM_ID_LEN bytes */
+    const char *stream;
+    size_t stream_len;
+    const uint8_t *content; /* canonical content (event.h) */
+    size_t content_len;
+    const uint8_t *digest;
+} crm_stored;
+
+/* log_apply.c. Checks b inside txn and, if it passes, seals its new events
+ * at *pos + 1... chained from hash (both advanced) and indexes them. 0 with
+ * b->why.code CRM_OK (written) or set (refused, nothing written), an LMDB
+ * error, or LOG_REDO (an id turned out stored: the group is redone with b
+ * careful). Writer thread. */
+int crm_log_apply_batch(crm_log *log, MDB_txn *txn, crm_batch *b,
+                        uint64_t *pos, uint8_t hash[CRM_HASH_LEN], int64_t now);
+
+/* The one indexing path of a stored record: event_ids (MDB_NOOVERWRITE
+ * unless careful; LOG_REDO when the id is there), stream_skip, and the
+ * stream head in log->pending. 0 or an LMDB error (ENOMEM). */
+int crm_log_index_record(crm_log *log, MDB_txn *txn, const crm_stored *s,
+                         int careful);
+
+/* log_ckpt.c: checkpoint rounds of stream heads (writer thread). */
+int crm_log_ckpt_begin(crm_log *log);
+int crm_log_ckpt_slice(crm_log *log, MDB_txn *txn, int all, size_t *end);
+void crm_log_ckpt_end(crm_log *log);
+
+/* log_writer.c */
+void *crm_log_writer_main(void *arg);
+void crm_log_room_ahead(crm_log *log, int fill);
+/* Enlarges the map (txn_mu held, no write transaction open); 0 or -1
+ * at map_max. */
+int crm_log_grow_map(crm_log *log, size_t want);
+
+/* log_read.c. Visits the records at positions from, from+1, ... in txn,
+ * each decoded (into z, cleared per record). fn returns nonzero to stop.
+ * CRM_OK at the end or when fn stopped; CRM_ERR_CORRUPT (why says which
+ * position, *bad_pos is it when not NULL) for a record that does not
+ * decode; an LMDB failure translated. */
+typedef int (*crm_log_scan_fn)(void *arg, uint64_t key_pos, const MDB_val *raw,
+                               const crm_record *r);
+crm_err crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from,
+                     msgpack_zone *z, crm_log_scan_fn fn, void *arg,
+                     uint64_t *bad_pos, crm_error *why);
 
 /* A read transaction, holding the map lock shared (see maplock). */
 crm_err crm_log_rd_begin(crm_log *log, MDB_txn **txn, crm_error *why);

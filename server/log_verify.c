@@ -32,6 +32,103 @@ snapshot(crm_scache *dst, const crm_scache *heads)
     return crm_scache_merge(dst, heads);
 }
 
+/* The scan's state: what the records so far say. */
+typedef struct vscan {
+    crm_log *log;
+    MDB_txn *txn;
+    uint64_t expect, streams_at, ckpt_to, nskips;
+    uint8_t hash[CRM_HASH_LEN];
+    crm_scache *heads, *at_sa, *at_ct;
+    crm_err err;
+    crm_error *why;
+    uint64_t *bad_position;
+} vscan;
+
+/* One record, in position order; nonzero (vs->err set) at the first
+ * fault. */
+static int
+check_record(void *arg, uint64_t pos, const MDB_val *v, const crm_record *rp)
+{
+    vscan *vs = arg;
+    crm_log *log = vs->log;
+    MDB_txn *txn = vs->txn;
+    crm_error *why = vs->why;
+    uint64_t *bad_position = vs->bad_position;
+    const crm_record r = *rp;
+    crm_err err = CRM_OK;
+    if (pos != vs->expect) {
+        err = bad(why, bad_position, vs->expect, "position %llu is missing",
+                  (unsigned long long)vs->expect);
+        goto done;
+    }
+    if (r.h.position != pos || r.h.tenant_len != log->tenant_len ||
+        memcmp(r.h.tenant, log->tenant, log->tenant_len) != 0) {
+        err = bad(why, bad_position, pos,
+                  "position %llu: record names another position or tenant",
+                  (unsigned long long)pos);
+        goto done;
+    }
+    if (!crm_record_verify(v->mv_data, &r, vs->hash)) {
+        err = bad(why, bad_position, pos, "position %llu: hash chain broken",
+                  (unsigned long long)pos);
+        goto done;
+    }
+    memcpy(vs->hash, r.hash, CRM_HASH_LEN);
+
+    /* Stream links, from the heads this scan has seen: version 0 starts
+     * a stream, every later event follows the previous one of its stream
+     * with the next version. */
+    const crm_shead *prev = crm_scache_get(vs->heads, r.stream, r.stream_len);
+    if (prev ? (r.h.version != prev->version + 1 ||
+                r.h.stream_prev != prev->position)
+             : (r.h.version != 0 || r.h.stream_prev != 0)) {
+        err = bad(why, bad_position, pos,
+                  "position %llu: stream version not dense",
+                  (unsigned long long)pos);
+        goto done;
+    }
+    if (crm_scache_put(vs->heads, r.stream, r.stream_len, r.h.version, pos) !=
+        0) {
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto done;
+    }
+    /* the heads as they stood at streams_at and at ckpt_to */
+    if ((pos == vs->streams_at && snapshot(vs->at_sa, vs->heads) != 0) ||
+        (pos == vs->ckpt_to && snapshot(vs->at_ct, vs->heads) != 0)) {
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto done;
+    }
+    if (skip_due(r.h.version)) {
+        uint8_t kb[SKIPKEY_MAX];
+        MDB_val sk = {skip_key(kb, r.stream, r.stream_len, r.h.version), kb},
+                sv;
+        if (mdb_get(txn, log->dbi_skip, &sk, &sv) != 0 || sv.mv_size != 8 ||
+            get_be64(sv.mv_data) != pos) {
+            err = bad(why, bad_position, pos,
+                      "position %llu: stream skip index disagrees",
+                      (unsigned long long)pos);
+            goto done;
+        }
+        vs->nskips++;
+    }
+
+    MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
+    uint8_t dg[CRM_DIGEST_LEN];
+    crm_event_digest(r.content, r.content_len, dg);
+    if (mdb_get(txn, log->dbi_ids, &ik, &iv) != 0 ||
+        iv.mv_size != IDVAL_LEN || get_be64(iv.mv_data) != pos ||
+        memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) != 0) {
+        err = bad(why, bad_position, pos,
+                  "position %llu: idempotency index disagrees",
+                  (unsigned long long)pos);
+        goto done;
+    }
+    vs->expect++;
+done:
+    vs->err = err;
+    return err != CRM_OK;
+}
+
 crm_err
 crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
 {
@@ -97,98 +194,18 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
         goto done;
     }
 
-    memcpy(hash, log->genesis, CRM_HASH_LEN);
-    if ((rc = mdb_cursor_open(txn, log->dbi_log, &cur)) != 0) {
-        err = crm_mdb_fail(why, rc, "cursor");
+    vscan vs = {.log = log, .txn = txn, .expect = 1, .heads = heads,
+                .at_sa = at_sa, .at_ct = at_ct, .streams_at = streams_at,
+                .ckpt_to = ckpt_to, .why = why, .bad_position = bad_position};
+    memcpy(vs.hash, log->genesis, CRM_HASH_LEN);
+    err = crm_log_scan(log, txn, 1, z, check_record, &vs, bad_position, why);
+    if (err == CRM_OK)
+        err = vs.err;
+    if (err != CRM_OK)
         goto done;
-    }
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), expect++) {
-        crm_record r;
-        uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
-        if (pos != expect) {
-            err = bad(why, bad_position, expect, "position %llu is missing",
-                      (unsigned long long)expect);
-            goto done;
-        }
-        msgpack_zone_clear(z);
-        crm_error e;
-        if (crm_record_decode(v.mv_data, v.mv_size, z, &r, &e) != CRM_OK) {
-            err = bad(why, bad_position, pos, "position %llu: %s",
-                      (unsigned long long)pos, e.msg);
-            goto done;
-        }
-        if (r.h.position != pos || r.h.tenant_len != log->tenant_len ||
-            memcmp(r.h.tenant, log->tenant, log->tenant_len) != 0) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: record names another position or "
-                      "tenant",
-                      (unsigned long long)pos);
-            goto done;
-        }
-        if (!crm_record_verify(v.mv_data, &r, hash)) {
-            err =
-                bad(why, bad_position, pos, "position %llu: hash chain broken",
-                    (unsigned long long)pos);
-            goto done;
-        }
-        memcpy(hash, r.hash, CRM_HASH_LEN);
-
-        /* Stream links, from the heads this scan has seen: version 0 starts
-         * a stream, every later event follows the previous one of its
-         * stream with the next version. */
-        const crm_shead *prev = crm_scache_get(heads, r.stream, r.stream_len);
-        if (prev ? (r.h.version != prev->version + 1 ||
-                    r.h.stream_prev != prev->position)
-                 : (r.h.version != 0 || r.h.stream_prev != 0)) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: stream version not dense",
-                      (unsigned long long)pos);
-            goto done;
-        }
-        if (crm_scache_put(heads, r.stream, r.stream_len, r.h.version, pos) !=
-            0) {
-            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
-            goto done;
-        }
-        /* the heads as they stood at streams_at and at ckpt_to */
-        if ((pos == streams_at && snapshot(at_sa, heads) != 0) ||
-            (pos == ckpt_to && snapshot(at_ct, heads) != 0)) {
-            err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
-            goto done;
-        }
-        if (skip_due(r.h.version)) {
-            uint8_t kb[SKIPKEY_MAX];
-            MDB_val sk = {skip_key(kb, r.stream, r.stream_len, r.h.version),
-                          kb},
-                    sv;
-            if (mdb_get(txn, log->dbi_skip, &sk, &sv) != 0 || sv.mv_size != 8 ||
-                get_be64(sv.mv_data) != pos) {
-                err = bad(why, bad_position, pos,
-                          "position %llu: stream skip index disagrees",
-                          (unsigned long long)pos);
-                goto done;
-            }
-            nskips++;
-        }
-
-        MDB_val ik = {CRM_ID_LEN, (void *)r.id}, iv;
-        uint8_t dg[CRM_DIGEST_LEN];
-        crm_event_digest(r.content, r.content_len, dg);
-        if (mdb_get(txn, log->dbi_ids, &ik, &iv) != 0 ||
-            iv.mv_size != IDVAL_LEN || get_be64(iv.mv_data) != pos ||
-            memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) != 0) {
-            err = bad(why, bad_position, pos,
-                      "position %llu: idempotency index disagrees",
-                      (unsigned long long)pos);
-            goto done;
-        }
-    }
-    if (rc != MDB_NOTFOUND) {
-        err = crm_mdb_fail(why, rc, "scan");
-        goto done;
-    }
+    expect = vs.expect;
+    nskips = vs.nskips;
+    memcpy(hash, vs.hash, CRM_HASH_LEN);
     if (expect - 1 != head_pos || memcmp(hash, head_hash, CRM_HASH_LEN) != 0) {
         err =
             bad(why, bad_position, expect,
@@ -201,12 +218,11 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
      * every stream that existed then has an entry, and each entry is its
      * stream's head at streams_at or, while a checkpoint round is under
      * way, at a moment up to ckpt_to. */
-    mdb_cursor_close(cur);
-    cur = NULL;
     if ((rc = mdb_cursor_open(txn, log->dbi_streams, &cur)) != 0) {
         err = crm_mdb_fail(why, rc, "cursor");
         goto done;
     }
+    MDB_val k, v;
     uint64_t nids = 0, nold = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {

@@ -510,7 +510,8 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
         if ((rv = nng_ctx_open(&c->ctx, s->sock)) != 0 ||
             (rv = nng_aio_alloc(&c->recv_aio, recv_cb, c)) != 0 ||
             (rv = nng_aio_alloc(&c->send_aio, send_cb, c)) != 0 ||
-            (rv = nng_aio_alloc(&c->timer, timer_cb, c)) != 0) {
+            (rv = nng_aio_alloc(&c->timer, timer_cb, c)) != 0 ||
+            (rv = nng_aio_alloc(&c->reply_aio, net_append_reply_cb, c)) != 0) {
             err = crm_error_set(why, CRM_ERR_INTERNAL, "rep context: %s",
                                 nng_strerror(rv));
             goto fail;
@@ -625,6 +626,10 @@ crm_server_free(crm_server *s)
      * (send_cb may run until the send aios are stopped below). */
     crm_store_close(s->store);
     s->store = NULL;
+    /* the appends that close committed have their replies on the way */
+    for (int i = 0; s->ctxs && i < s->nctx; i++)
+        if (s->ctxs[i].reply_aio)
+            nng_aio_stop(s->ctxs[i].reply_aio);
     for (int i = 0; s->ctxs && i < s->nctx; i++)
         if (s->ctxs[i].send_aio)
             nng_aio_stop(s->ctxs[i].send_aio);
@@ -644,6 +649,8 @@ crm_server_free(crm_server *s)
         }
         if (c->timer)
             nng_aio_free(c->timer);
+        if (c->reply_aio)
+            nng_aio_free(c->reply_aio);
         if (c->req)
             nng_msg_free(c->req);
         if (c->rep)

@@ -73,6 +73,10 @@ struct rpc_ctx {
     double t0;
 
     crm_batch *batch; /* append in flight */
+    /* the append's reply is packed and sent on an NNG thread, not the
+     * log writer's: append_done only notes the head and wakes this */
+    nng_aio *reply_aio;
+    uint64_t ack_head;
     int parked, resumed;
     uint64_t wait_from;
     rpc_ctx *wnext;
@@ -116,6 +120,10 @@ void net_finish(rpc_ctx *c, crm_err err, const crm_error *why);
  * once with c->resumed set, as if wait_ms were 0. The handler needs no
  * check of its own. Any thread; takes srv->mu. */
 void net_park(rpc_ctx *c, uint64_t from, int wait_ms);
+
+/* reply_aio's callback (handlers.c): packs and sends an append's reply
+ * on an NNG thread once the writer has acknowledged its batch. */
+void net_append_reply_cb(void *arg);
 
 /* msgpack_packer write callback appending to the context's reply; a
  * failure marks the reply so it is replaced by a no_memory error. */

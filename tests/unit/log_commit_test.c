@@ -177,6 +177,100 @@ expect_n(crm_log *log, int n)
     fx_reset();
 }
 
+/* A command's check runs in the write transaction before the batch's
+ * first put. Two "redemptions" of one guest queued into the same group
+ * each allow themselves only while the guest has at most one event: the
+ * first passes, the second sees the first's write in the same
+ * transaction and is refused with the check's error, writing nothing,
+ * while a third batch of the group is written. */
+typedef struct redeem {
+    const char *guest;
+    int calls;
+} redeem;
+
+static crm_err
+at_most_one(void *arg, const crm_log_view *view, const crm_batch *b,
+            crm_error *why)
+{
+    uint64_t version;
+    redeem *r = arg;
+    r->calls++;
+    crm_err err = crm_log_view_stream(view, r->guest, strlen(r->guest),
+                                      &version);
+    if (err == CRM_ERR_NOT_FOUND)
+        return crm_error_set(why, CRM_ERR_NOT_FOUND, "no such guest");
+    assert_int_equal(err, CRM_OK);
+    assert_non_null(crm_log_view_txn(view));
+    if (version >= 1)
+        return crm_error_set(why, CRM_ERR_CONFLICT,
+                             "guest is at version %llu",
+                             (unsigned long long)version);
+    return CRM_OK;
+}
+
+static void
+test_check_phase_refuses_inside_the_group(void **state)
+{
+    (void)state;
+    char dir[512];
+    fx_tmpdir(dir, sizeof(dir), "check");
+    crm_log *log = open_log(dir, 0);
+    crm_error why;
+    crm_batch *first = spend("redeemer", 1, NULL, 0);
+    assert_int_equal(crm_log_append(log, first, &why), CRM_OK);
+    crm_batch_free(first);
+
+    /* no guest yet: the check refuses and the stream stays absent */
+    redeem rg = {"ghost", 0}, rr = {"redeemer", 0};
+    crm_batch *ghost = spend("ghost", 1, NULL, 0);
+    crm_batch_set_check(ghost, at_most_one, &rg);
+    assert_int_equal(crm_log_append(log, ghost, &why), CRM_ERR_NOT_FOUND);
+    assert_int_equal(rg.calls, 1);
+    crm_batch_free(ghost);
+
+    crm_log_stats st0 = stats(log);
+    ticket tx, t[3];
+    crm_batch *x = spend("warm-up", 1, NULL, 0), *b[3];
+    H.armed = 1;
+    submit(log, x, &tx);
+    wait_held(&H); /* the next three queue up and share one group */
+    b[0] = spend("redeemer", -100, NULL, 0);
+    b[1] = spend("redeemer", -200, NULL, 0);
+    b[2] = spend("bystander", 5, NULL, 0);
+    crm_batch_set_check(b[0], at_most_one, &rr);
+    crm_batch_set_check(b[1], at_most_one, &rr);
+    for (int i = 0; i < 3; i++)
+        submit(log, b[i], &t[i]);
+    release(&H);
+    wait_ticket(&tx);
+    for (int i = 0; i < 3; i++)
+        wait_ticket(&t[i]);
+    crm_log_stats st = stats(log);
+    assert_int_equal(st.commits - st0.commits, 2);
+    assert_int_equal(crm_batch_result(b[0], NULL), CRM_OK);
+    assert_int_equal(crm_batch_result(b[1], &why), CRM_ERR_CONFLICT);
+    assert_non_null(strstr(why.msg, "version 1"));
+    assert_int_equal(crm_batch_result(b[2], NULL), CRM_OK);
+    assert_int_equal(rr.calls, 2);
+    /* the refused batch wrote nothing: three events went in, dense */
+    assert_int_equal(st.position - st0.position, 3);
+    assert_int_equal(crm_batch_position(b[2], 0), crm_batch_position(b[0], 0) + 1);
+    uint64_t version, pos;
+    assert_int_equal(crm_log_stream_info(log, "redeemer", 8, &version, &pos),
+                     CRM_OK);
+    assert_int_equal(version, 1);
+    assert_int_equal(crm_log_stream_info(log, "ghost", 5, &version, &pos),
+                     CRM_ERR_NOT_FOUND);
+
+    for (int i = 0; i < 3; i++)
+        crm_batch_free(b[i]);
+    crm_batch_free(x);
+    assert_int_equal(crm_log_verify(log, NULL, NULL), CRM_OK);
+    crm_log_close(log);
+    fx_reset();
+    fx_rmrf(dir);
+}
+
 /* --- tests -------------------------------------------------------------- */
 
 /* Expecting four, the writer opens the group with the first batch, holds
@@ -461,6 +555,7 @@ main(void)
         cmocka_unit_test(test_arrivals_checked_one_by_one),
         cmocka_unit_test(test_arrivals_fill_the_map),
         cmocka_unit_test(test_file_filled_ahead),
+        cmocka_unit_test(test_check_phase_refuses_inside_the_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,298 @@
+/* proj.c - the projection engine: generations, meta, inline application
+ * and the steps of a rebuild. */
+#include "proj.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "counts.h"
+
+#define META_LEN 13 /* format u32 BE, live generation u8, position u64 BE */
+
+typedef struct proj {
+    const crm_proj_def *def;
+    MDB_dbi dbi[2][CRM_PROJ_DBS_MAX];
+    MDB_dbi meta;
+    char meta_key[40];
+    size_t meta_key_len;
+    uint32_t format; /* as stored */
+    int live;
+    uint64_t position;
+} proj;
+
+struct crm_proj_set {
+    proj p[CRM_PROJ_MAX];
+    size_t n;
+};
+
+static void
+put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int
+write_meta(proj *p, MDB_txn *txn, uint32_t format, int live, uint64_t pos)
+{
+    uint8_t b[META_LEN];
+    put_be(b, format, 4);
+    b[4] = (uint8_t)live;
+    put_be(b + 5, pos, 8);
+    MDB_val k = {p->meta_key_len, p->meta_key}, v = {META_LEN, b};
+    return mdb_put(txn, p->meta, &k, &v, 0);
+}
+
+crm_err
+crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
+              size_t n, crm_proj_set **out, crm_error *why)
+{
+    *out = NULL;
+    if (n > CRM_PROJ_MAX)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "at most %d projections", CRM_PROJ_MAX);
+    crm_proj_set *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    for (size_t i = 0; i < n; i++) {
+        proj *p = &s->p[i];
+        p->def = defs[i];
+        p->meta = dbi_meta;
+        p->meta_key_len = (size_t)snprintf(p->meta_key, sizeof(p->meta_key),
+                                           "proj:%s", defs[i]->name);
+        for (int g = 0; g < 2; g++) {
+            for (size_t d = 0; d < defs[i]->ndbs; d++) {
+                char name[96];
+                snprintf(name, sizeof(name), "p:%s:%d:%s", defs[i]->name, g,
+                         defs[i]->dbs[d]);
+                int rc = mdb_dbi_open(txn, name, MDB_CREATE, &p->dbi[g][d]);
+                if (rc != 0) {
+                    crm_proj_close(s);
+                    return crm_error_set(why, CRM_ERR_IO,
+                                         "projection %s: %s", defs[i]->name,
+                                         mdb_strerror(rc));
+                }
+            }
+        }
+        MDB_val k = {p->meta_key_len, p->meta_key}, v;
+        int rc = mdb_get(txn, dbi_meta, &k, &v);
+        if (rc == 0 && v.mv_size == META_LEN) {
+            p->format = (uint32_t)get_be(v.mv_data, 4);
+            p->live = ((const uint8_t *)v.mv_data)[4] & 1;
+            p->position = get_be((const uint8_t *)v.mv_data + 5, 8);
+        } else if (rc == MDB_NOTFOUND) {
+            /* new: empty at position 0, to be built from the log */
+            p->format = 0;
+            p->live = 0;
+            p->position = 0;
+        } else {
+            crm_proj_close(s);
+            return crm_error_set(why, CRM_ERR_CORRUPT,
+                                 "projection %s: meta unreadable",
+                                 defs[i]->name);
+        }
+    }
+    s->n = n;
+    *out = s;
+    return CRM_OK;
+}
+
+void
+crm_proj_close(crm_proj_set *s)
+{
+    free(s); /* handles belong to the environment */
+}
+
+size_t
+crm_proj_count(const crm_proj_set *s)
+{
+    return s ? s->n : 0;
+}
+
+const crm_proj_def *
+crm_proj_def_at(const crm_proj_set *s, size_t i)
+{
+    return s->p[i].def;
+}
+
+int
+crm_proj_find(const crm_proj_set *s, const char *name)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (strcmp(s->p[i].def->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+uint64_t
+crm_proj_position(const crm_proj_set *s, size_t i)
+{
+    return s->p[i].position;
+}
+
+int
+crm_proj_stale(const crm_proj_set *s, size_t i)
+{
+    return s->p[i].format != s->p[i].def->format;
+}
+
+int
+crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
+{
+    for (size_t i = 0; s && i < s->n; i++) {
+        proj *p = &s->p[i];
+        if (p->format != p->def->format)
+            continue; /* being rebuilt: not served, not kept */
+        crm_proj_ctx cx = {txn, p->dbi[p->live]};
+        int rc = p->def->apply(&cx, r);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+crm_proj_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position)
+{
+    for (size_t i = 0; s && i < s->n; i++) {
+        proj *p = &s->p[i];
+        if (p->format != p->def->format)
+            continue;
+        int rc = write_meta(p, txn, p->format, p->live, position);
+        if (rc != 0)
+            return rc;
+        p->position = position; /* an aborted commit redoes the group */
+    }
+    return 0;
+}
+
+int
+crm_proj_rebuild_begin(crm_proj_set *s, MDB_txn *txn, size_t i)
+{
+    proj *p = &s->p[i];
+    for (size_t d = 0; d < p->def->ndbs; d++) {
+        int rc = mdb_drop(txn, p->dbi[!p->live][d], 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+crm_proj_rebuild_apply(crm_proj_set *s, MDB_txn *txn, size_t i,
+                       const crm_record *r)
+{
+    proj *p = &s->p[i];
+    crm_proj_ctx cx = {txn, p->dbi[!p->live]};
+    return p->def->apply(&cx, r);
+}
+
+/* Compares two databases key by key and value by value; 1 if equal,
+ * else 0 with the first differing key (hex, bounded) in diff. */
+static int
+same_db(MDB_txn *txn, MDB_dbi a, MDB_dbi b, const char *what, char *diff,
+        size_t diff_len, int *rc)
+{
+    MDB_cursor *ca = NULL, *cb = NULL;
+    int same = 1;
+    if ((*rc = mdb_cursor_open(txn, a, &ca)) != 0 ||
+        (*rc = mdb_cursor_open(txn, b, &cb)) != 0)
+        goto done;
+    MDB_val ka, va, kb, vb;
+    int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST),
+        rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+    while (ra == 0 && rb == 0) {
+        if (ka.mv_size != kb.mv_size ||
+            memcmp(ka.mv_data, kb.mv_data, ka.mv_size) != 0 ||
+            va.mv_size != vb.mv_size ||
+            memcmp(va.mv_data, vb.mv_data, va.mv_size) != 0)
+            break;
+        ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+        rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+    }
+    if (ra == MDB_NOTFOUND && rb == MDB_NOTFOUND)
+        goto done;
+    if ((ra != 0 && ra != MDB_NOTFOUND) || (rb != 0 && rb != MDB_NOTFOUND)) {
+        *rc = ra != 0 && ra != MDB_NOTFOUND ? ra : rb;
+        goto done;
+    }
+    same = 0;
+    const MDB_val *k = ra == 0 ? &ka : &kb;
+    size_t at = (size_t)snprintf(diff, diff_len, "%s: key ", what);
+    for (size_t j = 0; j < k->mv_size && j < 32 && at + 3 < diff_len; j++)
+        at += (size_t)snprintf(diff + at, diff_len - at, "%02x",
+                               ((const uint8_t *)k->mv_data)[j]);
+done:
+    if (ca)
+        mdb_cursor_close(ca);
+    if (cb)
+        mdb_cursor_close(cb);
+    return same;
+}
+
+int
+crm_proj_rebuild_finish(crm_proj_set *s, MDB_txn *txn, size_t i,
+                        uint64_t position, int *identical, char *diff,
+                        size_t diff_len)
+{
+    proj *p = &s->p[i];
+    int rc = 0, old = p->live;
+    *identical = 1;
+    if (diff_len)
+        diff[0] = '\0';
+    for (size_t d = 0; d < p->def->ndbs && *identical; d++) {
+        *identical = same_db(txn, p->dbi[old][d], p->dbi[!old][d],
+                             p->def->dbs[d], diff, diff_len, &rc);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t d = 0; d < p->def->ndbs; d++)
+        if ((rc = mdb_drop(txn, p->dbi[old][d], 0)) != 0)
+            return rc;
+    return write_meta(p, txn, p->def->format, !old, position);
+}
+
+void
+crm_proj_swapped(crm_proj_set *s, size_t i, uint64_t position)
+{
+    proj *p = &s->p[i];
+    p->live = !p->live;
+    p->format = p->def->format;
+    p->position = position;
+}
+
+int
+crm_proj_dbi(const crm_proj_set *s, MDB_txn *txn, size_t i, size_t db,
+             MDB_dbi *out)
+{
+    const proj *p = &s->p[i];
+    MDB_val k = {p->meta_key_len, (void *)p->meta_key}, v;
+    int rc = mdb_get(txn, p->meta, &k, &v);
+    int live = 0;
+    if (rc == 0 && v.mv_size == META_LEN)
+        live = ((const uint8_t *)v.mv_data)[4] & 1;
+    else if (rc != MDB_NOTFOUND)
+        return rc ? rc : MDB_CORRUPTED;
+    *out = p->dbi[live][db];
+    return 0;
+}
+
+const crm_proj_def *
+crm_proj_builtin(const char *name)
+{
+    static const crm_proj_def *const all[] = {&crm_proj_counts};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}

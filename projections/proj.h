@@ -1,0 +1,102 @@
+/*
+ * proj.h - the projection engine: views kept as pure functions of a
+ * tenant's log, in named databases of the tenant's LMDB environment.
+ *
+ * A projection is one module with one small interface (crm_proj_def): its
+ * name, a format version, the databases it owns and an apply function
+ * that folds one stored record into them inside a given write
+ * transaction. Projections read neither the clock nor the network and
+ * never append: what depends on "now" is computed when asked.
+ *
+ * Each projection's databases exist in two generations, "p:<name>:<g>:<db>"
+ * with g 0 or 1; meta "proj:<name>" says which one is live, its format and
+ * the position it has applied. The server applies every live projection
+ * inline, in the append's own transaction. A rebuild fills the other
+ * generation from the log and, in the transaction that reaches the head,
+ * compares it with the live one and makes it live: readers never see a
+ * half-built view, and a rebuild killed half-way leaves the live one as
+ * it was.
+ *
+ * Functions that work inside a transaction return 0 or an LMDB error code;
+ * the others return crm_err. The set is used by one writer at a time
+ * (the log serialises writers); readers only call crm_proj_dbi.
+ */
+#ifndef CRM_PROJ_H
+#define CRM_PROJ_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "record.h"
+
+#define CRM_PROJ_DBS_MAX 4
+#define CRM_PROJ_MAX 16
+
+typedef struct crm_proj_set crm_proj_set;
+
+/* What apply sees: the transaction and the databases of the generation it
+ * writes, in the order of def->dbs. */
+typedef struct crm_proj_ctx {
+    MDB_txn *txn;
+    const MDB_dbi *dbi;
+} crm_proj_ctx;
+
+typedef struct crm_proj_def {
+    const char *name;   /* [a-z0-9_]{1,24} */
+    uint32_t format;    /* a change rebuilds the projection on open */
+    size_t ndbs;
+    const char *dbs[CRM_PROJ_DBS_MAX];
+    /* Folds r into the projection: 0 or an LMDB error. Pure. */
+    int (*apply)(const crm_proj_ctx *cx, const crm_record *r);
+} crm_proj_def;
+
+/* Opens the databases of defs[0..n) (both generations) in txn, a write
+ * transaction of the tenant environment that the caller commits, and
+ * reads their meta from dbi_meta. Projections with no meta yet start at
+ * position 0, generation 0. */
+crm_err crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta,
+                      const crm_proj_def *const *defs, size_t n,
+                      crm_proj_set **out, crm_error *why);
+void crm_proj_close(crm_proj_set *s); /* accepts NULL */
+
+size_t crm_proj_count(const crm_proj_set *s);
+const crm_proj_def *crm_proj_def_at(const crm_proj_set *s, size_t i);
+/* Index of the projection called name, or -1. */
+int crm_proj_find(const crm_proj_set *s, const char *name);
+/* Its applied position; whether its stored format differs from the
+ * def's (it must be rebuilt before it is served). */
+uint64_t crm_proj_position(const crm_proj_set *s, size_t i);
+int crm_proj_stale(const crm_proj_set *s, size_t i);
+
+/* Inline: folds r into every live projection that is not stale. */
+int crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r);
+/* Records in meta that every live projection has applied up to position
+ * (once per commit, in the commit's transaction). */
+int crm_proj_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position);
+
+/* Rebuild of projection i into its other generation. begin empties it;
+ * apply folds one record into it; finish (in the transaction that has
+ * applied every record up to position, the head) compares it with the
+ * live generation (*identical, and the first differing key as text in
+ * diff when not), makes it live at position with the def's format, and
+ * empties the old one. After the transaction of finish commits, call
+ * crm_proj_swapped; if it aborts, nothing changed. */
+int crm_proj_rebuild_begin(crm_proj_set *s, MDB_txn *txn, size_t i);
+int crm_proj_rebuild_apply(crm_proj_set *s, MDB_txn *txn, size_t i,
+                           const crm_record *r);
+int crm_proj_rebuild_finish(crm_proj_set *s, MDB_txn *txn, size_t i,
+                            uint64_t position, int *identical, char *diff,
+                            size_t diff_len);
+void crm_proj_swapped(crm_proj_set *s, size_t i, uint64_t position);
+
+/* For readers: the handle of database db of projection i that is live in
+ * txn (read from txn's meta, so a read never mixes generations). */
+int crm_proj_dbi(const crm_proj_set *s, MDB_txn *txn, size_t i, size_t db,
+                 MDB_dbi *out);
+
+/* The projections this build knows, for crmd's configuration. */
+const crm_proj_def *crm_proj_builtin(const char *name);
+
+#endif

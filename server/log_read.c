@@ -1,0 +1,271 @@
+/*
+ * log_read.c - reads of a tenant log: the whole log from a position, one
+ * stream by version, stream heads, and the one scan-and-decode loop that
+ * opening, verification and rebuilds share.
+ */
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log_int.h"
+#include "mdberr.h"
+
+crm_err
+crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from, msgpack_zone *z,
+             crm_log_scan_fn fn, void *arg, uint64_t *bad_pos, crm_error *why)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
+    if (rc != 0)
+        return crm_mdb_fail(why, rc, "cursor");
+    uint8_t kb[8];
+    put_be64(kb, from ? from : 1);
+    MDB_val k = {8, kb}, v;
+    crm_err err = CRM_OK;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t pos = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+        crm_record r;
+        crm_error e;
+        msgpack_zone_clear(z);
+        if (crm_record_decode(v.mv_data, v.mv_size, z, &r, &e) != CRM_OK) {
+            if (bad_pos)
+                *bad_pos = pos;
+            err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                "position %llu: unreadable record: %s",
+                                (unsigned long long)pos, e.msg);
+            break;
+        }
+        if (fn(arg, pos, &v, &r) != 0)
+            break;
+    }
+    if (err == CRM_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = crm_mdb_fail(why, rc, "scan");
+    mdb_cursor_close(cur);
+    return err;
+}
+
+crm_err
+crm_log_rd_begin(crm_log *log, MDB_txn **txn, crm_error *why)
+{
+    pthread_rwlock_rdlock(&log->maplock);
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, txn);
+    if (rc != 0) {
+        pthread_rwlock_unlock(&log->maplock);
+        return crm_mdb_fail(why, rc, "begin read");
+    }
+    return CRM_OK;
+}
+
+void
+crm_log_rd_end(crm_log *log, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&log->maplock);
+}
+
+crm_err
+crm_log_read_all(crm_log *log, uint64_t from, size_t max,
+                 crm_log_visit_fn visit, void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
+    if (err != CRM_OK)
+        return err;
+    int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
+    if (rc != 0) {
+        crm_log_rd_end(log, txn);
+        return crm_mdb_fail(NULL, rc, "cursor");
+    }
+    uint8_t kb[8];
+    put_be64(kb, from ? from : 1);
+    MDB_val k = {8, kb}, v;
+    size_t n = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0)
+            break;
+        if (max && ++n >= max)
+            break;
+    }
+    err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK
+                                          : crm_mdb_fail(NULL, rc, "scan");
+    mdb_cursor_close(cur);
+    crm_log_rd_end(log, txn);
+    return err;
+}
+
+/* The head of a stream from the overlay; 1 if it was there. Must be
+ * called before the caller's read transaction begins (see ovl_mu). */
+static int
+overlay_head(crm_log *log, const char *stream, size_t len, uint64_t *version,
+             uint64_t *position)
+{
+    pthread_mutex_lock(&log->ovl_mu);
+    const crm_shead *h = crm_scache_get(log->overlay, stream, len);
+    if (h) {
+        *version = h->version;
+        *position = h->position;
+    }
+    pthread_mutex_unlock(&log->ovl_mu);
+    return h != NULL;
+}
+
+crm_err
+crm_log_stream_info(crm_log *log, const char *stream, size_t len,
+                    uint64_t *version, uint64_t *position)
+{
+    MDB_txn *txn;
+    if (overlay_head(log, stream, len, version, position))
+        return CRM_OK;
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
+    if (err != CRM_OK)
+        return err;
+    MDB_val k = {len, (void *)stream}, v;
+    int rc = mdb_get(txn, log->dbi_streams, &k, &v);
+    if (rc == 0 && v.mv_size == STREAMVAL_LEN) {
+        *version = get_be64(v.mv_data);
+        *position = get_be64((const uint8_t *)v.mv_data + 8);
+    } else {
+        err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND
+              : rc == 0          ? CRM_ERR_CORRUPT
+                                 : crm_mdb_fail(NULL, rc, "stream lookup");
+    }
+    crm_log_rd_end(log, txn);
+    return err;
+}
+
+typedef struct hop {
+    uint64_t pos;
+    MDB_val v;
+} hop;
+
+/* Moves (*version, *position) back to the stream's first skip entry at
+ * or after version `at`, if there is one before *version. */
+static void
+skip_to(crm_log *log, MDB_txn *txn, const char *stream, size_t len, uint64_t at,
+        uint64_t *version, uint64_t *position)
+{
+    MDB_cursor *cur;
+    uint8_t kb[SKIPKEY_MAX];
+    MDB_val k = {skip_key(kb, stream, len, at), kb}, v;
+    if (mdb_cursor_open(txn, log->dbi_skip, &cur) != 0)
+        return; /* the walk from the head is slower, not wrong */
+    /* Stream ids hold no byte below 0x20 and versions start with 0x00, so
+     * the entries of one stream sort together and a key of another stream
+     * never has this length and prefix. */
+    if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 &&
+        k.mv_size == len + 8 && memcmp(k.mv_data, stream, len) == 0 &&
+        v.mv_size == 8) {
+        uint64_t ver = get_be64((const uint8_t *)k.mv_data + len);
+        if (ver >= at && ver < *version) {
+            *version = ver;
+            *position = get_be64(v.mv_data);
+        }
+    }
+    mdb_cursor_close(cur);
+}
+
+crm_err
+crm_log_read_stream(crm_log *log, const char *stream, size_t len,
+                    uint64_t from_version, size_t max, crm_log_visit_fn visit,
+                    void *arg)
+{
+    MDB_txn *txn;
+    msgpack_zone *z = NULL;
+    hop *hops = NULL;
+    uint64_t last_ver, pos;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return CRM_ERR_NOT_FOUND;
+    int cached = overlay_head(log, stream, len, &last_ver, &pos);
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
+    if (err != CRM_OK)
+        return err;
+    if (!cached) {
+        MDB_val k = {len, (void *)stream}, v;
+        int rc = mdb_get(txn, log->dbi_streams, &k, &v);
+        if (rc != 0 || v.mv_size != STREAMVAL_LEN) {
+            err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND : CRM_ERR_CORRUPT;
+            goto done;
+        }
+        last_ver = get_be64(v.mv_data);
+        pos = get_be64((const uint8_t *)v.mv_data + 8);
+    }
+    if (from_version > last_ver)
+        goto done;
+
+    /* The walk back along stream_prev starts at the first skip entry at or
+     * after the last version asked for, or at the head: at most max +
+     * SKIP_EVERY hops however long the stream. */
+    uint64_t want_last = last_ver;
+    if (max && max - 1 < last_ver - from_version)
+        want_last = from_version + max - 1;
+    if (last_ver - want_last >= SKIP_EVERY)
+        skip_to(log, txn, stream, len, want_last, &last_ver, &pos);
+
+    /* The map pointers stay valid for the whole read transaction, so
+     * nothing is copied. */
+    size_t n = (size_t)(last_ver - from_version + 1);
+    if ((hops = malloc(n * sizeof(*hops))) == NULL ||
+        (z = msgpack_zone_new(2048)) == NULL) {
+        err = CRM_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = n; i-- > 0;) {
+        uint8_t kb[8];
+        crm_record r;
+        put_be64(kb, pos);
+        MDB_val rk = {8, kb};
+        if (mdb_get(txn, log->dbi_log, &rk, &hops[i].v) != 0) {
+            err = CRM_ERR_CORRUPT;
+            goto done;
+        }
+        hops[i].pos = pos;
+        msgpack_zone_clear(z);
+        if (crm_record_decode(hops[i].v.mv_data, hops[i].v.mv_size, z, &r,
+                              NULL) != CRM_OK ||
+            r.h.version != from_version + i) {
+            err = CRM_ERR_CORRUPT;
+            goto done;
+        }
+        pos = r.h.stream_prev;
+    }
+    for (size_t i = 0; i < n && (!max || i < max); i++)
+        if (visit(arg, hops[i].pos, hops[i].v.mv_data, hops[i].v.mv_size))
+            break;
+done:
+    if (z)
+        msgpack_zone_free(z);
+    free(hops);
+    crm_log_rd_end(log, txn);
+    return err;
+}
+
+
+crm_err
+crm_log_proj_get(crm_log *log, const char *proj, size_t db, const void *key,
+                 size_t klen, void *out, size_t cap, size_t *len)
+{
+    int i = crm_proj_find(log->proj, proj);
+    if (i < 0 || db >= crm_proj_def_at(log->proj, (size_t)i)->ndbs)
+        return CRM_ERR_NOT_FOUND;
+    MDB_txn *txn;
+    crm_err err = crm_log_rd_begin(log, &txn, NULL);
+    if (err != CRM_OK)
+        return err;
+    MDB_dbi dbi;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = crm_proj_dbi(log->proj, txn, (size_t)i, db, &dbi);
+    if (rc == 0)
+        rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) {
+        *len = v.mv_size;
+        memcpy(out, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+    } else {
+        err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND
+                                 : crm_mdb_fail(NULL, rc, "projection read");
+    }
+    crm_log_rd_end(log, txn);
+    return err;
+}

@@ -1,0 +1,143 @@
+/*
+ * log_rebuild.c - rebuilding projections from the log while appends go
+ * on (proj.h: the other generation is filled, then made live).
+ *
+ * The rebuild runs on the caller's thread in write transactions of at
+ * most CHUNK records, each under txn_mu, so the writer commits between
+ * them. The transaction whose scan reaches the end of the log is the one
+ * that finishes: no commit can come in between while txn_mu is held, so
+ * the rebuilt generation is then exactly at the head, where the inline
+ * one is too, and the two are compared before the swap.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log_int.h"
+#include "mdberr.h"
+
+#define CHUNK 20000 /* records per transaction: a few ms of the writer's time */
+
+typedef struct chunk {
+    crm_proj_set *set;
+    MDB_txn *txn;
+    size_t proj;
+    uint64_t last, n;
+    int rc;
+} chunk;
+
+static int
+fold(void *arg, uint64_t key_pos, const MDB_val *raw, const crm_record *r)
+{
+    chunk *c = arg;
+    (void)raw;
+    c->rc = crm_proj_rebuild_apply(c->set, c->txn, c->proj, r);
+    if (c->rc != 0)
+        return 1;
+    c->last = key_pos;
+    return ++c->n >= CHUNK;
+}
+
+/* One write transaction of the rebuild: begins (from == 0) or folds the
+ * next records in, finishing when they run out. *done once live. */
+static crm_err
+step(crm_log *log, size_t i, msgpack_zone *z, uint64_t *from,
+     crm_log_rebuilt *out, int *done, crm_error *why)
+{
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+        if (rc != 0)
+            return crm_mdb_fail(why, rc, "rebuild");
+        chunk c = {log->proj, txn, i, 0, 0, 0};
+        crm_err err = CRM_OK;
+        int finished = 0;
+        uint64_t head = log->head_pos; /* stable: txn_mu is held */
+        if (*from == 0) {
+            rc = crm_proj_rebuild_begin(log->proj, txn, i);
+        } else {
+            err = crm_log_scan(log, txn, *from, z, fold, &c, NULL, why);
+            rc = c.rc;
+            if (err == CRM_OK && rc == 0 && c.n < CHUNK) {
+                finished = 1;
+                rc = crm_proj_rebuild_finish(log->proj, txn, i, head,
+                                             &out->identical, out->diff,
+                                             sizeof(out->diff));
+            }
+        }
+        if (err != CRM_OK) {
+            mdb_txn_abort(txn);
+            return err;
+        }
+        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+        if (rc == MDB_MAP_FULL && crm_log_grow_map(log, 0) == 0)
+            continue;
+        if (rc != 0)
+            return crm_mdb_fail(why, rc, "rebuild");
+        if (*from == 0)
+            *from = 1;
+        else if (c.n > 0)
+            *from = c.last + 1;
+        out->events += c.n;
+        if (finished) {
+            crm_proj_swapped(log->proj, i, head);
+            out->position = head;
+            *done = 1;
+        }
+        return CRM_OK;
+    }
+}
+
+static crm_err
+rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
+{
+    const char *name = crm_proj_def_at(log->proj, i)->name;
+    msgpack_zone *z = msgpack_zone_new(4096);
+    if (z == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    int64_t t0 = crm_mono_ns();
+    uint64_t from = 0, total;
+    crm_log_head(log, &total, NULL);
+    int done = 0;
+    crm_err err = CRM_OK;
+    while (!done && err == CRM_OK) {
+        pthread_mutex_lock(&log->txn_mu);
+        err = step(log, i, z, &from, out, &done, why);
+        pthread_mutex_unlock(&log->txn_mu);
+        if (log->progress)
+            log->progress(log->progress_arg, name, out->events,
+                          total > out->events ? total : out->events);
+        /* Let appends that queued meanwhile have their commit first. */
+        pthread_mutex_lock(&log->mu);
+        int waiting = log->qhead != NULL;
+        pthread_mutex_unlock(&log->mu);
+        if (waiting && !done)
+            usleep(500);
+    }
+    out->seconds = (double)(crm_mono_ns() - t0) / 1e9;
+    msgpack_zone_free(z);
+    return err;
+}
+
+crm_err
+crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
+                size_t *n, crm_error *why)
+{
+    *n = 0;
+    int only = -1;
+    if (name && (only = crm_proj_find(log->proj, name)) < 0)
+        return crm_error_set(why, CRM_ERR_NOT_FOUND, "no projection '%s'",
+                             name);
+    for (size_t i = 0; i < crm_proj_count(log->proj); i++) {
+        if (only >= 0 && (size_t)only != i)
+            continue;
+        crm_err err = rebuild_one(log, i, &out[*n], why);
+        if (err != CRM_OK)
+            return err;
+        (*n)++;
+    }
+    return CRM_OK;
+}
