@@ -6,12 +6,17 @@
 #   ./deploy/install-deps.sh --ci   also what CI uses (debootstrap, for .ci/fresh-root)
 set -euo pipefail
 
-# openssl: deploy/gen-certs.sh, which the TLS tests run.
 pkgs=(
-  build-essential cmake pkg-config openssl
+  build-essential cmake pkg-config
   libuv1-dev liblmdb-dev lmdb-utils libnng-dev libmsgpack-dev libssl-dev
   libcmocka-dev libinih-dev libjansson-dev
 )
+
+# Tools the scripts run, not libraries the build links. openssl:
+# deploy/gen-certs.sh, which the TLS tests run (a minimal Debian has no
+# openssl binary).
+pkgs+=(openssl)
+
 while [ $# -gt 0 ]; do
   case "$1" in
     --ci) pkgs+=(debootstrap); shift ;;
