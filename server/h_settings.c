@@ -383,11 +383,21 @@ check_result(crm_settings *s, const msgpack_object *evs,
                                  "earn rate for tier '%s', which is not "
                                  "defined", s->earn[i].tier);
     }
-    for (size_t i = 0; i < s->nrates; i++) {
-        if (strcmp(s->rates[i].currency, s->base_currency) == 0)
+    /* A rate kept from before for what is now the base currency is
+     * harmless (the base is always 1); one given with this change is a
+     * mistake. */
+    for (uint32_t i = 0; i < evs->via.array.size; i++) {
+        const msgpack_object *e = &evs->via.array.ptr[i];
+        const msgpack_object *cur =
+            crm_mp_get(crm_mp_get(e, "body"), "currency");
+        if (crm_mp_is_str(cur) &&
+            crm_schema_name_eq(s->base_currency, cur->via.str.ptr,
+                               cur->via.str.size))
             return crm_error_set(why, CRM_ERR_BAD_FIELD,
-                                 "rates.%s: the base currency has no rate",
-                                 s->rates[i].currency);
+                                 "%s: the base currency has no rate",
+                                 b->label[i]);
+    }
+    for (size_t i = 0; i < s->nrates; i++) {
         if (s->rates[i].rate <= 0)
             return crm_error_set(why, CRM_ERR_BAD_FIELD,
                                  "rates.%s must be above 0",

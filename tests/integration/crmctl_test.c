@@ -1191,6 +1191,156 @@ test_errors_name_and_status(void **state)
     URL = D.url;
 }
 
+/* --- settings and rebuild ------------------------------------------------- */
+
+/* settings set appends a change from a day on; settings get answers any
+ * day as known at any position; the same --id again writes nothing; bad
+ * options are usage errors and the server's refusals keep their names;
+ * admin rebuild reports each projection identical. */
+static void
+test_settings_and_rebuild(void **state)
+{
+    run_out r;
+    (void)state;
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "settings", "get");
+    assert_non_null(strstr(r.out, "dormant_days"));
+    assert_non_null(strstr(r.out, "180"));
+    assert_non_null(strstr(r.out, "ordinary"));
+    assert_non_null(strstr(r.out, "EUR"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "tail", "-n", "1");
+    json_t *j = jparse(r.out);
+    long long before = jint(jget(j, "head"));
+    jfree(j);
+    run_free(&r);
+
+    static const char *const change_id = "0190a0b0-c0d0-7e00-8000-000000000042";
+#define CHANGE                                                                 \
+    "--key-file", ADMIN_FILE, "settings", "set", "--from", "2026-01-01",       \
+        "--dormant-days", "120", "--rate", "USD=0.92", "--tier",               \
+        "platinum:3:nights=50,bonus=2500", "--earn", "gold/spa=15", "--id",    \
+        change_id
+    RUN_OK(&r, CHANGE);
+    assert_non_null(strstr(r.out, "recorded 4 settings events"));
+    assert_non_null(strstr(r.out, change_id));
+    run_free(&r);
+    RUN_OK(&r, CHANGE);
+    assert_non_null(strstr(r.out, "already recorded"));
+    run_free(&r);
+#undef CHANGE
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "settings", "get", "--on",
+           "2026-06-01");
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "dormant_days")), 120);
+    assert_int_equal(jint(jget(j, "changes")), 4);
+    assert_string_equal(jstr(jget(j, "rates", "0", "currency")), "USD");
+    assert_string_equal(jstr(jget(j, "rates", "0", "rate")), "0.92");
+    int platinum = 0, gold_spa = 0;
+    for (size_t i = 0; i < json_array_size(jget(j, "tiers")); i++)
+        platinum |= strcmp(jstr(json_object_get(
+                               json_array_get(jget(j, "tiers"), i), "tier")),
+                           "platinum") == 0;
+    for (size_t i = 0; i < json_array_size(jget(j, "earn")); i++) {
+        const json_t *e = json_array_get(jget(j, "earn"), i);
+        gold_spa |= strcmp(jstr(json_object_get(e, "tier")), "gold") == 0 &&
+                    strcmp(jstr(json_object_get(e, "category")), "spa") == 0 &&
+                    strcmp(jstr(json_object_get(e, "points_per_unit")), "15") ==
+                        0;
+    }
+    assert_true(platinum);
+    assert_true(gold_spa);
+    jfree(j);
+    run_free(&r);
+    /* the day before it applies, and the log before it was made */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "settings", "get", "--on",
+           "2025-12-31");
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "dormant_days")), 180);
+    jfree(j);
+    run_free(&r);
+    char as_of[24];
+    snprintf(as_of, sizeof(as_of), "%lld", before);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "settings", "get", "--on",
+           "2026-06-01", "--as-of", as_of);
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "dormant_days")), 180);
+    assert_int_equal(jint(jget(j, "changes")), 0);
+    jfree(j);
+    run_free(&r);
+    /* an agent may read them */
+    RUN_OK(&r, "--key", AGENT, "settings", "get");
+    run_free(&r);
+
+    /* a change from a JSON file, the options on top */
+    char path[800];
+    snprintf(path, sizeof(path), "%s/settings.json", D.dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"effective_from\": \"2026-02-01\", \"points_expiry_months\": 36}\n",
+          f);
+    fclose(f);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "settings", "set", "-f", path,
+           "--reason", "longer expiry");
+    assert_non_null(strstr(r.out, "recorded 1 settings event"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "settings", "get", "--on",
+           "2026-03-01");
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "points_expiry_months")), 36);
+    assert_int_equal(jint(jget(j, "dormant_days")), 120);
+    jfree(j);
+    run_free(&r);
+
+    EXPECT_FAIL_MSG(2, "usage", "--from", "--key-file", ADMIN_FILE,
+                    "settings", "set", "--dormant-days", "10");
+    EXPECT_FAIL_MSG(2, "usage", "--tier", "--key-file", ADMIN_FILE,
+                    "settings", "set", "--from", "2026-01-01", "--tier",
+                    "gold");
+    EXPECT_FAIL_MSG(2, "usage", "--rate", "--key-file", ADMIN_FILE,
+                    "settings", "set", "--from", "2026-01-01", "--rate",
+                    "USD");
+    EXPECT_FAIL_MSG(2, "usage", "--dormant-days", "--key-file", ADMIN_FILE,
+                    "settings", "set", "--from", "2026-01-01",
+                    "--dormant-days", "many");
+    EXPECT_FAIL_MSG(1, "bad_field", "base currency", "--key-file",
+                    ADMIN_FILE, "settings", "set", "--from", "2026-01-01",
+                    "--rate", "EUR=1");
+    EXPECT_FAIL(1, "bad_field", "--key-file", ADMIN_FILE, "settings", "set",
+                "--from", "2026-01-01", "--dormant-days", "0");
+    EXPECT_FAIL(3, "forbidden", "--key", AGENT, "settings", "set", "--from",
+                "2026-01-01", "--dormant-days", "10");
+    EXPECT_FAIL(1, "bad_request", "--key-file", ADMIN_FILE, "settings", "get",
+                "--on", "2026-13-01");
+    snprintf(path, sizeof(path), "%s/no-such-settings.json", D.dir);
+    EXPECT_FILE_ERROR(path, ENOENT, "--key-file", ADMIN_FILE, "settings",
+                      "set", "-f", path);
+    /* refusals wrote nothing: still the 5 settings events above */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "settings", "get");
+    j = jparse(r.out);
+    assert_int_equal(jint(jget(j, "changes")), 5);
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "admin", "rebuild");
+    assert_non_null(strstr(r.out, "PROJECTION"));
+    assert_non_null(strstr(r.out, "settings"));
+    assert_non_null(strstr(r.out, "yes"));
+    assert_null(strstr(r.out, "NO"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "admin", "rebuild",
+           "--projection", "settings");
+    j = jparse(r.out);
+    assert_string_equal(jstr(jget(j, "projections", "0", "name")), "settings");
+    assert_true(json_is_true(jget(j, "projections", "0", "identical")));
+    assert_true(jint(jget(j, "projections", "0", "events")) > before);
+    jfree(j);
+    run_free(&r);
+    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "admin", "rebuild",
+                "--projection", "nope");
+    EXPECT_FAIL(3, "forbidden", "--key", AGENT, "admin", "rebuild");
+}
+
 int
 main(void)
 {
@@ -1207,6 +1357,7 @@ main(void)
                                test_setup),
         cmocka_unit_test_setup(test_tail_follow, test_setup),
         cmocka_unit_test_setup(test_errors_name_and_status, test_setup),
+        cmocka_unit_test_setup(test_settings_and_rebuild, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

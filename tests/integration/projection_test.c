@@ -211,6 +211,24 @@ test_changes_apply_from_their_day(void **state)
                      CRM_OK);
     usd = entry(res, "rates", "currency", "USD");
     assert_string_equal(fx_res_str(usd, "rate", buf, sizeof(buf)), "0.9");
+
+    /* the base currency may become one that had a rate: the old rate is
+     * kept and ignored, since the base is always 1 */
+    assert_int_equal(call_json(a, "settings.set",
+                               "{\"effective_from\": \"2030-01-01\","
+                               " \"base_currency\": \"USD\"}",
+                               &res, &why),
+                     CRM_OK);
+    assert_int_equal(call_json(g, "settings.get", "{\"on\": \"2030-01-02\"}",
+                               &res, &why),
+                     CRM_OK);
+    assert_string_equal(fx_res_str(res, "base_currency", buf, sizeof(buf)),
+                        "USD");
+    assert_int_equal(call_json(g, "settings.get", "{\"on\": \"2029-12-31\"}",
+                               &res, &why),
+                     CRM_OK);
+    assert_string_equal(fx_res_str(res, "base_currency", buf, sizeof(buf)),
+                        "EUR");
     crm_client_close(a);
     crm_client_close(g);
 }

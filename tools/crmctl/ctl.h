@@ -202,5 +202,8 @@ int ctl_cmd_append(ctl *c, const ctl_args *a);
 int ctl_cmd_read(ctl *c, const ctl_args *a);
 int ctl_cmd_tail(ctl *c, const ctl_args *a);
 int ctl_cmd_types(ctl *c, const ctl_args *a);
+int ctl_cmd_settings_get(ctl *c, const ctl_args *a);
+int ctl_cmd_settings_set(ctl *c, const ctl_args *a);
+int ctl_cmd_admin_rebuild(ctl *c, const ctl_args *a);
 
 #endif

@@ -147,6 +147,77 @@ const ctl_cmd ctl_commands[] = {
                 "with -f and --json, one event object per line."},
     {.name = "metrics", .op = CRM_OP_METRICS, .run = ctl_cmd_metrics,
      .summary = "server and tenant counters"},
+    {.name = "settings get", .op = CRM_OP_SETTINGS_GET,
+     .run = ctl_cmd_settings_get,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "the rules in force on DATE, YYYY-MM-DD (default today, "
+                 "UTC)"},
+         {.name = "as-of", .arg = "POS",
+          .doc = "as the log stood at position POS (default its head)"},
+         {0}},
+     .summary = "the tenant's settings: currency, rates, loyalty rules, "
+                "thresholds",
+     .details = "Settings are events in the stream $tenant, each from a day "
+                "on, so any moment\nof the past can be asked for: --on picks "
+                "the day, --as-of what the log held\nthen (a change made "
+                "later for an earlier day shows only from its position)."},
+    {.name = "settings set", .op = CRM_OP_SETTINGS_SET,
+     .run = ctl_cmd_settings_set,
+     .opts = (const ctl_opt[]){
+         {.name = "from", .arg = "DATE",
+          .doc = "first day the change applies, YYYY-MM-DD (required)"},
+         {.name = "base-currency", .arg = "CUR",
+          .doc = "currency of KPIs, value and earn rates (ISO 4217)"},
+         {.name = "country-code", .arg = "DIGITS",
+          .doc = "calling code for phone numbers without one (\"351\")"},
+         {.name = "complaint-sla-hours", .arg = "N",
+          .doc = "hours a complaint may stay open"},
+         {.name = "dormant-days", .arg = "N",
+          .doc = "days without a stay or booking before a guest is dormant"},
+         {.name = "points-expiry-months", .arg = "N",
+          .doc = "points lapse N months after they were earned (0 never)"},
+         {.name = "tier-window-months", .arg = "N",
+          .doc = "rolling window that qualifies a tier"},
+         {.name = "booking-confirm-hours", .arg = "N",
+          .doc = "an online booking unconfirmed this long needs a call"},
+         {.name = "rate", .arg = "CUR=RATE", .flags = CTL_OPT_REPEAT,
+          .doc = "value of one CUR in the base currency, e.g. USD=0.9215 "
+                 "(repeatable)"},
+         {.name = "tier", .arg = "NAME:RANK[:OPTS]", .flags = CTL_OPT_REPEAT,
+          .doc = "a loyalty tier; OPTS: nights=N,points=N,bonus=N,retired "
+                 "(repeatable)"},
+         {.name = "earn", .arg = "TIER/CAT=POINTS", .flags = CTL_OPT_REPEAT,
+          .doc = "points per base-currency unit; any for tier or category "
+                 "(repeatable)"},
+         {.name = "reason", .arg = "TEXT", .doc = "why, for the record"},
+         {.name = "file", .short_name = 'f', .arg = "FILE",
+          .doc = "the change as a JSON object of settings.set's args; the "
+                 "options above go on top"},
+         {.name = "id", .arg = "UUID",
+          .doc = "the change's id: the same id again is answered as the "
+                 "first (default a new one, printed)"},
+         {0}},
+     .summary = "change tenant settings from a day on (admin)",
+     .details = "Appends the change to $tenant as one atomic batch; what it "
+                "leaves out stays as\nit was. Example:\n"
+                "  crmctl settings set --from 2027-01-01 --dormant-days 120 "
+                "--rate USD=0.92 \\\n"
+                "      --tier platinum:3:nights=50,bonus=2500 --earn gold/spa=15"
+                "\nThe earn rule naming tier and category wins over one naming "
+                "either, which\nwins over any/any."},
+    {.name = "admin rebuild", .op = CRM_OP_PROJECTION_REBUILD,
+     .run = ctl_cmd_admin_rebuild,
+     .opts = (const ctl_opt[]){
+         {.name = "projection", .arg = "NAME",
+          .doc = "only this projection (default every enabled one)"},
+         {0}},
+     .summary = "rebuild projections from the log while serving (admin)",
+     .details = "Replays the tenant's log into a fresh copy of each "
+                "projection while crmd keeps\nserving, compares it with the "
+                "state kept inline key by key, and swaps it in.\nPrints events, "
+                "seconds and rate per projection; exits 1 and names the "
+                "first\ndifference if a rebuilt projection is not identical."},
     {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
      .op = -1, .run = ctl_cmd_types,
      .summary = "the event catalogue: types, fields, PII (no server needed)"},
