@@ -358,7 +358,13 @@ net_park(rpc_ctx *c, uint64_t from, int wait_ms)
         s->waiters = c;
         s->nparked++;
     }
-    nng_sleep_aio(now ? 0 : wait_ms, c->timer);
+    /* answering at once completes the timer here (the callback still runs
+     * on NNG's task threads), without a trip through the expiry thread's
+     * millisecond clock */
+    if (!now)
+        nng_sleep_aio(wait_ms, c->timer);
+    else if (nng_aio_begin(c->timer))
+        nng_aio_finish(c->timer, 0);
     pthread_mutex_unlock(&s->mu);
 }
 
