@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages crmd needs to build and test. Idempotent:
 # only packages that are missing are installed. Needs root or sudo.
+#
+#   ./deploy/install-deps.sh        what building, testing and the quickstart use
+#   ./deploy/install-deps.sh --ci   also what CI uses (debootstrap, for .ci/fresh-root)
 set -euo pipefail
 
 pkgs=(
@@ -8,6 +11,19 @@ pkgs=(
   libuv1-dev liblmdb-dev lmdb-utils libnng-dev libmsgpack-dev libssl-dev
   libcmocka-dev libinih-dev libjansson-dev
 )
+
+# Tools the scripts run, not libraries the build links. openssl:
+# deploy/gen-certs.sh, which the TLS tests run (a minimal Debian has no
+# openssl binary).
+pkgs+=(openssl)
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ci) pkgs+=(debootstrap); shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,62 +3,132 @@
 # chain (tenant "demo-hotels", 24 guests, ~500 events) and keep it running
 # until Ctrl-C (which drains and stops it cleanly).
 #
-#   ./deploy/quickstart.sh            build, seed, serve in the foreground
-#   ./deploy/quickstart.sh --check    build, seed, run a few reads, stop
+#   ./deploy/quickstart.sh               build, seed, serve in the foreground
+#   ./deploy/quickstart.sh --check       build, seed, read a little back, stop
+#   ./deploy/quickstart.sh --background  build, seed, leave crmd running
+#
+#   --state DIR   keys, data and log in DIR (default build/quickstart/state)
+#   --port N      RPC on tcp://127.0.0.1:N, metrics on N+1 (default 7400)
+#   --build DIR   use crmd and tools/crmctl of this existing build directory
+#                 instead of installing packages and building
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-check=0
-[ "${1:-}" = "--check" ] && check=1
-
-./deploy/install-deps.sh
+mode=serve
 build=build/quickstart
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" --target crmd crmctl >/dev/null
-ctl_bin="$build/tools/crmctl"
+bin=""
+state=""
+port=7400
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) mode=check; shift ;;
+    --background) mode=background; shift ;;
+    --state) state="${2:?--state needs a directory}"; shift 2 ;;
+    --port) port="${2:?--port needs a number}"; shift 2 ;;
+    --build) bin="${2:?--build needs a build directory}"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "quickstart: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65534 ] ||
+  { echo "quickstart: --port must be 1..65534, not $port" >&2; exit 2; }
 
-state="$build/state"
-mkdir -p "$state"
-url="tcp://127.0.0.1:7400"
-rm -f "$state/ready"
-"$build/crmd" --data "$state/data" --listen "$url" \
-  --listen "ipc://$PWD/$state/crmd.sock" --http http://127.0.0.1:7401 \
+if [ -z "$bin" ]; then
+  ./deploy/install-deps.sh
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target crmd crmctl >/dev/null
+  bin=$build
+fi
+bin=$(cd "$bin" && pwd)
+[ -x "$bin/crmd" ] && [ -x "$bin/tools/crmctl" ] ||
+  { echo "quickstart: no crmd and tools/crmctl in $bin" >&2; exit 1; }
+ctl_bin="$bin/tools/crmctl"
+
+mkdir -p "${state:=$build/state}"
+state=$(cd "$state" && pwd)
+url="tcp://127.0.0.1:$port"
+http="http://127.0.0.1:$((port + 1))"
+rm -f "$state/ready" "$state/crmd.pid"
+# crmd's output goes to its log, so that a caller reading ours (a pipe)
+# is not held open by a crmd left running in the background.
+"$bin/crmd" --data "$state/data" --listen "$url" \
+  --listen "ipc://$state/crmd.sock" --http "$http" \
   --ready-file "$state/ready" --operator-key-file "$state/operator.key" \
-  2>>"$state/crmd.log" &
+  </dev/null >>"$state/crmd.log" 2>&1 &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT INT TERM
+stop() { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+trap stop EXIT INT TERM
 for _ in $(seq 100); do [ -f "$state/ready" ] && break; sleep 0.1; done
 [ -f "$state/ready" ] || { echo "crmd did not start; see $state/crmd.log" >&2; exit 1; }
 
 ctl=("$ctl_bin" --url "$url")
 "${ctl[@]}" --key-file "$state/operator.key" tenant create demo-hotels 2>/dev/null || true
 if [ ! -s "$state/admin.key" ]; then
+  # The secret goes to the file only: crmctl's "shown only this once"
+  # would speak of a key that is not on the screen.
   "${ctl[@]}" --key-file "$state/operator.key" --json key create \
-    --tenant demo-hotels --role admin --label quickstart |
-    sed -n 's/.*"key": *"\([^"]*\)".*/\1/p' > "$state/admin.key"
+    --tenant demo-hotels --role admin --label quickstart 2>"$state/key.err" |
+    sed -n 's/.*"key": *"\([^"]*\)".*/\1/p' > "$state/admin.key" ||
+    { cat "$state/key.err" >&2; exit 1; }
+  rm -f "$state/key.err"
   chmod 600 "$state/admin.key"
+  [ -s "$state/admin.key" ] || { echo "quickstart: no admin key was created" >&2; exit 1; }
+  echo "created an admin key of demo-hotels in $state/admin.key (crmd keeps" \
+    "only its hash: this file is its one copy)"
 fi
-# the demo events carry fixed ids, so seeding twice adds nothing
-"${ctl[@]}" --key-file "$state/admin.key" append -f deploy/demo/hotel-chain.jsonl
+# The demo events carry fixed ids, so seeding twice adds nothing; the
+# first line is the summary (the rest names every guest's version).
+"${ctl[@]}" --key-file "$state/admin.key" append -f deploy/demo/hotel-chain.jsonl | sed -n 1p
 
-cat <<EOT
+exports() {
+  cat <<EOT
+  export PATH="$bin/tools:\$PATH"
+  export CRM_URL=$url
+  export CRM_KEY=\$(cat $state/admin.key)
+EOT
+}
 
-crmd is running on $url (metrics: http://127.0.0.1:7401/metrics).
-Try, in another terminal:
+case "$mode" in
+  check)
+    "${ctl[@]}" ping
+    "${ctl[@]}" --key-file "$state/admin.key" read guest-0001 --max 5
+    "${ctl[@]}" --key-file "$state/admin.key" tail --from 1 --max 3
+    stop
+    trap - EXIT INT TERM
+    cat <<EOT
 
-  export CRM_URL=$url CRM_KEY=\$(cat $state/admin.key)
-  $build/tools/crmctl read guest-0001
-  $build/tools/crmctl tail --from 1 --max 10
-  $build/tools/crmctl tail -f        # then append from a third terminal
-  $build/tools/crmctl types          # the event catalogue
+Checked: crmd started on $url, demo-hotels is seeded,
+ping, read and tail answered, and crmd is stopped again.
+Log: $state/crmd.log. Without --check, the quickstart keeps crmd running.
+EOT
+    ;;
+  background)
+    echo "$pid" > "$state/crmd.pid"
+    trap - EXIT INT TERM
+    cat <<EOT
+
+crmd is running in the background on $url (pid $pid, metrics:
+$http/metrics). To use crmctl (the README's crmctl tour):
+
+$(exports)
 
 Operator key: $state/operator.key   Log: $state/crmd.log
+Stop it with: kill \$(cat $state/crmd.pid)
 EOT
+    ;;
+  serve)
+    cat <<EOT
 
-if [ "$check" = 1 ]; then
-  "${ctl[@]}" --key-file "$state/admin.key" read guest-0001 --max 5
-  "${ctl[@]}" --key-file "$state/admin.key" tail --from 1 --max 3
-  exit 0
-fi
-echo "Ctrl-C stops crmd."
-wait "$pid"
+crmd is running on $url (metrics: $http/metrics).
+In another terminal (the README's crmctl tour):
+
+$(exports)
+  crmctl read guest-0001
+  crmctl tail -f        # then append from a third terminal
+
+Operator key: $state/operator.key   Log: $state/crmd.log
+Ctrl-C stops crmd.
+EOT
+    wait "$pid"
+    ;;
+esac

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "counts.h"
+#include "settings.h"
 
 #define META_LEN 13 /* format u32 BE, live generation u8, position u64 BE */
 
@@ -272,27 +273,40 @@ crm_proj_swapped(crm_proj_set *s, size_t i, uint64_t position)
 }
 
 int
-crm_proj_dbi(const crm_proj_set *s, MDB_txn *txn, size_t i, size_t db,
-             MDB_dbi *out)
+crm_proj_live(const crm_proj_set *s, MDB_txn *txn, size_t i,
+              MDB_dbi out[CRM_PROJ_DBS_MAX], uint64_t *position)
 {
     const proj *p = &s->p[i];
     MDB_val k = {p->meta_key_len, (void *)p->meta_key}, v;
     int rc = mdb_get(txn, p->meta, &k, &v);
     int live = 0;
-    if (rc == 0 && v.mv_size == META_LEN)
+    *position = 0;
+    if (rc == 0 && v.mv_size == META_LEN) {
         live = ((const uint8_t *)v.mv_data)[4] & 1;
-    else if (rc != MDB_NOTFOUND)
+        *position = get_be((const uint8_t *)v.mv_data + 5, 8);
+    } else if (rc != MDB_NOTFOUND) {
         return rc ? rc : MDB_CORRUPTED;
-    *out = p->dbi[live][db];
+    }
+    for (size_t d = 0; d < p->def->ndbs; d++)
+        out[d] = p->dbi[live][d];
     return 0;
+}
+
+const crm_proj_def *
+crm_proj_builtin_at(size_t i)
+{
+    /* in the order they apply: a projection may read those before it */
+    static const crm_proj_def *const all[] = {&crm_proj_settings,
+                                              &crm_proj_counts};
+    return i < sizeof(all) / sizeof(all[0]) ? all[i] : NULL;
 }
 
 const crm_proj_def *
 crm_proj_builtin(const char *name)
 {
-    static const crm_proj_def *const all[] = {&crm_proj_counts};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        if (strcmp(all[i]->name, name) == 0)
-            return all[i];
+    const crm_proj_def *d;
+    for (size_t i = 0; (d = crm_proj_builtin_at(i)) != NULL; i++)
+        if (strcmp(d->name, name) == 0)
+            return d;
     return NULL;
 }

@@ -19,7 +19,7 @@
  *
  * Functions that work inside a transaction return 0 or an LMDB error code;
  * the others return crm_err. The set is used by one writer at a time
- * (the log serialises writers); readers only call crm_proj_dbi.
+ * (the log serialises writers); readers only call crm_proj_live.
  */
 #ifndef CRM_PROJ_H
 #define CRM_PROJ_H
@@ -91,12 +91,16 @@ int crm_proj_rebuild_finish(crm_proj_set *s, MDB_txn *txn, size_t i,
                             size_t diff_len);
 void crm_proj_swapped(crm_proj_set *s, size_t i, uint64_t position);
 
-/* For readers: the handle of database db of projection i that is live in
- * txn (read from txn's meta, so a read never mixes generations). */
-int crm_proj_dbi(const crm_proj_set *s, MDB_txn *txn, size_t i, size_t db,
-                 MDB_dbi *out);
+/* For readers: the handles of projection i's databases that are live in
+ * txn, in the order of its def, and the position they have applied (read
+ * from txn's meta, so a read never mixes generations). */
+int crm_proj_live(const crm_proj_set *s, MDB_txn *txn, size_t i,
+                  MDB_dbi out[CRM_PROJ_DBS_MAX], uint64_t *position);
 
-/* The projections this build knows, for crmd's configuration. */
+/* The projections this build knows, for crmd's configuration: by name,
+ * or the i-th in the order they must apply (a projection may read those
+ * before it in the same transaction); NULL past the end. */
 const crm_proj_def *crm_proj_builtin(const char *name);
+const crm_proj_def *crm_proj_builtin_at(size_t i);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "hash.h"
 #include "schema.h"
 #include "utf8.h"
@@ -25,8 +26,8 @@ is_leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int
-date_valid(const char *s, size_t len)
+int
+crm_date_valid(const char *s, size_t len)
 {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (len != 10 || s[4] != '-' || s[7] != '-')
@@ -152,7 +153,7 @@ check_field(const crm_field *f, const msgpack_object *v, crm_error *why)
         break;
     }
     case CRM_F_DATE:
-        ok = date_valid(s, len);
+        ok = crm_date_valid(s, len);
         break;
     case CRM_F_CURRENCY:
     case CRM_F_IATA:
@@ -164,6 +165,11 @@ check_field(const crm_field *f, const msgpack_object *v, crm_error *why)
     case CRM_F_PHONE:
         ok = phone_valid(s, len);
         break;
+    case CRM_F_DECIMAL: {
+        int64_t d;
+        ok = crm_decimal_parse(s, len, &d) == 0;
+        break;
+    }
     case CRM_F_ENUM:
         ok = 0;
         for (const char *const *e = f->values; *e; e++)

@@ -54,6 +54,9 @@ crm_err crm_event_encode(const crm_event_in *e, msgpack_sbuffer *out,
 void crm_event_digest(const void *content, size_t len,
                       uint8_t out[CRM_DIGEST_LEN]);
 
+/* True if s[0..len) is "YYYY-MM-DD", a real calendar date from 1800 on. */
+int crm_date_valid(const char *s, size_t len);
+
 /* True if s[0..len) is a valid stream (customer) id: 1..CRM_STREAM_MAX bytes
  * of UTF-8 without control characters. */
 int crm_stream_id_valid(const char *s, size_t len);

@@ -65,6 +65,9 @@ is(const char *s, size_t len, const char *name)
 int
 crm_role_may_append(crm_role r, const char *type, size_t len)
 {
+    /* the tenant's settings are written by settings.set, never appended */
+    if (has_prefix(type, len, "tenant."))
+        return 0;
     switch (r) {
     case CRM_ROLE_ADMIN: return 1;
     case CRM_ROLE_AGENT:

@@ -73,6 +73,16 @@ enum {
     X(CRM_OP_METRICS, "metrics",                                               \
       CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),          \
       CRM_OPF_BATCHABLE, "server and tenant counters")                         \
+    X(CRM_OP_SETTINGS_GET, "settings.get",                                     \
+      CRM_WRITERS | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),                            \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "the tenant settings in force on a day, as known at a position")         \
+    X(CRM_OP_SETTINGS_SET, "settings.set", CRM_ROLE_BIT(CRM_ROLE_ADMIN),       \
+      CRM_OPF_TENANT,                                                          \
+      "change tenant settings from a day on (appended to $tenant)")            \
+    X(CRM_OP_PROJECTION_REBUILD, "projection.rebuild",                         \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN), CRM_OPF_TENANT,                            \
+      "rebuild projections from the log while serving; compares with inline")  \
     X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
       "several read ops in one message, one reply")
 
@@ -102,7 +112,8 @@ const char *crm_role_name(crm_role r);
 /* Whether role r may append an event of type name[0..len): writers are
  * limited to the event families of their job (marketing: marketing.*,
  * web.*, consent; finance: spend, booking, charter, loyalty; agents
- * everything but customer.erased). */
+ * everything but customer.erased). tenant.* events are settings.set's:
+ * no role appends them. */
 int crm_role_may_append(crm_role r, const char *type, size_t len);
 
 #endif

@@ -25,6 +25,9 @@ static const char *const v_book_channel[] = {"direct", "web", "ota", "agent",
 static const char *const v_spend_cat[] = {"room", "fnb", "spa", "retail",
                                           "excursion", "flight", "transfer",
                                           "other", NULL};
+static const char *const v_earn_cat[] = {"any", "room", "fnb", "spa",
+                                         "retail", "excursion", "flight",
+                                         "transfer", "other", NULL};
 static const char *const v_severity[] = {"low", "medium", "high", "critical",
                                          NULL};
 static const char *const v_interaction[] = {"call", "email", "chat", "social",
@@ -266,6 +269,59 @@ static const crm_field f_product_viewed[] = {
     {.name = "url", .type = CRM_F_STR, .max = 2000},
 };
 
+/* Tenant settings (stream $tenant, written by settings.set). Each event
+ * sets what it names from effective_from on; what it leaves out stays as
+ * the earlier events set it. */
+static const crm_field f_settings[] = {
+    {.name = "effective_from", .type = CRM_F_DATE, .flags = REQ,
+     .doc = "first day (UTC) the values apply"},
+    {.name = "base_currency", .type = CRM_F_CURRENCY,
+     .doc = "currency of KPIs, value and earn rates"},
+    {.name = "country_code", .type = CRM_F_STR, .max = 4,
+     .doc = "calling code for phone numbers without one, e.g. \"351\""},
+    {.name = "complaint_sla_hours", .type = CRM_F_INT, .min = 1, .max = 8760},
+    {.name = "dormant_days", .type = CRM_F_INT, .min = 1, .max = 3650,
+     .doc = "days without a stay or booking before a guest is dormant"},
+    {.name = "points_expiry_months", .type = CRM_F_INT, .min = 0, .max = 240,
+     .doc = "points lapse this long after they were earned; 0 never"},
+    {.name = "tier_window_months", .type = CRM_F_INT, .min = 1, .max = 60,
+     .doc = "rolling window that qualifies a tier"},
+    {.name = "booking_confirm_hours", .type = CRM_F_INT, .min = 1, .max = 720,
+     .doc = "an online booking unconfirmed this long needs a call"},
+    {.name = "reason", .type = CRM_F_STR, .max = 200},
+};
+
+static const crm_field f_rate_set[] = {
+    {.name = "currency", .type = CRM_F_CURRENCY, .flags = REQ},
+    {.name = "rate", .type = CRM_F_DECIMAL, .flags = REQ,
+     .doc = "value of one unit of currency in the base currency"},
+    {.name = "effective_from", .type = CRM_F_DATE, .flags = REQ},
+};
+
+static const crm_field f_tier_defined[] = {
+    {.name = "tier", .type = CRM_F_STR, .flags = REQ, .max = 40},
+    {.name = "rank", .type = CRM_F_INT, .flags = REQ, .min = 0, .max = 15,
+     .doc = "0 is where every guest starts; higher is better"},
+    {.name = "min_nights", .type = CRM_F_INT, .min = 0, .max = 3660,
+     .doc = "nights in the window that qualify"},
+    {.name = "min_points", .type = CRM_F_INT, .min = 0, .max = 100000000,
+     .doc = "or points earned in the window"},
+    {.name = "bonus_points", .type = CRM_F_INT, .min = 0, .max = 100000000,
+     .doc = "credited on reaching the tier"},
+    {.name = "retired", .type = CRM_F_BOOL, .doc = "the tier is withdrawn"},
+    {.name = "effective_from", .type = CRM_F_DATE, .flags = REQ},
+};
+
+static const crm_field f_earn_rate_set[] = {
+    {.name = "tier", .type = CRM_F_STR, .flags = REQ, .max = 40,
+     .doc = "a tier, or \"any\""},
+    {.name = "category", .type = CRM_F_ENUM, .flags = REQ,
+     .values = v_earn_cat, .doc = "spend category, or \"any\""},
+    {.name = "points_per_unit", .type = CRM_F_DECIMAL, .flags = REQ,
+     .doc = "points per unit of the base currency"},
+    {.name = "effective_from", .type = CRM_F_DATE, .flags = REQ},
+};
+
 static const crm_event_type types[] = {
     TYPE("customer.registered", f_registered, "a guest profile is created"),
     TYPE("customer.profile_updated", f_profile_updated,
@@ -305,6 +361,14 @@ static const crm_event_type types[] = {
     TYPE("marketing.message_clicked", f_msg_clicked, "a link is clicked"),
     TYPE("web.product_viewed", f_product_viewed,
          "a room, package or tour page is viewed"),
+    TYPE("tenant.settings_changed", f_settings,
+         "tenant settings from a date on ($tenant, settings.set)"),
+    TYPE("tenant.rate_set", f_rate_set,
+         "an exchange rate from a date on ($tenant, settings.set)"),
+    TYPE("tenant.tier_defined", f_tier_defined,
+         "a loyalty tier and what qualifies it ($tenant, settings.set)"),
+    TYPE("tenant.earn_rate_set", f_earn_rate_set,
+         "points earned per base-currency unit ($tenant, settings.set)"),
 };
 
 size_t
@@ -378,6 +442,7 @@ crm_ftype_name(crm_ftype t)
     case CRM_F_EMAIL: return "e-mail";
     case CRM_F_PHONE: return "phone (E.164)";
     case CRM_F_IATA: return "IATA code";
+    case CRM_F_DECIMAL: return "decimal (text, e.g. \"0.9215\")";
     }
     return "unknown";
 }

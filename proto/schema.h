@@ -25,6 +25,7 @@ typedef enum crm_ftype {
     CRM_F_EMAIL,    /* local@domain, no spaces, <= 254 bytes */
     CRM_F_PHONE,    /* "+" then 6..15 digits (E.164) */
     CRM_F_IATA,     /* three upper-case letters (airport / city code) */
+    CRM_F_DECIMAL,  /* exact decimal as text, "0.9215" (decimal.h) */
 } crm_ftype;
 
 enum {
@@ -58,6 +59,11 @@ typedef struct crm_event_type {
 #define CRM_BODY_MAX 65536   /* canonical body + pii bytes of one event */
 #define CRM_BODY_DEPTH 8     /* nesting of maps/arrays in x. bodies */
 #define CRM_EXT_PREFIX "x."
+
+/* The tenant's own stream: its settings, as tenant.* events. Streams
+ * beginning with '$' are the server's; clients cannot append to them. */
+#define CRM_TENANT_STREAM "$tenant"
+#define CRM_TENANT_TYPE_PREFIX "tenant."
 
 /* Number of known event types and the i-th one (0 <= i < count). */
 size_t crm_schema_count(void);

@@ -28,6 +28,8 @@ static const char usage[] =
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
     "                             writers of the last one (default 150)\n"
+    "      --projections LIST     views kept inline: settings, counts or\n"
+    "                             none (default settings)\n"
     "      --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  -V, --version              print the version and exit\n"
     "  -h, --help                 this text\n"
@@ -45,6 +47,45 @@ set_str(char **dst, const char *v)
         return -1;
     free(*dst);
     *dst = s;
+    return 0;
+}
+
+/* "settings counts" or "settings,counts"; "none" for no projection. Kept
+ * in the built-in order, whatever order they are named in: a projection
+ * may read the ones before it inside the same transaction (settings
+ * first). */
+static int
+parse_projections(crm_config *c, const char *value)
+{
+    char buf[256];
+    const crm_proj_def *named[CRM_PROJ_MAX];
+    size_t n = 0;
+    if (strlen(value) >= sizeof(buf))
+        return -1;
+    strcpy(buf, value);
+    if (strcmp(buf, "none") == 0) {
+        c->nprojections = 0;
+        return 0;
+    }
+    for (char *save, *t = strtok_r(buf, " ,", &save); t;
+         t = strtok_r(NULL, " ,", &save)) {
+        const crm_proj_def *d = crm_proj_builtin(t);
+        if (d == NULL || n == CRM_PROJ_MAX)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (named[i] == d)
+                return -1;
+        named[n++] = d;
+    }
+    if (n == 0)
+        return -1;
+    size_t out = 0;
+    const crm_proj_def *d;
+    for (size_t b = 0; (d = crm_proj_builtin_at(b)) != NULL; b++)
+        for (size_t i = 0; i < n; i++)
+            if (named[i] == d)
+                c->projections[out++] = d;
+    c->nprojections = n;
     return 0;
 }
 
@@ -118,6 +159,11 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         c->group_wait_us = (unsigned)v;
         return 1;
     }
+    if (IS("projections", "enable")) {
+        if (parse_projections(c, value) != 0)
+            goto bad;
+        return 1;
+    }
 #undef IS
 bad:
     if (!p->bad++)
@@ -158,6 +204,8 @@ set_defaults(crm_config *c, crm_error *why)
     c->log_level = CRM_INFO;
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
+    c->projections[0] = crm_proj_builtin("settings");
+    c->nprojections = 1;
     if (set_str(&c->data_dir, "./data") ||
         set_str(&c->http, "http://127.0.0.1:7401") ||
         (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)
@@ -178,6 +226,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_CTX,
         O_MAP,
         O_GROUP,
+        O_PROJ,
         O_LEVEL
     };
     static const struct option opts[] = {
@@ -192,6 +241,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"contexts", required_argument, NULL, O_CTX},
         {"map-size-mb", required_argument, NULL, O_MAP},
         {"group-wait-us", required_argument, NULL, O_GROUP},
+        {"projections", required_argument, NULL, O_PROJ},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -286,6 +336,13 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--group-wait-us must be 1..1000000");
             c->group_wait_us = (unsigned)v;
+            break;
+        case O_PROJ:
+            if (parse_projections(c, optarg) != 0)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--projections must name projections "
+                                     "this build has (settings, counts) "
+                                     "once each, or none");
             break;
         case O_LEVEL:
             if (crm_slog_parse_level(optarg, &c->log_level) != 0)

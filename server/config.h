@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "proj.h"
 #include "slog.h"
 
 #define CRM_MAX_LISTEN 8
@@ -30,6 +31,9 @@ typedef struct crm_config {
     char *operator_key_file; /* [auth] operator_key_file */
     size_t map_size_mb;      /* [storage] map_size_mb: initial per tenant */
     unsigned group_wait_us;  /* [storage] group_wait_us: group commit */
+    /* [projections] enable: the views kept inline (default: settings) */
+    const crm_proj_def *projections[CRM_PROJ_MAX];
+    size_t nprojections;
     unsigned from_flags;     /* CRM_CFG_* set by flags */
 } crm_config;
 

@@ -13,7 +13,8 @@
 #include <time.h>
 
 #include "clock.h"
-#include "net_int.h"
+#include "handlers_int.h"
+#include "schema.h"
 #include "slog.h"
 
 #ifndef CRM_VERSION
@@ -22,9 +23,9 @@
 
 /* --- argument helpers ------------------------------------------------------ */
 
-static crm_err
-arg_str(const rpc_call *call, const char *name, int required, size_t max,
-        const char **s, size_t *len, crm_error *why)
+crm_err
+h_arg_str(const rpc_call *call, const char *name, int required, size_t max,
+          const char **s, size_t *len, crm_error *why)
 {
     const msgpack_object *o = crm_mp_get(call->args, name);
     *s = NULL;
@@ -47,13 +48,13 @@ arg_str(const rpc_call *call, const char *name, int required, size_t max,
 }
 
 /* Copies a string argument into buf (size max + 1). */
-static crm_err
-arg_cstr(const rpc_call *call, const char *name, int required, char *buf,
-         size_t max, crm_error *why)
+crm_err
+h_arg_cstr(const rpc_call *call, const char *name, int required, char *buf,
+           size_t max, crm_error *why)
 {
     const char *s;
     size_t len;
-    crm_err err = arg_str(call, name, required, max, &s, &len, why);
+    crm_err err = h_arg_str(call, name, required, max, &s, &len, why);
     buf[0] = '\0';
     if (err == CRM_OK && s) {
         if (memchr(s, '\0', len))
@@ -65,9 +66,9 @@ arg_cstr(const rpc_call *call, const char *name, int required, char *buf,
     return err;
 }
 
-static crm_err
-arg_int(const rpc_call *call, const char *name, int64_t def, int64_t min,
-        int64_t max, int64_t *out, crm_error *why)
+crm_err
+h_arg_int(const rpc_call *call, const char *name, int64_t def, int64_t min,
+          int64_t max, int64_t *out, crm_error *why)
 {
     const msgpack_object *o = crm_mp_get(call->args, name);
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
@@ -81,8 +82,8 @@ arg_int(const rpc_call *call, const char *name, int64_t def, int64_t min,
     return CRM_OK;
 }
 
-static crm_err
-arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
+crm_err
+h_arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
 {
     const msgpack_object *o = crm_mp_get(call->args, name);
     *out = 0;
@@ -95,13 +96,6 @@ arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
     return CRM_OK;
 }
 
-/* Pack failures (only ENOMEM) are caught by net.c when the reply is sent. */
-#define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
-#define KV_U64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, v))
-#define KV_I64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_int64(pk, v))
-#define KV_BOOL(pk, k, v)                                                      \
-    (void)(crm_mp_pack_cstr(pk, k) |                                           \
-           ((v) ? msgpack_pack_true(pk) : msgpack_pack_false(pk)))
 
 /* --- ping, server.info, metrics ------------------------------------------- */
 
@@ -161,7 +155,7 @@ h_tenant_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
     char id[CRM_TENANT_MAX + 1];
     crm_err err;
     (void)flow;
-    if ((err = arg_cstr(call, "id", 1, id, CRM_TENANT_MAX, why)) != CRM_OK ||
+    if ((err = h_arg_cstr(call, "id", 1, id, CRM_TENANT_MAX, why)) != CRM_OK ||
         (err = crm_store_tenant_create(call->c->srv->store, id, why)) != CRM_OK)
         return err;
     crm_slog(CRM_INFO, call->c->rid, "msg=\"tenant created\" tenant=%s", id);
@@ -203,7 +197,7 @@ static crm_err
 key_scope(rpc_call *call, char *tenant, int required, crm_error *why)
 {
     rpc_ctx *c = call->c;
-    crm_err err = arg_cstr(call, "tenant", 0, tenant, CRM_TENANT_MAX, why);
+    crm_err err = h_arg_cstr(call, "tenant", 0, tenant, CRM_TENANT_MAX, why);
     if (err != CRM_OK)
         return err;
     if (c->key.role == CRM_ROLE_OPERATOR) {
@@ -245,7 +239,7 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
     crm_err err;
     (void)flow;
 
-    if ((err = arg_str(call, "role", 1, 32, &rs, &rlen, why)) != CRM_OK)
+    if ((err = h_arg_str(call, "role", 1, 32, &rs, &rlen, why)) != CRM_OK)
         return err;
     if (crm_role_parse(rs, rlen, &role) != 0)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
@@ -255,7 +249,7 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
                              "only operators create operator keys");
     if ((err = key_scope(call, tenant, role != CRM_ROLE_OPERATOR, why)) !=
             CRM_OK ||
-        (err = arg_cstr(call, "label", 0, label, CRM_KEY_LABEL_MAX, why)) !=
+        (err = h_arg_cstr(call, "label", 0, label, CRM_KEY_LABEL_MAX, why)) !=
             CRM_OK)
         return err;
     if (role == CRM_ROLE_OPERATOR)
@@ -290,7 +284,7 @@ h_key_revoke(rpc_call *call, msgpack_packer *pk, crm_error *why,
     char id[CRM_KEY_ID_LEN + 1];
     crm_err err;
     (void)flow;
-    if ((err = arg_cstr(call, "key_id", 1, id, CRM_KEY_ID_LEN, why)) != CRM_OK)
+    if ((err = h_arg_cstr(call, "key_id", 1, id, CRM_KEY_ID_LEN, why)) != CRM_OK)
         return err;
     const char *scope = c->key.role == CRM_ROLE_OPERATOR ? NULL : c->key.tenant;
     if ((err = crm_keys_revoke(c->srv->keys, id, scope, why)) != CRM_OK)
@@ -401,14 +395,17 @@ parse_expect(const msgpack_object *o, crm_expect *x, crm_error *why)
                          "\"no_stream\" or \"exists\"");
 }
 
-static crm_err
-h_append(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+/* Validates events (and expectations) and hands them to the writer; the
+ * reply follows in net_append_reply_cb. A client's events may not touch
+ * the server's streams ('$...') or tenant.* types; the server's own
+ * (settings.set, server_events) are all of that kind. */
+crm_err
+h_submit_events(rpc_call *call, const msgpack_object *evs,
+                const msgpack_object *exp, int server_events, crm_error *why,
+                rpc_flow *flow)
 {
     rpc_ctx *c = call->c;
-    const msgpack_object *evs = crm_mp_get(call->args, "events");
-    const msgpack_object *exp = crm_mp_get(call->args, "expect");
     crm_err err;
-    (void)pk;
 
     if (evs == NULL || evs->type != MSGPACK_OBJECT_ARRAY)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
@@ -440,6 +437,19 @@ h_append(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
             crm_error_prefix(why, "event %zu", i);
             return err;
         }
+        if (server_events)
+            continue;
+        if (ev[i].stream_len > 0 && ev[i].stream[0] == '$')
+            return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                                 "event %zu: streams beginning with '$' are "
+                                 "the server's (settings.set writes %s)",
+                                 i, CRM_TENANT_STREAM);
+        if (ev[i].type_len > strlen(CRM_TENANT_TYPE_PREFIX) &&
+            memcmp(ev[i].type, CRM_TENANT_TYPE_PREFIX,
+                   strlen(CRM_TENANT_TYPE_PREFIX)) == 0)
+            return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                                 "event %zu: tenant.* events are written by "
+                                 "settings.set", i);
         if (!crm_role_may_append(c->key.role, ev[i].type, ev[i].type_len))
             return crm_error_set(why, CRM_ERR_FORBIDDEN,
                                  "event %zu: role %s may not append '%.*s'", i,
@@ -459,6 +469,14 @@ h_append(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
         return crm_error_set(why, CRM_ERR_UNAVAILABLE, "server is shutting down");
     }
     return CRM_OK;
+}
+
+static crm_err
+h_append(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
+{
+    (void)pk;
+    return h_submit_events(call, crm_mp_get(call->args, "events"),
+                         crm_mp_get(call->args, "expect"), 0, why, flow);
 }
 
 /* --- reads ----------------------------------------------------------------- */
@@ -554,12 +572,12 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
     int raw;
     crm_err err;
 
-    if ((err = arg_int(call, "from", 1, 1, INT64_MAX, &from, why)) != CRM_OK ||
-        (err = arg_int(call, "max", 100, 1, CRM_RPC_MAX_READ, &max, why)) !=
+    if ((err = h_arg_int(call, "from", 1, 1, INT64_MAX, &from, why)) != CRM_OK ||
+        (err = h_arg_int(call, "max", 100, 1, CRM_RPC_MAX_READ, &max, why)) !=
             CRM_OK ||
-        (err = arg_int(call, "wait_ms", 0, 0, CRM_RPC_MAX_WAIT_MS, &wait,
+        (err = h_arg_int(call, "wait_ms", 0, 0, CRM_RPC_MAX_WAIT_MS, &wait,
                        why)) != CRM_OK ||
-        (err = arg_bool(call, "raw", &raw, why)) != CRM_OK)
+        (err = h_arg_bool(call, "raw", &raw, why)) != CRM_OK)
         return err;
     uint64_t head;
     crm_log_head(call->log, &head, NULL);
@@ -602,11 +620,11 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
     crm_err err;
     (void)flow;
 
-    if ((err = arg_str(call, "stream", 1, CRM_STREAM_MAX, &stream, &slen,
+    if ((err = h_arg_str(call, "stream", 1, CRM_STREAM_MAX, &stream, &slen,
                        why)) != CRM_OK ||
-        (err = arg_int(call, "from_version", 0, 0, INT64_MAX, &from, why)) !=
+        (err = h_arg_int(call, "from_version", 0, 0, INT64_MAX, &from, why)) !=
             CRM_OK ||
-        (err = arg_int(call, "max", 100, 1, CRM_RPC_MAX_READ, &max, why)) !=
+        (err = h_arg_int(call, "max", 100, 1, CRM_RPC_MAX_READ, &max, why)) !=
             CRM_OK)
         return err;
     uint64_t last_ver, last_pos;
@@ -718,5 +736,8 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_READ_STREAM] = h_read_stream,
     [CRM_OP_READ_ALL] = h_read_all,
     [CRM_OP_METRICS] = h_metrics,
+    [CRM_OP_SETTINGS_GET] = h_settings_get,
+    [CRM_OP_SETTINGS_SET] = h_settings_set,
+    [CRM_OP_PROJECTION_REBUILD] = h_projection_rebuild,
     [CRM_OP_BATCH] = h_batch,
 };

@@ -360,6 +360,9 @@ crm_log_close(crm_log *log)
         pthread_mutex_lock(&log->mu);
         log->closing = 1;
         pthread_cond_broadcast(&log->cv);
+        /* a rebuild on another thread stops at its next chunk */
+        while (log->rebuilding)
+            pthread_cond_wait(&log->cv, &log->mu);
         pthread_mutex_unlock(&log->mu);
         pthread_join(log->writer, NULL);
     }

@@ -63,8 +63,8 @@ typedef struct crm_log_opts {
     const crm_proj_def *const *projections;
     size_t nprojections;
     /* progress of rebuilds, now and then (may be NULL); any thread */
-    void (*progress)(void *arg, const char *projection, uint64_t done,
-                     uint64_t total);
+    void (*progress)(void *arg, const char *tenant, const char *projection,
+                     uint64_t done, uint64_t total);
     void *progress_arg;
 } crm_log_opts;
 
@@ -183,6 +183,16 @@ crm_err crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
 crm_err crm_log_proj_get(crm_log *log, const char *proj, size_t db,
                          const void *key, size_t klen, void *out, size_t cap,
                          size_t *len);
+
+/* Runs fn in a read transaction where dbi[] are the live databases of
+ * projection proj (in the order of its def) as the last commit left
+ * them, and position is what that commit had applied. fn returns 0 or an
+ * LMDB error code, and should be quick: it holds off a map resize.
+ * CRM_ERR_UNAVAILABLE when the log keeps no such projection. Any thread. */
+typedef int (*crm_log_proj_fn)(void *arg, MDB_txn *txn, const MDB_dbi *dbi,
+                               uint64_t position);
+crm_err crm_log_proj_read(crm_log *log, const char *proj, crm_log_proj_fn fn,
+                          void *arg, crm_error *why);
 
 /* The log's projections (owned by the log; NULL when it has none). */
 const crm_proj_set *crm_log_projections(const crm_log *log);

@@ -58,7 +58,7 @@ struct crm_log {
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
     crm_proj_set *proj;
-    void (*progress)(void *, const char *, uint64_t, uint64_t);
+    void (*progress)(void *, const char *, const char *, uint64_t, uint64_t);
     void *progress_arg;
     /* Whoever writes the environment holds it: the writer for a group and
      * the room it makes after, a rebuild for one of its transactions. */
@@ -77,6 +77,7 @@ struct crm_log {
     size_t qbatches;
     size_t want; /* the writer sleeps until this many batches are queued */
     int closing, writer_running;
+    int rebuilding; /* crm_log_rebuild runs on some thread */
     int ckpt_asked; /* crm_log_checkpoint: checkpoint when idle */
     pthread_t writer;
 

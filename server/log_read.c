@@ -254,11 +254,12 @@ crm_log_proj_get(crm_log *log, const char *proj, size_t db, const void *key,
     crm_err err = crm_log_rd_begin(log, &txn, NULL);
     if (err != CRM_OK)
         return err;
-    MDB_dbi dbi;
+    MDB_dbi dbi[CRM_PROJ_DBS_MAX];
     MDB_val k = {klen, (void *)key}, v;
-    int rc = crm_proj_dbi(log->proj, txn, (size_t)i, db, &dbi);
+    uint64_t at;
+    int rc = crm_proj_live(log->proj, txn, (size_t)i, dbi, &at);
     if (rc == 0)
-        rc = mdb_get(txn, dbi, &k, &v);
+        rc = mdb_get(txn, dbi[db], &k, &v);
     if (rc == 0) {
         *len = v.mv_size;
         memcpy(out, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
@@ -266,6 +267,30 @@ crm_log_proj_get(crm_log *log, const char *proj, size_t db, const void *key,
         err = rc == MDB_NOTFOUND ? CRM_ERR_NOT_FOUND
                                  : crm_mdb_fail(NULL, rc, "projection read");
     }
+    crm_log_rd_end(log, txn);
+    return err;
+}
+
+crm_err
+crm_log_proj_read(crm_log *log, const char *proj, crm_log_proj_fn fn,
+                  void *arg, crm_error *why)
+{
+    int i = crm_proj_find(log->proj, proj);
+    if (i < 0 || crm_proj_stale(log->proj, (size_t)i))
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                             "this server keeps no '%s' projection "
+                             "(crmd --projections)", proj);
+    MDB_txn *txn;
+    crm_err err = crm_log_rd_begin(log, &txn, why);
+    if (err != CRM_OK)
+        return err;
+    MDB_dbi dbi[CRM_PROJ_DBS_MAX];
+    uint64_t at;
+    int rc = crm_proj_live(log->proj, txn, (size_t)i, dbi, &at);
+    if (rc == 0)
+        rc = fn(arg, txn, dbi, at);
+    if (rc != 0)
+        err = crm_mdb_fail(why, rc, "projection read");
     crm_log_rd_end(log, txn);
     return err;
 }

@@ -104,11 +104,20 @@ rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
     int done = 0;
     crm_err err = CRM_OK;
     while (!done && err == CRM_OK) {
+        pthread_mutex_lock(&log->mu);
+        int closing = log->closing;
+        pthread_mutex_unlock(&log->mu);
+        if (closing) {
+            err = crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                                "tenant is closing; rebuild of '%s' stopped "
+                                "(the live view is unchanged)", name);
+            break;
+        }
         pthread_mutex_lock(&log->txn_mu);
         err = step(log, i, z, &from, out, &done, why);
         pthread_mutex_unlock(&log->txn_mu);
         if (log->progress)
-            log->progress(log->progress_arg, name, out->events,
+            log->progress(log->progress_arg, log->tenant, name, out->events,
                           total > out->events ? total : out->events);
         /* Let appends that queued meanwhile have their commit first. */
         pthread_mutex_lock(&log->mu);
@@ -131,13 +140,27 @@ crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
     if (name && (only = crm_proj_find(log->proj, name)) < 0)
         return crm_error_set(why, CRM_ERR_NOT_FOUND, "no projection '%s'",
                              name);
-    for (size_t i = 0; i < crm_proj_count(log->proj); i++) {
+    pthread_mutex_lock(&log->mu);
+    int refused = log->closing || log->rebuilding;
+    if (!refused)
+        log->rebuilding = 1;
+    pthread_mutex_unlock(&log->mu);
+    if (refused)
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                             log->closing ? "tenant is closing"
+                                          : "a rebuild of this tenant is "
+                                            "already running");
+    crm_err err = CRM_OK;
+    for (size_t i = 0; i < crm_proj_count(log->proj) && err == CRM_OK; i++) {
         if (only >= 0 && (size_t)only != i)
             continue;
-        crm_err err = rebuild_one(log, i, &out[*n], why);
-        if (err != CRM_OK)
-            return err;
-        (*n)++;
+        if ((err = rebuild_one(log, i, &out[*n], why)) == CRM_OK)
+            (*n)++;
     }
-    return CRM_OK;
+    /* crm_log_close waits for this before it frees the log */
+    pthread_mutex_lock(&log->mu);
+    log->rebuilding = 0;
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
+    return err;
 }

@@ -362,6 +362,34 @@ net_park(rpc_ctx *c, uint64_t from, int wait_ms)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Rebuilds (on open, or projection.rebuild) say how far they are, at
+ * most about once a second per projection, and when they are done. */
+static void
+on_rebuild_progress(void *arg, const char *tenant, const char *projection,
+                    uint64_t done, uint64_t total)
+{
+    static _Thread_local double last;
+    double t = now_s();
+    (void)arg;
+    if (done < total && t - last < 1.0)
+        return;
+    last = t;
+    crm_slog(CRM_INFO, 0,
+             "msg=\"rebuilding projection\" tenant=%s projection=%s "
+             "events=%llu of=%llu",
+             tenant, projection, (unsigned long long)done,
+             (unsigned long long)total);
+}
+
+void
+net_job_join(rpc_ctx *c)
+{
+    if (c->job_running) {
+        pthread_join(c->job, NULL);
+        c->job_running = 0;
+    }
+}
+
 static void
 on_commit(void *arg, crm_log *log, uint64_t head)
 {
@@ -470,7 +498,11 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
     crm_log_opts lo = {.map_size = cfg->map_size_mb << 20,
                        .group_wait_us = cfg->group_wait_us,
                        .on_commit = on_commit,
-                       .on_commit_arg = s};
+                       .on_commit_arg = s,
+                       .projections = cfg->projections,
+                       .nprojections = cfg->nprojections,
+                       .progress = on_rebuild_progress,
+                       .progress_arg = s};
     if ((err = crm_store_open(cfg->data_dir, &lo, &s->store, why)) != CRM_OK ||
         (err = crm_keys_open(s->store, &s->keys, why)) != CRM_OK)
         goto fail;
@@ -626,6 +658,10 @@ crm_server_free(crm_server *s)
      * (send_cb may run until the send aios are stopped below). */
     crm_store_close(s->store);
     s->store = NULL;
+    /* A rebuild stops at its next chunk when its log closes (above) and
+     * has answered by the time its thread ends. */
+    for (int i = 0; s->ctxs && i < s->nctx; i++)
+        net_job_join(&s->ctxs[i]);
     /* the appends that close committed have their replies on the way */
     for (int i = 0; s->ctxs && i < s->nctx; i++)
         if (s->ctxs[i].reply_aio)

@@ -77,6 +77,11 @@ struct rpc_ctx {
      * log writer's: append_done only notes the head and wakes this */
     nng_aio *reply_aio;
     uint64_t ack_head;
+    /* projection.rebuild runs on a thread of its own (h_settings.c) */
+    pthread_t job;
+    int job_running;
+    crm_log *job_log;
+    char job_proj[32];
     int parked, resumed;
     uint64_t wait_from;
     rpc_ctx *wnext;
@@ -124,6 +129,9 @@ void net_park(rpc_ctx *c, uint64_t from, int wait_ms);
 /* reply_aio's callback (handlers.c): packs and sends an append's reply
  * on an NNG thread once the writer has acknowledged its batch. */
 void net_append_reply_cb(void *arg);
+
+/* Waits for the context's rebuild thread, if it ever ran one. */
+void net_job_join(rpc_ctx *c);
 
 /* msgpack_packer write callback appending to the context's reply; a
  * failure marks the reply so it is replaced by a no_memory error. */

@@ -187,7 +187,20 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
     case CRM_OP_TENANT_LIST:
     case CRM_OP_KEY_LIST:
     case CRM_OP_METRICS:
+    case CRM_OP_SETTINGS_GET:
         msgpack_pack_map(&pk, 0);
+        break;
+    case CRM_OP_SETTINGS_SET:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "effective_from");
+        crm_mp_pack_cstr(&pk, "2026-01-01");
+        crm_mp_pack_cstr(&pk, "dormant_days");
+        msgpack_pack_uint64(&pk, 200);
+        break;
+    case CRM_OP_PROJECTION_REBUILD:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "projection");
+        crm_mp_pack_cstr(&pk, "settings");
         break;
     case CRM_OP_TENANT_CREATE: {
         char id[32];
@@ -714,6 +727,16 @@ gamma_entry_ok(const crm_op_info *op, crm_role role, int known,
         }
         break;
     }
+    case CRM_OP_SETTINGS_GET:
+        /* alpha's settings changed in the matrix; gamma's never did */
+        if (fx_res_u64(res, "changes") != 0 ||
+            fx_res_u64(res, "dormant_days") != 180) {
+            snprintf(bad, len, "%llu changes, dormant_days %llu: not gamma's",
+                     (unsigned long long)fx_res_u64(res, "changes"),
+                     (unsigned long long)fx_res_u64(res, "dormant_days"));
+            return 0;
+        }
+        break;
     case CRM_OP_METRICS: {
         const msgpack_object *t = crm_mp_get(res, "tenants");
         if (t == NULL || crm_mp_get(t, "gamma") == NULL ||

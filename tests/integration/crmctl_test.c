@@ -1,6 +1,7 @@
 /* crmctl_test.c - the crmctl binary against a real crmd: tenants and keys,
- * appends from JSON and JSONL, read, tail and tail -f, exit statuses and
- * error names, --help of every command, the event catalogue, and TLS
+ * appends from JSON and JSONL (and the versions they print), read, tail and
+ * tail -f (personal data by role), exit statuses and error names, local
+ * file errors, --help of every command, the event catalogue, and TLS
  * server verification (--ca, --server-name, --insecure).
  *
  * Tests run in order and share one crmd: test_tenant_and_keys makes the
@@ -232,6 +233,38 @@ expect_fail_v(int status, const char *name, const char *msg,
 #define EXPECT_FAIL_MSG(status, name, msg, ...)                                \
     expect_fail_v(status, name, msg, (const char *const[]){__VA_ARGS__, NULL})
 
+/* Runs and expects crmctl's local file error: exit 6 and one line
+ * "crmctl: cannot <what> <path>: <strerror(err)>", with no error name (the
+ * server was never asked), and nothing on stdout. */
+static void
+expect_file_error_v(const char *path, int err, const char *const *args)
+{
+    run_out r;
+    char want[900];
+    run_v(&r, NULL, NULL, args);
+    snprintf(want, sizeof(want), " %s: %s\n", path, strerror(err));
+    const char *at = strstr(r.err, want);
+    if (r.status != 6 || strncmp(r.err, "crmctl: cannot ", 15) != 0 ||
+        at == NULL || at[strlen(want)] != '\0')
+        fail_msg("%s: want exit 6 and 'crmctl: cannot ...%s', got exit %d, "
+                 "stderr: %s",
+                 args[0], want, r.status, r.err);
+#define NAME_OF(e, n, name, msg) name,
+    static const char *const names[] = {CRM_ERR_MAP(NAME_OF)};
+#undef NAME_OF
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char name[80];
+        snprintf(name, sizeof(name), "crmctl: %s:", names[i]);
+        if (strstr(r.err, name))
+            fail_msg("%s: a local file error names '%s': %s", args[0], name,
+                     r.err);
+    }
+    assert_string_equal(r.out, "");
+    run_free(&r);
+}
+#define EXPECT_FILE_ERROR(path, err, ...)                                      \
+    expect_file_error_v(path, err, (const char *const[]){__VA_ARGS__, NULL})
+
 static size_t
 count_lines(const char *s)
 {
@@ -254,6 +287,19 @@ group_setup(void **state)
     URL = D.url;
     snprintf(OPKEY_FILE, sizeof(OPKEY_FILE), "%s/operator.key", D.dir);
     snprintf(ADMIN_FILE, sizeof(ADMIN_FILE), "%s/admin.key", D.dir);
+    return 0;
+}
+
+/* Each test starts on the tcp URL with no key or TLS settings from the
+ * environment, even after one that failed half-way through. */
+static int
+test_setup(void **state)
+{
+    (void)state;
+    URL = D.url;
+    unsetenv("CRM_KEY");
+    unsetenv("CRM_CA");
+    unsetenv("CRM_INSECURE");
     return 0;
 }
 
@@ -290,6 +336,7 @@ test_help_for_every_command(void **state)
     }
     assert_non_null(strstr(r.out, "Exit status"));
     assert_non_null(strstr(r.out, "conflict"));
+    assert_non_null(strstr(r.out, "\n  6  a local file"));
     assert_non_null(strstr(r.out, "--insecure"));
     assert_non_null(strstr(r.out, "CRM_CA"));
     assert_non_null(strstr(r.out, "CRM_INSECURE"));
@@ -530,8 +577,9 @@ test_tls_verifies_the_server(void **state)
     run_free(&r);
     EXPECT_FAIL_MSG(1, "bad_request", "TLS handshake failed", "--ca", other_ca,
                     "--server-name", "localhost", "ping");
-    EXPECT_FAIL_MSG(1, "bad_request", "CA file /nonexistent/ca.crt", "--ca",
-                    "/nonexistent/ca.crt", "ping");
+    /* A CA file that is not there is crmctl's own failure. */
+    EXPECT_FILE_ERROR("/nonexistent/ca.crt", ENOENT, "--ca",
+                      "/nonexistent/ca.crt", "ping");
 
     /* No CA: refused before anything is sent, not connected unverified. */
     EXPECT_FAIL_MSG(1, "bad_request",
@@ -595,8 +643,11 @@ test_append_one_and_read(void **state)
     (void)state;
     assert_true(ADMIN[0] != '\0');
 
+    /* The table form says the stream's new version: what the next
+     * --expect names. */
     RUN_OK(&r, "--key-file", ADMIN_FILE, "append", GUEST_EVENT);
-    assert_non_null(strstr(r.out, "appended 1 event"));
+    assert_non_null(strstr(r.out, "appended 1 event at position "));
+    assert_non_null(strstr(r.out, ": guest-1 version 0\n"));
     run_free(&r);
 
     RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "append", POINTS_EVENT);
@@ -629,6 +680,31 @@ test_append_one_and_read(void **state)
     jfree(j);
     run_free(&r);
 
+    /* Several streams: one line per stream with the version of its last
+     * new event; a re-sent event (same id) moves no stream. */
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append",
+           "[{\"stream\":\"guest-3\",\"type\":\"web.product_viewed\","
+           "\"body\":{\"product\":\"spa\"}},"
+           "{\"stream\":\"guest-4\",\"type\":\"web.product_viewed\","
+           "\"body\":{\"product\":\"spa\"}},"
+           "{\"stream\":\"guest-3\",\"type\":\"web.product_viewed\","
+           "\"body\":{\"product\":\"suite\"}}]");
+    assert_non_null(strstr(r.out, "appended 3 events in 1 batch"));
+    assert_non_null(strstr(r.out, "\n  guest-3 version 1\n"));
+    assert_non_null(strstr(r.out, "\n  guest-4 version 0\n"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append",
+           "[" POINTS_EVENT ",{\"stream\":\"guest-4\",\"type\":"
+           "\"web.product_viewed\",\"body\":{\"product\":\"gym\"}}]");
+    assert_non_null(strstr(r.out, "1 duplicate,"));
+    assert_non_null(strstr(r.out, "\n  guest-4 version 1\n"));
+    assert_null(strstr(r.out, "guest-1 version"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append", POINTS_EVENT);
+    assert_non_null(strstr(r.out, "already stored at position"));
+    assert_null(strstr(r.out, "version"));
+    run_free(&r);
+
     RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "guest-1");
     assert_int_equal(count_lines(r.out), 3); /* header + 2 events */
     assert_non_null(strstr(r.out, "POSITION"));
@@ -636,8 +712,11 @@ test_append_one_and_read(void **state)
     assert_non_null(strstr(r.out, "loyalty.points_earned"));
     assert_non_null(strstr(r.out, "2026-11-25T10:00:00Z"));
     assert_non_null(strstr(r.out, "points=120"));
-    /* Personal data is named in the table, never shown. */
-    assert_null(strstr(r.out, "ann@example.com"));
+    /* An admin may see personal data, and the table shows it. */
+    assert_non_null(strstr(r.out, "first_name=Ann"));
+    assert_non_null(strstr(r.out, "email=ann@example.com"));
+    assert_non_null(strstr(r.out, "nationality=DE"));
+    assert_null(strstr(r.out, "redacted"));
     run_free(&r);
 
     RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "guest-1", "--json");
@@ -669,7 +748,7 @@ test_append_one_and_read(void **state)
 static void
 test_append_jsonl_file(void **state)
 {
-    char path[800];
+    char path[800], many[800];
     run_out r;
     (void)state;
     assert_true(ADMIN[0] != '\0');
@@ -723,11 +802,33 @@ test_append_jsonl_file(void **state)
     assert_int_equal(count_lines(r.out), 6);
     run_free(&r);
 
+    /* Past twenty streams the table says there were more. */
+    snprintf(many, sizeof(many), "%s/many.jsonl", D.dir);
+    f = fopen(many, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 25; i++)
+        fprintf(f,
+                "{\"stream\":\"many-%02d\",\"type\":\"web.product_viewed\","
+                "\"body\":{\"product\":\"suite\"}}\n",
+                i);
+    fclose(f);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "append", "-f", many);
+    assert_non_null(strstr(r.out, "\n  many-00 version 0\n"));
+    assert_non_null(strstr(r.out, "\n  many-19 version 0\n"));
+    assert_null(strstr(r.out, "many-20"));
+    assert_non_null(strstr(r.out, "\n  ... and more streams (--json lists "
+                                  "every version)\n"));
+    run_free(&r);
+
     /* The same file from stdin. */
     RUN_IN(&r, path, "--key-file", ADMIN_FILE, "append", "-");
     if (r.status != 0)
         fail_msg("append -: %s", r.err);
     assert_non_null(strstr(r.out, "appended 1200 events in 3 batches"));
+    /* Versions over every batch: each stream held 1050 and 150 events. */
+    assert_non_null(strstr(r.out, "\n  bulk-big version 2099\n"));
+    assert_non_null(strstr(r.out, "\n  bulk-small version 299\n"));
+    assert_null(strstr(r.out, "more streams"));
     run_free(&r);
 }
 
@@ -757,6 +858,7 @@ test_tail(void **state)
     RUN_OK(&r, "--key-file", ADMIN_FILE, "tail", "--from", "1", "--max", "3");
     assert_int_equal(count_lines(r.out), 4);
     assert_non_null(strstr(r.out, "guest-1"));
+    assert_non_null(strstr(r.out, "email=ann@example.com"));
     run_free(&r);
 
     /* Without --from: the last N events, like tail(1). */
@@ -775,6 +877,45 @@ test_tail(void **state)
 
     /* Agents read the log too; auditors-only ops are not needed. */
     RUN_OK(&r, "--key", AGENT, "tail", "-n", "1", "--json");
+    run_free(&r);
+}
+
+/* The tables show what the server sent: personal fields to an admin, and
+ * to an auditor (whose events come without them) a "pii:redacted" mark. */
+static void
+test_tables_show_personal_data_by_role(void **state)
+{
+    char auditor[128];
+    run_out r;
+    (void)state;
+    assert_true(ADMIN[0] != '\0');
+    create_key("auditor", auditor, sizeof(auditor), NULL, 0);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "read", "guest-1", "--max", "1");
+    assert_non_null(strstr(r.out, "customer.registered"));
+    assert_non_null(strstr(r.out, "last_name=Lee"));
+    assert_non_null(strstr(r.out, "email=ann@example.com"));
+    run_free(&r);
+
+    RUN_OK(&r, "--key", auditor, "read", "guest-1");
+    assert_non_null(strstr(r.out, "customer.registered"));
+    assert_non_null(strstr(r.out, "nationality=DE pii:redacted\n"));
+    assert_null(strstr(r.out, "Ann"));
+    assert_null(strstr(r.out, "Lee"));
+    assert_null(strstr(r.out, "ann@example.com"));
+    assert_null(strstr(r.out, "email"));
+    /* Events without personal data carry no mark. */
+    assert_non_null(strstr(r.out, "points=120 reason=\"stay bonus\"\n"));
+    run_free(&r);
+
+    RUN_OK(&r, "--key", auditor, "tail", "--from", "1", "--max", "1");
+    assert_non_null(strstr(r.out, "guest-1"));
+    assert_non_null(strstr(r.out, "pii:redacted"));
+    assert_null(strstr(r.out, "ann@example.com"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "tail", "--from", "1", "--max", "1");
+    assert_non_null(strstr(r.out, "first_name=Ann last_name=Lee "
+                                  "email=ann@example.com"));
     run_free(&r);
 }
 
@@ -946,8 +1087,17 @@ test_errors_name_and_status(void **state)
     /* The server's message follows the error name. */
     EXPECT_FAIL_MSG(4, "not_found", "nobody", "--key-file", ADMIN_FILE, "read",
                     "nobody");
-    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "key", "revoke",
-                "0123456789abcdef");
+    /* An id no key of this tenant has: the message says whose keys an
+     * admin may revoke; what is not an id at all is refused unsent. */
+    EXPECT_FAIL_MSG(4, "not_found",
+                    "no key 0123456789abcdef that this key may revoke: an "
+                    "admin key revokes only keys of its own tenant",
+                    "--key-file", ADMIN_FILE, "key", "revoke",
+                    "0123456789abcdef");
+    EXPECT_FAIL_MSG(2, "usage", "16 hex digits after \"crmk_\"", "--key-file",
+                    ADMIN_FILE, "key", "revoke", "<key_id>");
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "key", "revoke",
+                "0123456789ABCDEF");
     EXPECT_FAIL(4, "not_found", "--key-file", OPKEY_FILE, "key", "create",
                 "--role", "agent", "--tenant", "no-such-tenant");
     /* Only operators create tenants. */
@@ -984,12 +1134,22 @@ test_errors_name_and_status(void **state)
     EXPECT_FAIL(2, "bad_request", "--key-file", ADMIN_FILE, "append",
                 "{\"stream\":\"g\",\"type\":\"web.product_viewed\","
                 "\"occurred_at\":\"2026-02-30T10:00:00Z\",\"body\":{}}");
-    EXPECT_FAIL(2, "bad_request", "--key-file", ADMIN_FILE, "append", "-f",
-                "/nonexistent/events.jsonl");
-    EXPECT_FAIL(2, "bad_request", "--key-file", "/nonexistent/key", "ping");
+    /* A file crmctl cannot open is its own failure, not a server's: no
+     * error name, the file and the reason, exit 6. */
+    EXPECT_FILE_ERROR("/nonexistent/events.jsonl", ENOENT, "--key-file",
+                      ADMIN_FILE, "append", "-f", "/nonexistent/events.jsonl");
+    RUN(&r, "--key-file", ADMIN_FILE, "append", "-f", "missing.jsonl");
+    assert_int_equal(r.status, 6);
+    assert_string_equal(r.err, "crmctl: cannot open input file missing.jsonl: "
+                               "No such file or directory\n");
+    run_free(&r);
+    /* A directory opens but cannot be read. */
+    EXPECT_FILE_ERROR(D.dir, EISDIR, "--key-file", ADMIN_FILE, "append", "-f",
+                      D.dir);
+    EXPECT_FILE_ERROR("/nonexistent/key", ENOENT, "--key-file",
+                      "/nonexistent/key", "ping");
     /* A key file that cannot be read says why, not "holds no key". */
-    EXPECT_FAIL_MSG(2, "bad_request", strerror(EISDIR), "--key-file", D.dir,
-                    "ping");
+    EXPECT_FILE_ERROR(D.dir, EISDIR, "--key-file", D.dir, "ping");
     EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "append");
     EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "append", "--expect",
                 "guest-1", "{}");
@@ -1035,16 +1195,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help_for_every_command),
-        cmocka_unit_test(test_types_lists_the_catalogue),
-        cmocka_unit_test(test_tenant_and_keys),
-        cmocka_unit_test(test_ping_info_metrics),
-        cmocka_unit_test(test_tls_verifies_the_server),
-        cmocka_unit_test(test_append_one_and_read),
-        cmocka_unit_test(test_append_jsonl_file),
-        cmocka_unit_test(test_tail),
-        cmocka_unit_test(test_tail_follow),
-        cmocka_unit_test(test_errors_name_and_status),
+        cmocka_unit_test_setup(test_help_for_every_command, test_setup),
+        cmocka_unit_test_setup(test_types_lists_the_catalogue, test_setup),
+        cmocka_unit_test_setup(test_tenant_and_keys, test_setup),
+        cmocka_unit_test_setup(test_ping_info_metrics, test_setup),
+        cmocka_unit_test_setup(test_tls_verifies_the_server, test_setup),
+        cmocka_unit_test_setup(test_append_one_and_read, test_setup),
+        cmocka_unit_test_setup(test_append_jsonl_file, test_setup),
+        cmocka_unit_test_setup(test_tail, test_setup),
+        cmocka_unit_test_setup(test_tables_show_personal_data_by_role,
+                               test_setup),
+        cmocka_unit_test_setup(test_tail_follow, test_setup),
+        cmocka_unit_test_setup(test_errors_name_and_status, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -844,6 +844,52 @@ test_long_path_keeps_line(void **state)
     expect_msg(&why, at);
 }
 
+/* The projections: named in any order, kept in the order they apply;
+ * none; an unknown name, a repeat or an empty list refused. */
+static void
+test_projections(void **state)
+{
+    (void)state;
+    crm_config c;
+    crm_error why;
+    assert_int_equal(LOAD0(&c, &why), CRM_OK);
+    assert_int_equal(c.nprojections, 1);
+    assert_string_equal(c.projections[0]->name, "settings");
+    crm_config_free(&c);
+    assert_int_equal(LOAD(&c, &why, "--projections", "counts,settings"),
+                     CRM_OK);
+    assert_int_equal(c.nprojections, 2);
+    assert_string_equal(c.projections[0]->name, "settings");
+    assert_string_equal(c.projections[1]->name, "counts");
+    crm_config_free(&c);
+    assert_int_equal(LOAD(&c, &why, "--projections", "none"), CRM_OK);
+    assert_int_equal(c.nprojections, 0);
+    crm_config_free(&c);
+    const char *path =
+        write_conf("proj.conf", "[projections]\nenable = counts\n");
+    assert_int_equal(LOAD(&c, &why, "--config", path), CRM_OK);
+    assert_int_equal(c.nprojections, 1);
+    assert_string_equal(c.projections[0]->name, "counts");
+    crm_config_free(&c);
+    /* the flag wins over the file */
+    assert_int_equal(
+        LOAD(&c, &why, "--config", path, "--projections", "settings counts"),
+        CRM_OK);
+    assert_int_equal(c.nprojections, 2);
+    crm_config_free(&c);
+    static const char *const bad[] = {"loyalty", "settings,settings", "",
+                                      ",", "settings,bogus"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        crm_err err = LOAD(&c, &why, "--projections", bad[i]);
+        crm_config_free(&c);
+        if (err != CRM_ERR_BAD_REQUEST)
+            fail_msg("--projections '%s' accepted", bad[i]);
+        expect_msg(&why, "--projections");
+    }
+    expect_bad_line("projections", "enable = settings,bogus", "enable");
+    expect_bad_line("projections", "enable =", "enable");
+}
+
 /* The example shipped in deploy/ loads as it is, with its documented
  * values. */
 static void
@@ -862,6 +908,8 @@ test_shipped_example(void **state)
     assert_string_equal(c.operator_key_file, "/etc/crmd/operator.key");
     assert_int_equal(c.map_size_mb, 64);
     assert_int_equal(c.group_wait_us, CRM_LOG_GROUP_WAIT_US);
+    assert_int_equal(c.nprojections, 1);
+    assert_string_equal(c.projections[0]->name, "settings");
     crm_config_free(&c);
 }
 
@@ -873,6 +921,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_defaults),
         T(test_file_every_key),
+        T(test_projections),
         T(test_shipped_example),
         T(test_file_http_off_and_levels),
         T(test_flags_override_file),

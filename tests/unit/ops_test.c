@@ -184,7 +184,14 @@ test_may_append(void **state)
     assert_non_null(crm_schema_find("customer.consent_changed", 24));
     for (size_t i = 0; i < NTYPES; i++) {
         const char *t = sample_type(i);
-        /* admin: anything */
+        /* tenant.* is the server's own, through settings.set: nobody */
+        if (has_prefix(t, CRM_TENANT_TYPE_PREFIX)) {
+            for (int r = 0; r <= CRM_ROLE__COUNT; r++)
+                if (may((crm_role)r, t))
+                    fail_msg("%s may append %s", crm_role_name((crm_role)r), t);
+            continue;
+        }
+        /* admin: anything else */
         assert_true(may(CRM_ROLE_ADMIN, t));
         /* agent: everything but erasure */
         assert_int_equal(may(CRM_ROLE_AGENT, t),
@@ -215,6 +222,10 @@ test_may_append(void **state)
     assert_false(may(CRM_ROLE_FINANCE, "bookings.x"));
     assert_true(may(CRM_ROLE_AGENT, "customer.erased2"));
     assert_true(may(CRM_ROLE_AGENT, "customer.erase"));
+    /* tenant.* even when the catalogue lacks the type */
+    assert_false(may(CRM_ROLE_ADMIN, "tenant.anything"));
+    assert_false(may(CRM_ROLE_ADMIN, "tenant."));
+    assert_true(may(CRM_ROLE_ADMIN, "tenants.x"));
     /* the length counts, not the NUL */
     assert_false(crm_role_may_append(CRM_ROLE_AGENT, "customer.erasedXX", 15));
     assert_true(crm_role_may_append(CRM_ROLE_MARKETING, "web.visitedjunk", 4));
@@ -227,9 +238,10 @@ test_batchable_are_reads(void **state)
     (void)state;
     static const char *const reads[] = {
         "ping",        "server.info", "tenant.list", "key.list",
-        "read.stream", "read.all",    "metrics"};
+        "read.stream", "read.all",    "metrics",  "settings.get"};
     static const char *const not_batchable[] = {
-        "append", "tenant.create", "key.create", "key.revoke", "batch"};
+        "append",       "tenant.create",      "key.create", "key.revoke",
+        "settings.set", "projection.rebuild", "batch"};
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         const crm_op_info *o = find(reads[i]);
         assert_non_null(o);
@@ -264,12 +276,15 @@ test_tenant_ops(void **state)
         int tenant = (op_rows[i].flags & CRM_OPF_TENANT) != 0;
         int want = strcmp(op_rows[i].name, "append") == 0 ||
                    strcmp(op_rows[i].name, "read.stream") == 0 ||
-                   strcmp(op_rows[i].name, "read.all") == 0;
+                   strcmp(op_rows[i].name, "read.all") == 0 ||
+                   strcmp(op_rows[i].name, "settings.get") == 0 ||
+                   strcmp(op_rows[i].name, "settings.set") == 0 ||
+                   strcmp(op_rows[i].name, "projection.rebuild") == 0;
         if (tenant != want)
             fail_msg("%s: CRM_OPF_TENANT is %d", op_rows[i].name, tenant);
         n += tenant;
     }
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 6);
 }
 
 static void

@@ -35,9 +35,11 @@ static atomic_int progress_calls;
 static int kill_after; /* the child kills itself at this progress call */
 
 static void
-on_progress(void *arg, const char *name, uint64_t done, uint64_t total)
+on_progress(void *arg, const char *tenant, const char *name, uint64_t done,
+            uint64_t total)
 {
     (void)arg, (void)done, (void)total;
+    assert_string_equal(tenant, "proj-hotels");
     assert_string_equal(name, "counts");
     int n = atomic_fetch_add(&progress_calls, 1) + 1;
     if (kill_after && n >= kill_after)

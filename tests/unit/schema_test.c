@@ -230,7 +230,7 @@ test_ftype_names(void **state)
     (void)state;
     crm_ftype all[] = {CRM_F_STR,   CRM_F_INT,      CRM_F_BOOL, CRM_F_DATE,
                        CRM_F_TIME,  CRM_F_CURRENCY, CRM_F_ENUM, CRM_F_EMAIL,
-                       CRM_F_PHONE, CRM_F_IATA};
+                       CRM_F_PHONE, CRM_F_IATA,       CRM_F_DECIMAL};
     size_t n = sizeof(all) / sizeof(all[0]);
     for (size_t i = 0; i < n; i++) {
         assert_string_not_equal(crm_ftype_name(all[i]), "unknown");

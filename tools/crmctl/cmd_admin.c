@@ -139,18 +139,43 @@ ctl_cmd_key_create(ctl *c, const ctl_args *a)
     return rc;
 }
 
+/* Key ids are CRM_KEY_ID_LEN (16) lowercase hex digits. */
+#define KEY_ID_LEN 16
+
+static int
+is_key_id(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+    return n == KEY_ID_LEN && s[n] == '\0';
+}
+
 int
 ctl_cmd_key_revoke(ctl *c, const ctl_args *a)
 {
     const msgpack_object *res;
-    ctl_kv kv[] = {CTL_S("key_id", a->pos[0])};
-    int rc = ctl_call_kv(c, "key.revoke", kv, 1, &res);
-    if (rc != 0)
-        return rc;
+    crm_error why = {CRM_OK, ""};
+    const char *id = a->pos[0];
+    if (!is_key_id(id))
+        return ctl_usage(a->cmd,
+                         "KEY_ID is the %d hex digits after \"crmk_\" in a "
+                         "key, as 'key create' and 'key list' print it, not "
+                         "'%s'",
+                         KEY_ID_LEN, id);
+    ctl_kv kv[] = {CTL_S("key_id", id)};
+    crm_err err = ctl_call_kv_quiet(c, "key.revoke", kv, 1, &res, &why);
+    if (err == CRM_ERR_NOT_FOUND)
+        /* The server does not say whether the key is another tenant's. */
+        return ctl_error(err,
+                         "no key %s that this key may revoke: an admin key "
+                         "revokes only keys of its own tenant, the operator "
+                         "key any key ('crmctl key list' shows the ids)",
+                         id);
+    if (err != CRM_OK)
+        return ctl_fail(&why);
     if (c->json)
         return ctl_out_mp_json(res);
-    char id[64];
-    printf("revoked key %s\n", ctl_str(res, "key_id", id, sizeof(id)));
+    char rid[64];
+    printf("revoked key %s\n", ctl_str(res, "key_id", rid, sizeof(rid)));
     return 0;
 }
 

@@ -16,9 +16,20 @@
 #include "timefmt.h"
 
 #define BATCH_EVENTS 500
+/* Streams whose new version the table output names; past these it says
+ * there were more (--json lists every version). */
+#define STREAMS_SHOWN 20
 /* Requests stay well below CRM_RPC_MAX_MSG so a batch of large bodies is
  * split rather than refused whole as too_large. */
 #define BATCH_BYTES (3u << 20)
+
+/* A stream the run wrote to, and the version its last new event got. */
+typedef struct written {
+    char id[CRM_STREAM_MAX + 1];
+    size_t len;
+    uint64_t version;
+    int wrote; /* a new event (not a duplicate) went to it */
+} written;
 
 typedef struct appender {
     ctl *c;
@@ -28,12 +39,16 @@ typedef struct appender {
     msgpack_packer pk;
     size_t n;
     size_t *lines; /* input line of each pending event */
+    int *slots;    /* its stream's entry in streams[], or -1 */
     size_t cap;
     msgpack_sbuffer expect; /* packed expect entries, for the first batch */
     size_t nexpect;
     /* totals */
     size_t batches, total, dups;
     uint64_t first, last, head;
+    written streams[STREAMS_SHOWN];
+    size_t nstreams;
+    int untracked;                /* new events in streams not in streams[] */
     json_t *positions, *versions; /* --json only */
 } appender;
 
@@ -101,6 +116,15 @@ take_result(appender *ap, const msgpack_object *res)
         ver->via.array.size != ap->n)
         return ctl_error(CRM_ERR_INTERNAL,
                          "append reply does not list one position per event");
+    /* A batch is written in one go, so its new events take the last
+     * positions, one after another; a duplicate answers with its older
+     * position. What lies above max - fresh is therefore new. */
+    uint64_t dups = ctl_u64(res, "duplicates", 0), max = 0;
+    uint64_t fresh = dups < ap->n ? ap->n - dups : 0;
+    for (uint32_t i = 0; i < pos->via.array.size; i++)
+        if (pos->via.array.ptr[i].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            pos->via.array.ptr[i].via.u64 > max)
+            max = pos->via.array.ptr[i].via.u64;
     for (uint32_t i = 0; i < pos->via.array.size; i++) {
         if (pos->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
             ver->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -108,6 +132,15 @@ take_result(appender *ap, const msgpack_object *res)
                              "append reply holds a position that is not a "
                              "number");
         uint64_t p = pos->via.array.ptr[i].via.u64;
+        uint64_t v = ver->via.array.ptr[i].via.u64;
+        if (fresh > 0 && p > max - fresh) {
+            if (ap->slots[i] < 0) {
+                ap->untracked = 1;
+            } else {
+                ap->streams[ap->slots[i]].version = v;
+                ap->streams[ap->slots[i]].wrote = 1;
+            }
+        }
         if (ap->total == 0 || p < ap->first)
             ap->first = p;
         if (p > ap->last)
@@ -116,12 +149,10 @@ take_result(appender *ap, const msgpack_object *res)
         if (ap->positions &&
             (json_array_append_new(ap->positions,
                                    json_integer((json_int_t)p)) ||
-             json_array_append_new(
-                 ap->versions,
-                 json_integer((json_int_t)ver->via.array.ptr[i].via.u64))))
+             json_array_append_new(ap->versions, json_integer((json_int_t)v))))
             return ctl_error(CRM_ERR_NOMEM, "cannot collect the results");
     }
-    ap->dups += ctl_u64(res, "duplicates", 0);
+    ap->dups += dups;
     ap->head = ctl_u64(res, "head", ap->head);
     return 0;
 }
@@ -169,6 +200,29 @@ done:
     return rc;
 }
 
+/* The entry of ev's stream in ap->streams (added if there is room), or
+ * -1. ev has passed ctl_json_pack_event, so its stream is a string. */
+static int
+stream_slot(appender *ap, const json_t *ev)
+{
+    const json_t *s = json_object_get(ev, "stream");
+    const char *id = json_string_value(s);
+    size_t len = json_string_length(s);
+    if (id == NULL || len > CRM_STREAM_MAX)
+        return -1;
+    for (size_t i = 0; i < ap->nstreams; i++)
+        if (ap->streams[i].len == len &&
+            memcmp(ap->streams[i].id, id, len) == 0)
+            return (int)i;
+    if (ap->nstreams == STREAMS_SHOWN)
+        return -1;
+    written *w = &ap->streams[ap->nstreams];
+    memcpy(w->id, id, len);
+    w->id[len] = '\0';
+    w->len = len;
+    return (int)ap->nstreams++;
+}
+
 /* Adds one event (from input line `line`, 0 for the command line). */
 static int
 add_event(appender *ap, const json_t *ev, size_t line)
@@ -210,8 +264,13 @@ add_event(appender *ap, const json_t *ev, size_t line)
         if (nl == NULL)
             return ctl_error(CRM_ERR_NOMEM, "cannot hold the batch");
         ap->lines = nl;
+        int *ns = realloc(ap->slots, cap * sizeof(*ns));
+        if (ns == NULL)
+            return ctl_error(CRM_ERR_NOMEM, "cannot hold the batch");
+        ap->slots = ns;
         ap->cap = cap;
     }
+    ap->slots[ap->n] = stream_slot(ap, ev);
     ap->lines[ap->n++] = line;
     return 0;
 }
@@ -274,7 +333,7 @@ from_jsonl(appender *ap, FILE *f)
         json_decref(ev);
     }
     if (rc == 0 && ferror(f))
-        rc = ctl_bad_input("%s: read failed: %s", ap->src, strerror(errno));
+        rc = ctl_file_error("cannot read input file", ap->src, errno);
     if (rc == 0 && ap->n == 0 && ap->batches == 0)
         rc = ctl_bad_input("%s holds no events", ap->src);
     free(line);
@@ -299,14 +358,25 @@ print_totals(appender *ap)
             printf("already stored at position %" PRIu64 " (an event with "
                    "this id was appended before; nothing new was written)\n",
                    ap->first);
+        else if (ap->nstreams == 1 && ap->streams[0].wrote)
+            printf("appended 1 event at position %" PRIu64 ": %s version "
+                   "%" PRIu64 "\n",
+                   ap->first, ap->streams[0].id, ap->streams[0].version);
         else
             printf("appended 1 event at position %" PRIu64 "\n", ap->first);
-    } else {
-        printf("appended %zu events in %zu batch%s: positions %" PRIu64
-               "..%" PRIu64 ", %zu duplicate%s, head %" PRIu64 "\n",
-               ap->total, ap->batches, ap->batches == 1 ? "" : "es", ap->first,
-               ap->last, ap->dups, ap->dups == 1 ? "" : "s", ap->head);
+        return 0;
     }
+    printf("appended %zu events in %zu batch%s: positions %" PRIu64 "..%" PRIu64
+           ", %zu duplicate%s, head %" PRIu64 "\n",
+           ap->total, ap->batches, ap->batches == 1 ? "" : "es", ap->first,
+           ap->last, ap->dups, ap->dups == 1 ? "" : "s", ap->head);
+    /* What the next --expect of each stream written to would name. */
+    for (size_t i = 0; i < ap->nstreams; i++)
+        if (ap->streams[i].wrote)
+            printf("  %s version %" PRIu64 "\n", ap->streams[i].id,
+                   ap->streams[i].version);
+    if (ap->untracked)
+        printf("  ... and more streams (--json lists every version)\n");
     return 0;
 }
 
@@ -342,7 +412,7 @@ ctl_cmd_append(ctl *c, const ctl_args *a)
         ap.split = 1;
         ap.src = file ? file : "stdin";
         if (file && (f = fopen(file, "r")) == NULL) {
-            rc = ctl_bad_input("%s: %s", file, strerror(errno));
+            rc = ctl_file_error("cannot open input file", file, errno);
             goto done;
         }
         rc = from_jsonl(&ap, f ? f : stdin);
@@ -368,6 +438,7 @@ done:
     json_decref(ap.positions);
     json_decref(ap.versions);
     free(ap.lines);
+    free(ap.slots);
     msgpack_sbuffer_destroy(&ap.batch);
     msgpack_sbuffer_destroy(&ap.expect);
     return rc;

@@ -21,7 +21,8 @@
 #define FOLLOW_WAIT_MS 25000
 /* A long-poll reply may take the whole wait; the call must outlast it. */
 #define FOLLOW_TIMEOUT_MS (FOLLOW_WAIT_MS + 15000)
-#define SUMMARY_MAX 80
+/* Room for a registration with its personal fields. */
+#define SUMMARY_MAX 160
 #define TAIL_LAST_DEFAULT 10
 
 enum { COL_POS, COL_STREAM, COL_VER, COL_TYPE, COL_TIME, COL_BODY, NCOLS };
@@ -97,8 +98,11 @@ sink_event(sink *s, const msgpack_object *ev)
     snprintf(pos, sizeof(pos), "%" PRIu64, ctl_u64(ev, "position", 0));
     snprintf(ver, sizeof(ver), "%" PRIu64, ctl_u64(ev, "version", 0));
     ctl_time_format(ctl_i64(ev, "occurred_at", -1), 0, when);
-    ctl_out_summary(crm_mp_get(ev, "body"), crm_mp_get(ev, "pii"), body,
-                    sizeof(body));
+    const msgpack_object *red = crm_mp_get(ev, "pii_redacted");
+    ctl_out_summary(crm_mp_get(ev, "body"), crm_mp_get(ev, "pii"),
+                    red && red->type == MSGPACK_OBJECT_BOOLEAN &&
+                        red->via.boolean,
+                    body, sizeof(body));
     const char *row[NCOLS];
     size_t n = 0;
     row[n++] = pos;

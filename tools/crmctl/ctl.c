@@ -194,8 +194,7 @@ ctl_print_exit_statuses(void)
     printf("  0  success\n");
     printf("  %d  any error not listed below (its name is printed)\n",
            CTL_EXIT_FAIL);
-    printf("  %d  usage error or invalid input (bad option, unreadable file, "
-           "malformed JSON)\n",
+    printf("  %d  usage error or invalid input (bad option, malformed JSON)\n",
            CTL_EXIT_USAGE);
     for (size_t i = 0; i < NEXIT; i++) {
         if (i > 0 && exit_map[i - 1].status == exit_map[i].status)
@@ -206,6 +205,9 @@ ctl_print_exit_statuses(void)
             printf("%s%s", j > i ? ", " : "", crm_err_name(exit_map[j].code));
         printf("\n");
     }
+    printf("  %d  a local file (input, key or CA file) could not be opened or "
+           "read;\n     nothing was sent\n",
+           CTL_EXIT_FILE);
 }
 
 int
@@ -248,6 +250,14 @@ ctl_bad_input(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return CTL_EXIT_USAGE;
+}
+
+int
+ctl_file_error(const char *what, const char *path, int err)
+{
+    fflush(stdout);
+    fprintf(stderr, "crmctl: %s %s: %s\n", what, path, strerror(err));
+    return CTL_EXIT_FILE;
 }
 
 int
@@ -305,13 +315,14 @@ ctl_call_raw(ctl *c, const char *op, const void *args, size_t len,
     return 0;
 }
 
-int
-ctl_call_kv(ctl *c, const char *op, const ctl_kv *kv, size_t n,
-            const msgpack_object **res)
+crm_err
+ctl_call_kv_quiet(ctl *c, const char *op, const ctl_kv *kv, size_t n,
+                  const msgpack_object **res, crm_error *why)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     size_t present = 0;
+    crm_err err;
     int rc = 0;
 
     for (size_t i = 0; i < n; i++)
@@ -331,11 +342,21 @@ ctl_call_kv(ctl *c, const char *op, const ctl_kv *kv, size_t n,
             rc |= kv[i].i ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     }
     if (rc != 0)
-        rc = ctl_error(CRM_ERR_NOMEM, "cannot build the request");
+        err = crm_error_set(why, CRM_ERR_NOMEM, "cannot build the request");
     else
-        rc = ctl_call_raw(c, op, sb.data, sb.size, res);
+        err = ctl_call_quiet(c, op, sb.data, sb.size, res, why);
     msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return err;
+}
+
+int
+ctl_call_kv(ctl *c, const char *op, const ctl_kv *kv, size_t n,
+            const msgpack_object **res)
+{
+    crm_error why = {CRM_OK, ""};
+    if (ctl_call_kv_quiet(c, op, kv, n, res, &why) != CRM_OK)
+        return ctl_fail(&why);
+    return 0;
 }
 
 uint64_t

@@ -24,6 +24,7 @@ enum {
     CTL_EXIT_OK = 0,
     CTL_EXIT_FAIL = 1,  /* any error the table in ctl.c does not map */
     CTL_EXIT_USAGE = 2, /* bad command line or unusable input */
+    CTL_EXIT_FILE = 6,  /* a local file could not be opened or read */
 };
 
 /* One option of a command (or a global one). */
@@ -132,6 +133,11 @@ int ctl_error(crm_err code, const char *fmt, ...)
 /* Prints "crmctl: bad_request: ..." for input crmctl itself cannot use
  * (malformed JSON, a bad event shape) and returns CTL_EXIT_USAGE. */
 int ctl_bad_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "crmctl: <what> <path>: <strerror(err)>" ("cannot open input
+ * file x.jsonl: No such file or directory") for a local file crmctl cannot
+ * open or read (input, key or CA file): no error name, since nothing
+ * reached the server. Returns CTL_EXIT_FILE. */
+int ctl_file_error(const char *what, const char *path, int err);
 /* Same for a filled crm_error. */
 int ctl_fail(const crm_error *why);
 /* Prints "crmctl: warning: ..." (no effect on the exit status). */
@@ -170,6 +176,9 @@ crm_err ctl_call_quiet(ctl *c, const char *op, const void *args, size_t len,
 /* Calls op with kv[0..n) as its args map. */
 int ctl_call_kv(ctl *c, const char *op, const ctl_kv *kv, size_t n,
                 const msgpack_object **res);
+/* Same, without reporting (the caller words some errors itself). */
+crm_err ctl_call_kv_quiet(ctl *c, const char *op, const ctl_kv *kv, size_t n,
+                          const msgpack_object **res, crm_error *why);
 
 /* Unsigned integer member k of map m, or def when absent or not one. */
 uint64_t ctl_u64(const msgpack_object *m, const char *k, uint64_t def);

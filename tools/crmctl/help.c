@@ -175,7 +175,9 @@ ctl_help_top(void)
            "is given\n"
            "  CRM_INSECURE  1: as --insecure, when no CA is given\n");
     printf("\nOutput: tables for people by default; --json for scripts. "
-           "Errors go to stderr\nas 'crmctl: <error name>: <message>'.\n");
+           "Errors go to stderr\nas 'crmctl: <error name>: <message>'; a "
+           "local file crmctl cannot open or read\nas 'crmctl: cannot open "
+           "input file x.jsonl: <reason>', with no error name.\n");
     printf("\nExit status:\n");
     ctl_print_exit_statuses();
     printf("\nRun 'crmctl COMMAND --help' for a command's options.\n");

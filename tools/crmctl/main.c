@@ -82,7 +82,8 @@ const ctl_cmd ctl_commands[] = {
      .op = CRM_OP_KEY_REVOKE, .run = ctl_cmd_key_revoke,
      .summary = "revoke an API key by its id",
      .details = "KEY_ID is the 16 hex digits after \"crmk_\" in the key, as "
-                "'key list' shows."},
+                "'key create' and\n'key list' print it. An admin key revokes "
+                "keys of its own tenant; the operator\nkey revokes any key."},
     {.name = "key list", .op = CRM_OP_KEY_LIST, .run = ctl_cmd_key_list,
      .opts = (const ctl_opt[]){
          {.name = "tenant", .arg = "T",
@@ -111,7 +112,12 @@ const ctl_cmd ctl_commands[] = {
          "atomically in one\nrequest. A JSONL file (or - for stdin) is sent in "
          "batches of up to 500 events;\neach batch is atomic, and --expect "
          "applies to the first. If a batch fails,\nthe batches before it "
-         "stay appended and crmctl says which."},
+         "stay appended and crmctl says which.\n\n"
+         "Prints the positions written and, per stream written to, the "
+         "version of its\nlast new event: the VERSION of the next --expect "
+         "STREAM=VERSION. With --json:\n{count, batches, positions, "
+         "versions, duplicates, head}, one position and\nversion per "
+         "event."},
     {.name = "read", .synopsis = "STREAM", .min_pos = 1, .max_pos = 1,
      .op = CRM_OP_READ_STREAM, .run = ctl_cmd_read,
      .opts = (const ctl_opt[]){
@@ -120,8 +126,10 @@ const ctl_cmd ctl_commands[] = {
          {.name = "max", .arg = "N", .doc = "at most N events (default all)"},
          {0}},
      .summary = "read one customer's events, oldest first",
-     .details = "Prints POSITION VERSION TYPE OCCURRED_AT and a body summary "
-                "per event; personal\nfields are named, not shown (--json "
+     .details = "Prints POSITION VERSION TYPE OCCURRED_AT and a summary of "
+                "the body per event,\npersonal fields included for the roles "
+                "that may see them; for an auditor key\nthe server leaves "
+                "them out and the summary ends in pii:redacted (--json\n"
                 "shows what the server returned)."},
     {.name = "tail", .op = CRM_OP_READ_ALL, .run = ctl_cmd_tail,
      .opts = (const ctl_opt[]){
@@ -133,9 +141,10 @@ const ctl_cmd ctl_commands[] = {
           .doc = "keep waiting for new events (long-poll) until interrupted"},
          {0}},
      .summary = "read the tenant's log; -f follows it",
-     .details = "Without -f, reads up to the head of the log. With --json, "
-                "prints one document;\nwith -f and --json, one event object "
-                "per line."},
+     .details = "Without -f, reads up to the head of the log; -f follows it "
+                "until interrupted\n(Ctrl-C). Rows are those of 'crmctl "
+                "read', with the STREAM. With --json,\nprints one document; "
+                "with -f and --json, one event object per line."},
     {.name = "metrics", .op = CRM_OP_METRICS, .run = ctl_cmd_metrics,
      .summary = "server and tenant counters"},
     {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
@@ -209,13 +218,13 @@ read_key_file(ctl *c, const char *path)
     size_t cap = 0;
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return ctl_bad_input("key file %s: %s", path, strerror(errno));
+        return ctl_file_error("cannot open key file", path, errno);
     errno = 0;
     ssize_t len = getline(&c->key_buf, &cap, f);
     int err = len < 0 && ferror(f) ? errno : 0;
     fclose(f);
     if (err) /* a directory, say: not "holds no key" */
-        return ctl_bad_input("key file %s: %s", path, strerror(err));
+        return ctl_file_error("cannot read key file", path, err);
     while (len > 0 && strchr(" \t\r\n", c->key_buf[len - 1]))
         c->key_buf[--len] = '\0';
     if (len <= 0)
@@ -248,6 +257,22 @@ setup_tls(ctl *c, const ctl_args *g)
         insecure = strcmp(env("CRM_INSECURE"), "1") == 0;
     c->copts.tls_insecure = insecure;
     c->copts.tls_server_name = ctl_arg(g, "server-name");
+    return 0;
+}
+
+/* A CA file crmctl cannot read is the caller's file, not something the
+ * server said: checked before the client library loads it, and only for
+ * commands that call the server (types and help need no CA). */
+static int
+check_ca_file(const ctl *c, const ctl_cmd *cmd)
+{
+    if (cmd->op < 0 || c->copts.tls_ca == NULL ||
+        strncmp(c->copts.url, "tls+tcp://", 10) != 0)
+        return 0;
+    FILE *f = fopen(c->copts.tls_ca, "r");
+    if (f == NULL)
+        return ctl_file_error("cannot open CA file", c->copts.tls_ca, errno);
+    fclose(f);
     return 0;
 }
 
@@ -329,7 +354,7 @@ run(ctl *c, int argc, char **argv)
             return ctl_usage(cmd, "%s needs %s", cmd->name, cmd->synopsis);
         return ctl_usage(cmd, "unexpected argument '%s'", a.pos[cmd->max_pos]);
     }
-    if ((rc = setup(c, &g)) != 0)
+    if ((rc = setup(c, &g)) != 0 || (rc = check_ca_file(c, cmd)) != 0)
         return rc;
     c->json |= ctl_flag(&a, "json");
     return cmd->run(c, &a);

@@ -214,9 +214,24 @@ put_key(char *buf, size_t len, size_t *at, const msgpack_object *k)
         put_value(buf, len, at, k, 0);
 }
 
+/* Appends " k=v" for every member of map m. */
+static void
+put_fields(char *buf, size_t len, size_t *at, const msgpack_object *m)
+{
+    if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
+        return;
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        if (*at)
+            put(buf, len, at, " ", 1);
+        put_key(buf, len, at, &m->via.map.ptr[i].key);
+        put(buf, len, at, "=", 1);
+        put_value(buf, len, at, &m->via.map.ptr[i].val, 40);
+    }
+}
+
 void
 ctl_out_summary(const msgpack_object *body, const msgpack_object *pii,
-                char *buf, size_t len)
+                int redacted, char *buf, size_t len)
 {
     size_t at = 0;
     buf[0] = '\0';
@@ -226,23 +241,12 @@ ctl_out_summary(const msgpack_object *body, const msgpack_object *pii,
     char tmp[1024];
     size_t cap = sizeof(tmp);
     tmp[0] = '\0';
-    if (body && body->type == MSGPACK_OBJECT_MAP) {
-        for (uint32_t i = 0; i < body->via.map.size; i++) {
-            if (at)
-                put(tmp, cap, &at, " ", 1);
-            put_key(tmp, cap, &at, &body->via.map.ptr[i].key);
-            put(tmp, cap, &at, "=", 1);
-            put_value(tmp, cap, &at, &body->via.map.ptr[i].val, 40);
-        }
-    }
-    if (pii && pii->type == MSGPACK_OBJECT_MAP && pii->via.map.size > 0) {
-        put(tmp, cap, &at, at ? " pii:" : "pii:", at ? 5 : 4);
-        for (uint32_t i = 0; i < pii->via.map.size; i++) {
-            if (i)
-                put(tmp, cap, &at, ",", 1);
-            put_key(tmp, cap, &at, &pii->via.map.ptr[i].key);
-        }
-    }
+    put_fields(tmp, cap, &at, body);
+    /* What the server sent is the caller's to see: an auditor's events
+     * come without it. */
+    put_fields(tmp, cap, &at, pii);
+    if (redacted)
+        put(tmp, cap, &at, at ? " pii:redacted" : "pii:redacted", at ? 13 : 12);
     if (at < len) {
         memcpy(buf, tmp, at + 1);
         return;

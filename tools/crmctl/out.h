@@ -35,11 +35,13 @@ int ctl_table_row(ctl_table *t, const char *const *cells);
 /* Prints what is pending and frees t. Accepts NULL. */
 void ctl_table_close(ctl_table *t);
 
-/* Writes "k=v k=v ..." for a body map into buf, cut at len - 1 with "...";
- * personal fields (pii, a map or nil) are named, not shown, as
- * "pii:a,b": a terminal is no place for them. */
+/* Writes "k=v k=v ..." for a body map and then for the personal fields
+ * (pii, a map or nil) into buf, cut at len - 1 with "...". The server sends
+ * personal fields only to the roles that may see them, so what it sent is
+ * shown; redacted (the event's pii_redacted) ends the summary in
+ * "pii:redacted" instead. */
 void ctl_out_summary(const msgpack_object *body, const msgpack_object *pii,
-                     char *buf, size_t len);
+                     int redacted, char *buf, size_t len);
 
 /* Prints a map as "dotted.key  value" lines, nested maps flattened, so
  * that fields the server adds later show up without a change here. */

@@ -1,0 +1,49 @@
+/*
+ * handlers_int.h - what the op handlers share across their files
+ * (handlers.c: the table, keys, appends and reads; h_settings.c: tenant
+ * settings and projection rebuilds).
+ */
+#ifndef CRM_HANDLERS_INT_H
+#define CRM_HANDLERS_INT_H
+
+#include "net_int.h"
+
+/* Pack failures (only ENOMEM) are caught by net.c when the reply is sent. */
+#define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
+#define KV_U64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_uint64(pk, v))
+#define KV_I64(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | msgpack_pack_int64(pk, v))
+#define KV_BOOL(pk, k, v)                                                      \
+    (void)(crm_mp_pack_cstr(pk, k) |                                           \
+           ((v) ? msgpack_pack_true(pk) : msgpack_pack_false(pk)))
+
+/* Arguments of call by name. A missing or nil argument is an error only
+ * when required (bad_request naming it); otherwise *s = NULL, the
+ * default, or 0. Strings longer than max are too_large. */
+crm_err h_arg_str(const rpc_call *call, const char *name, int required,
+                  size_t max, const char **s, size_t *len, crm_error *why);
+/* Copies into buf (max + 1 bytes); a NUL inside is bad_request. */
+crm_err h_arg_cstr(const rpc_call *call, const char *name, int required,
+                   char *buf, size_t max, crm_error *why);
+crm_err h_arg_int(const rpc_call *call, const char *name, int64_t def,
+                  int64_t min, int64_t max, int64_t *out, crm_error *why);
+crm_err h_arg_bool(const rpc_call *call, const char *name, int *out,
+                   crm_error *why);
+
+/* Validates the events array evs (and the expect array exp, may be NULL)
+ * and hands them to the tenant's writer; on CRM_OK *flow is RPC_DEFERRED
+ * and the reply ({positions, versions, duplicates, head}) follows once
+ * they are durable. server_events: built by the server (settings.set),
+ * so the '$' streams and tenant.* types are allowed and role checks on
+ * types are skipped. */
+crm_err h_submit_events(rpc_call *call, const msgpack_object *evs,
+                        const msgpack_object *exp, int server_events,
+                        crm_error *why, rpc_flow *flow);
+
+crm_err h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
+crm_err h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
+crm_err h_projection_rebuild(rpc_call *call, msgpack_packer *pk,
+                             crm_error *why, rpc_flow *flow);
+
+#endif
