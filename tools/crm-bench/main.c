@@ -2,7 +2,11 @@
  *
  *   crm-bench storage [options]   event log vs bare LMDB (see storage.c)
  *   crm-bench rpc [options]       crmd over NNG vs bare NNG (see rpc.c)
+ *   crm-bench pg [options]        crmd vs PostgreSQL as a CRM store (pg.c)
  */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,8 @@ static const struct {
      "durable appends to the tenant log vs bare LMDB with the same puts"},
     {"rpc", bench_rpc,
      "ping and appends over RPC vs a bare NNG echo of the same sizes"},
+    {"pg", bench_pg,
+     "durable appends to crmd vs PostgreSQL used as a CRM store"},
 };
 
 double
@@ -75,6 +81,46 @@ bench_lat_free(bench_lat *l)
     free(l->us);
     l->us = NULL;
     l->n = l->cap = 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+void
+bench_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+bench_stopped(void)
+{
+    return stop_signal != 0;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+void
+bench_remove_tree(const char *dir)
+{
+    if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
 }
 
 static void

@@ -18,14 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "client.h"
+#include "crmd.h"
 #include "rpc.h"
-#include "uuid.h"
+#include "workload.h"
 
 typedef struct ropts {
     double seconds;
@@ -36,6 +36,8 @@ typedef struct ropts {
     const char *only;  /* "ping" or "append" (NULL: both) */
     size_t only_batch; /* with append: one batch size */
 } ropts;
+
+#define MAX_CLIENTS 8
 
 /* --- bare NNG echo server (child process) --------------------------------- */
 
@@ -113,7 +115,7 @@ typedef struct loader {
 } loader;
 
 typedef struct append_arg {
-    crm_event_in ev[100];
+    crm_event_in ev[BENCH_MAX_BATCH];
     size_t n;
 } append_arg;
 
@@ -150,33 +152,14 @@ static void *
 load_main(void *arg)
 {
     loader *l = arg;
-    uint64_t rng = l->seed * 0x9E3779B97F4A7C15ull + 1;
-    char streams[100][24];
-    msgpack_zone z;
-    msgpack_object body;
-    msgpack_sbuffer bsb;
-    msgpack_packer pk;
+    char streams[BENCH_MAX_BATCH][BENCH_STREAM_LEN];
+    bench_workload wl;
 
-    msgpack_zone_init(&z, 2048);
-    msgpack_sbuffer_init(&bsb);
-    msgpack_packer_init(&pk, &bsb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 9);
-#define KV(k, v) crm_mp_pack_cstr(&pk, k), crm_mp_pack_cstr(&pk, v)
-    KV("booking_id", "BK-00418842");
-    KV("property", "lisbon-riverside");
-    KV("arrival", "2027-03-14");
-    KV("departure", "2027-03-18");
-    KV("channel", "web");
-    KV("room_type", "deluxe-king");
-    crm_mp_pack_cstr(&pk, "guests");
-    msgpack_pack_int(&pk, 2);
-    crm_mp_pack_cstr(&pk, "amount");
-    msgpack_pack_int(&pk, 64000);
-    KV("currency", "EUR");
-#undef KV
-    size_t off = 0;
-    msgpack_unpack(bsb.data, bsb.size, &off, &z, &body);
-
+    if (bench_workload_init(&wl, l->seed, l->o->streams) != 0) {
+        fprintf(stderr, "client: out of memory\n");
+        l->failed = 1;
+        return NULL;
+    }
     if (l->k == K_ECHO) {
         nng_socket s;
         nng_msg *m;
@@ -184,7 +167,7 @@ load_main(void *arg)
             l->failed = 1;
             goto done;
         }
-        while (bench_now() < l->deadline) {
+        while (bench_now() < l->deadline && !bench_stopped()) {
             double t0 = bench_now();
             if (nng_msg_alloc(&m, l->req_len) != 0) {
                 l->failed = 1;
@@ -218,33 +201,23 @@ load_main(void *arg)
     }
     append_arg a;
     a.n = l->batch;
-    int64_t now = 1767225600000000;
-    while (bench_now() < l->deadline) {
+    while (bench_now() < l->deadline && !bench_stopped()) {
         const msgpack_object *res;
         double t0 = bench_now();
         crm_err err;
         if (l->k == K_PING) {
             err = crm_client_call(c, "ping", NULL, NULL, &res, &why);
         } else {
-            for (size_t i = 0; i < a.n; i++) {
-                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-                int n = snprintf(streams[i], 24, "cust-%07u",
-                                 (unsigned)(rng % l->o->streams));
-                crm_uuid_v7(a.ev[i].id);
-                a.ev[i].stream = streams[i];
-                a.ev[i].stream_len = (size_t)n;
-                a.ev[i].type = "booking.created";
-                a.ev[i].type_len = 15;
-                a.ev[i].occurred_at = now++;
-                a.ev[i].body = &body;
-            }
+            for (size_t i = 0; i < a.n; i++)
+                bench_workload_next(&wl, &a.ev[i], streams[i]);
             if (l->seen_req == 0)
                 l->seen_req = request_size("append", l->key, &a);
             err = crm_client_call(c, "append", pack_append, &a, &res, &why);
         }
         if (err != CRM_OK) {
-            fprintf(stderr, "%s: %s\n", l->k == K_PING ? "ping" : "append",
-                    why.msg);
+            if (!bench_stopped())
+                fprintf(stderr, "%s: %s\n",
+                        l->k == K_PING ? "ping" : "append", why.msg);
             l->failed = 1;
             break;
         }
@@ -266,12 +239,12 @@ load_main(void *arg)
     }
     crm_client_close(c);
 done:
-    msgpack_sbuffer_destroy(&bsb);
-    msgpack_zone_destroy(&z);
+    bench_workload_free(&wl);
     return NULL;
 }
 
 typedef struct rresult {
+    uint64_t calls;
     double calls_per_s;
     double p50, p99, p999;
     size_t req_len, rep_len;
@@ -281,8 +254,8 @@ static int
 run_load(const ropts *o, kind k, const char *url, const char *key, size_t batch,
          int clients, size_t req_len, size_t rep_len, rresult *r)
 {
-    loader l[8];
-    pthread_t th[8];
+    loader l[MAX_CLIENTS];
+    pthread_t th[MAX_CLIENTS];
     double t0 = bench_now();
     for (int i = 0; i < clients; i++) {
         l[i] = (loader){.o = o,
@@ -308,6 +281,7 @@ run_load(const ropts *o, kind k, const char *url, const char *key, size_t batch,
         bench_lat_free(&l[i].lat);
     }
     double el = bench_now() - t0;
+    r->calls = calls;
     r->calls_per_s = (double)calls / el;
     r->p50 = bench_lat_pct(&all, 0.50);
     r->p99 = bench_lat_pct(&all, 0.99);
@@ -318,111 +292,23 @@ run_load(const ropts *o, kind k, const char *url, const char *key, size_t batch,
     return failed ? -1 : 0;
 }
 
-/* --- crmd ----------------------------------------------------------------- */
+/* --- for other modes ----------------------------------------------------- */
 
-static pid_t
-start_crmd(const ropts *o, char *datadir, size_t len)
+int
+bench_rpc_appends(const char *url, const char *key, unsigned streams,
+                  size_t batch, int clients, double seconds, bench_run *run)
 {
-    char url[64], ready[700], http[8] = "off";
-    snprintf(datadir, len, "%s/crmd-bench-XXXXXX", o->dir);
-    if (mkdtemp(datadir) == NULL)
+    ropts o = {.seconds = seconds, .streams = streams};
+    rresult r;
+    if (batch < 1 || batch > BENCH_MAX_BATCH || clients < 1 ||
+        clients > MAX_CLIENTS)
         return -1;
-    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", o->port);
-    snprintf(ready, sizeof(ready), "%s/ready", datadir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char data[700];
-        snprintf(data, sizeof(data), "%s/data", datadir);
-        execl(o->crmd, o->crmd, "--data", data, "--listen", url, "--http", http,
-              "--ready-file", ready, "--contexts", "64", "--log-level", "warn",
-              "--map-size-mb", "1024", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        struct stat st;
-        if (stat(ready, &st) == 0)
-            return pid;
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
-static char opkey[160];
-
-/* Commits and events of the bench tenant so far (operator metrics). */
-static void
-tenant_counts(const char *url, uint64_t *commits, uint64_t *events)
-{
-    crm_client *c;
-    crm_error why;
-    const msgpack_object *res;
-    crm_client_opts co = {.url = url, .key = opkey};
-    *commits = *events = 0;
-    if (crm_client_open(&co, &c, &why) != CRM_OK)
-        return;
-    if (crm_client_call(c, "metrics", NULL, NULL, &res, &why) == CRM_OK) {
-        const msgpack_object *t =
-            crm_mp_get(crm_mp_get(res, "tenants"), "bench");
-        int64_t v;
-        if (crm_mp_int(crm_mp_get(t, "commits"), 0, INT64_MAX, &v) == 0)
-            *commits = (uint64_t)v;
-        if (crm_mp_int(crm_mp_get(t, "events"), 0, INT64_MAX, &v) == 0)
-            *events = (uint64_t)v;
-    }
-    crm_client_close(c);
-}
-
-static int
-setup_tenant(const char *url, const char *datadir, char *key, size_t keylen)
-{
-    char path[700];
-    snprintf(path, sizeof(path), "%s/data/operator.key", datadir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL || fgets(opkey, sizeof(opkey), f) == NULL) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    opkey[strcspn(opkey, "\n")] = '\0';
-    crm_client *c;
-    crm_error why;
-    const msgpack_object *res;
-    crm_client_opts co = {.url = url, .key = opkey};
-    if (crm_client_open(&co, &c, &why) != CRM_OK)
-        return -1;
-    static const uint8_t tenant[] = {0x81, 0xa2, 'i', 'd', 0xa5,
-                                     'b',  'e',  'n', 'c', 'h'};
-    static const uint8_t keyargs[] = {
-        0x82, 0xa6, 't', 'e', 'n', 'a', 'n',  't', 0xa5, 'b', 'e', 'n', 'c',
-        'h',  0xa4, 'r', 'o', 'l', 'e', 0xa5, 'a', 'g',  'e', 'n', 't'};
-    int rc = -1;
-    if (crm_client_call_raw(c, "tenant.create", tenant, sizeof(tenant), &res,
-                            &why) == CRM_OK &&
-        crm_client_call_raw(c, "key.create", keyargs, sizeof(keyargs), &res,
-                            &why) == CRM_OK) {
-        const msgpack_object *k = crm_mp_get(res, "key");
-        if (crm_mp_is_str(k) && k->via.str.size < keylen) {
-            memcpy(key, k->via.str.ptr, k->via.str.size);
-            key[k->via.str.size] = '\0';
-            rc = 0;
-        }
-    }
-    if (rc != 0)
-        fprintf(stderr, "bench tenant: %s\n", why.msg);
-    crm_client_close(c);
+    int rc = run_load(&o, K_APPEND, url, key, batch, clients, 0, 0, &r);
+    run->events = r.calls * batch;
+    run->events_per_s = r.calls_per_s * (double)batch;
+    run->p50 = r.p50;
+    run->p99 = r.p99;
     return rc;
-}
-
-static void
-remove_tree(const char *dir)
-{
-    char cmd[800];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* --- driver --------------------------------------------------------------- */
@@ -466,17 +352,12 @@ rpc_usage(FILE *f)
 int
 bench_rpc(int argc, char **argv)
 {
-    static char self_crmd[4096];
-    ropts o = {.seconds = 3, .dir = ".", .streams = 100000, .port = 17480};
+    ropts o = {.seconds = 3,
+               .dir = ".",
+               .crmd = bench_crmd_default_path(),
+               .streams = 100000,
+               .port = 17480};
     int rounds = 1;
-    ssize_t n = readlink("/proc/self/exe", self_crmd, sizeof(self_crmd) - 16);
-    if (n > 0) {
-        self_crmd[n] = '\0';
-        char *slash = strrchr(self_crmd, '/');
-        if (slash)
-            strcpy(slash, "/../crmd");
-        o.crmd = self_crmd;
-    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             o.seconds = atof(argv[++i]);
@@ -509,21 +390,19 @@ bench_rpc(int argc, char **argv)
     }
     o.echo_port = o.port + 1;
 
-    char datadir[600], url[64], echo_url[64], key[160];
-    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", o.port);
+    char echo_url[64];
+    bench_crmd crmd;
     snprintf(echo_url, sizeof(echo_url), "tcp://127.0.0.1:%d", o.echo_port);
-    pid_t crmd = start_crmd(&o, datadir, sizeof(datadir));
-    if (crmd < 0) {
-        fprintf(stderr, "cannot start %s\n", o.crmd);
+    if (bench_crmd_start(o.crmd, o.dir, o.port, &crmd) != 0) {
+        bench_crmd_stop(&crmd);
         return 1;
     }
+    const char *url = crmd.url, *key = crmd.key;
     pid_t echo = fork();
     if (echo == 0)
         echo_server(o.echo_port);
     usleep(200000);
     int rc = 1;
-    if (setup_tenant(url, datadir, key, sizeof(key)) != 0)
-        goto out;
 
     printf("crm-bench rpc: tcp loopback, durable appends, %u streams, %.1f s "
            "per run\n\n",
@@ -567,7 +446,7 @@ bench_rpc(int argc, char **argv)
                     goto out;
                 rrow(what, "crmd", clients[c], (double)batches[b], &app);
                 uint64_t c1, e1;
-                tenant_counts(url, &c1, &e1);
+                bench_crmd_counts(&crmd, &c1, &e1);
                 printf("%-12s %-6s %7s   %.1f events per commit (fsync)\n", "",
                        "", "",
                        c1 > commits
@@ -603,8 +482,6 @@ bench_rpc(int argc, char **argv)
 out:
     kill(echo, SIGKILL);
     waitpid(echo, NULL, 0);
-    kill(crmd, SIGTERM);
-    waitpid(crmd, NULL, 0);
-    remove_tree(datadir);
+    bench_crmd_stop(&crmd);
     return rc;
 }

@@ -1,0 +1,40 @@
+/*
+ * crmd.h - a crmd of crm-bench's own: started on a fresh data directory
+ * (durable commits), with a tenant "bench" and an agent key for it,
+ * stopped and removed at the end.
+ */
+#ifndef BENCH_CRMD_H
+#define BENCH_CRMD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct bench_crmd {
+    pid_t pid;          /* 0: not running */
+    char datadir[600];  /* scratch directory; "" when none was made */
+    char url[64];       /* tcp://127.0.0.1:port */
+    char opkey[160];    /* the operator key crmd wrote on first start */
+    char key[160];      /* agent key of tenant "bench" */
+} bench_crmd;
+
+/* The crmd next to this crm-bench (../crmd from its own directory), or
+ * NULL when /proc/self/exe cannot be read. Returns a static string. */
+const char *bench_crmd_default_path(void);
+
+/* Starts crmd (the binary at path) on a new directory under dir, listening
+ * on tcp://127.0.0.1:port, and creates the bench tenant and key. Returns 0,
+ * or -1 with a message on stderr; on failure d still needs
+ * bench_crmd_stop. */
+int bench_crmd_start(const char *path, const char *dir, int port,
+                     bench_crmd *d);
+
+/* Commits and events of the bench tenant so far (operator metrics); zeros
+ * when they cannot be read. */
+void bench_crmd_counts(const bench_crmd *d, uint64_t *commits,
+                       uint64_t *events);
+
+/* Stops crmd (SIGTERM, then waits) and removes its directory. Accepts a
+ * d that was never started or half started. */
+void bench_crmd_stop(bench_crmd *d);
+
+#endif
