@@ -10,6 +10,7 @@ pkgs=(
   build-essential cmake pkg-config
   libuv1-dev liblmdb-dev lmdb-utils libnng-dev libmsgpack-dev libssl-dev
   libcmocka-dev libinih-dev libjansson-dev
+  libpq-dev  # crm-bench pg (its PostgreSQL server: apt-get install postgresql)
 )
 
 # Tools the scripts run, not libraries the build links. openssl:
