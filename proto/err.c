@@ -1,5 +1,6 @@
 /* err.c - names and messages of crm_err, generated from CRM_ERR_MAP. */
 #include "err.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +59,9 @@ crm_error_set(crm_error *e, crm_err code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
+    /* a message goes into a msgpack str: whatever a caller quoted, or
+     * where vsnprintf cut it, it stays valid UTF-8 */
+    crm_utf8_scrub(e->msg);
     return code;
 }
 
@@ -86,4 +90,5 @@ crm_error_prefix(crm_error *e, const char *fmt, ...)
         olen = rest;
     memcpy(e->msg + n + 2, old, olen);
     e->msg[n + 2 + olen] = '\0';
+    crm_utf8_scrub(e->msg);
 }

@@ -1,7 +1,12 @@
-/* mpcheck.c - one allocation-free pass over untrusted msgpack. */
+/* mpcheck.c - one allocation-free pass over untrusted msgpack, and the
+ * unique-key rule over what it let through. */
 #include "mpcheck.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
 
 static uint64_t
 be(const uint8_t *p, int n)
@@ -134,4 +139,101 @@ crm_err
 crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
 {
     return crm_mpcheck_bounded(buf, len, max_depth, SIZE_MAX, why);
+}
+
+/* --- unique keys ---------------------------------------------------------- */
+
+/* Order of two map keys: by kind, then by value (bytes for str and bin).
+ * Keys of other kinds (containers, ext) compare by kind only, so two of
+ * one kind count as the same key. */
+static int
+key_cmp(const msgpack_object *a, const msgpack_object *b)
+{
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    switch (a->type) {
+    case MSGPACK_OBJECT_STR:
+    case MSGPACK_OBJECT_BIN: {
+        uint32_t la = a->via.str.size, lb = b->via.str.size;
+        int c = memcmp(a->via.str.ptr, b->via.str.ptr, la < lb ? la : lb);
+        return c ? c : la < lb ? -1 : la > lb;
+    }
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return a->via.u64 < b->via.u64 ? -1 : a->via.u64 > b->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return a->via.i64 < b->via.i64 ? -1 : a->via.i64 > b->via.i64;
+    case MSGPACK_OBJECT_BOOLEAN:
+        return (int)a->via.boolean - (int)b->via.boolean;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return a->via.f64 < b->via.f64 ? -1 : a->via.f64 > b->via.f64;
+    default:
+        return 0;
+    }
+}
+
+static int
+kv_cmp(const void *x, const void *y)
+{
+    const msgpack_object_kv *a = *(const msgpack_object_kv *const *)x;
+    const msgpack_object_kv *b = *(const msgpack_object_kv *const *)y;
+    return key_cmp(&a->key, &b->key);
+}
+
+static crm_err
+duplicate(const msgpack_object *k, crm_error *why)
+{
+    char q[CRM_UTF8_QUOTE_CAP];
+    if (k->type != MSGPACK_OBJECT_STR)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "a map holds the same non-string key twice");
+    crm_utf8_quote(k->via.str.ptr, k->via.str.size, CRM_UTF8_QUOTE_MAX, q,
+                   sizeof(q));
+    return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                         "a map holds the key '%s' twice", q);
+}
+
+/* Small maps (every envelope, event and body) compare each pair; larger
+ * ones sort an index of their pairs. */
+#define LINEAR_MAX 16
+
+static crm_err
+map_unique(const msgpack_object_map *m, crm_error *why)
+{
+    if (m->size <= LINEAR_MAX) {
+        for (uint32_t i = 1; i < m->size; i++)
+            for (uint32_t j = 0; j < i; j++)
+                if (key_cmp(&m->ptr[i].key, &m->ptr[j].key) == 0)
+                    return duplicate(&m->ptr[i].key, why);
+        return CRM_OK;
+    }
+    const msgpack_object_kv **ix = malloc(m->size * sizeof(*ix));
+    if (ix == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i < m->size; i++)
+        ix[i] = &m->ptr[i];
+    qsort(ix, m->size, sizeof(*ix), kv_cmp);
+    crm_err err = CRM_OK;
+    for (uint32_t i = 1; i < m->size && err == CRM_OK; i++)
+        if (key_cmp(&ix[i]->key, &ix[i - 1]->key) == 0)
+            err = duplicate(&ix[i]->key, why);
+    free(ix);
+    return err;
+}
+
+crm_err
+crm_mp_unique_keys(const msgpack_object *o, crm_error *why)
+{
+    crm_err err = CRM_OK;
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size && err == CRM_OK; i++)
+            err = crm_mp_unique_keys(&o->via.array.ptr[i], why);
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+        err = map_unique(&o->via.map, why);
+        for (uint32_t i = 0; i < o->via.map.size && err == CRM_OK; i++)
+            if ((err = crm_mp_unique_keys(&o->via.map.ptr[i].key, why)) ==
+                CRM_OK)
+                err = crm_mp_unique_keys(&o->via.map.ptr[i].val, why);
+    }
+    return err;
 }

@@ -15,6 +15,7 @@
 #ifndef CRM_MPCHECK_H
 #define CRM_MPCHECK_H
 
+#include <msgpack.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -39,5 +40,14 @@ crm_err crm_mpcheck_bounded(const void *buf, size_t len, int max_depth,
  * followed by more bytes; *used is set to its length. */
 crm_err crm_mpcheck_prefix(const void *buf, size_t len, int max_depth,
                            size_t *used, crm_error *why);
+
+/* CRM_OK if no map inside o (o included, at any depth, keys that are
+ * maps too) holds the same key twice; else CRM_ERR_BAD_REQUEST naming
+ * the key (quoted safely), or CRM_ERR_NOMEM. Keys are the same when they
+ * are of one kind and equal value (strings and bin byte for byte). Maps of
+ * up to 16 keys compare each pair; larger ones sort an index, so a map of
+ * n keys costs O(n log n). o must be nested no deeper than a crm_mpcheck
+ * allowed (the walk recurses). */
+crm_err crm_mp_unique_keys(const msgpack_object *o, crm_error *why);
 
 #endif

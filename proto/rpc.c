@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mpcheck.h"
+#include "utf8.h"
 #include "uuid.h"
 
 const msgpack_object *
@@ -115,6 +116,11 @@ crm_rpc_parse_request(const msgpack_object *root, crm_rpc_req *r,
     else if (ido != NULL)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "request id must be an unsigned integer");
+    /* every map of the request, the envelope first: a key given twice
+     * would be read as whichever copy a lookup meets first (the id read
+     * above only numbers the reply) */
+    if ((err = crm_mp_unique_keys(root, why)) != CRM_OK)
+        return err;
     const msgpack_object *vo = crm_mp_get(root, "v");
     if (vo == NULL)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
@@ -140,11 +146,27 @@ crm_rpc_parse_request(const msgpack_object *root, crm_rpc_req *r,
         (err = opt_str(root, "key", CRM_KEY_MAX, &r->key, &r->key_len,
                        why)) != CRM_OK)
         return err;
+    const struct {
+        const char *name, *s;
+        size_t len;
+    } names[] = {{"op", r->op, r->op_len},
+                 {"tenant", r->tenant, r->tenant_len},
+                 {"key", r->key, r->key_len}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char q[CRM_UTF8_QUOTE_CAP];
+        if (names[i].s &&
+            !crm_utf8_quote(names[i].s, names[i].len, CRM_UTF8_QUOTE_MAX, q,
+                            sizeof(q)))
+            return crm_error_set(why, CRM_ERR_BAD_UTF8,
+                                 "envelope member '%s' is not valid UTF-8: "
+                                 "'%s'",
+                                 names[i].name, i == 2 ? "(not shown)" : q);
+    }
     const msgpack_object *a = crm_mp_get(root, "args");
-    if (a != NULL && a->type != MSGPACK_OBJECT_NIL) {
+    if (a != NULL) {
         if (a->type != MSGPACK_OBJECT_MAP)
             return crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                 "'args' must be a map");
+                                 "'args' must be a map (omit it for none)");
         r->args = a;
     }
     return CRM_OK;

@@ -15,6 +15,7 @@
 #include "schema.h"
 #include "settings.h"
 #include "slog.h"
+#include "utf8.h"
 #include "uuid.h"
 
 static void
@@ -255,12 +256,13 @@ build_events(const rpc_call *call, setbuild *b, crm_error *why)
                  !crm_schema_name_eq("earn", k->via.str.ptr, k->via.str.size) &&
                  !crm_schema_name_eq("id", k->via.str.ptr, k->via.str.size) &&
                  !crm_schema_name_eq("effective_from", k->via.str.ptr,
-                                     k->via.str.size))
+                                     k->via.str.size)) {
+            char q[CRM_UTF8_QUOTE_CAP];
+            crm_utf8_quote(k->via.str.ptr, k->via.str.size,
+                           CRM_UTF8_QUOTE_MAX, q, sizeof(q));
             return crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                 "settings.set has no argument '%.*s'",
-                                 (int)(k->via.str.size < 40 ? k->via.str.size
-                                                            : 40),
-                                 k->via.str.ptr);
+                                 "settings.set has no argument '%s'", q);
+        }
     }
     if (rates && rates->type != MSGPACK_OBJECT_MAP)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,

@@ -16,6 +16,7 @@
 #include "handlers_int.h"
 #include "schema.h"
 #include "slog.h"
+#include "utf8.h"
 
 #ifndef CRM_VERSION
 #define CRM_VERSION "dev"
@@ -241,9 +242,11 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
 
     if ((err = h_arg_str(call, "role", 1, 32, &rs, &rlen, why)) != CRM_OK)
         return err;
-    if (crm_role_parse(rs, rlen, &role) != 0)
-        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                             "unknown role '%.*s'", (int)rlen, rs);
+    if (crm_role_parse(rs, rlen, &role) != 0) {
+        char q[CRM_UTF8_QUOTE_CAP];
+        crm_utf8_quote(rs, rlen, CRM_UTF8_QUOTE_MAX, q, sizeof(q));
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST, "unknown role '%s'", q);
+    }
     if (role == CRM_ROLE_OPERATOR && c->key.role != CRM_ROLE_OPERATOR)
         return crm_error_set(why, CRM_ERR_FORBIDDEN,
                              "only operators create operator keys");
@@ -696,9 +699,15 @@ h_batch(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
                                 "batch entry %u has no 'op'", i);
         } else if ((sc.op = crm_op_find(name->via.str.ptr,
                                         name->via.str.size)) == NULL) {
-            err = crm_error_set(&sub, CRM_ERR_UNKNOWN_OP, "unknown op '%.*s'",
-                                (int)(name->via.str.size < 32 ? name->via.str.size : 32),
-                                name->via.str.ptr);
+            char q[CRM_UTF8_QUOTE_CAP];
+            err = crm_utf8_quote(name->via.str.ptr, name->via.str.size,
+                                 CRM_UTF8_QUOTE_MAX, q, sizeof(q))
+                      ? crm_error_set(&sub, CRM_ERR_UNKNOWN_OP,
+                                      "unknown op '%s'", q)
+                      : crm_error_set(&sub, CRM_ERR_BAD_UTF8,
+                                      "batch entry %u: op is not valid "
+                                      "UTF-8: '%s'",
+                                      i, q);
         } else if (!(sc.op->flags & CRM_OPF_BATCHABLE)) {
             err = crm_error_set(&sub, CRM_ERR_BAD_REQUEST,
                                 "%s cannot ride in a batch (reads only)",

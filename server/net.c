@@ -24,6 +24,7 @@
 
 #include "mpcheck.h"
 #include "slog.h"
+#include "utf8.h"
 
 static double
 now_s(void)
@@ -195,9 +196,12 @@ handle(rpc_ctx *c, crm_error *why, rpc_flow *flow)
                              "request is not msgpack");
     if ((err = crm_rpc_parse_request(&root, &c->env, why)) != CRM_OK)
         return err;
-    if ((c->op = crm_op_find(c->env.op, c->env.op_len)) == NULL)
-        return crm_error_set(why, CRM_ERR_UNKNOWN_OP, "unknown op '%.*s'",
-                             (int)c->env.op_len, c->env.op);
+    if ((c->op = crm_op_find(c->env.op, c->env.op_len)) == NULL) {
+        char q[CRM_UTF8_QUOTE_CAP];
+        crm_utf8_quote(c->env.op, c->env.op_len, CRM_UTF8_QUOTE_MAX, q,
+                       sizeof(q));
+        return crm_error_set(why, CRM_ERR_UNKNOWN_OP, "unknown op '%s'", q);
+    }
     if (c->env.key) {
         if (crm_keys_auth(s->keys, c->env.key, c->env.key_len, &c->key) !=
             CRM_OK)
@@ -209,10 +213,13 @@ handle(rpc_ctx *c, crm_error *why, rpc_flow *flow)
      * is refused outright. */
     if (c->has_key && c->env.tenant &&
         (c->env.tenant_len != strlen(c->key.tenant) ||
-         memcmp(c->env.tenant, c->key.tenant, c->env.tenant_len) != 0))
+         memcmp(c->env.tenant, c->key.tenant, c->env.tenant_len) != 0)) {
+        char q[CRM_UTF8_QUOTE_CAP];
+        crm_utf8_quote(c->env.tenant, c->env.tenant_len, CRM_UTF8_QUOTE_MAX,
+                       q, sizeof(q));
         return crm_error_set(why, CRM_ERR_FORBIDDEN,
-                             "the key does not belong to tenant '%.*s'",
-                             (int)c->env.tenant_len, c->env.tenant);
+                             "the key does not belong to tenant '%s'", q);
+    }
 
     rpc_call call = {.c = c, .op = c->op, .args = c->env.args};
     if ((err = net_authorize(c, c->op, &call.log, why)) != CRM_OK)

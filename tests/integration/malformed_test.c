@@ -24,6 +24,7 @@
 #include "crmd_fixture.h"
 #include "mpcheck.h"
 #include "rpc.h"
+#include "utf8.h"
 #include "uuid.h"
 
 static fx_crmd D;
@@ -1312,6 +1313,99 @@ b_revoke_unknown(msgpack_packer *pk, msgpack_sbuffer *sb)
     kv_s(pk, "key_id", "ffffffffffffffff");
 }
 
+/* --- UTF-8 in quoted names, args nil, keys given twice ------------------- */
+
+static void op_bad_utf8(msgpack_packer *pk) { crm_mp_pack_str(pk, "pi\xffng", 5); }
+static void op_long_bad(msgpack_packer *pk) { crm_mp_pack_str(pk, "\xc3(\xc3(\xc3(\xc3(\xc3(\xc3(\xc3(\xc3(\xc3(\xc3(", 20); }
+static void t_bad_utf8(msgpack_packer *pk) { crm_mp_pack_str(pk, "acme\xe2\x82", 6); }
+static void t_nul(msgpack_packer *pk) { crm_mp_pack_str(pk, "ac\0me", 5); }
+static void b_op_bad_utf8(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; with_op(pk, op_bad_utf8, NULL); }
+static void b_op_long_bad(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; with_op(pk, op_long_bad, NULL); }
+static void b_tenant_bad_utf8(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; with_tenant(pk, t_bad_utf8); }
+static void b_tenant_nul(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; with_tenant(pk, t_nul); }
+static void a_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void b_args_nil(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; with_args(pk, a_nil); }
+static void a_dup(msgpack_packer *pk) { msgpack_pack_map(pk, 2); kv_i(pk, "x", 1); kv_i(pk, "x", 2); }
+static void b_args_dup(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; with_args(pk, a_dup); }
+
+/* {v, id, op: ping, op: tenant.create, args: {}}: which op was meant? */
+static void
+b_op_twice(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    msgpack_pack_map(pk, 4);
+    kv_i(pk, "v", 1);
+    kv_i(pk, "id", (int64_t)cur_id);
+    kv_s(pk, "op", "ping");
+    kv_s(pk, "op", "tenant.create");
+}
+
+static void
+b_key_twice(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    msgpack_pack_map(pk, 5);
+    kv_i(pk, "v", 1);
+    kv_i(pk, "id", (int64_t)cur_id);
+    kv_s(pk, "op", "read.all");
+    kv_s(pk, "key", AGENT);
+    kv_s(pk, "key", ADMINK);
+}
+
+static void body_dup(msgpack_packer *pk) { msgpack_pack_map(pk, 2); kv_s(pk, "channel", "call"); kv_s(pk, "channel", "email"); }
+static void b_body_dup(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; append1(pk, ID_BIN16, "guest-dup", "interaction.logged", crm_now_us(), body_dup); }
+
+/* an event map naming its stream twice */
+static void
+b_event_dup(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    uint8_t id[CRM_ID_LEN];
+    (void)sb;
+    crm_uuid_v7(id);
+    append_head(pk, 1, 0);
+    msgpack_pack_map(pk, 6);
+    s(pk, "id");
+    msgpack_pack_bin(pk, CRM_ID_LEN);
+    msgpack_pack_bin_body(pk, id, CRM_ID_LEN);
+    kv_s(pk, "stream", "guest-a");
+    kv_s(pk, "stream", "guest-b");
+    kv_s(pk, "type", "interaction.logged");
+    kv_i(pk, "occurred_at", crm_now_us());
+    s(pk, "body");
+    body_call(pk);
+}
+
+/* x. event whose body repeats a key three levels down */
+static void
+body_deep_dup(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    s(pk, "a");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 1);
+    s(pk, "b");
+    msgpack_pack_map(pk, 2);
+    kv_i(pk, "c", 1);
+    kv_i(pk, "c", 2);
+}
+static void b_ext_deep_dup(msgpack_packer *pk, msgpack_sbuffer *sb) { (void)sb; append1(pk, ID_BIN16, "guest-dup", "x.survey", crm_now_us(), body_deep_dup); }
+
+/* the same expect entry key twice */
+static void
+b_expect_dup(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    append_head(pk, 1, 1);
+    ev(pk, ID_BIN16, NULL, "guest-dup", "interaction.logged", crm_now_us(),
+       NULL);
+    s(pk, "expect");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 3);
+    kv_s(pk, "stream", "guest-dup");
+    kv_s(pk, "version", "any");
+    kv_i(pk, "version", 0);
+}
+
 /* --- the table ------------------------------------------------------------------------ */
 
 enum { TOP = 0, BATCH_ENTRY = 1 }; /* where the error is expected */
@@ -1376,6 +1470,18 @@ static const mcase corpus[] = {
     {"tenant map", b_tenant_map, "bad_request", TOP, 1},
     {"tenant 41 bytes", b_tenant_41, "too_large", TOP, 1},
     {"args array", b_args_array, "bad_request", TOP, 1},
+    {"args nil", b_args_nil, "bad_request", TOP, 1},
+    {"args with a key twice", b_args_dup, "bad_request", TOP, 1},
+    {"op twice in the envelope", b_op_twice, "bad_request", TOP, 1},
+    {"key twice in the envelope", b_key_twice, "bad_request", TOP, 1},
+    {"event body with a key twice", b_body_dup, "bad_request", TOP, 1},
+    {"event with stream twice", b_event_dup, "bad_request", TOP, 1},
+    {"x. body with a key twice, deep", b_ext_deep_dup, "bad_request", TOP, 1},
+    {"expect entry with version twice", b_expect_dup, "bad_request", TOP, 1},
+    {"op not UTF-8", b_op_bad_utf8, "bad_utf8", TOP, 1},
+    {"op of 20 bytes, none UTF-8", b_op_long_bad, "bad_utf8", TOP, 1},
+    {"tenant not UTF-8", b_tenant_bad_utf8, "bad_utf8", TOP, 1},
+    {"tenant with NUL", b_tenant_nul, "forbidden", TOP, 1},
     {"args string", b_args_str, "bad_request", TOP, 1},
     {"args int", b_args_int, "bad_request", TOP, 1},
     {"args ext", b_args_ext, "bad_request", TOP, 1},
@@ -1504,6 +1610,31 @@ key_count(void)
                                                       : UINT64_MAX;
 }
 
+/* Whether every string in o (keys included, at any depth) is valid UTF-8,
+ * as a strict msgpack decoder requires of the str family. */
+static int
+strict_strings(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR:
+        return o->via.str.size == 0 ||
+               crm_utf8_valid(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!strict_strings(&o->via.array.ptr[i]))
+                return 0;
+        return 1;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (!strict_strings(&o->via.map.ptr[i].key) ||
+                !strict_strings(&o->via.map.ptr[i].val))
+                return 0;
+        return 1;
+    default:
+        return 1;
+    }
+}
+
 /* Reads the reply and writes what it says into out ("ok", an error name,
  * or what is wrong with it); returns 1 if it is a well-formed error reply
  * (or batch entry error) as the row expects, else 0. */
@@ -1521,6 +1652,10 @@ check_reply(const mcase *m, const void *buf, size_t len, uint64_t id,
         msgpack_unpack(buf, len, &off, &zone, &root) != MSGPACK_UNPACK_SUCCESS ||
         root.type != MSGPACK_OBJECT_MAP) {
         snprintf(out, outlen, "(reply is not a msgpack map)");
+        goto done;
+    }
+    if (!strict_strings(&root)) {
+        snprintf(out, outlen, "(reply holds a str that is not UTF-8)");
         goto done;
     }
     int64_t v, rid = -1;
@@ -1573,8 +1708,17 @@ check_reply(const mcase *m, const void *buf, size_t len, uint64_t id,
                  " (code %lld does not match the name)", (long long)code);
         goto done;
     }
-    if (!crm_mp_is_str(crm_mp_get(err, "message"))) {
+    const msgpack_object *msg = crm_mp_get(err, "message");
+    if (!crm_mp_is_str(msg)) {
         snprintf(out + strlen(out), outlen - strlen(out), " (no message)");
+        goto done;
+    }
+    /* a NUL in a quoted name shows, rather than ending the quote */
+    if (strstr(m->name, "NUL") && strstr(m->name, "op") &&
+        memmem(msg->via.str.ptr, msg->via.str.size, "\\x00", 4) == NULL) {
+        snprintf(out + strlen(out), outlen - strlen(out),
+                 " (message hides the NUL: %.*s)", (int)msg->via.str.size,
+                 msg->via.str.ptr);
         goto done;
     }
     if (m->echo && (uint64_t)rid != id) {

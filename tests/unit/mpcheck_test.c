@@ -10,6 +10,7 @@
 
 #include <msgpack.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -515,6 +516,112 @@ test_random_agrees_with_msgpack(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* --- unique keys ---------------------------------------------------------- */
+
+static msgpack_object
+unpack_into(msgpack_zone *z, const msgpack_sbuffer *sb)
+{
+    msgpack_object o;
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack(sb->data, sb->size, &off, z, &o),
+                     MSGPACK_UNPACK_SUCCESS);
+    return o;
+}
+
+/* A map of n string keys "k0".."k{n-1}", the last repeating key dup (or
+ * none when dup < 0), nested at depth levels inside [ {x: ...} ]. */
+static void
+pack_map(msgpack_packer *pk, int n, int dup, int depth)
+{
+    for (int d = 0; d < depth; d++) {
+        msgpack_pack_array(pk, 1);
+        msgpack_pack_map(pk, 1);
+        msgpack_pack_str_with_body(pk, "x", 1);
+    }
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        int len = snprintf(k, sizeof(k), "k%d", i == n - 1 && dup >= 0 ? dup : i);
+        msgpack_pack_str_with_body(pk, k, (size_t)len);
+        msgpack_pack_int(pk, i);
+    }
+}
+
+static crm_err
+unique_of(int n, int dup, int depth, crm_error *why)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_zone z;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_zone_init(&z, 1024);
+    pack_map(&pk, n, dup, depth);
+    msgpack_object o = unpack_into(&z, &sb);
+    crm_err err = crm_mp_unique_keys(&o, why);
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&sb);
+    return err;
+}
+
+/* Every map, small (pairwise) or large (sorted), at any depth, refuses a
+ * key given twice and names it; distinct keys pass. */
+static void
+test_unique_keys(void **state)
+{
+    (void)state;
+    crm_error why;
+    static const int sizes[] = {1, 2, 16, 17, 1000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (int depth = 0; depth < 3; depth++) {
+            int n = sizes[i];
+            assert_int_equal(unique_of(n, -1, depth, &why), CRM_OK);
+            if (n < 2)
+                continue;
+            assert_int_equal(unique_of(n, 0, depth, &why),
+                             CRM_ERR_BAD_REQUEST);
+            assert_non_null(strstr(why.msg, "'k0' twice"));
+            assert_int_equal(unique_of(n, n > 2 ? n / 2 - 1 : 0, depth, &why),
+                             CRM_ERR_BAD_REQUEST);
+        }
+    /* keys of other kinds: the same integer twice; 1 and "1" differ */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_zone z;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_zone_init(&z, 1024);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_str_with_body(&pk, "1", 1);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_int(&pk, 2);
+    msgpack_pack_nil(&pk);
+    msgpack_object o = unpack_into(&z, &sb);
+    assert_int_equal(crm_mp_unique_keys(&o, &why), CRM_OK);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_int(&pk, 7);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_int(&pk, 7);
+    msgpack_pack_true(&pk);
+    o = unpack_into(&z, &sb);
+    assert_int_equal(crm_mp_unique_keys(&o, &why), CRM_ERR_BAD_REQUEST);
+    /* a key that is not UTF-8 is named in valid text */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "\xff\x00", 2);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_str_with_body(&pk, "\xff\x00", 2);
+    msgpack_pack_nil(&pk);
+    o = unpack_into(&z, &sb);
+    assert_int_equal(crm_mp_unique_keys(&o, &why), CRM_ERR_BAD_REQUEST);
+    assert_non_null(strstr(why.msg, "'\\xff\\x00' twice"));
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int
 main(void)
 {
@@ -529,6 +636,7 @@ main(void)
         cmocka_unit_test(test_object_limit_counts),
         cmocka_unit_test(test_object_limit_large),
         cmocka_unit_test(test_random_agrees_with_msgpack),
+        cmocka_unit_test(test_unique_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

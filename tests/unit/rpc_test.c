@@ -14,6 +14,7 @@
 #include "mpcheck.h"
 #include "record.h"
 #include "rpc.h"
+#include "utf8.h"
 #include "uuid.h"
 
 static int
@@ -169,9 +170,9 @@ test_request_good(void **state)
     assert_int_equal(crm_mp_int(crm_mp_get(r.args, "x"), 0, 9, &x), 0);
     assert_int_equal(x, 1);
 
-    /* nil members count as absent; a missing id is 0 */
+    /* nil tenant and key count as absent; a missing id is 0 */
     assert_int_equal(parse(MSG(MU("v", 1), MS("op", "ping"), MN("tenant"),
-                               MN("key"), MN("args")),
+                               MN("key")),
                            &r, &why),
                      CRM_OK);
     assert_int_equal(r.id, 0);
@@ -246,6 +247,34 @@ test_request_bad(void **state)
                      CRM_ERR_BAD_REQUEST);
     assert_int_equal(parse(MSG(MN("v"), MS("op", "ping")), &r, &why),
                      CRM_ERR_BAD_REQUEST);
+
+    /* args is a map or absent: nil is neither */
+    assert_int_equal(
+        parse(MSG(MU("v", 1), MS("op", "ping"), MN("args")), &r, &why),
+        CRM_ERR_BAD_REQUEST);
+    expect_msg(&why, "'args' must be a map");
+    /* a key twice, in the envelope or in any map below it */
+    assert_int_equal(parse(MSG(MU("v", 1), MS("op", "ping"), MS("op", "tenant.create")),
+                           &r, &why),
+                     CRM_ERR_BAD_REQUEST);
+    expect_msg(&why, "'op' twice");
+    assert_int_equal(parse(MSG(MU("v", 1), MU("v", 1), MS("op", "ping")),
+                           &r, &why),
+                     CRM_ERR_BAD_REQUEST);
+    expect_msg(&why, "'v' twice");
+    /* op, tenant and key must be UTF-8; the message stays UTF-8 */
+    static const char *const members[] = {"op", "tenant", "key"};
+    for (size_t i = 0; i < 3; i++) {
+        const msgpack_object *o =
+            i == 0 ? MSG(MU("v", 1), MS("op", "pi\xffng"))
+            : i == 1
+                ? MSG(MU("v", 1), MS("op", "ping"), MS("tenant", "a\xc3("))
+                : MSG(MU("v", 1), MS("op", "ping"), MS("key", "crmk_\xe2\x82"));
+        assert_int_equal(parse(o, &r, &why), CRM_ERR_BAD_UTF8);
+        expect_msg(&why, members[i]);
+        assert_true(crm_utf8_valid(why.msg, strlen(why.msg)));
+    }
+    expect_msg(&why, "not shown"); /* a key is never echoed */
 
     /* op */
     assert_int_equal(parse(MSG(MU("v", 1)), &r, &why), CRM_ERR_BAD_REQUEST);

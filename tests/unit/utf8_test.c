@@ -128,6 +128,71 @@ test_exhaustive_two_bytes(void **state)
     }
 }
 
+/* Quoting: valid text copied, every other byte and control characters
+ * escaped visibly, the prefix bounded with "...", the result always
+ * valid UTF-8 whatever the input; the return says whether the input was
+ * UTF-8 (NUL counted as such). */
+static void
+test_quote(void **state)
+{
+    (void)state;
+    char q[CRM_UTF8_QUOTE_CAP];
+    assert_true(crm_utf8_quote("ping", 4, CRM_UTF8_QUOTE_MAX, q, sizeof(q)));
+    assert_string_equal(q, "ping");
+    assert_true(crm_utf8_quote("caf\xc3\xa9", 5, 40, q, sizeof(q)));
+    assert_string_equal(q, "caf\xc3\xa9");
+    assert_true(crm_utf8_quote("ping\0x", 6, 40, q, sizeof(q)));
+    assert_string_equal(q, "ping\\x00x");
+    assert_false(crm_utf8_quote("a\xff" "b", 3, 40, q, sizeof(q)));
+    assert_string_equal(q, "a\\xffb");
+    assert_true(crm_utf8_quote("a\\b\n", 4, 40, q, sizeof(q)));
+    assert_string_equal(q, "a\\\\b\\x0a");
+    /* bounded: 40 bytes of input, then "..." */
+    char big[100];
+    memset(big, 'x', sizeof(big));
+    assert_true(crm_utf8_quote(big, sizeof(big), 40, q, sizeof(q)));
+    assert_int_equal(strlen(q), 43);
+    assert_string_equal(q + 40, "...");
+    /* a character is never cut: the one that would cross the bound goes */
+    char mixed[41];
+    memset(mixed, 'y', 39);
+    memcpy(mixed + 39, "\xc3\xa9", 2);
+    assert_true(crm_utf8_quote(mixed, 41, 40, q, sizeof(q)));
+    assert_int_equal(strlen(q), 42);
+    assert_string_equal(q + 39, "...");
+    /* a short buffer ends the quote, and "..." still fits */
+    char small[12];
+    assert_true(crm_utf8_quote(big, 20, 40, small, sizeof(small)));
+    assert_true(strlen(small) < sizeof(small));
+    assert_non_null(strstr(small, "..."));
+    /* validity is of the whole input, past the bound too */
+    char tail[60];
+    memset(tail, 'z', sizeof(tail));
+    tail[55] = (char)0xc0;
+    assert_false(crm_utf8_quote(tail, sizeof(tail), 40, q, sizeof(q)));
+    /* every two-byte input quotes to valid UTF-8 */
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) {
+            char in[2] = {(char)a, (char)b};
+            crm_utf8_quote(in, 2, 40, q, sizeof(q));
+            assert_true(crm_utf8_valid(q, strlen(q)));
+        }
+}
+
+/* Scrubbing leaves valid text alone and makes anything else valid. */
+static void
+test_scrub(void **state)
+{
+    (void)state;
+    char s[] = "ok caf\xc3\xa9 \xff cut\xe2\x82";
+    crm_utf8_scrub(s);
+    assert_string_equal(s, "ok caf\xc3\xa9 ? cut??");
+    assert_true(crm_utf8_valid(s, strlen(s)));
+    char fine[] = "\xe4\xb8\xad\xe6\x96\x87 text";
+    crm_utf8_scrub(fine);
+    assert_string_equal(fine, "\xe4\xb8\xad\xe6\x96\x87 text");
+}
+
 int
 main(void)
 {
@@ -139,6 +204,8 @@ main(void)
         cmocka_unit_test(test_stray_and_invalid_leads),
         cmocka_unit_test(test_nul),
         cmocka_unit_test(test_exhaustive_two_bytes),
+        cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_scrub),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
