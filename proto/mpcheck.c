@@ -143,7 +143,8 @@ crm_mpcheck(const void *buf, size_t len, int max_depth, crm_error *why)
 
 /* --- unique keys ---------------------------------------------------------- */
 
-/* Order of two map keys: by kind, then by value (bytes for str and bin).
+/* Order of two map keys: by kind, then by value (length, then bytes, for
+ * str and bin).
  * Keys of other kinds (containers, ext) compare by kind only, so two of
  * one kind count as the same key. */
 static int
@@ -154,9 +155,11 @@ key_cmp(const msgpack_object *a, const msgpack_object *b)
     switch (a->type) {
     case MSGPACK_OBJECT_STR:
     case MSGPACK_OBJECT_BIN: {
+        /* by length first: most keys of a map differ in it */
         uint32_t la = a->via.str.size, lb = b->via.str.size;
-        int c = memcmp(a->via.str.ptr, b->via.str.ptr, la < lb ? la : lb);
-        return c ? c : la < lb ? -1 : la > lb;
+        if (la != lb)
+            return la < lb ? -1 : 1;
+        return memcmp(a->via.str.ptr, b->via.str.ptr, la);
     }
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         return a->via.u64 < b->via.u64 ? -1 : a->via.u64 > b->via.u64;
