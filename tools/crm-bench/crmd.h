@@ -22,11 +22,19 @@ typedef struct bench_crmd {
 const char *bench_crmd_default_path(void);
 
 /* Starts crmd (the binary at path) on a new directory under dir, listening
- * on tcp://127.0.0.1:port, and creates the bench tenant and key. Returns 0,
- * or -1 with a message on stderr; on failure d still needs
+ * on tcp://127.0.0.1:port, with the projections named (crmd's
+ * --projections; NULL: its default), and creates the bench tenant and
+ * key. Returns 0, or -1 with a message on stderr; on failure d still needs
  * bench_crmd_stop. */
 int bench_crmd_start(const char *path, const char *dir, int port,
-                     bench_crmd *d);
+                     const char *projections, bench_crmd *d);
+
+/* Rebuilds every projection of the bench tenant from its log while crmd
+ * serves (projection.rebuild, with an admin key made for it) and prints
+ * per projection the events, seconds, rate and whether the rebuilt state
+ * is byte-identical to the inline one. Returns 0 when each is, 1 when one
+ * differs, -1 on failure (message on stderr). */
+int bench_crmd_rebuild(const bench_crmd *d);
 
 /* Commits and events of the bench tenant so far (operator metrics); zeros
  * when they cannot be read. */

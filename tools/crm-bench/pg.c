@@ -902,7 +902,7 @@ bench_pg(int argc, char **argv)
     bench_catch_stop();
     if (pg_start(&o, &pg) != 0 || bench_stopped())
         goto out;
-    if (bench_crmd_start(o.crmd, o.dir, o.port, &crmd) != 0 ||
+    if (bench_crmd_start(o.crmd, o.dir, o.port, NULL, &crmd) != 0 ||
         bench_stopped())
         goto out;
     PGconn *vc = PQconnectdb(pg.conninfo);

@@ -35,6 +35,8 @@ typedef struct ropts {
     int port, echo_port;
     const char *only;  /* "ping" or "append" (NULL: both) */
     size_t only_batch; /* with append: one batch size */
+    const char *projections; /* crmd's --projections, or NULL */
+    int rebuild;             /* rebuild and compare at the end */
 } ropts;
 
 #define MAX_CLIENTS 8
@@ -329,7 +331,7 @@ rpc_usage(FILE *f)
     fprintf(f,
             "usage: crm-bench rpc [--seconds S] [--dir DIR] [--crmd PATH]\n"
             "                     [--streams N] [--port P] [--only W] [--batch N]\n"
-            "                     [--repeat R]\n"
+            "                     [--repeat R] [--projections LIST] [--rebuild]\n"
             "\n"
             "  --seconds S  time per configuration (default 3)\n"
             "  --dir DIR    where crmd keeps its scratch data directory "
@@ -345,7 +347,14 @@ rpc_usage(FILE *f)
             "  --repeat R   rounds of every configuration; the summary gives "
             "the\n"
             "               median and range over the rounds (default 1, max "
-            "%d)\n",
+            "%d)\n"
+            "  --projections LIST  crmd's projections (settings, counts or "
+            "none;\n"
+            "               default crmd's own)\n"
+            "  --rebuild    at the end, rebuild every projection from the "
+            "log and\n"
+            "               compare it with the inline state (exit 1 if one "
+            "differs)\n",
             BENCH_MAX_ROUNDS);
 }
 
@@ -375,6 +384,10 @@ bench_rpc(int argc, char **argv)
             o.only_batch = (size_t)atoi(argv[++i]);
         else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
             rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--projections") == 0 && i + 1 < argc)
+            o.projections = argv[++i];
+        else if (strcmp(argv[i], "--rebuild") == 0)
+            o.rebuild = 1;
         else if (strcmp(argv[i], "--help") == 0) {
             rpc_usage(stdout);
             return 0;
@@ -391,18 +404,19 @@ bench_rpc(int argc, char **argv)
     o.echo_port = o.port + 1;
 
     char echo_url[64];
-    bench_crmd crmd;
+    bench_crmd crmd = {0};
     snprintf(echo_url, sizeof(echo_url), "tcp://127.0.0.1:%d", o.echo_port);
-    if (bench_crmd_start(o.crmd, o.dir, o.port, &crmd) != 0) {
-        bench_crmd_stop(&crmd);
-        return 1;
-    }
-    const char *url = crmd.url, *key = crmd.key;
+    /* the echo server is forked before this process first uses NNG (the
+     * bench tenant is made over it): NNG does not survive a fork */
     pid_t echo = fork();
     if (echo == 0)
         echo_server(o.echo_port);
-    usleep(200000);
     int rc = 1;
+    if (echo < 0 ||
+        bench_crmd_start(o.crmd, o.dir, o.port, o.projections, &crmd) != 0)
+        goto out;
+    const char *url = crmd.url, *key = crmd.key;
+    usleep(200000);
 
     printf("crm-bench rpc: tcp loopback, durable appends, %u streams, %.1f s "
            "per run\n\n",
@@ -478,10 +492,12 @@ bench_rpc(int argc, char **argv)
                    batches[b], clients[c], c ? "s" : " ", 100 * m, em, elo,
                    ehi);
         }
-    rc = 0;
+    rc = o.rebuild ? bench_crmd_rebuild(&crmd) != 0 : 0;
 out:
-    kill(echo, SIGKILL);
-    waitpid(echo, NULL, 0);
+    if (echo > 0) {
+        kill(echo, SIGKILL);
+        waitpid(echo, NULL, 0);
+    }
     bench_crmd_stop(&crmd);
     return rc;
 }
