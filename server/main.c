@@ -6,6 +6,7 @@
  * a drain timed out and requests were abandoned, 2 for a bad command line
  * or config file.
  */
+#include <nng/nng.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,6 +147,10 @@ main(int argc, char **argv)
     close_loop(&a, loop);
 
     crm_server_free(a.srv);
+    /* NNG frees a released HTTP server (the metrics listener) and closed
+     * pipes on its reaper thread; nng_fini waits for that work, so the
+     * process ends with nothing of NNG's still allocated. */
+    nng_fini();
     crm_slog(a.exit_code ? CRM_ERROR : CRM_INFO, 0, "msg=\"stopped\" exit=%d",
              a.exit_code);
     crm_config_free(&a.cfg);
