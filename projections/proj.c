@@ -25,7 +25,22 @@ typedef struct proj {
 struct crm_proj_set {
     proj p[CRM_PROJ_MAX];
     size_t n;
+    int settings; /* index of the settings projection, or -1 */
+    crm_settings_cache *cache;
 };
+
+/* What apply gets for projection p: dbi are the databases it writes. */
+static crm_proj_ctx
+ctx_for(const crm_proj_set *s, MDB_txn *txn, const MDB_dbi *dbi)
+{
+    crm_proj_ctx cx = {txn, dbi, 0, 0, s->cache};
+    if (s->settings >= 0) {
+        const proj *st = &s->p[s->settings];
+        cx.has_settings = 1;
+        cx.settings = st->dbi[st->live][0];
+    }
+    return cx;
+}
 
 static void
 put_be(uint8_t *p, uint64_t v, int n)
@@ -63,8 +78,11 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "at most %d projections", CRM_PROJ_MAX);
     crm_proj_set *s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    if (s == NULL || (s->cache = crm_settings_cache_new()) == NULL) {
+        free(s);
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    }
+    s->settings = -1;
     for (size_t i = 0; i < n; i++) {
         proj *p = &s->p[i];
         p->def = defs[i];
@@ -104,6 +122,9 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
         }
     }
     s->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (defs[i] == &crm_proj_settings)
+            s->settings = (int)i;
     *out = s;
     return CRM_OK;
 }
@@ -111,6 +132,8 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
 void
 crm_proj_close(crm_proj_set *s)
 {
+    if (s)
+        crm_settings_cache_free(s->cache);
     free(s); /* handles belong to the environment */
 }
 
@@ -154,7 +177,7 @@ crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
         proj *p = &s->p[i];
         if (p->format != p->def->format)
             continue; /* being rebuilt: not served, not kept */
-        crm_proj_ctx cx = {txn, p->dbi[p->live]};
+        crm_proj_ctx cx = ctx_for(s, txn, p->dbi[p->live]);
         int rc = p->def->apply(&cx, r);
         if (rc != 0)
             return rc;
@@ -194,7 +217,7 @@ crm_proj_rebuild_apply(crm_proj_set *s, MDB_txn *txn, size_t i,
                        const crm_record *r)
 {
     proj *p = &s->p[i];
-    crm_proj_ctx cx = {txn, p->dbi[!p->live]};
+    crm_proj_ctx cx = ctx_for(s, txn, p->dbi[!p->live]);
     return p->def->apply(&cx, r);
 }
 

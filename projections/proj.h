@@ -37,10 +37,16 @@
 typedef struct crm_proj_set crm_proj_set;
 
 /* What apply sees: the transaction and the databases of the generation it
- * writes, in the order of def->dbs. */
+ * writes, in the order of def->dbs; and, for crm_settings_for
+ * (settings.h), the live database of the settings projection (has_settings
+ * 0 when the set keeps none: the defaults apply) and the set's cache of
+ * resolved settings. */
 typedef struct crm_proj_ctx {
     MDB_txn *txn;
     const MDB_dbi *dbi;
+    int has_settings;
+    MDB_dbi settings;
+    struct crm_settings_cache *settings_cache;
 } crm_proj_ctx;
 
 typedef struct crm_proj_def {

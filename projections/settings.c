@@ -293,6 +293,8 @@ get_be(const uint8_t *p, int n)
     return v;
 }
 
+#define STAMP_KEY "\xff"
+
 static int
 settings_apply(const crm_proj_ctx *cx, const crm_record *r)
 {
@@ -320,13 +322,20 @@ settings_apply(const crm_proj_ctx *cx, const crm_record *r)
         MDB_val k = {sizeof(kb), kb}, v = {sb.size, sb.data};
         rc = mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
     }
+    if (rc == 0) {
+        /* the stamp: the hash of the last change, which names it and
+         * everything before it (crm_settings_for's cache) */
+        MDB_val k = {sizeof(STAMP_KEY) - 1, (void *)STAMP_KEY},
+                v = {CRM_HASH_LEN, (void *)r->hash};
+        rc = mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
+    }
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
 const crm_proj_def crm_proj_settings = {
     .name = "settings",
-    .format = 1,
+    .format = 2,
     .ndbs = 1,
     .dbs = {"changes"},
     .apply = settings_apply,
@@ -405,4 +414,106 @@ crm_settings_earn_get(const crm_settings *s, const char *tier,
         rate = e->per_unit;
     }
     return rate;
+}
+
+/* --- resolved settings for projections -------------------------------------- */
+
+#define CACHE_WAYS 4
+
+/* Settings resolved for day, the same for every as_of in [lo, hi) while
+ * the changes database carries stamp. */
+typedef struct cache_entry {
+    int used;
+    uint32_t day;
+    uint64_t lo, hi;
+    uint8_t stamp[CRM_HASH_LEN];
+    crm_settings s;
+} cache_entry;
+
+struct crm_settings_cache {
+    cache_entry e[CACHE_WAYS];
+    unsigned next;
+    crm_settings defaults;
+};
+
+crm_settings_cache *
+crm_settings_cache_new(void)
+{
+    crm_settings_cache *c = calloc(1, sizeof(*c));
+    if (c)
+        crm_settings_defaults(&c->defaults);
+    return c;
+}
+
+void
+crm_settings_cache_free(crm_settings_cache *c)
+{
+    free(c);
+}
+
+/* The positions of the changes around as_of: lo the last at or before it
+ * (0 for none), hi the first after it (UINT64_MAX for none). */
+static int
+change_bounds(MDB_txn *txn, MDB_dbi changes, uint64_t as_of, uint64_t *lo,
+              uint64_t *hi)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, changes, &cur);
+    if (rc != 0)
+        return rc;
+    *lo = 0;
+    *hi = UINT64_MAX;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 12)
+            continue;
+        uint64_t pos = get_be((const uint8_t *)k.mv_data + 4, 8);
+        if (pos <= as_of && pos > *lo)
+            *lo = pos;
+        if (pos > as_of && pos < *hi)
+            *hi = pos;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+crm_settings_for(const crm_proj_ctx *cx, uint32_t day, uint64_t as_of,
+                 const crm_settings **out)
+{
+    crm_settings_cache *c = cx->settings_cache;
+    if (!cx->has_settings) {
+        *out = &c->defaults;
+        return 0;
+    }
+    MDB_val k = {sizeof(STAMP_KEY) - 1, (void *)STAMP_KEY}, v;
+    int rc = mdb_get(cx->txn, cx->settings, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *out = &c->defaults; /* no change yet */
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (v.mv_size != CRM_HASH_LEN)
+        return MDB_CORRUPTED;
+    for (int i = 0; i < CACHE_WAYS; i++) {
+        cache_entry *e = &c->e[i];
+        if (e->used && e->day == day && as_of >= e->lo && as_of < e->hi &&
+            memcmp(e->stamp, v.mv_data, CRM_HASH_LEN) == 0) {
+            *out = &e->s;
+            return 0;
+        }
+    }
+    cache_entry *e = &c->e[c->next++ % CACHE_WAYS];
+    e->used = 0;
+    memcpy(e->stamp, v.mv_data, CRM_HASH_LEN); /* before v goes stale */
+    if ((rc = change_bounds(cx->txn, cx->settings, as_of, &e->lo, &e->hi)) !=
+            0 ||
+        (rc = crm_settings_at(cx->txn, cx->settings, day, as_of, &e->s)) != 0)
+        return rc;
+    e->day = day;
+    e->used = 1;
+    *out = &e->s;
+    return 0;
 }

@@ -7,6 +7,7 @@
  * keeps every change, keyed by that day and the change's log position:
  *
  *   changes: day (YYYYMMDD, u32 BE), position (u64 BE) -> kind (u8), body
+ *            0xff -> hash of the last change's record (the stamp)
  *
  * and crm_settings_at folds them into the settings in force on a day as
  * known at a position: of the changes recorded up to that position and
@@ -83,6 +84,19 @@ int crm_settings_fold(crm_settings *s, const char *type, size_t type_len,
  * of the settings projection in txn. 0 or an LMDB error code. */
 int crm_settings_at(MDB_txn *txn, MDB_dbi changes, uint32_t day,
                     uint64_t as_of, crm_settings *out);
+
+/* For projections: the settings in force on day as known at as_of (the
+ * applying record's position), from the live settings projection that
+ * cx names. *out stays valid until the next call with the same cache.
+ * Resolutions are cached in cx->settings_cache and checked against the
+ * hash of the last change stored in the transaction, so an aborted
+ * transaction or the other generation never gets a stale answer. 0 or an
+ * LMDB error code. */
+typedef struct crm_settings_cache crm_settings_cache;
+crm_settings_cache *crm_settings_cache_new(void);
+void crm_settings_cache_free(crm_settings_cache *c); /* accepts NULL */
+int crm_settings_for(const crm_proj_ctx *cx, uint32_t day, uint64_t as_of,
+                     const crm_settings **out);
 
 /* Days as settings use them: "YYYY-MM-DD" (already valid) to YYYYMMDD,
  * and a UTC time in microseconds to its day. */
