@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be.h"
+
 #include "counts.h"
+#include "loyalty.h"
 #include "settings.h"
 
 #define META_LEN 13 /* format u32 BE, live generation u8, position u64 BE */
@@ -42,29 +45,14 @@ ctx_for(const crm_proj_set *s, MDB_txn *txn, const MDB_dbi *dbi)
     return cx;
 }
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static int
 write_meta(proj *p, MDB_txn *txn, uint32_t format, int live, uint64_t pos)
 {
     uint8_t b[META_LEN];
-    put_be(b, format, 4);
+    crm_put_be(b, format, 4);
     b[4] = (uint8_t)live;
-    put_be(b + 5, pos, 8);
+    crm_put_be(b + 5, pos, 8);
     MDB_val k = {p->meta_key_len, p->meta_key}, v = {META_LEN, b};
     return mdb_put(txn, p->meta, &k, &v, 0);
 }
@@ -106,9 +94,9 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
         MDB_val k = {p->meta_key_len, p->meta_key}, v;
         int rc = mdb_get(txn, dbi_meta, &k, &v);
         if (rc == 0 && v.mv_size == META_LEN) {
-            p->format = (uint32_t)get_be(v.mv_data, 4);
+            p->format = (uint32_t)crm_get_be(v.mv_data, 4);
             p->live = ((const uint8_t *)v.mv_data)[4] & 1;
-            p->position = get_be((const uint8_t *)v.mv_data + 5, 8);
+            p->position = crm_get_be((const uint8_t *)v.mv_data + 5, 8);
         } else if (rc == MDB_NOTFOUND) {
             /* new: empty at position 0, to be built from the log */
             p->format = 0;
@@ -306,7 +294,7 @@ crm_proj_live(const crm_proj_set *s, MDB_txn *txn, size_t i,
     *position = 0;
     if (rc == 0 && v.mv_size == META_LEN) {
         live = ((const uint8_t *)v.mv_data)[4] & 1;
-        *position = get_be((const uint8_t *)v.mv_data + 5, 8);
+        *position = crm_get_be((const uint8_t *)v.mv_data + 5, 8);
     } else if (rc != MDB_NOTFOUND) {
         return rc ? rc : MDB_CORRUPTED;
     }
@@ -319,8 +307,8 @@ const crm_proj_def *
 crm_proj_builtin_at(size_t i)
 {
     /* in the order they apply: a projection may read those before it */
-    static const crm_proj_def *const all[] = {&crm_proj_settings,
-                                              &crm_proj_counts};
+    static const crm_proj_def *const all[] = {
+        &crm_proj_settings, &crm_proj_loyalty, &crm_proj_counts};
     return i < sizeof(all) / sizeof(all[0]) ? all[i] : NULL;
 }
 

@@ -3,8 +3,11 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "be.h"
 
 #include "decimal.h"
 #include "rpc.h"
@@ -67,6 +70,38 @@ crm_settings_day_start(uint32_t day)
     int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return (era * 146097 + doe - 719468) * 86400000000LL;
+}
+
+void
+crm_settings_day_text(uint32_t d, char out[11])
+{
+    if (d == 0) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, 11, "%04u-%02u-%02u", (d / 10000) % 10000, (d / 100) % 100,
+             d % 100);
+}
+
+uint32_t
+crm_settings_day_add_months(uint32_t day, int64_t months)
+{
+    int64_t y = day / 10000, m = (day / 100) % 100 - 1 + months, d = day % 100;
+    y += m >= 0 ? m / 12 : -((11 - m) / 12);
+    m = ((m % 12) + 12) % 12 + 1;
+    static const int len[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t last = len[m - 1] +
+                   (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+    if (d > last)
+        d = last;
+    return (uint32_t)(y * 10000 + m * 100 + d);
+}
+
+int64_t
+crm_settings_days_between(uint32_t a, uint32_t b)
+{
+    return (crm_settings_day_start(b) - crm_settings_day_start(a)) /
+           86400000000LL;
 }
 
 static void
@@ -277,21 +312,6 @@ crm_settings_fold(crm_settings *s, const char *type, size_t type_len,
 
 /* --- the projection -------------------------------------------------------- */
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 #define STAMP_KEY "\xff"
 
@@ -306,8 +326,8 @@ settings_apply(const crm_proj_ctx *cx, const crm_record *r)
     if (!crm_mp_is_str(eff))
         return 0; /* the schema requires it: nothing to keep without it */
     uint8_t kb[12];
-    put_be(kb, crm_settings_day(eff->via.str.ptr, eff->via.str.size), 4);
-    put_be(kb + 4, r->h.position, 8);
+    crm_put_be(kb, crm_settings_day(eff->via.str.ptr, eff->via.str.size), 4);
+    crm_put_be(kb + 4, r->h.position, 8);
 
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -360,9 +380,9 @@ crm_settings_at(MDB_txn *txn, MDB_dbi changes, uint32_t day, uint64_t as_of,
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 12 || v.mv_size < 2)
             continue;
-        if ((uint32_t)get_be(k.mv_data, 4) > day)
+        if ((uint32_t)crm_get_be(k.mv_data, 4) > day)
             break;
-        uint64_t pos = get_be((const uint8_t *)k.mv_data + 4, 8);
+        uint64_t pos = crm_get_be((const uint8_t *)k.mv_data + 4, 8);
         if (pos > as_of)
             continue;
         const uint8_t *p = v.mv_data;
@@ -468,7 +488,7 @@ change_bounds(MDB_txn *txn, MDB_dbi changes, uint64_t as_of, uint64_t *lo,
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 12)
             continue;
-        uint64_t pos = get_be((const uint8_t *)k.mv_data + 4, 8);
+        uint64_t pos = crm_get_be((const uint8_t *)k.mv_data + 4, 8);
         if (pos <= as_of && pos > *lo)
             *lo = pos;
         if (pos > as_of && pos < *hi)

@@ -104,6 +104,13 @@ uint32_t crm_settings_day(const char *date, size_t len);
 uint32_t crm_settings_day_of(int64_t us);
 /* The first microsecond (UTC) of day (YYYYMMDD). */
 int64_t crm_settings_day_start(uint32_t day);
+/* day as "YYYY-MM-DD" in out (11 bytes); "" for 0. */
+void crm_settings_day_text(uint32_t day, char out[11]);
+/* day plus months (may be negative), the day of the month kept where the
+ * month has it and else its last day (2027-01-31 + 1 = 2027-02-28). */
+uint32_t crm_settings_day_add_months(uint32_t day, int64_t months);
+/* Days from a to b (negative when b is earlier). */
+int64_t crm_settings_days_between(uint32_t a, uint32_t b);
 
 /* Lookups in resolved settings. The rate of currency in billionths of
  * the base currency (the base itself is 1), or -1 if it has none. */

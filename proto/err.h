@@ -37,7 +37,9 @@
     X(CRM_ERR_DUPLICATE_ID, 25, "duplicate_id", "event id repeated in batch")  \
     X(CRM_ERR_UNKNOWN_FIELD, 26, "unknown_field", "field not in schema")       \
     X(CRM_ERR_BAD_VERSION, 27, "bad_version", "unsupported protocol version")  \
-    X(CRM_ERR_UNKNOWN_OP, 28, "unknown_op", "unknown operation")
+    X(CRM_ERR_UNKNOWN_OP, 28, "unknown_op", "unknown operation")              \
+    X(CRM_ERR_INSUFFICIENT_POINTS, 29, "insufficient_points",                  \
+      "not enough loyalty points")
 
 typedef enum crm_err {
 #define CRM_ERR_ENUM(e, n, name, msg) e = n,

@@ -83,6 +83,16 @@ enum {
     X(CRM_OP_PROJECTION_REBUILD, "projection.rebuild",                         \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN), CRM_OPF_TENANT,                            \
       "rebuild projections from the log while serving; compares with inline")  \
+    X(CRM_OP_LOYALTY_GET, "loyalty.get",                                       \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
+          CRM_ROLE_BIT(CRM_ROLE_FINANCE) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),     \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "a guest's points, tier, progress, expiries and ledger")                 \
+    X(CRM_OP_LOYALTY_REDEEM, "loyalty.redeem",                                 \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
+          CRM_ROLE_BIT(CRM_ROLE_FINANCE),                                      \
+      CRM_OPF_TENANT,                                                          \
+      "spend points, checked against the balance inside the write")           \
     X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
       "several read ops in one message, one reply")
 

@@ -178,8 +178,11 @@ static const crm_field f_points_earned[] = {
     {.name = "points", .type = CRM_F_INT, .flags = REQ, .min = 1,
      .max = 100000000},
     {.name = "reason", .type = CRM_F_STR, .max = 200},
-    {.name = "expires_on", .type = CRM_F_DATE},
+    {.name = "expires_on", .type = CRM_F_DATE,
+     .doc = "else points_expiry_months after the day earned"},
     {.name = "property", .type = CRM_F_STR, .max = 64},
+    {.name = "source", .type = CRM_F_STR, .max = 64,
+     .doc = "id of the event the points were earned by (derived earns)"},
 };
 
 static const crm_field f_points_redeemed[] = {
@@ -193,6 +196,8 @@ static const crm_field f_points_expired[] = {
     {.name = "points", .type = CRM_F_INT, .flags = REQ, .min = 1,
      .max = 100000000},
     {.name = "earned_on", .type = CRM_F_DATE},
+    {.name = "accrual", .type = CRM_F_INT, .min = 1, .max = INT64_MAX,
+     .doc = "position of the points_earned event that lapses"},
 };
 
 static const crm_field f_points_adjusted[] = {

@@ -19,13 +19,6 @@
 #include "uuid.h"
 
 static void
-day_text(uint32_t d, char out[11])
-{
-    snprintf(out, 11, "%04u-%02u-%02u", (d / 10000) % 10000, (d / 100) % 100,
-             d % 100);
-}
-
-static void
 kv_day(msgpack_packer *pk, const char *k, uint32_t d)
 {
     char t[11];
@@ -34,7 +27,7 @@ kv_day(msgpack_packer *pk, const char *k, uint32_t d)
         msgpack_pack_nil(pk); /* a default: no change set it */
         return;
     }
-    day_text(d, t);
+    crm_settings_day_text(d, t);
     crm_mp_pack_cstr(pk, t);
 }
 
@@ -45,27 +38,6 @@ kv_decimal(msgpack_packer *pk, const char *k, int64_t v)
     size_t n = crm_decimal_format(v, t);
     crm_mp_pack_cstr(pk, k);
     crm_mp_pack_str(pk, t, n);
-}
-
-/* A day argument ("YYYY-MM-DD"); today (UTC) when absent. */
-static crm_err
-arg_day(const rpc_call *call, const char *name, uint32_t *day,
-        crm_error *why)
-{
-    const char *s;
-    size_t len;
-    crm_err err = h_arg_str(call, name, 0, 10, &s, &len, why);
-    if (err != CRM_OK)
-        return err;
-    if (s == NULL) {
-        *day = crm_settings_day_of(crm_now_us());
-        return CRM_OK;
-    }
-    if (!crm_date_valid(s, len))
-        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                             "argument '%s' must be a date YYYY-MM-DD", name);
-    *day = crm_settings_day(s, len);
-    return CRM_OK;
 }
 
 /* --- settings.get ---------------------------------------------------------- */
@@ -156,7 +128,7 @@ h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
     int64_t as_of;
     crm_err err;
     (void)flow;
-    if ((err = arg_day(call, "on", &day, why)) != CRM_OK ||
+    if ((err = h_arg_day(call, "on", &day, why)) != CRM_OK ||
         (err = h_arg_int(call, "as_of", -1, 0, INT64_MAX, &as_of, why)) !=
             CRM_OK)
         return err;
@@ -418,7 +390,7 @@ h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,
     size_t idlen;
     crm_err err;
     (void)pk;
-    if ((err = arg_day(call, "effective_from", &day, why)) != CRM_OK ||
+    if ((err = h_arg_day(call, "effective_from", &day, why)) != CRM_OK ||
         (err = h_arg_str(call, "id", 0, 40, &ids, &idlen, why)) != CRM_OK)
         return err;
     setbuild *b = calloc(1, sizeof(*b));
@@ -431,7 +403,7 @@ h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,
     msgpack_sbuffer_init(&b->sb);
     msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
     b->now = crm_now_us();
-    day_text(day, b->day);
+    crm_settings_day_text(day, b->day);
     if (day < 19700101) {
         err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
                             "'effective_from' is from 1970-01-01 on");

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "handlers_int.h"
+#include "settings.h"
 #include "schema.h"
 #include "slog.h"
 #include "utf8.h"
@@ -95,6 +96,35 @@ h_arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
                              "argument '%s' must be a boolean", name);
     *out = o->via.boolean;
     return CRM_OK;
+}
+
+crm_err
+h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
+          crm_error *why)
+{
+    const char *s;
+    size_t len;
+    crm_err err = h_arg_str(call, name, 0, 10, &s, &len, why);
+    if (err != CRM_OK)
+        return err;
+    if (s == NULL) {
+        *day = crm_settings_day_of(crm_now_us());
+        return CRM_OK;
+    }
+    if (!crm_date_valid(s, len))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "argument '%s' must be a date YYYY-MM-DD", name);
+    *day = crm_settings_day(s, len);
+    return CRM_OK;
+}
+
+crm_err
+h_not_found_guest(const char *id, size_t len, const char *what,
+                  crm_error *why)
+{
+    char q[CRM_UTF8_QUOTE_CAP];
+    crm_utf8_quote(id, len, CRM_UTF8_QUOTE_MAX, q, sizeof(q));
+    return crm_error_set(why, CRM_ERR_NOT_FOUND, "guest '%s': %s", q, what);
 }
 
 
@@ -351,21 +381,45 @@ net_append_reply_cb(void *arg)
     crm_error why;
     crm_err err = crm_batch_result(b, &why);
     if (err == CRM_OK) {
+        /* the client's events first, one position each; then what the
+         * server added, each after the event it comes from */
         msgpack_packer *pk = &c->pk;
-        size_t n = crm_batch_count(b), dups = 0;
-        msgpack_pack_map(pk, 4);
+        const uint8_t *d = c->derived;
+        size_t n = crm_batch_count(b), dups = 0, nd = 0;
+        for (size_t i = 0; d && i < n; i++)
+            nd += d[i];
+        msgpack_pack_map(pk, nd ? 5 : 4);
         crm_mp_pack_cstr(pk, "positions");
-        msgpack_pack_array(pk, n);
+        msgpack_pack_array(pk, n - nd);
         for (size_t i = 0; i < n; i++) {
+            if (d && d[i])
+                continue;
             msgpack_pack_uint64(pk, crm_batch_position(b, i));
             dups += crm_batch_is_duplicate(b, i) != 0;
         }
         crm_mp_pack_cstr(pk, "versions");
-        msgpack_pack_array(pk, n);
+        msgpack_pack_array(pk, n - nd);
         for (size_t i = 0; i < n; i++)
-            msgpack_pack_uint64(pk, crm_batch_version(b, i));
+            if (!d || !d[i])
+                msgpack_pack_uint64(pk, crm_batch_version(b, i));
         KV_U64(pk, "duplicates", dups);
         KV_U64(pk, "head", c->ack_head);
+        if (nd) {
+            crm_mp_pack_cstr(pk, "derived");
+            msgpack_pack_array(pk, nd);
+            for (size_t i = 0, src = 0; i < n; i++) {
+                if (!d[i]) {
+                    src++;
+                    continue;
+                }
+                msgpack_pack_map(pk, 5);
+                KV_U64(pk, "after", src - 1);
+                KV_STR(pk, "type", "loyalty.points_earned");
+                KV_U64(pk, "position", crm_batch_position(b, i));
+                KV_U64(pk, "version", crm_batch_version(b, i));
+                KV_BOOL(pk, "duplicate", crm_batch_is_duplicate(b, i));
+            }
+        }
     }
     net_finish(c, err, &why);
 }
@@ -406,10 +460,10 @@ parse_expect(const msgpack_object *o, crm_expect *x, crm_error *why)
  * reply follows in net_append_reply_cb. A client's events may not touch
  * the server's streams ('$...') or tenant.* types; the server's own
  * (settings.set, server_events) are all of that kind. */
-crm_err
-h_submit_events(rpc_call *call, const msgpack_object *evs,
-                const msgpack_object *exp, int server_events, crm_error *why,
-                rpc_flow *flow)
+static crm_err
+submit(rpc_call *call, const msgpack_object *evs, const msgpack_object *exp,
+       int server_events, crm_batch_check_fn check, void *check_arg,
+       crm_error *why, rpc_flow *flow)
 {
     rpc_ctx *c = call->c;
     crm_err err;
@@ -467,15 +521,36 @@ h_submit_events(rpc_call *call, const msgpack_object *evs,
     for (size_t i = 0; i < nx; i++)
         if ((err = parse_expect(&exp->via.array.ptr[i], &x[i], why)) != CRM_OK)
             return err;
+    if (!server_events &&
+        (err = h_derive_earned(call, &ev, &n, &c->derived, why)) != CRM_OK)
+        return err;
     if ((err = crm_batch_prepare(ev, n, x, nx, c->key.id, strlen(c->key.id),
                                  &c->batch, why)) != CRM_OK)
         return err;
+    if (check)
+        crm_batch_set_check(c->batch, check, check_arg);
     *flow = RPC_DEFERRED;
     if ((err = crm_log_submit(call->log, c->batch, append_done, c)) != CRM_OK) {
         *flow = RPC_DONE;
         return crm_error_set(why, CRM_ERR_UNAVAILABLE, "server is shutting down");
     }
     return CRM_OK;
+}
+
+crm_err
+h_submit_events(rpc_call *call, const msgpack_object *evs,
+                const msgpack_object *exp, int server_events, crm_error *why,
+                rpc_flow *flow)
+{
+    return submit(call, evs, exp, server_events, NULL, NULL, why, flow);
+}
+
+crm_err
+h_submit_checked(rpc_call *call, const msgpack_object *evs,
+                 const msgpack_object *exp, crm_batch_check_fn check,
+                 void *check_arg, crm_error *why, rpc_flow *flow)
+{
+    return submit(call, evs, exp, 0, check, check_arg, why, flow);
 }
 
 static crm_err
@@ -752,5 +827,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_SETTINGS_GET] = h_settings_get,
     [CRM_OP_SETTINGS_SET] = h_settings_set,
     [CRM_OP_PROJECTION_REBUILD] = h_projection_rebuild,
+    [CRM_OP_LOYALTY_GET] = h_loyalty_get,
+    [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_BATCH] = h_batch,
 };

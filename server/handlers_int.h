@@ -28,6 +28,12 @@ crm_err h_arg_int(const rpc_call *call, const char *name, int64_t def,
                   int64_t min, int64_t max, int64_t *out, crm_error *why);
 crm_err h_arg_bool(const rpc_call *call, const char *name, int *out,
                    crm_error *why);
+/* A date "YYYY-MM-DD" as YYYYMMDD; today (UTC) when absent. */
+crm_err h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
+                  crm_error *why);
+/* not_found for guest id, quoted safely: "guest 'x': what". */
+crm_err h_not_found_guest(const char *id, size_t len, const char *what,
+                          crm_error *why);
 
 /* Validates the events array evs (and the expect array exp, may be NULL)
  * and hands them to the tenant's writer; on CRM_OK *flow is RPC_DEFERRED
@@ -39,6 +45,23 @@ crm_err h_submit_events(rpc_call *call, const msgpack_object *evs,
                         const msgpack_object *exp, int server_events,
                         crm_error *why, rpc_flow *flow);
 
+/* As h_submit_events for a client's command (server_events 0) whose
+ * batch the writer checks with check inside the write transaction. */
+crm_err h_submit_checked(rpc_call *call, const msgpack_object *evs,
+                         const msgpack_object *exp, crm_batch_check_fn check,
+                         void *check_arg, crm_error *why, rpc_flow *flow);
+/* Adds after each event that earns points (stay.checked_out and
+ * spend.recorded with an amount, complaint.resolved with
+ * compensation_points) its loyalty.points_earned, by the rules in force
+ * on its day and the guest's tier; *ev may then point into the request's
+ * zone, and *derived (else NULL) flags the events added. h_loyalty.c. */
+crm_err h_derive_earned(rpc_call *call, crm_event_in **ev, size_t *n,
+                        const uint8_t **derived, crm_error *why);
+
+crm_err h_loyalty_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                      rpc_flow *flow);
+crm_err h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                         rpc_flow *flow);
 crm_err h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,

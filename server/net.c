@@ -306,6 +306,7 @@ send_cb(void *arg)
     }
     crm_batch_free(c->batch);
     c->batch = NULL;
+    c->derived = NULL;
     msgpack_zone_clear(&c->zone);
     msgpack_zone_clear(&c->scratch);
     post_recv(c);

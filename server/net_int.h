@@ -73,6 +73,9 @@ struct rpc_ctx {
     double t0;
 
     crm_batch *batch; /* append in flight */
+    /* which of its events the server added (h_derive_earned): NULL when
+     * none, else one flag per event, in the request's zone */
+    const uint8_t *derived;
     /* the append's reply is packed and sent on an NNG thread, not the
      * log writer's: append_done only notes the head and wakes this */
     nng_aio *reply_aio;

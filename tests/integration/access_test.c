@@ -238,6 +238,18 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         crm_mp_pack_cstr(&pk, "stream");
         crm_mp_pack_cstr(&pk, A_STREAM);
         break;
+    case CRM_OP_LOYALTY_GET:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "customer");
+        crm_mp_pack_cstr(&pk, A_STREAM);
+        break;
+    case CRM_OP_LOYALTY_REDEEM:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "customer");
+        crm_mp_pack_cstr(&pk, A_STREAM);
+        crm_mp_pack_cstr(&pk, "points");
+        msgpack_pack_uint64(&pk, 1);
+        break;
     case CRM_OP_READ_ALL:
         msgpack_pack_map(&pk, 2);
         crm_mp_pack_cstr(&pk, "from");
@@ -362,6 +374,13 @@ group_setup(void **state)
                      FX_S("email", "ana@alpha.example")));
     if (append_one(a, &e, &res, &why) != CRM_OK) {
         fprintf(stderr, "append alpha: %s\n", why.msg);
+        return -1;
+    }
+    /* points for every loyalty.redeem the matrices make */
+    fx_event(&e, A_STREAM, "loyalty.points_earned",
+             FX_BODY(FX_I("points", 100000)));
+    if (append_one(a, &e, &res, &why) != CRM_OK) {
+        fprintf(stderr, "append alpha points: %s\n", why.msg);
         return -1;
     }
     crm_client_close(a);
@@ -653,8 +672,10 @@ gamma_entry_ok(const crm_op_info *op, crm_role role, int known,
     /* alpha has A_STREAM; gamma has none */
     const char *want = !batchable                     ? "bad_request"
                        : !allowed                     ? "forbidden"
-                       : op->op == CRM_OP_READ_STREAM ? "not_found"
-                                                      : "ok";
+                       : op->op == CRM_OP_READ_STREAM ||
+                               op->op == CRM_OP_LOYALTY_GET
+                           ? "not_found"
+                           : "ok";
     if (batchable && allowed && !known)
         want = NULL; /* a new op: only past the access check */
     if (want ? strcmp(name, want) != 0
@@ -850,8 +871,11 @@ test_cross_tenant_append_refused(void **state)
         e.stream_len = strlen(B_STREAM);
         assert_int_equal(append_one(own, &e, &res, &why), CRM_OK);
         assert_int_equal(fx_res_u64(res, "duplicates"), 0);
+        /* a spend brings its points with it: one position per event */
+        uint64_t written = crm_mp_get(res, "positions")->via.array.size;
+        assert_true(written >= 1);
         crm_client_close(own);
-        assert_int_equal(head_of(b), beta_head + 1);
+        assert_int_equal(head_of(b), beta_head + written);
         assert_int_equal(head_of(a), alpha_head);
         writers++;
         fx_reset();

@@ -37,6 +37,7 @@ test_stable_numbers(void **state)
     assert_int_equal(CRM_ERR_EXISTS, 10);
     assert_int_equal(CRM_ERR_UNKNOWN_TYPE, 20);
     assert_int_equal(CRM_ERR_UNKNOWN_OP, 28);
+    assert_int_equal(CRM_ERR_INSUFFICIENT_POINTS, 29);
     assert_string_equal(crm_err_name(CRM_OK), "ok");
     assert_string_equal(crm_err_name(CRM_ERR_BAD_REQUEST), "bad_request");
     assert_string_equal(crm_err_name(CRM_ERR_CONFLICT), "conflict");
@@ -82,7 +83,7 @@ static void
 test_unknown(void **state)
 {
     (void)state;
-    int unknown[] = {-1, 16, 19, 29, 99, 1000, 0x7fffffff};
+    int unknown[] = {-1, 16, 19, 30, 99, 1000, 0x7fffffff};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         crm_err e = (crm_err)unknown[i];
         assert_string_equal(crm_err_name(e), "unknown");

@@ -238,10 +238,11 @@ test_batchable_are_reads(void **state)
     (void)state;
     static const char *const reads[] = {
         "ping",        "server.info", "tenant.list", "key.list",
-        "read.stream", "read.all",    "metrics",  "settings.get"};
+        "read.stream", "read.all",    "metrics",  "settings.get",
+        "loyalty.get"};
     static const char *const not_batchable[] = {
         "append",       "tenant.create",      "key.create", "key.revoke",
-        "settings.set", "projection.rebuild", "batch"};
+        "settings.set", "projection.rebuild", "loyalty.redeem", "batch"};
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         const crm_op_info *o = find(reads[i]);
         assert_non_null(o);
@@ -279,12 +280,14 @@ test_tenant_ops(void **state)
                    strcmp(op_rows[i].name, "read.all") == 0 ||
                    strcmp(op_rows[i].name, "settings.get") == 0 ||
                    strcmp(op_rows[i].name, "settings.set") == 0 ||
-                   strcmp(op_rows[i].name, "projection.rebuild") == 0;
+                   strcmp(op_rows[i].name, "projection.rebuild") == 0 ||
+                   strcmp(op_rows[i].name, "loyalty.get") == 0 ||
+                   strcmp(op_rows[i].name, "loyalty.redeem") == 0;
         if (tenant != want)
             fail_msg("%s: CRM_OPF_TENANT is %d", op_rows[i].name, tenant);
         n += tenant;
     }
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 8);
 }
 
 static void

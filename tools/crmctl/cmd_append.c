@@ -44,7 +44,7 @@ typedef struct appender {
     msgpack_sbuffer expect; /* packed expect entries, for the first batch */
     size_t nexpect;
     /* totals */
-    size_t batches, total, dups;
+    size_t batches, total, dups, derived;
     uint64_t first, last, head;
     written streams[STREAMS_SHOWN];
     size_t nstreams;
@@ -151,6 +151,25 @@ take_result(appender *ap, const msgpack_object *res)
                                    json_integer((json_int_t)p)) ||
              json_array_append_new(ap->versions, json_integer((json_int_t)v))))
             return ctl_error(CRM_ERR_NOMEM, "cannot collect the results");
+    }
+    /* events the server added after one of ours (the points a stay
+     * earns) are the stream's latest: the next --expect counts them */
+    const msgpack_object *der = crm_mp_get(res, "derived");
+    for (uint32_t i = 0; der && der->type == MSGPACK_OBJECT_ARRAY &&
+                         i < der->via.array.size;
+         i++) {
+        const msgpack_object *d = &der->via.array.ptr[i];
+        uint64_t after = ctl_u64(d, "after", UINT64_MAX);
+        const msgpack_object *dup = crm_mp_get(d, "duplicate");
+        if (after >= ap->n || ap->slots[after] < 0 ||
+            (dup && dup->type == MSGPACK_OBJECT_BOOLEAN && dup->via.boolean))
+            continue;
+        written *w = &ap->streams[ap->slots[after]];
+        uint64_t v = ctl_u64(d, "version", 0);
+        if (v > w->version || !w->wrote)
+            w->version = v;
+        w->wrote = 1;
+        ap->derived++;
     }
     ap->dups += dups;
     ap->head = ctl_u64(res, "head", ap->head);
@@ -364,6 +383,9 @@ print_totals(appender *ap)
                    ap->first, ap->streams[0].id, ap->streams[0].version);
         else
             printf("appended 1 event at position %" PRIu64 "\n", ap->first);
+        if (ap->derived)
+            printf("  and the loyalty.points_earned it earns (the version "
+                   "above counts it)\n");
         return 0;
     }
     printf("appended %zu events in %zu batch%s: positions %" PRIu64 "..%" PRIu64
@@ -377,6 +399,9 @@ print_totals(appender *ap)
                    ap->streams[i].version);
     if (ap->untracked)
         printf("  ... and more streams (--json lists every version)\n");
+    if (ap->derived)
+        printf("  and %zu loyalty.points_earned the server added (the "
+               "versions above count them)\n", ap->derived);
     return 0;
 }
 

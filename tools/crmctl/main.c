@@ -218,6 +218,33 @@ const ctl_cmd ctl_commands[] = {
                 "state kept inline key by key, and swaps it in.\nPrints events, "
                 "seconds and rate per projection; exits 1 and names the "
                 "first\ndifference if a rebuilt projection is not identical."},
+    {.name = "loyalty get", .synopsis = "CUSTOMER", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_LOYALTY_GET, .run = ctl_cmd_loyalty_get,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "as the guest is told on DATE, YYYY-MM-DD (default today)"},
+         {.name = "ledger", .arg = "N",
+          .doc = "the N latest ledger lines (default 20, at most 500)"},
+         {0}},
+     .summary = "a guest's points, tier, progress, expiries and ledger",
+     .details = "Prints the balance, what can be redeemed today (points "
+                "past their expiry\nare not), the tier and what the next one "
+                "still needs in the rolling window,\nthe points that expire "
+                "by date, soonest first, and the latest ledger lines."},
+    {.name = "loyalty redeem", .synopsis = "CUSTOMER POINTS", .min_pos = 2,
+     .max_pos = 2, .op = CRM_OP_LOYALTY_REDEEM, .run = ctl_cmd_loyalty_redeem,
+     .opts = (const ctl_opt[]){
+         {.name = "reward", .arg = "TEXT", .doc = "what the points buy"},
+         {.name = "property", .arg = "ID", .doc = "where"},
+         {.name = "id", .arg = "UUID",
+          .doc = "the redemption's id: the same id again is answered as the "
+                 "first"},
+         {0}},
+     .summary = "spend a guest's points (never more than are available)",
+     .details = "The server checks the balance inside the write: two "
+                "redemptions at once can\nnever overdraw, and a refused one "
+                "(insufficient_points) writes nothing.\nThe oldest points that "
+                "have not expired go first."},
     {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
      .op = -1, .run = ctl_cmd_types,
      .summary = "the event catalogue: types, fields, PII (no server needed)"},

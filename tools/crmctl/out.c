@@ -307,3 +307,88 @@ ctl_out_kv(const msgpack_object *m)
     kv_print(m, "", (int)kv_width(m, 0));
     fflush(stdout);
 }
+
+/* --- views --------------------------------------------------------------- */
+
+static int
+is_table(const msgpack_object *v)
+{
+    return v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size > 0 &&
+           v->via.array.ptr[0].type == MSGPACK_OBJECT_MAP;
+}
+
+/* One list of maps as a table; the columns are the first entry's keys. */
+static void
+view_table(const msgpack_object *k, const msgpack_object *list)
+{
+    const msgpack_object *first = &list->via.array.ptr[0];
+    size_t nc = first->via.map.size < 12 ? first->via.map.size : 12;
+    char head[12][64];
+    const char *hp[12];
+    for (size_t c = 0; c < nc; c++) {
+        size_t at = 0;
+        head[c][0] = '\0';
+        put_key(head[c], sizeof(head[c]), &at, &first->via.map.ptr[c].key);
+        for (char *p = head[c]; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        hp[c] = head[c];
+    }
+    char title[128];
+    size_t at = 0;
+    title[0] = '\0';
+    put_key(title, sizeof(title), &at, k);
+    printf("\n%s\n", title);
+    ctl_table *t = ctl_table_open(nc, hp, NULL, 0);
+    if (t == NULL)
+        return;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        char cell[12][256];
+        const char *row[12];
+        for (size_t c = 0; c < nc; c++) {
+            const msgpack_object *ck = &first->via.map.ptr[c].key;
+            const msgpack_object *v = NULL;
+            for (uint32_t j = 0; e->type == MSGPACK_OBJECT_MAP &&
+                                 j < e->via.map.size; j++) {
+                const msgpack_object *ek = &e->via.map.ptr[j].key;
+                if (ek->type == MSGPACK_OBJECT_STR &&
+                    ck->type == MSGPACK_OBJECT_STR &&
+                    ek->via.str.size == ck->via.str.size &&
+                    memcmp(ek->via.str.ptr, ck->via.str.ptr,
+                           ck->via.str.size) == 0)
+                    v = &e->via.map.ptr[j].val;
+            }
+            size_t vat = 0;
+            cell[c][0] = '\0';
+            if (v && v->type != MSGPACK_OBJECT_NIL)
+                put_value(cell[c], sizeof(cell[c]), &vat, v, 0);
+            else
+                memcpy(cell[c], "-", 2);
+            row[c] = cell[c];
+        }
+        ctl_table_row(t, row);
+    }
+    ctl_table_close(t);
+}
+
+void
+ctl_out_view(const msgpack_object *m)
+{
+    if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
+        return;
+    /* the scalars and maps first, as key/value lines */
+    msgpack_object_kv kv[256];
+    msgpack_object flat = {.type = MSGPACK_OBJECT_MAP};
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->via.map.size && n < 256; i++)
+        if (!is_table(&m->via.map.ptr[i].val))
+            kv[n++] = m->via.map.ptr[i];
+    flat.via.map.size = n;
+    flat.via.map.ptr = kv;
+    ctl_out_kv(&flat);
+    for (uint32_t i = 0; i < m->via.map.size; i++)
+        if (is_table(&m->via.map.ptr[i].val))
+            view_table(&m->via.map.ptr[i].key, &m->via.map.ptr[i].val);
+    fflush(stdout);
+}

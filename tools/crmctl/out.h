@@ -47,4 +47,9 @@ void ctl_out_summary(const msgpack_object *body, const msgpack_object *pii,
  * that fields the server adds later show up without a change here. */
 void ctl_out_kv(const msgpack_object *m);
 
+/* Prints a view (customer get, loyalty get): its scalars and maps as by
+ * ctl_out_kv, then each list of maps as a table under its name, with the
+ * first entry's keys as the columns. */
+void ctl_out_view(const msgpack_object *m);
+
 #endif

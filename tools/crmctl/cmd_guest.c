@@ -1,0 +1,61 @@
+/*
+ * cmd_guest.c - what the front desk and the loyalty desk ask about one
+ * guest: loyalty get, loyalty redeem.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "out.h"
+#include "rpc.h"
+
+int
+ctl_cmd_loyalty_get(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int64_t ledger;
+    int rc = ctl_arg_int(a, "ledger", 20, 0, 500, &ledger);
+    if (rc != 0)
+        return rc;
+    ctl_kv kv[] = {CTL_S("customer", a->pos[0]), CTL_I("ledger", ledger),
+                   CTL_S("on", ctl_arg(a, "on"))};
+    if ((rc = ctl_call_kv(c, "loyalty.get", kv, 3, &res)) != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_view(res);
+    return 0;
+}
+
+int
+ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int64_t points;
+    char *end;
+    long long n = strtoll(a->pos[1], &end, 10);
+    if (a->pos[1][0] == '\0' || *end != '\0' || n < 1 || n > 100000000)
+        return ctl_usage(a->cmd, "POINTS must be an integer in 1..100000000, "
+                                 "not '%s'", a->pos[1]);
+    points = n;
+    int rc;
+    ctl_kv kv[] = {CTL_S("customer", a->pos[0]), CTL_I("points", points),
+                   CTL_S("reward", ctl_arg(a, "reward")),
+                   CTL_S("property", ctl_arg(a, "property")),
+                   CTL_S("id", ctl_arg(a, "id"))};
+    if ((rc = ctl_call_kv(c, "loyalty.redeem", kv, 5, &res)) != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    const msgpack_object *pos = crm_mp_get(res, "positions");
+    uint64_t at = pos && pos->type == MSGPACK_OBJECT_ARRAY &&
+                          pos->via.array.size > 0
+                      ? pos->via.array.ptr[0].via.u64
+                      : 0;
+    printf("%s %" PRId64 " points for %s at position %" PRIu64 "\n",
+           ctl_u64(res, "duplicates", 0) ? "already redeemed:" : "redeemed",
+           points, a->pos[0], at);
+    return 0;
+}
