@@ -221,6 +221,10 @@ check_batch(crm_log *log, MDB_txn *txn, crm_batch *b)
      * first (careful). A refused expectation is also looked at carefully
      * before it stands: a retried batch answers with its first
      * positions. */
+    /* A command's check must know which of its events are a retry (it
+     * answers those as before), so its ids are looked up first. */
+    if (b->check && !b->careful)
+        b->careful = 1;
     if (b->careful) {
         if ((rc = lookup_ids(log, txn, b)) != 0 || b->why.code != CRM_OK)
             return rc;

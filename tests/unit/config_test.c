@@ -853,8 +853,9 @@ test_projections(void **state)
     crm_config c;
     crm_error why;
     assert_int_equal(LOAD0(&c, &why), CRM_OK);
-    assert_int_equal(c.nprojections, 1);
+    assert_int_equal(c.nprojections, 2);
     assert_string_equal(c.projections[0]->name, "settings");
+    assert_string_equal(c.projections[1]->name, "loyalty");
     crm_config_free(&c);
     assert_int_equal(LOAD(&c, &why, "--projections", "counts,settings"),
                      CRM_OK);
@@ -877,7 +878,7 @@ test_projections(void **state)
         CRM_OK);
     assert_int_equal(c.nprojections, 2);
     crm_config_free(&c);
-    static const char *const bad[] = {"loyalty", "settings,settings", "",
+    static const char *const bad[] = {"segments", "settings,settings", "",
                                       ",", "settings,bogus"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         crm_err err = LOAD(&c, &why, "--projections", bad[i]);
@@ -908,8 +909,9 @@ test_shipped_example(void **state)
     assert_string_equal(c.operator_key_file, "/etc/crmd/operator.key");
     assert_int_equal(c.map_size_mb, 64);
     assert_int_equal(c.group_wait_us, CRM_LOG_GROUP_WAIT_US);
-    assert_int_equal(c.nprojections, 1);
+    assert_int_equal(c.nprojections, 2);
     assert_string_equal(c.projections[0]->name, "settings");
+    assert_string_equal(c.projections[1]->name, "loyalty");
     crm_config_free(&c);
 }
 
