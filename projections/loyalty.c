@@ -636,3 +636,115 @@ crm_loyalty_pack_summary(MDB_txn *txn, MDB_dbi db, const char *id,
     }
     return 0;
 }
+
+/* --- what a sweep finds due -------------------------------------------------- */
+
+typedef struct sweep {
+    uint32_t day;
+    const crm_settings *s;
+    int (*fn)(void *arg, const crm_loyalty_due *d);
+    void *arg;
+    uint8_t id[CRM_STREAM_MAX];
+    size_t id_len;
+    int any; /* the guest has an account or qualifying activity */
+    crm_loyalty_account a;
+    window w;
+} sweep;
+
+/* The tier decision for the guest just scanned. */
+static int
+sweep_guest(sweep *x)
+{
+    if (!x->any || x->s->ntiers == 0)
+        return 0;
+    int best, next;
+    qualify(x->s, &x->w, &best, &next);
+    const char *held = x->a.tier[0] ? x->a.tier : x->s->tiers[0].name;
+    const char *to = x->s->tiers[best].name;
+    if (strcmp(held, to) == 0)
+        return 0;
+    int up = 1; /* from a tier no longer defined: any change is up */
+    for (size_t i = 0; i < x->s->ntiers; i++)
+        if (strcmp(x->s->tiers[i].name, held) == 0)
+            up = (int)i < best;
+    crm_loyalty_due d = {.kind = CRM_LOYALTY_DUE_TIER,
+                         .stream = (const char *)x->id,
+                         .stream_len = x->id_len,
+                         .from = held,
+                         .to = to,
+                         .bonus = up ? x->s->tiers[best].bonus_points : 0,
+                         .nights = x->w.nights,
+                         .window_points = x->w.points};
+    return x->fn(x->arg, &d);
+}
+
+int
+crm_loyalty_sweep(MDB_txn *txn, MDB_dbi db, uint32_t day,
+                  const crm_settings *s,
+                  int (*fn)(void *arg, const crm_loyalty_due *d), void *arg)
+{
+    sweep x = {.day = day, .s = s, .fn = fn, .arg = arg};
+    uint32_t from = crm_settings_day_add_months(day, -s->tier_window_months);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, db, &cur), stop = 0;
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *kp = k.mv_data, *z = memchr(kp, 0, k.mv_size);
+        if (z == NULL || (size_t)(z - kp) > CRM_STREAM_MAX ||
+            z + 1 >= kp + k.mv_size) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        size_t idl = (size_t)(z - kp);
+        if (idl != x.id_len || memcmp(kp, x.id, idl) != 0) {
+            if ((stop = sweep_guest(&x)) != 0)
+                break;
+            memcpy(x.id, kp, idl);
+            x.id_len = idl;
+            x.any = 0;
+            memset(&x.a, 0, sizeof(x.a));
+            memset(&x.w, 0, sizeof(x.w));
+            x.w.from = from;
+        }
+        const uint8_t *sfx = z + 2;
+        size_t slen = k.mv_size - idl - 2;
+        switch (z[1]) {
+        case 'a':
+            x.any = 1;
+            if ((rc = crm_loyalty_account_get(txn, db, (const char *)x.id,
+                                              x.id_len, &x.a)) != 0)
+                stop = 1;
+            break;
+        case 'e': {
+            if (slen != 12 || v.mv_size != ACCRUAL_LEN)
+                break;
+            const uint8_t *p = v.mv_data;
+            int64_t rem = (int64_t)crm_get_be(p + 8, 8);
+            uint32_t exp = (uint32_t)crm_get_be(p + 16, 4);
+            if (exp == 0 || exp >= day || rem <= 0)
+                break;
+            crm_loyalty_due d = {.kind = CRM_LOYALTY_DUE_EXPIRE,
+                                 .stream = (const char *)x.id,
+                                 .stream_len = x.id_len,
+                                 .accrual = crm_get_be(sfx + 4, 8),
+                                 .earned = (uint32_t)crm_get_be(sfx, 4),
+                                 .points = rem};
+            stop = fn(arg, &d);
+            break;
+        }
+        case 'q':
+            on_qual(&x.w, sfx, slen, &v);
+            x.any = 1;
+            break;
+        default:
+            break;
+        }
+    }
+    if (rc == MDB_NOTFOUND && !stop)
+        sweep_guest(&x);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

@@ -87,6 +87,32 @@ int crm_loyalty_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t id_len,
 int crm_loyalty_pack_summary(MDB_txn *txn, MDB_dbi db, const char *id,
                              size_t id_len, uint32_t day, msgpack_packer *pk);
 
+/* What a sweep on a day finds due: an accrual past its expiry with
+ * points left (kind EXPIRE), or a guest whose tier by the window is not
+ * the one recorded (kind TIER; bonus is the new tier's bonus_points on an
+ * upgrade, else 0). Strings are valid during the call only. */
+enum { CRM_LOYALTY_DUE_EXPIRE = 1, CRM_LOYALTY_DUE_TIER };
+typedef struct crm_loyalty_due {
+    int kind;
+    const char *stream;
+    size_t stream_len;
+    uint64_t accrual; /* position of the points_earned */
+    uint32_t earned;  /* its day */
+    int64_t points;   /* left in it */
+    const char *from, *to;
+    int64_t bonus, nights, window_points;
+} crm_loyalty_due;
+
+/* Visits, in key order, everything due on day by the rules s (in force
+ * that day): fn returns nonzero to stop. The tier rule: a guest holds the
+ * best tier the nights or points earned in the window up to day qualify
+ * for; before any tier change a guest holds the lowest. 0 or an LMDB
+ * error code. */
+int crm_loyalty_sweep(MDB_txn *txn, MDB_dbi db, uint32_t day,
+                      const crm_settings *s,
+                      int (*fn)(void *arg, const crm_loyalty_due *d),
+                      void *arg);
+
 /* The guest's tier for earning: the last tier_changed's, else the
  * lowest-ranked tier of s (or "" when s has none). */
 void crm_loyalty_tier_for_earn(const crm_loyalty_account *a,

@@ -93,6 +93,9 @@ enum {
           CRM_ROLE_BIT(CRM_ROLE_FINANCE),                                      \
       CRM_OPF_TENANT,                                                          \
       "spend points, checked against the balance inside the write")           \
+    X(CRM_OP_LOYALTY_SWEEP, "loyalty.sweep", CRM_ROLE_BIT(CRM_ROLE_ADMIN),     \
+      CRM_OPF_TENANT,                                                          \
+      "append the expiries and tier changes due on a day")                     \
     X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
       "several read ops in one message, one reply")
 

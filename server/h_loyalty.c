@@ -1,5 +1,6 @@
 /* h_loyalty.c - loyalty.get, loyalty.redeem, and the points an append
  * earns (the loyalty.points_earned the server adds to the batch). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,4 +471,233 @@ h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,
     memcpy(rid, id, id_len);
     *r = (redeem){call->log, rid, id_len, points, crm_settings_day_of(now)};
     return h_submit_checked(call, &evs, NULL, redeem_check, r, why, flow);
+}
+
+/* --- loyalty.sweep ---------------------------------------------------------- */
+
+/* What a sweep appends, built as an append's events array. */
+typedef struct sweeper {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t n, events;
+    uint32_t day;
+    char day_text[11];
+    int64_t at; /* occurred_at of what it appends: the day's first µs */
+    uint64_t expired_events, expired_points, tier_changes, bonus_points;
+    crm_settings *s;
+} sweeper;
+
+/* An event id derived from what the sweep decided, so a second sweep of
+ * the same facts is answered as the first. */
+static void
+sweep_id(const char *what, const crm_loyalty_due *d, uint8_t id[16])
+{
+    uint8_t h[CRM_HASH_LEN], tail[8 + 4 + CRM_SETTINGS_NAME_MAX];
+    size_t tl = 0;
+    if (d->kind == CRM_LOYALTY_DUE_EXPIRE) {
+        for (int i = 7; i >= 0; i--)
+            tail[tl++] = (uint8_t)(d->accrual >> (8 * i));
+    } else {
+        size_t n = strlen(d->to);
+        memcpy(tail, d->to, n);
+        tl = n;
+    }
+    uint8_t pre[16 + CRM_STREAM_MAX + 1];
+    size_t pl = strlen(what);
+    memcpy(pre, what, pl);
+    pre[pl++] = 0;
+    memcpy(pre + pl, d->stream, d->stream_len);
+    pl += d->stream_len;
+    crm_sha256_2(pre, pl, tail, tl, h);
+    memcpy(id, h, 16);
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x80);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+static void
+sweep_event(sweeper *w, const uint8_t id[16], const crm_loyalty_due *d,
+            const char *type, size_t fields)
+{
+    msgpack_packer *pk = &w->pk;
+    msgpack_pack_map(pk, 5);
+    crm_mp_pack_cstr(pk, "id");
+    msgpack_pack_bin(pk, 16);
+    msgpack_pack_bin_body(pk, id, 16);
+    crm_mp_pack_cstr(pk, "stream");
+    crm_mp_pack_str(pk, d->stream, d->stream_len);
+    KV_STR(pk, "type", type);
+    KV_I64(pk, "occurred_at", w->at);
+    crm_mp_pack_cstr(pk, "body");
+    msgpack_pack_map(pk, fields);
+    w->n++;
+}
+
+static int
+on_due(void *arg, const crm_loyalty_due *d)
+{
+    sweeper *w = arg;
+    uint8_t id[16];
+    char earned[11], reason[160];
+    if (d->kind == CRM_LOYALTY_DUE_EXPIRE) {
+        sweep_id("crmd.expire", d, id);
+        sweep_event(w, id, d, "loyalty.points_expired", 3);
+        KV_I64(&w->pk, "points", d->points);
+        crm_settings_day_text(d->earned, earned);
+        KV_STR(&w->pk, "earned_on", earned);
+        KV_I64(&w->pk, "accrual", (int64_t)d->accrual);
+        w->expired_events++;
+        w->expired_points += (uint64_t)d->points;
+        return 0;
+    }
+    /* a tier is decided once a day per guest and tier */
+    crm_loyalty_due dd = *d;
+    char to_day[CRM_SETTINGS_NAME_MAX + 12];
+    snprintf(to_day, sizeof(to_day), "%s@%s", d->to, w->day_text);
+    dd.to = to_day;
+    sweep_id("crmd.tier", &dd, id);
+    sweep_event(w, id, d, "loyalty.tier_changed", 3);
+    KV_STR(&w->pk, "to", d->to);
+    KV_STR(&w->pk, "from", d->from);
+    snprintf(reason, sizeof(reason),
+             "%lld nights and %lld points in the %lld months to %s",
+             (long long)d->nights, (long long)d->window_points,
+             (long long)w->s->tier_window_months, w->day_text);
+    KV_STR(&w->pk, "reason", reason);
+    w->tier_changes++;
+    if (d->bonus > 0) {
+        sweep_id("crmd.bonus", &dd, id);
+        sweep_event(w, id, d, "loyalty.points_earned", 2);
+        KV_I64(&w->pk, "points", d->bonus);
+        snprintf(reason, sizeof(reason), "bonus for reaching %s", d->to);
+        KV_STR(&w->pk, "reason", reason);
+        w->bonus_points += (uint64_t)d->bonus;
+    }
+    return 0;
+}
+
+static int
+sweep_read(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+{
+    sweeper *w = arg;
+    (void)position;
+    return crm_loyalty_sweep(txn, dbi[0], w->day, w->s, on_due, w);
+}
+
+#define SWEEP_BATCH 500
+
+/* Appends the sweep's events in batches of SWEEP_BATCH, each atomic. */
+static crm_err
+sweep_append(crm_log *log, const char *actor, sweeper *w, crm_error *why)
+{
+    msgpack_zone z;
+    msgpack_object evs;
+    size_t off = 0;
+    crm_err err = CRM_OK;
+    if (w->n == 0)
+        return CRM_OK;
+    if (!msgpack_zone_init(&z, 4096))
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    /* the packed events, one after another: read them back one by one */
+    crm_event_in *ev = malloc(SWEEP_BATCH * sizeof(*ev));
+    if (ev == NULL) {
+        msgpack_zone_destroy(&z);
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    }
+    size_t done = 0;
+    while (done < w->n && err == CRM_OK) {
+        size_t k = 0;
+        msgpack_zone_clear(&z);
+        while (k < SWEEP_BATCH && done + k < w->n && err == CRM_OK) {
+            msgpack_unpack_return ur =
+                msgpack_unpack(w->sb.data, w->sb.size, &off, &z, &evs);
+            /* more events follow: EXTRA_BYTES but for the last */
+            if (ur != MSGPACK_UNPACK_SUCCESS &&
+                ur != MSGPACK_UNPACK_EXTRA_BYTES)
+                err = crm_error_set(why, CRM_ERR_INTERNAL,
+                                    "sweep events unreadable");
+            else
+                err = crm_rpc_event_in(&evs, &ev[k++], why);
+        }
+        crm_batch *b = NULL;
+        if (err == CRM_OK)
+            err = crm_batch_prepare(ev, k, NULL, 0, actor, strlen(actor), &b,
+                                    why);
+        if (err == CRM_OK)
+            err = crm_log_append(log, b, why);
+        crm_batch_free(b);
+        done += k;
+        w->events += k;
+    }
+    free(ev);
+    msgpack_zone_destroy(&z);
+    return err;
+}
+
+static void *
+sweep_main(void *arg)
+{
+    rpc_ctx *c = arg;
+    crm_error why = {CRM_OK, ""};
+    sweeper w = {.day = c->job_day};
+    msgpack_sbuffer_init(&w.sb);
+    msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
+    crm_settings_day_text(w.day, w.day_text);
+    w.at = crm_settings_day_start(w.day);
+    crm_err err = CRM_OK;
+    if ((w.s = malloc(sizeof(*w.s))) == NULL)
+        err = crm_error_set(&why, CRM_ERR_NOMEM, NULL);
+    /* the rules of the day, then what they make due, then the events */
+    uint64_t as_of = UINT64_MAX;
+    if (err == CRM_OK)
+        err = h_load_settings(c->job_log, w.day, &as_of, w.s, &why);
+    if (err == CRM_OK)
+        err = crm_log_proj_read(c->job_log, "loyalty", sweep_read, &w, &why);
+    if (err == CRM_OK)
+        err = sweep_append(c->job_log, c->key.id, &w, &why);
+    if (err == CRM_OK) {
+        msgpack_packer *pk = &c->pk;
+        msgpack_pack_map(pk, 6);
+        KV_STR(pk, "on", w.day_text);
+        KV_U64(pk, "events", w.events);
+        KV_U64(pk, "expired", w.expired_events);
+        KV_U64(pk, "expired_points", w.expired_points);
+        KV_U64(pk, "tier_changes", w.tier_changes);
+        KV_U64(pk, "bonus_points", w.bonus_points);
+        crm_slog(CRM_INFO, c->rid,
+                 "msg=\"loyalty swept\" tenant=%s on=%s expired=%llu "
+                 "expired_points=%llu tier_changes=%llu",
+                 crm_log_tenant(c->job_log), w.day_text,
+                 (unsigned long long)w.expired_events,
+                 (unsigned long long)w.expired_points,
+                 (unsigned long long)w.tier_changes);
+    }
+    free(w.s);
+    msgpack_sbuffer_destroy(&w.sb);
+    net_finish(c, err, &why);
+    return NULL;
+}
+
+crm_err
+h_loyalty_sweep(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                rpc_flow *flow)
+{
+    rpc_ctx *c = call->c;
+    uint32_t day;
+    crm_err err;
+    (void)pk;
+    if ((err = h_arg_day(call, "on", &day, why)) != CRM_OK)
+        return err;
+    if (crm_proj_find(crm_log_projections(call->log), "loyalty") < 0)
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                             "this server keeps no 'loyalty' projection "
+                             "(crmd --projections)");
+    net_job_join(c);
+    c->job_log = call->log;
+    c->job_day = day;
+    if (pthread_create(&c->job, NULL, sweep_main, c) != 0)
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                             "cannot start the sweep");
+    c->job_running = 1;
+    *flow = RPC_DEFERRED;
+    return CRM_OK;
 }

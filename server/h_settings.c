@@ -61,8 +61,8 @@ read_settings(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
 
 /* The settings in force on day as known at *as_of (UINT64_MAX: all that
  * is stored; *as_of becomes the position used); s is the caller's. */
-static crm_err
-load_settings(crm_log *log, uint32_t day, uint64_t *as_of, crm_settings *s,
+crm_err
+h_load_settings(crm_log *log, uint32_t day, uint64_t *as_of, crm_settings *s,
               crm_error *why)
 {
     settings_read r = {day, *as_of, 0, s};
@@ -136,7 +136,7 @@ h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if (s == NULL)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     uint64_t at = as_of < 0 ? UINT64_MAX : (uint64_t)as_of;
-    if ((err = load_settings(call->log, day, &at, s, why)) == CRM_OK)
+    if ((err = h_load_settings(call->log, day, &at, s, why)) == CRM_OK)
         pack_settings(pk, s, day, at);
     free(s);
     return err;
@@ -457,7 +457,7 @@ h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,
         }
     }
     uint64_t at = UINT64_MAX;
-    if ((err = load_settings(call->log, day, &at, s, why)) != CRM_OK ||
+    if ((err = h_load_settings(call->log, day, &at, s, why)) != CRM_OK ||
         (err = check_result(s, &evs, b, why)) != CRM_OK)
         goto done;
     crm_slog(CRM_INFO, c->rid,

@@ -829,5 +829,6 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_PROJECTION_REBUILD] = h_projection_rebuild,
     [CRM_OP_LOYALTY_GET] = h_loyalty_get,
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
+    [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
     [CRM_OP_BATCH] = h_batch,
 };

@@ -7,6 +7,7 @@
 #define CRM_HANDLERS_INT_H
 
 #include "net_int.h"
+#include "settings.h"
 
 /* Pack failures (only ENOMEM) are caught by net.c when the reply is sent. */
 #define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
@@ -58,6 +59,13 @@ crm_err h_submit_checked(rpc_call *call, const msgpack_object *evs,
 crm_err h_derive_earned(rpc_call *call, crm_event_in **ev, size_t *n,
                         const uint8_t **derived, crm_error *why);
 
+/* The settings in force on day as known at *as_of (UINT64_MAX: all that
+ * is stored; *as_of becomes the position used). h_settings.c. */
+crm_err h_load_settings(crm_log *log, uint32_t day, uint64_t *as_of,
+                        crm_settings *s, crm_error *why);
+
+crm_err h_loyalty_sweep(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                        rpc_flow *flow);
 crm_err h_loyalty_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                       rpc_flow *flow);
 crm_err h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,

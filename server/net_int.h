@@ -85,6 +85,7 @@ struct rpc_ctx {
     int job_running;
     crm_log *job_log;
     char job_proj[32];
+    uint32_t job_day; /* loyalty.sweep: the day it decides for */
     int parked, resumed;
     uint64_t wait_from;
     rpc_ctx *wnext;

@@ -243,6 +243,9 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         crm_mp_pack_cstr(&pk, "customer");
         crm_mp_pack_cstr(&pk, A_STREAM);
         break;
+    case CRM_OP_LOYALTY_SWEEP:
+        msgpack_pack_map(&pk, 0);
+        break;
     case CRM_OP_LOYALTY_REDEEM:
         msgpack_pack_map(&pk, 2);
         crm_mp_pack_cstr(&pk, "customer");

@@ -288,6 +288,70 @@ test_eight_agents_never_overdraw(void **state)
     fx_reset();
 }
 
+static crm_err
+sweep(crm_client *c, const char *on, const msgpack_object **res,
+      crm_error *why)
+{
+    fx_kv kv[] = {FX_S("on", on)};
+    return fx_call_kv(c, "loyalty.sweep", kv, 1, res, why);
+}
+
+static void
+test_sweep_expires_and_changes_tiers(void **state)
+{
+    (void)state;
+    crm_client *c = agent();
+    crm_client *adm = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
+    const msgpack_object *res;
+    crm_error why;
+    /* 2025-01-10: 12 nights, 1,000 points expiring 2027-01-10 */
+    crm_event_in ev[2];
+    fx_event(&ev[0], "g-sweep", "stay.checked_out",
+             FX_BODY(FX_S("stay_id", "ST-9"), FX_S("property", "nice-port"),
+                     FX_I("nights", 12)));
+    ev[0].occurred_at = 1736467200000000LL; /* 2025-01-10 */
+    fx_event(&ev[1], "g-sweep", "loyalty.points_earned",
+             FX_BODY(FX_I("points", 1000)));
+    ev[1].occurred_at = 1736467200000000LL;
+    assert_int_equal(fx_append(c, ev, 2, &res, &why), CRM_OK);
+    fx_reset();
+
+    /* the agent may not sweep */
+    assert_int_equal(sweep(c, "2025-02-01", &res, &why), CRM_ERR_FORBIDDEN);
+    /* a month later: 12 nights make silver, with its 500 bonus */
+    crm_err err = sweep(adm, "2025-02-01", &res, &why);
+    if (err != CRM_OK)
+        fail_msg("sweep: %s", why.msg);
+    assert_true(fx_res_u64(res, "tier_changes") >= 1);
+    fx_kv kv[] = {FX_S("customer", "g-sweep"), FX_S("on", "2025-02-02")};
+    assert_int_equal(fx_call_kv(c, "loyalty.get", kv, 2, &res, &why), CRM_OK);
+    char s[64];
+    assert_string_equal(fx_res_str(res, "tier", s, sizeof(s)), "silver");
+    assert_int_equal(res_i64(res, "balance"), 1500);
+    /* again the same day: nothing new */
+    uint64_t head = head_of(c);
+    assert_int_equal(sweep(adm, "2025-02-01", &res, &why), CRM_OK);
+    assert_int_equal(head_of(c), head);
+
+    /* 2027-01-11: the 1,000 lapsed, the bonus (earned 2025-02-01) is good
+     * until 2027-02-01, and no nights are left in the window */
+    assert_int_equal(sweep(adm, "2027-01-11", &res, &why), CRM_OK);
+    assert_true(fx_res_u64(res, "expired") >= 1);
+    fx_kv kv2[] = {FX_S("customer", "g-sweep"), FX_S("on", "2027-01-11")};
+    assert_int_equal(fx_call_kv(c, "loyalty.get", kv2, 2, &res, &why), CRM_OK);
+    assert_int_equal(res_i64(res, "balance"), 500);
+    assert_int_equal(res_i64(res, "expired"), 1000);
+    assert_int_equal(res_i64(res, "lapsed"), 0);
+    assert_string_equal(fx_res_str(res, "tier", s, sizeof(s)), "ordinary");
+    head = head_of(c);
+    assert_int_equal(sweep(adm, "2027-01-11", &res, &why), CRM_OK);
+    assert_int_equal(fx_res_u64(res, "events"), 0);
+    assert_int_equal(head_of(c), head);
+    crm_client_close(adm);
+    crm_client_close(c);
+    fx_reset();
+}
+
 int
 main(void)
 {
@@ -295,6 +359,7 @@ main(void)
         cmocka_unit_test(test_stay_spend_and_compensation_earn),
         cmocka_unit_test(test_refused_redemption_writes_nothing),
         cmocka_unit_test(test_eight_agents_never_overdraw),
+        cmocka_unit_test(test_sweep_expires_and_changes_tiers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

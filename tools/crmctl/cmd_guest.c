@@ -59,3 +59,23 @@ ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a)
            points, a->pos[0], at);
     return 0;
 }
+
+int
+ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    ctl_kv kv[] = {CTL_S("on", ctl_arg(a, "on"))};
+    int rc = ctl_call_kv(c, "loyalty.sweep", kv, 1, &res);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    char on[16];
+    printf("swept %s: %" PRIu64 " accruals expired (%" PRIu64 " points), %"
+           PRIu64 " tier changes (%" PRIu64 " bonus points), %" PRIu64
+           " events\n",
+           ctl_str(res, "on", on, sizeof(on)), ctl_u64(res, "expired", 0),
+           ctl_u64(res, "expired_points", 0), ctl_u64(res, "tier_changes", 0),
+           ctl_u64(res, "bonus_points", 0), ctl_u64(res, "events", 0));
+    return 0;
+}

@@ -207,5 +207,6 @@ int ctl_cmd_settings_set(ctl *c, const ctl_args *a);
 int ctl_cmd_admin_rebuild(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);
+int ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a);
 
 #endif

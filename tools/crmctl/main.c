@@ -245,6 +245,19 @@ const ctl_cmd ctl_commands[] = {
                 "redemptions at once can\nnever overdraw, and a refused one "
                 "(insufficient_points) writes nothing.\nThe oldest points that "
                 "have not expired go first."},
+    {.name = "loyalty sweep", .op = CRM_OP_LOYALTY_SWEEP,
+     .run = ctl_cmd_loyalty_sweep,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "decide for DATE, YYYY-MM-DD (default today)"},
+         {0}},
+     .summary = "append the expiries and tier changes due (admin)",
+     .details = "Appends a loyalty.points_expired for every accrual past "
+                "its date with points\nleft, and a loyalty.tier_changed "
+                "(with the new tier's bonus on an upgrade)\nfor every guest "
+                "whose nights or points in the window qualify for another\n"
+                "tier. Their ids come from what was decided: a second sweep "
+                "adds nothing."},
     {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
      .op = -1, .run = ctl_cmd_types,
      .summary = "the event catalogue: types, fields, PII (no server needed)"},
