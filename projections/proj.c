@@ -2,6 +2,8 @@
  * and the steps of a rebuild. */
 #include "proj.h"
 
+#include <errno.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +32,14 @@ struct crm_proj_set {
     size_t n;
     int settings; /* index of the settings projection, or -1 */
     crm_settings_cache *cache;
+    uint8_t index_key[CRM_PROJ_INDEX_KEY_LEN];
 };
 
 /* What apply gets for projection p: dbi are the databases it writes. */
 static crm_proj_ctx
 ctx_for(const crm_proj_set *s, MDB_txn *txn, const MDB_dbi *dbi)
 {
-    crm_proj_ctx cx = {txn, dbi, 0, 0, s->cache};
+    crm_proj_ctx cx = {txn, dbi, 0, 0, s->cache, s->index_key};
     if (s->settings >= 0) {
         const proj *st = &s->p[s->settings];
         cx.has_settings = 1;
@@ -57,6 +60,25 @@ write_meta(proj *p, MDB_txn *txn, uint32_t format, int live, uint64_t pos)
     return mdb_put(txn, p->meta, &k, &v, 0);
 }
 
+/* Reads the tenant's index key, making it on first use. */
+static int
+load_index_key(MDB_txn *txn, MDB_dbi meta, uint8_t out[CRM_PROJ_INDEX_KEY_LEN])
+{
+    MDB_val k = {9, "index_key"}, v;
+    int rc = mdb_get(txn, meta, &k, &v);
+    if (rc == 0 && v.mv_size == CRM_PROJ_INDEX_KEY_LEN) {
+        memcpy(out, v.mv_data, CRM_PROJ_INDEX_KEY_LEN);
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc ? rc : MDB_CORRUPTED;
+    if (RAND_bytes(out, CRM_PROJ_INDEX_KEY_LEN) != 1)
+        return EIO;
+    v.mv_size = CRM_PROJ_INDEX_KEY_LEN;
+    v.mv_data = out;
+    return mdb_put(txn, meta, &k, &v, 0);
+}
+
 crm_err
 crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
               size_t n, crm_proj_set **out, crm_error *why)
@@ -71,6 +93,11 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     }
     s->settings = -1;
+    if (load_index_key(txn, dbi_meta, s->index_key) != 0) {
+        crm_proj_close(s);
+        return crm_error_set(why, CRM_ERR_IO, "tenant index key: unreadable "
+                                              "or cannot be made");
+    }
     for (size_t i = 0; i < n; i++) {
         proj *p = &s->p[i];
         p->def = defs[i];
@@ -135,6 +162,12 @@ const crm_proj_def *
 crm_proj_def_at(const crm_proj_set *s, size_t i)
 {
     return s->p[i].def;
+}
+
+const uint8_t *
+crm_proj_index_key(const crm_proj_set *s)
+{
+    return s->index_key;
 }
 
 int

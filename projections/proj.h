@@ -47,7 +47,13 @@ typedef struct crm_proj_ctx {
     int has_settings;
     MDB_dbi settings;
     struct crm_settings_cache *settings_cache;
+    const uint8_t *index_key; /* CRM_PROJ_INDEX_KEY_LEN bytes */
 } crm_proj_ctx;
+
+/* The tenant's key for blind indexes (HMAC of normalised personal values,
+ * normalize.h): 32 random bytes made when the tenant's log is first
+ * opened with projections, kept in meta "index_key". */
+#define CRM_PROJ_INDEX_KEY_LEN 32
 
 typedef struct crm_proj_def {
     const char *name;   /* [a-z0-9_]{1,24} */
@@ -69,6 +75,8 @@ void crm_proj_close(crm_proj_set *s); /* accepts NULL */
 
 size_t crm_proj_count(const crm_proj_set *s);
 const crm_proj_def *crm_proj_def_at(const crm_proj_set *s, size_t i);
+/* The tenant's index key (for the queries of blind indexes). */
+const uint8_t *crm_proj_index_key(const crm_proj_set *s);
 /* Index of the projection called name, or -1. */
 int crm_proj_find(const crm_proj_set *s, const char *name);
 /* Its applied position; whether its stored format differs from the
