@@ -194,6 +194,11 @@ typedef int (*crm_log_proj_fn)(void *arg, MDB_txn *txn, const MDB_dbi *dbi,
 crm_err crm_log_proj_read(crm_log *log, const char *proj, crm_log_proj_fn fn,
                           void *arg, crm_error *why);
 
+/* The stored record at position in txn (a read of crm_log_proj_read's
+ * fn, say), pointing into the map: 0, MDB_NOTFOUND or an LMDB error. */
+int crm_log_record_at(crm_log *log, MDB_txn *txn, uint64_t position,
+                      const void **rec, size_t *len);
+
 /* The log's projections (owned by the log; NULL when it has none). */
 const crm_proj_set *crm_log_projections(const crm_log *log);
 

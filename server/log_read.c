@@ -64,6 +64,21 @@ crm_log_rd_end(crm_log *log, MDB_txn *txn)
     pthread_rwlock_unlock(&log->maplock);
 }
 
+int
+crm_log_record_at(crm_log *log, MDB_txn *txn, uint64_t position,
+                  const void **rec, size_t *len)
+{
+    uint8_t kb[8];
+    put_be64(kb, position);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(txn, log->dbi_log, &k, &v);
+    if (rc == 0) {
+        *rec = v.mv_data;
+        *len = v.mv_size;
+    }
+    return rc;
+}
+
 crm_err
 crm_log_read_all(crm_log *log, uint64_t from, size_t max,
                  crm_log_visit_fn visit, void *arg)
