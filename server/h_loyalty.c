@@ -18,36 +18,6 @@
 #define LEDGER_DEFAULT 20
 #define LEDGER_MAX 500
 
-/* The live databases of projection name in txn (0 or an LMDB error;
- * MDB_NOTFOUND when the log keeps no such projection). */
-static int
-live_db(crm_log *log, MDB_txn *txn, const char *name, MDB_dbi *out)
-{
-    const crm_proj_set *set = crm_log_projections(log);
-    int i = crm_proj_find(set, name);
-    if (i < 0 || crm_proj_stale(set, (size_t)i))
-        return MDB_NOTFOUND;
-    MDB_dbi dbi[CRM_PROJ_DBS_MAX];
-    uint64_t at;
-    int rc = crm_proj_live(set, txn, (size_t)i, dbi, &at);
-    *out = dbi[0];
-    return rc;
-}
-
-/* The settings in force on day, from the settings projection in txn (the
- * defaults when the log keeps none). */
-static int
-settings_in(crm_log *log, MDB_txn *txn, uint32_t day, crm_settings *s)
-{
-    MDB_dbi db;
-    int rc = live_db(log, txn, "settings", &db);
-    if (rc == MDB_NOTFOUND) {
-        crm_settings_defaults(s);
-        return 0;
-    }
-    return rc ? rc : crm_settings_at(txn, db, day, UINT64_MAX, s);
-}
-
 /* --- points an append earns ------------------------------------------------- */
 
 typedef struct earn {
@@ -115,7 +85,7 @@ derive(earn *x, MDB_txn *txn, MDB_dbi acct, const crm_event_in *e,
        char *reason, size_t rcap, char *property, int *rc)
 {
     uint32_t day = crm_settings_day_of(e->occurred_at);
-    *rc = settings_in(x->log, txn, day, x->s);
+    *rc = h_settings_in(x->log, txn, day, x->s);
     if (*rc != 0)
         return 0;
     crm_loyalty_account a = {0};
@@ -209,7 +179,7 @@ derive_all(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     MDB_dbi acct = 0; /* none: every guest earns at the lowest tier */
     (void)dbi;
     (void)position;
-    int rc = txn ? live_db(x->log, txn, "loyalty", &acct) : MDB_NOTFOUND;
+    int rc = txn ? h_proj_db(x->log, txn, "loyalty", &acct) : MDB_NOTFOUND;
     if (rc == MDB_NOTFOUND)
         acct = 0;
     else if (rc != 0)
@@ -300,7 +270,7 @@ get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
 {
     get_read *g = arg;
     char day[11];
-    int rc = settings_in(g->log, txn, g->day, g->s);
+    int rc = h_settings_in(g->log, txn, g->day, g->s);
     if (rc != 0)
         return rc;
     rc = crm_loyalty_pack(txn, dbi[0], g->id, g->id_len, g->day, g->s,
@@ -367,7 +337,7 @@ redeem_check(void *arg, const crm_log_view *view, const crm_batch *b,
     MDB_dbi db;
     int64_t avail = 0;
     (void)b;
-    int rc = live_db(r->log, txn, "loyalty", &db);
+    int rc = h_proj_db(r->log, txn, "loyalty", &db);
     if (rc == 0)
         rc = crm_loyalty_available(txn, db, r->id, r->id_len, r->day, &avail);
     if (rc != 0)

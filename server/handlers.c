@@ -118,6 +118,32 @@ h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
     return CRM_OK;
 }
 
+int
+h_proj_db(crm_log *log, MDB_txn *txn, const char *name, MDB_dbi *out)
+{
+    const crm_proj_set *set = crm_log_projections(log);
+    int i = crm_proj_find(set, name);
+    if (i < 0 || crm_proj_stale(set, (size_t)i))
+        return MDB_NOTFOUND;
+    MDB_dbi dbi[CRM_PROJ_DBS_MAX];
+    uint64_t at;
+    int rc = crm_proj_live(set, txn, (size_t)i, dbi, &at);
+    *out = dbi[0];
+    return rc;
+}
+
+int
+h_settings_in(crm_log *log, MDB_txn *txn, uint32_t day, crm_settings *s)
+{
+    MDB_dbi db;
+    int rc = h_proj_db(log, txn, "settings", &db);
+    if (rc == MDB_NOTFOUND) {
+        crm_settings_defaults(s);
+        return 0;
+    }
+    return rc ? rc : crm_settings_at(txn, db, day, UINT64_MAX, s);
+}
+
 crm_err
 h_not_found_guest(const char *id, size_t len, const char *what,
                   crm_error *why)

@@ -32,6 +32,13 @@ crm_err h_arg_bool(const rpc_call *call, const char *name, int *out,
 /* A date "YYYY-MM-DD" as YYYYMMDD; today (UTC) when absent. */
 crm_err h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
                   crm_error *why);
+/* The first live database of projection name in txn (reads inside a
+ * crm_log_proj_read of another projection): 0, MDB_NOTFOUND when the log
+ * keeps no such projection, or an LMDB error. */
+int h_proj_db(crm_log *log, MDB_txn *txn, const char *name, MDB_dbi *out);
+/* The settings in force on day from the settings projection in txn (the
+ * defaults when the log keeps none). 0 or an LMDB error. */
+int h_settings_in(crm_log *log, MDB_txn *txn, uint32_t day, crm_settings *s);
 /* not_found for guest id, quoted safely: "guest 'x': what". */
 crm_err h_not_found_guest(const char *id, size_t len, const char *what,
                           crm_error *why);
