@@ -2,6 +2,8 @@
  * name and birth date (find.h). */
 #include "find.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
 

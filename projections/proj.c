@@ -11,6 +11,7 @@
 #include "be.h"
 
 #include "counts.h"
+#include "find.h"
 #include "loyalty.h"
 #include "settings.h"
 
@@ -171,7 +172,7 @@ crm_proj_index_key(const crm_proj_set *s)
 }
 
 int
-crm_proj_find(const crm_proj_set *s, const char *name)
+crm_proj_index(const crm_proj_set *s, const char *name)
 {
     for (size_t i = 0; s && i < s->n; i++)
         if (strcmp(s->p[i].def->name, name) == 0)
@@ -341,7 +342,8 @@ crm_proj_builtin_at(size_t i)
 {
     /* in the order they apply: a projection may read those before it */
     static const crm_proj_def *const all[] = {
-        &crm_proj_settings, &crm_proj_loyalty, &crm_proj_counts};
+        &crm_proj_settings, &crm_proj_loyalty, &crm_proj_find,
+        &crm_proj_counts};
     return i < sizeof(all) / sizeof(all[0]) ? all[i] : NULL;
 }
 

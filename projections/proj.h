@@ -78,7 +78,7 @@ const crm_proj_def *crm_proj_def_at(const crm_proj_set *s, size_t i);
 /* The tenant's index key (for the queries of blind indexes). */
 const uint8_t *crm_proj_index_key(const crm_proj_set *s);
 /* Index of the projection called name, or -1. */
-int crm_proj_find(const crm_proj_set *s, const char *name);
+int crm_proj_index(const crm_proj_set *s, const char *name);
 /* Its applied position; whether its stored format differs from the
  * def's (it must be rebuilt before it is served). */
 uint64_t crm_proj_position(const crm_proj_set *s, size_t i);

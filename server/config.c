@@ -204,9 +204,9 @@ set_defaults(crm_config *c, crm_error *why)
     c->log_level = CRM_INFO;
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
-    c->projections[0] = crm_proj_builtin("settings");
-    c->projections[1] = crm_proj_builtin("loyalty");
-    c->nprojections = 2;
+    static const char *const defaults[] = {"settings", "loyalty", "find"};
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        c->projections[c->nprojections++] = crm_proj_builtin(defaults[i]);
     if (set_str(&c->data_dir, "./data") ||
         set_str(&c->http, "http://127.0.0.1:7401") ||
         (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)

@@ -235,9 +235,9 @@ h_derive_earned(rpc_call *call, crm_event_in **ev, size_t *n,
     /* one read transaction over what the last commit left */
     const crm_proj_set *set = crm_log_projections(call->log);
     crm_err err;
-    if (crm_proj_find(set, "settings") >= 0)
+    if (crm_proj_index(set, "settings") >= 0)
         err = crm_log_proj_read(call->log, "settings", derive_all, &x, why);
-    else if (crm_proj_find(set, "loyalty") >= 0)
+    else if (crm_proj_index(set, "loyalty") >= 0)
         err = crm_log_proj_read(call->log, "loyalty", derive_all, &x, why);
     else
         err = derive_all(&x, NULL, NULL, 0) ? CRM_ERR_INTERNAL : CRM_OK;
@@ -376,7 +376,7 @@ h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if (points == 0)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "loyalty.redeem needs 'points' (1..100000000)");
-    if (crm_proj_find(crm_log_projections(call->log), "loyalty") < 0)
+    if (crm_proj_index(crm_log_projections(call->log), "loyalty") < 0)
         return crm_error_set(why, CRM_ERR_UNAVAILABLE,
                              "this server keeps no 'loyalty' projection "
                              "(crmd --projections)");
@@ -657,7 +657,7 @@ h_loyalty_sweep(rpc_call *call, msgpack_packer *pk, crm_error *why,
     (void)pk;
     if ((err = h_arg_day(call, "on", &day, why)) != CRM_OK)
         return err;
-    if (crm_proj_find(crm_log_projections(call->log), "loyalty") < 0)
+    if (crm_proj_index(crm_log_projections(call->log), "loyalty") < 0)
         return crm_error_set(why, CRM_ERR_UNAVAILABLE,
                              "this server keeps no 'loyalty' projection "
                              "(crmd --projections)");

@@ -537,7 +537,7 @@ h_projection_rebuild(rpc_call *call, msgpack_packer *pk, crm_error *why,
         return crm_error_set(why, CRM_ERR_NOT_FOUND,
                              "this server keeps no projections "
                              "(crmd --projections)");
-    if (c->job_proj[0] && crm_proj_find(ps, c->job_proj) < 0)
+    if (c->job_proj[0] && crm_proj_index(ps, c->job_proj) < 0)
         return crm_error_set(why, CRM_ERR_NOT_FOUND,
                              "this server keeps no projection '%s'",
                              c->job_proj);

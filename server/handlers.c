@@ -122,7 +122,7 @@ int
 h_proj_db(crm_log *log, MDB_txn *txn, const char *name, MDB_dbi *out)
 {
     const crm_proj_set *set = crm_log_projections(log);
-    int i = crm_proj_find(set, name);
+    int i = crm_proj_index(set, name);
     if (i < 0 || crm_proj_stale(set, (size_t)i))
         return MDB_NOTFOUND;
     MDB_dbi dbi[CRM_PROJ_DBS_MAX];

@@ -262,7 +262,7 @@ crm_err
 crm_log_proj_get(crm_log *log, const char *proj, size_t db, const void *key,
                  size_t klen, void *out, size_t cap, size_t *len)
 {
-    int i = crm_proj_find(log->proj, proj);
+    int i = crm_proj_index(log->proj, proj);
     if (i < 0 || db >= crm_proj_def_at(log->proj, (size_t)i)->ndbs)
         return CRM_ERR_NOT_FOUND;
     MDB_txn *txn;
@@ -290,7 +290,7 @@ crm_err
 crm_log_proj_read(crm_log *log, const char *proj, crm_log_proj_fn fn,
                   void *arg, crm_error *why)
 {
-    int i = crm_proj_find(log->proj, proj);
+    int i = crm_proj_index(log->proj, proj);
     if (i < 0 || crm_proj_stale(log->proj, (size_t)i))
         return crm_error_set(why, CRM_ERR_UNAVAILABLE,
                              "this server keeps no '%s' projection "

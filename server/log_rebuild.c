@@ -137,7 +137,7 @@ crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
 {
     *n = 0;
     int only = -1;
-    if (name && (only = crm_proj_find(log->proj, name)) < 0)
+    if (name && (only = crm_proj_index(log->proj, name)) < 0)
         return crm_error_set(why, CRM_ERR_NOT_FOUND, "no projection '%s'",
                              name);
     pthread_mutex_lock(&log->mu);

@@ -141,10 +141,12 @@ split_eq(const char *s, char sep, char *buf, size_t len, const char **value)
 static int
 parse_count(const char *s, int64_t *out)
 {
-    char *end;
+    char *end = NULL;
+    if (s[0] == '\0')
+        return -1;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0)
+    if (*end != '\0' || errno != 0)
         return -1;
     *out = v;
     return 0;
@@ -186,11 +188,11 @@ parse_tier(const ctl_args *a, const char *s, int *rc)
             continue;
         }
         char k[32];
-        const char *v;
-        size_t i = 0;
+        const char *v = NULL;
+        size_t i = sizeof(keys) / sizeof(keys[0]);
         int64_t n;
         if (split_eq(o, '=', k, sizeof(k), &v) == 0)
-            for (; i < sizeof(keys) / sizeof(keys[0]); i++)
+            for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
                 if (strcmp(k, keys[i].k) == 0)
                     break;
         if (i == sizeof(keys) / sizeof(keys[0]) || parse_count(v, &n) != 0) {
