@@ -26,7 +26,7 @@ entries(const crm_proj_ctx *cx, const crm_record *r, int f, const char *s,
         size_t len, uint8_t out[][ENTRY_LEN], int *rc)
 {
     char norm[CRM_NORM_MAX];
-    char tok[CRM_NORM_TOKENS_MAX][64];
+    char tok[CRM_NORM_TOKENS_MAX][CRM_NORM_TOKEN_LEN];
     int n = -1;
     crm_norm_kind kind = CRM_NORM_EMAIL;
     *rc = 0;

@@ -44,6 +44,12 @@ h_arg_str(const rpc_call *call, const char *name, int required, size_t max,
     if (o->via.str.size > max)
         return crm_error_set(why, CRM_ERR_TOO_LARGE,
                              "argument '%s' is longer than %zu bytes", name, max);
+    /* a NUL inside is the caller's to refuse (h_arg_cstr: bad_request) */
+    if (o->via.str.size > 0 &&
+        memchr(o->via.str.ptr, '\0', o->via.str.size) == NULL &&
+        !crm_utf8_valid(o->via.str.ptr, o->via.str.size))
+        return crm_error_set(why, CRM_ERR_BAD_UTF8,
+                             "argument '%s' is not valid UTF-8", name);
     *s = o->via.str.ptr;
     *len = o->via.str.size;
     return CRM_OK;
@@ -854,6 +860,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_SETTINGS_SET] = h_settings_set,
     [CRM_OP_PROJECTION_REBUILD] = h_projection_rebuild,
     [CRM_OP_LOYALTY_GET] = h_loyalty_get,
+    [CRM_OP_CUSTOMER_FIND] = h_customer_find,
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
     [CRM_OP_BATCH] = h_batch,

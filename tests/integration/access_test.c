@@ -246,6 +246,11 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
     case CRM_OP_LOYALTY_SWEEP:
         msgpack_pack_map(&pk, 0);
         break;
+    case CRM_OP_CUSTOMER_FIND:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "email");
+        crm_mp_pack_cstr(&pk, " Ana@Alpha.example");
+        break;
     case CRM_OP_LOYALTY_REDEEM:
         msgpack_pack_map(&pk, 2);
         crm_mp_pack_cstr(&pk, "customer");
@@ -761,6 +766,16 @@ gamma_entry_ok(const crm_op_info *op, crm_role role, int known,
             return 0;
         }
         break;
+    case CRM_OP_CUSTOMER_FIND: {
+        /* alpha's guest has that e-mail; gamma has no guests */
+        const msgpack_object *h = crm_mp_get(res, "hits");
+        if (h == NULL || h->type != MSGPACK_OBJECT_ARRAY ||
+            h->via.array.size != 0) {
+            snprintf(bad, len, "hits that are not gamma's");
+            return 0;
+        }
+        break;
+    }
     case CRM_OP_METRICS: {
         const msgpack_object *t = crm_mp_get(res, "tenants");
         if (t == NULL || crm_mp_get(t, "gamma") == NULL ||

@@ -1418,6 +1418,181 @@ typedef struct mcase {
     int echo;         /* the error reply must carry the request's id */
 } mcase;
 
+
+/* --- loyalty and customer ops ------------------------------------------------ */
+
+/* op with args {k: v} (v a string), as an agent. */
+static void
+one_str(msgpack_packer *pk, const char *op, const char *k, const char *v)
+{
+    head(pk, op, AGENT);
+    msgpack_pack_map(pk, 1);
+    kv_s(pk, k, v);
+}
+
+static void
+b_loyalty_get_no_customer(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "loyalty.get", "on", "2026-12-01");
+}
+
+static void
+b_loyalty_get_bad_day(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.get", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-0001");
+    kv_s(pk, "on", "2026-02-30");
+}
+
+static void
+b_loyalty_get_ledger_big(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.get", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-0001");
+    kv_i(pk, "ledger", 501);
+}
+
+static void
+b_redeem_zero(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.redeem", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-0001");
+    kv_i(pk, "points", 0);
+}
+
+static void
+b_redeem_points_str(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.redeem", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-0001");
+    kv_s(pk, "points", "ten");
+}
+
+static void
+b_redeem_bad_id(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.redeem", AGENT);
+    msgpack_pack_map(pk, 3);
+    kv_s(pk, "customer", "guest-0001");
+    kv_i(pk, "points", 10);
+    kv_s(pk, "id", "not-a-uuid");
+}
+
+static void
+b_redeem_no_balance(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.redeem", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-without-points");
+    kv_i(pk, "points", 100);
+}
+
+static void
+b_sweep_bad_day(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "loyalty.sweep", ADMINK);
+    msgpack_pack_map(pk, 1);
+    kv_s(pk, "on", "tomorrow");
+}
+
+static void
+b_find_nothing(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.find", AGENT);
+    msgpack_pack_map(pk, 0);
+}
+
+static void
+b_find_two(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.find", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "email", "ana@example.com");
+    kv_s(pk, "phone", "+351912345678");
+}
+
+static void
+b_find_bad_email(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "customer.find", "email", "no-at-sign");
+}
+
+static void
+b_find_bad_phone(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "customer.find", "phone", "call me");
+}
+
+static void
+b_find_birth_alone(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "customer.find", "birth_date", "1980-05-17");
+}
+
+static void
+b_find_birth_bad(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.find", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "name", "Ana");
+    kv_s(pk, "birth_date", "17/05/1980");
+}
+
+static void
+b_find_limit_0(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.find", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "name", "Ana");
+    kv_i(pk, "limit", 0);
+}
+
+static void
+b_find_no_letters(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "customer.find", "name", " -- . ");
+}
+
+static void
+b_find_name_bad_utf8(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.find", AGENT);
+    msgpack_pack_map(pk, 1);
+    s(pk, "name");
+    crm_mp_pack_str(pk, "Jos\xc3(", 5);
+}
+
+static void
+b_find_email_long(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.find", AGENT);
+    msgpack_pack_map(pk, 1);
+    s(pk, "email");
+    s_fill(pk, 600, 'a');
+}
+
 static const mcase corpus[] = {
     /* not msgpack */
     {"empty message", b_empty, "bad_request", TOP, 0},
@@ -1572,6 +1747,25 @@ static const mcase corpus[] = {
     {"key.create label 65 bytes", b_label_long, "too_large", TOP, 1},
     {"key.revoke without key_id", b_revoke_missing, "bad_request", TOP, 1},
     {"key.revoke unknown key_id", b_revoke_unknown, "not_found", TOP, 1},
+    /* loyalty and customer ops */
+    {"loyalty.get without customer", b_loyalty_get_no_customer, "bad_request", TOP, 1},
+    {"loyalty.get on 2026-02-30", b_loyalty_get_bad_day, "bad_request", TOP, 1},
+    {"loyalty.get ledger 501", b_loyalty_get_ledger_big, "bad_request", TOP, 1},
+    {"loyalty.redeem 0 points", b_redeem_zero, "bad_request", TOP, 1},
+    {"loyalty.redeem points \"ten\"", b_redeem_points_str, "bad_request", TOP, 1},
+    {"loyalty.redeem id not a UUID", b_redeem_bad_id, "bad_request", TOP, 1},
+    {"loyalty.redeem without points", b_redeem_no_balance, "insufficient_points", TOP, 1},
+    {"loyalty.sweep on \"tomorrow\"", b_sweep_bad_day, "bad_request", TOP, 1},
+    {"customer.find with nothing", b_find_nothing, "bad_request", TOP, 1},
+    {"customer.find email and phone", b_find_two, "bad_request", TOP, 1},
+    {"customer.find email without @", b_find_bad_email, "bad_request", TOP, 1},
+    {"customer.find phone \"call me\"", b_find_bad_phone, "bad_request", TOP, 1},
+    {"customer.find birth_date alone", b_find_birth_alone, "bad_request", TOP, 1},
+    {"customer.find birth_date 17/05/1980", b_find_birth_bad, "bad_request", TOP, 1},
+    {"customer.find limit 0", b_find_limit_0, "bad_request", TOP, 1},
+    {"customer.find name without letters", b_find_no_letters, "bad_request", TOP, 1},
+    {"customer.find name bad UTF-8", b_find_name_bad_utf8, "bad_utf8", TOP, 1},
+    {"customer.find email 600 bytes", b_find_email_long, "too_large", TOP, 1},
 };
 #define NCASES (sizeof(corpus) / sizeof(corpus[0]))
 

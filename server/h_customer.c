@@ -1,0 +1,253 @@
+/*
+ * h_customer.c - the front desk's ops: customer.find (a guest by e-mail,
+ * phone, loyalty number or name, through the blind indexes of the find
+ * projection).
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "find.h"
+#include "handlers_int.h"
+#include "log.h"
+#include "loyalty.h"
+#include "normalize.h"
+#include "rpc.h"
+#include "schema.h"
+
+#define FIND_LIMIT_DEFAULT 20
+#define FIND_LIMIT_MAX 100
+/* Candidates a name query looks at before it says "more": a common name
+ * with a filter that matches few stops here rather than walk a city. */
+#define FIND_SCAN_MAX 100000
+
+/* --- customer.find ---------------------------------------------------------- */
+
+typedef struct find_q {
+    crm_log *log;
+    const uint8_t *key; /* the tenant's index key */
+    /* one of */
+    const char *email, *phone, *loyalty, *name;
+    size_t email_len, phone_len, loyalty_len, name_len;
+    const char *birth; /* with name */
+    size_t birth_len;
+    uint32_t today;
+    size_t limit;
+    msgpack_packer *pk;
+    /* what the lookup found */
+    uint8_t lead[CRM_BLIND_LEN];
+    crm_norm_kind lead_kind;
+    size_t nfilter;
+    crm_norm_kind filter_kind[CRM_NORM_TOKENS_MAX + 1];
+    uint8_t filter[CRM_NORM_TOKENS_MAX + 1][CRM_BLIND_LEN];
+    char (*ids)[CRM_STREAM_MAX];
+    size_t *id_len;
+    size_t nids, scanned;
+    int more, bad, rc;
+    MDB_txn *txn;
+    MDB_dbi db;
+    const char *bad_what;
+} find_q;
+
+static int
+find_hit(void *arg, const char *id, size_t len)
+{
+    find_q *q = arg;
+    if (++q->scanned > FIND_SCAN_MAX) {
+        q->more = 1;
+        return 1;
+    }
+    for (size_t i = 0; i < q->nfilter; i++) {
+        int h = crm_find_has(q->txn, q->db, q->filter_kind[i], q->filter[i],
+                             id, len);
+        if (h < 0) {
+            q->rc = -h;
+            return 1;
+        }
+        if (h == 0)
+            return 0;
+    }
+    if (q->nids == q->limit) {
+        q->more = 1;
+        return 1;
+    }
+    memcpy(q->ids[q->nids], id, len);
+    q->id_len[q->nids++] = len;
+    return 0;
+}
+
+/* The blind keys of the query: one to walk (lead), the rest to check
+ * every candidate against. 0, or -1 with q->bad_what when the value has
+ * no canonical form. */
+static int
+find_keys(find_q *q, const crm_settings *s)
+{
+    char norm[CRM_NORM_MAX];
+    int n;
+    if (q->email || q->phone || q->loyalty) {
+        if (q->email) {
+            n = crm_norm_email(q->email, q->email_len, norm, sizeof(norm));
+            q->lead_kind = CRM_NORM_EMAIL;
+            q->bad_what = "'email' is not an e-mail address";
+        } else if (q->phone) {
+            n = crm_norm_phone(q->phone, q->phone_len, s->country_code, norm,
+                               sizeof(norm));
+            q->lead_kind = CRM_NORM_PHONE;
+            q->bad_what = s->country_code[0]
+                              ? "'phone' is not a phone number"
+                              : "'phone' is not a phone number in E.164 "
+                                "(the tenant has no country_code setting)";
+        } else {
+            n = crm_norm_loyalty(q->loyalty, q->loyalty_len, norm,
+                                 sizeof(norm));
+            q->lead_kind = CRM_NORM_LOYALTY;
+            q->bad_what = "'loyalty' is not a loyalty number ([A-Z0-9])";
+        }
+        if (n <= 0)
+            return -1;
+        crm_blind(q->key, q->lead_kind, norm, (size_t)n, q->lead);
+        return 0;
+    }
+    char tok[CRM_NORM_TOKENS_MAX][CRM_NORM_TOKEN_LEN];
+    int k = crm_norm_name_tokens(q->name, q->name_len, tok,
+                                 CRM_NORM_TOKENS_MAX);
+    q->bad_what = "'name' holds no letters";
+    if (k <= 0)
+        return -1;
+    for (int i = 0; i < k; i++) {
+        q->filter_kind[q->nfilter] = CRM_NORM_NAME;
+        crm_blind(q->key, CRM_NORM_NAME, tok[i], strlen(tok[i]),
+                  q->filter[q->nfilter++]);
+    }
+    if (q->birth) {
+        q->filter_kind[q->nfilter] = CRM_NORM_NAME_BIRTH;
+        crm_blind(q->key, CRM_NORM_NAME_BIRTH, q->birth, q->birth_len,
+                  q->filter[q->nfilter++]);
+    }
+    /* walk the birth date when there is one (fewer share it than a name),
+     * else the first token; the others filter */
+    size_t lead = q->birth ? q->nfilter - 1 : 0;
+    q->lead_kind = q->filter_kind[lead];
+    memcpy(q->lead, q->filter[lead], CRM_BLIND_LEN);
+    q->filter_kind[lead] = q->filter_kind[q->nfilter - 1];
+    memcpy(q->filter[lead], q->filter[q->nfilter - 1], CRM_BLIND_LEN);
+    q->nfilter--;
+    return 0;
+}
+
+/* Packs the short summary of a hit: {id, tier, points}. */
+static int
+find_pack_hit(find_q *q, MDB_txn *txn, int has_loyalty, MDB_dbi loyalty,
+              const crm_settings *s, size_t i)
+{
+    crm_loyalty_account a = {0};
+    if (has_loyalty) {
+        int rc = crm_loyalty_account_get(txn, loyalty, q->ids[i],
+                                         q->id_len[i], &a);
+        if (rc != 0)
+            return rc;
+    }
+    char tier[CRM_SETTINGS_NAME_MAX + 1];
+    crm_loyalty_tier_for_earn(&a, s, tier, sizeof(tier));
+    msgpack_pack_map(q->pk, 3);
+    crm_mp_pack_cstr(q->pk, "id");
+    crm_mp_pack_str(q->pk, q->ids[i], q->id_len[i]);
+    KV_STR(q->pk, "tier", tier);
+    KV_I64(q->pk, "points", a.balance);
+    return 0;
+}
+
+static int
+find_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+{
+    find_q *q = arg;
+    crm_settings *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return ENOMEM;
+    int rc = h_settings_in(q->log, txn, q->today, s);
+    if (rc == 0 && find_keys(q, s) != 0)
+        q->bad = 1;
+    if (rc != 0 || q->bad)
+        goto out;
+    q->txn = txn;
+    q->db = dbi[0];
+    rc = crm_find_lookup(txn, dbi[0], q->lead_kind, q->lead, find_hit, q);
+    if (rc == 0)
+        rc = q->rc;
+    MDB_dbi loyalty = 0;
+    int has_loyalty = 0;
+    if (rc == 0) {
+        rc = h_proj_db(q->log, txn, "loyalty", &loyalty);
+        has_loyalty = rc == 0;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc != 0)
+        goto out;
+    msgpack_pack_map(q->pk, 3);
+    crm_mp_pack_cstr(q->pk, "hits");
+    msgpack_pack_array(q->pk, q->nids);
+    for (size_t i = 0; i < q->nids && rc == 0; i++)
+        rc = find_pack_hit(q, txn, has_loyalty, loyalty, s, i);
+    KV_BOOL(q->pk, "more", q->more);
+    KV_U64(q->pk, "as_of", position);
+out:
+    free(s);
+    return rc;
+}
+
+crm_err
+h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                rpc_flow *flow)
+{
+    find_q q = {.log = call->log, .pk = pk};
+    int64_t limit;
+    crm_err err;
+    (void)flow;
+    if ((err = h_arg_str(call, "email", 0, CRM_NORM_MAX, &q.email,
+                         &q.email_len, why)) != CRM_OK ||
+        (err = h_arg_str(call, "phone", 0, 64, &q.phone, &q.phone_len,
+                         why)) != CRM_OK ||
+        (err = h_arg_str(call, "loyalty", 0, 64, &q.loyalty, &q.loyalty_len,
+                         why)) != CRM_OK ||
+        (err = h_arg_str(call, "name", 0, 400, &q.name, &q.name_len, why)) !=
+            CRM_OK ||
+        (err = h_arg_str(call, "birth_date", 0, 10, &q.birth, &q.birth_len,
+                         why)) != CRM_OK ||
+        (err = h_arg_int(call, "limit", FIND_LIMIT_DEFAULT, 1, FIND_LIMIT_MAX,
+                         &limit, why)) != CRM_OK ||
+        (err = h_arg_day(call, "on", &q.today, why)) != CRM_OK)
+        return err;
+    int given = (q.email != NULL) + (q.phone != NULL) + (q.loyalty != NULL) +
+                (q.name != NULL);
+    if (given != 1)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "customer.find needs exactly one of 'email', "
+                             "'phone', 'loyalty' or 'name'");
+    if (q.birth && q.name == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "'birth_date' narrows a 'name' search");
+    if (q.birth && !crm_date_valid(q.birth, q.birth_len))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "'birth_date' must be a date YYYY-MM-DD");
+    const crm_proj_set *set = crm_log_projections(call->log);
+    if (set == NULL || crm_proj_index(set, "find") < 0)
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                             "this server keeps no 'find' projection "
+                             "(crmd --projections)");
+    q.key = crm_proj_index_key(set);
+    q.limit = (size_t)limit;
+    q.ids = malloc(q.limit * sizeof(*q.ids));
+    q.id_len = malloc(q.limit * sizeof(*q.id_len));
+    if (q.ids == NULL || q.id_len == NULL)
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    else
+        err = crm_log_proj_read(call->log, "find", find_fn, &q, why);
+    free(q.ids);
+    free(q.id_len);
+    if (err == CRM_OK && q.bad)
+        err = crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s", q.bad_what);
+    return err;
+}
