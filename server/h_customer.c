@@ -78,6 +78,24 @@ find_hit(void *arg, const char *id, size_t len)
     return 0;
 }
 
+/* Whether token i is two others of the query put together: a Chinese name
+ * typed whole ("王小明") also gives its surname and given name, and a
+ * guest registered with them in two fields holds only those. */
+static int
+joins_two(char tok[][CRM_NORM_TOKEN_LEN], int k, int i)
+{
+    size_t li = strlen(tok[i]);
+    for (int a = 0; a < k; a++) {
+        size_t la = strlen(tok[a]);
+        if (a == i || la >= li || memcmp(tok[i], tok[a], la) != 0)
+            continue;
+        for (int b = 0; b < k; b++)
+            if (b != i && b != a && strcmp(tok[i] + la, tok[b]) == 0)
+                return 1;
+    }
+    return 0;
+}
+
 /* The blind keys of the query: one to walk (lead), the rest to check
  * every candidate against. 0, or -1 with q->bad_what when the value has
  * no canonical form. */
@@ -117,6 +135,8 @@ find_keys(find_q *q, const crm_settings *s)
     if (k <= 0)
         return -1;
     for (int i = 0; i < k; i++) {
+        if (joins_two(tok, k, i))
+            continue;
         q->filter_kind[q->nfilter] = CRM_NORM_NAME;
         crm_blind(q->key, CRM_NORM_NAME, tok[i], strlen(tok[i]),
                   q->filter[q->nfilter++]);

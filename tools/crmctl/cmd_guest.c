@@ -1,6 +1,6 @@
 /*
  * cmd_guest.c - what the front desk and the loyalty desk ask about one
- * guest: loyalty get, loyalty redeem.
+ * guest: customer find, loyalty get, loyalty redeem.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +10,43 @@
 #include "ctl.h"
 #include "out.h"
 #include "rpc.h"
+
+int
+ctl_cmd_customer_find(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int64_t limit;
+    int rc = ctl_arg_int(a, "limit", 20, 1, 100, &limit);
+    if (rc != 0)
+        return rc;
+    static const char *const by[] = {"email", "phone", "loyalty", "name"};
+    int given = 0;
+    for (size_t i = 0; i < sizeof(by) / sizeof(by[0]); i++)
+        given += ctl_arg(a, by[i]) != NULL;
+    if (given != 1)
+        return ctl_usage(a->cmd, "give one of --email, --phone, --loyalty or "
+                                 "--name");
+    if (ctl_arg(a, "birth-date") && !ctl_arg(a, "name"))
+        return ctl_usage(a->cmd, "--birth-date narrows a --name search");
+    ctl_kv kv[] = {CTL_S("email", ctl_arg(a, "email")),
+                   CTL_S("phone", ctl_arg(a, "phone")),
+                   CTL_S("loyalty", ctl_arg(a, "loyalty")),
+                   CTL_S("name", ctl_arg(a, "name")),
+                   CTL_S("birth_date", ctl_arg(a, "birth-date")),
+                   CTL_I("limit", limit)};
+    if ((rc = ctl_call_kv(c, "customer.find", kv, 6, &res)) != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    const msgpack_object *hits = crm_mp_get(res, "hits");
+    if (hits == NULL || hits->type != MSGPACK_OBJECT_ARRAY ||
+        hits->via.array.size == 0) {
+        printf("no guest found\n");
+        return 0;
+    }
+    ctl_out_view(res);
+    return 0;
+}
 
 int
 ctl_cmd_loyalty_get(ctl *c, const ctl_args *a)

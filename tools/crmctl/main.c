@@ -218,6 +218,25 @@ const ctl_cmd ctl_commands[] = {
                 "state kept inline key by key, and swaps it in.\nPrints events, "
                 "seconds and rate per projection; exits 1 and names the "
                 "first\ndifference if a rebuilt projection is not identical."},
+    {.name = "customer find", .op = CRM_OP_CUSTOMER_FIND,
+     .run = ctl_cmd_customer_find,
+     .opts = (const ctl_opt[]){
+         {.name = "email", .arg = "ADDRESS", .doc = "by e-mail"},
+         {.name = "phone", .arg = "NUMBER",
+          .doc = "by phone, national or international, any punctuation"},
+         {.name = "loyalty", .arg = "NUMBER", .doc = "by loyalty number"},
+         {.name = "name", .arg = "NAME",
+          .doc = "by name: every word must match a first or last name"},
+         {.name = "birth-date", .arg = "DATE",
+          .doc = "with --name: born on DATE, YYYY-MM-DD"},
+         {.name = "limit", .arg = "N", .doc = "at most N guests (default 20)"},
+         {0}},
+     .summary = "find guests by e-mail, phone, loyalty number or name",
+     .details = "Values are matched as the server indexed them: e-mail "
+                "lower-cased, phone as\nE.164 (a national number takes the "
+                "tenant's country_code), names folded by\ncase and accent. "
+                "Prints each guest's id, tier and points; 'more' says there\n"
+                "are further hits."},
     {.name = "loyalty get", .synopsis = "CUSTOMER", .min_pos = 1,
      .max_pos = 1, .op = CRM_OP_LOYALTY_GET, .run = ctl_cmd_loyalty_get,
      .opts = (const ctl_opt[]){
