@@ -85,7 +85,33 @@ rev_key(uint8_t *k, const char *id, size_t len, int f)
     return len + 3;
 }
 
-/* Replaces what field f of the record's guest holds with e[0..n). */
+/* Whether a field of the record's guest other than f holds entry: 1, 0,
+ * or a negative LMDB error code. The two names give entries of one kind,
+ * so a token can be in both ("Ana Silva" / "Silva"). */
+static int
+held_elsewhere(const crm_proj_ctx *cx, const crm_record *r, int f,
+               const uint8_t *entry)
+{
+    uint8_t rk[KEY_MAX];
+    for (int o = 1; o <= NFIELDS; o++) {
+        if (o == f)
+            continue;
+        MDB_val k = {rev_key(rk, r->stream, r->stream_len, o), rk}, v;
+        int rc = mdb_get(cx->txn, cx->dbi[0], &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0)
+            return -rc;
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i + ENTRY_LEN <= v.mv_size; i += ENTRY_LEN)
+            if (memcmp(p + i, entry, ENTRY_LEN) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* Replaces what field f of the record's guest holds with e[0..n). An old
+ * entry another field still holds stays. */
 static int
 replace(const crm_proj_ctx *cx, const crm_record *r, int f,
         uint8_t e[][ENTRY_LEN], size_t n)
@@ -101,6 +127,11 @@ replace(const crm_proj_ctx *cx, const crm_record *r, int f,
             return ENOMEM;
         memcpy(old, v.mv_data, ol);
         for (size_t i = 0; i < ol && rc == 0; i += ENTRY_LEN) {
+            int held = held_elsewhere(cx, r, f, old + i);
+            if (held != 0) {
+                rc = held < 0 ? -held : 0;
+                continue;
+            }
             MDB_val ek = {entry_key(kb, old + i, r->stream, r->stream_len),
                           kb};
             rc = mdb_del(cx->txn, cx->dbi[0], &ek, NULL);
@@ -159,7 +190,7 @@ find_apply(const crm_proj_ctx *cx, const crm_record *r)
 
 const crm_proj_def crm_proj_find = {
     .name = "find",
-    .format = 1,
+    .format = 2, /* 2: a token both names hold outlives a change of one */
     .ndbs = 1,
     .dbs = {"blind"},
     .apply = find_apply,

@@ -13,7 +13,9 @@
  *                                             now: (kind u8, hmac) ...
  *
  * The second form lets an update or an erasure remove exactly what the
- * guest's old values put there, without knowing those values. Kinds are
+ * guest's old values put there, without knowing those values; an entry
+ * another field of the guest still holds (a token in both names, as in
+ * "Ana Silva" / "Silva") stays. Kinds are
  * crm_norm_kind; a name gives one entry per token (first and last name
  * apart), a birth date one of kind CRM_NORM_NAME_BIRTH over the date
  * alone, so that "name + birth date" is the guests both find.
