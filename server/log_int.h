@@ -78,6 +78,9 @@ struct crm_log {
     size_t want; /* the writer sleeps until this many batches are queued */
     int closing, writer_running;
     int rebuilding; /* crm_log_rebuild runs on some thread */
+    /* the writer has taken a group off the queue and waits for txn_mu:
+     * a rebuild between two chunks lets it in (under mu) */
+    int writer_waiting;
     int ckpt_asked; /* crm_log_checkpoint: checkpoint when idle */
     pthread_t writer;
 

@@ -121,7 +121,7 @@ rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
                           total > out->events ? total : out->events);
         /* Let appends that queued meanwhile have their commit first. */
         pthread_mutex_lock(&log->mu);
-        int waiting = log->qhead != NULL;
+        int waiting = log->qhead != NULL || log->writer_waiting;
         pthread_mutex_unlock(&log->mu);
         if (waiting && !done)
             usleep(500);

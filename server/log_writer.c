@@ -376,9 +376,13 @@ crm_log_writer_main(void *arg)
             dl = late;
         group g = {0};
         take_queued(log, &g);
+        log->writer_waiting = 1;
         pthread_mutex_unlock(&log->mu);
 
         pthread_mutex_lock(&log->txn_mu);
+        pthread_mutex_lock(&log->mu);
+        log->writer_waiting = 0;
+        pthread_mutex_unlock(&log->mu);
         run_group(log, &g, 0, last_group, &dl);
         last_group = g.nb;
         ack_group(log, g.list);
