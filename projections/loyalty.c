@@ -613,19 +613,22 @@ crm_loyalty_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t id_len,
 
 int
 crm_loyalty_pack_summary(MDB_txn *txn, MDB_dbi db, const char *id,
-                         size_t id_len, uint32_t day, msgpack_packer *pk)
+                         size_t id_len, uint32_t day, const crm_settings *s,
+                         msgpack_packer *pk)
 {
+    char tier[CRM_SETTINGS_NAME_MAX + 1];
     crm_loyalty_account a;
     expiring x = {.day = day};
     int rc;
     if ((rc = crm_loyalty_account_get(txn, db, id, id_len, &a)) != 0 ||
         (rc = each(txn, db, id, id_len, 'e', 0, on_accrual, &x)) != 0)
         return rc;
+    crm_loyalty_tier_for_earn(&a, s, tier, sizeof(tier));
     msgpack_pack_map(pk, 4);
     kv_i64(pk, "balance", a.balance);
     kv_i64(pk, "available", a.balance - x.lapsed);
     crm_mp_pack_cstr(pk, "tier");
-    crm_mp_pack_cstr(pk, a.tier);
+    crm_mp_pack_cstr(pk, tier);
     crm_mp_pack_cstr(pk, "expiring_next");
     if (x.n == 0) {
         msgpack_pack_nil(pk);

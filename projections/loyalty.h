@@ -82,10 +82,12 @@ int crm_loyalty_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t id_len,
                      uint32_t day, const crm_settings *s, size_t ledger_max,
                      size_t extra, msgpack_packer *pk);
 
-/* The compact form for the customer-360 view: {balance, available, tier,
- * expiring_next {expires_on, points} or nil}. */
+/* The compact form for the customer-360 view: {balance, available, tier
+ * (the lowest of s before any tier change), expiring_next {expires_on,
+ * points} or nil}. */
 int crm_loyalty_pack_summary(MDB_txn *txn, MDB_dbi db, const char *id,
-                             size_t id_len, uint32_t day, msgpack_packer *pk);
+                             size_t id_len, uint32_t day,
+                             const crm_settings *s, msgpack_packer *pk);
 
 /* What a sweep on a day finds due: an accrual past its expiry with
  * points left (kind EXPIRE), or a guest whose tier by the window is not

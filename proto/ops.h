@@ -96,6 +96,10 @@ enum {
     X(CRM_OP_LOYALTY_SWEEP, "loyalty.sweep", CRM_ROLE_BIT(CRM_ROLE_ADMIN),     \
       CRM_OPF_TENANT,                                                          \
       "append the expiries and tier changes due on a day")                     \
+    X(CRM_OP_CUSTOMER_GET, "customer.get",                                     \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "a guest's 360 view: profile, consents, figures, loyalty, churn risk")  \
     X(CRM_OP_CUSTOMER_FIND, "customer.find",                                   \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \

@@ -204,7 +204,8 @@ set_defaults(crm_config *c, crm_error *why)
     c->log_level = CRM_INFO;
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
-    static const char *const defaults[] = {"settings", "loyalty", "find"};
+    static const char *const defaults[] = {"settings", "loyalty", "find",
+                                           "customer"};
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         c->projections[c->nprojections++] = crm_proj_builtin(defaults[i]);
     if (set_str(&c->data_dir, "./data") ||

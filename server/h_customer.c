@@ -1,13 +1,15 @@
 /*
  * h_customer.c - the front desk's ops: customer.find (a guest by e-mail,
  * phone, loyalty number or name, through the blind indexes of the find
- * projection).
+ * projection) and customer.get (the customer-360 view).
  */
 #include <errno.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "customer.h"
 #include "event.h"
 #include "find.h"
 #include "handlers_int.h"
@@ -36,6 +38,7 @@ typedef struct find_q {
     uint32_t today;
     size_t limit;
     msgpack_packer *pk;
+    msgpack_zone *zone; /* for the records names are read from */
     /* what the lookup found */
     uint8_t lead[CRM_BLIND_LEN];
     crm_norm_kind lead_kind;
@@ -157,23 +160,74 @@ find_keys(find_q *q, const crm_settings *s)
     return 0;
 }
 
-/* Packs the short summary of a hit: {id, tier, points}. */
+/* The name a fetched record set: field of its personal data. */
+static const msgpack_object *
+name_in(crm_log *log, MDB_txn *txn, msgpack_zone *z, uint64_t pos,
+        const char *field, crm_record *r)
+{
+    const void *rec;
+    size_t len;
+    if (pos == 0 || crm_log_record_at(log, txn, pos, &rec, &len) != 0 ||
+        crm_record_decode(rec, len, z, r, NULL) != CRM_OK)
+        return NULL;
+    const msgpack_object *o = crm_mp_get(&r->pii, field);
+    return o && o->type == MSGPACK_OBJECT_STR ? o : NULL;
+}
+
+/* Packs the short summary of a hit: {id, name, last_stay, tier, points}
+ * (name and last_stay nil when the log keeps no customer projection). */
 static int
-find_pack_hit(find_q *q, MDB_txn *txn, int has_loyalty, MDB_dbi loyalty,
-              const crm_settings *s, size_t i)
+find_pack_hit(find_q *q, MDB_txn *txn, const MDB_dbi *loyalty,
+              const MDB_dbi *customer, const crm_settings *s, size_t i)
 {
     crm_loyalty_account a = {0};
-    if (has_loyalty) {
-        int rc = crm_loyalty_account_get(txn, loyalty, q->ids[i],
-                                         q->id_len[i], &a);
-        if (rc != 0)
-            return rc;
+    int rc = 0;
+    if (loyalty)
+        rc = crm_loyalty_account_get(txn, *loyalty, q->ids[i], q->id_len[i],
+                                     &a);
+    uint32_t last_stay = 0;
+    uint64_t first_pos = 0, last_pos = 0;
+    int erased = 0;
+    if (rc == 0 && customer) {
+        rc = crm_customer_brief(txn, *customer, q->ids[i], q->id_len[i],
+                                &last_stay, &first_pos, &last_pos, &erased);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
     }
-    char tier[CRM_SETTINGS_NAME_MAX + 1];
+    if (rc != 0)
+        return rc;
+    char tier[CRM_SETTINGS_NAME_MAX + 1], day[11];
     crm_loyalty_tier_for_earn(&a, s, tier, sizeof(tier));
-    msgpack_pack_map(q->pk, 3);
+    msgpack_pack_map(q->pk, 5);
     crm_mp_pack_cstr(q->pk, "id");
     crm_mp_pack_str(q->pk, q->ids[i], q->id_len[i]);
+    /* "first last", from the events that set them */
+    crm_mp_pack_cstr(q->pk, "name");
+    crm_record r1, r2;
+    msgpack_zone_clear(q->zone);
+    const msgpack_object *f = name_in(q->log, txn, q->zone, first_pos,
+                                      "first_name", &r1);
+    const msgpack_object *l = name_in(q->log, txn, q->zone, last_pos,
+                                      "last_name", &r2);
+    if (f == NULL && l == NULL) {
+        msgpack_pack_nil(q->pk);
+    } else {
+        size_t fl = f ? f->via.str.size : 0, ll = l ? l->via.str.size : 0;
+        msgpack_pack_str(q->pk, fl + (fl && ll) + ll);
+        if (fl)
+            msgpack_pack_str_body(q->pk, f->via.str.ptr, fl);
+        if (fl && ll)
+            msgpack_pack_str_body(q->pk, " ", 1);
+        if (ll)
+            msgpack_pack_str_body(q->pk, l->via.str.ptr, ll);
+    }
+    crm_mp_pack_cstr(q->pk, "last_stay");
+    if (last_stay) {
+        crm_settings_day_text(last_stay, day);
+        crm_mp_pack_cstr(q->pk, day);
+    } else {
+        msgpack_pack_nil(q->pk);
+    }
     KV_STR(q->pk, "tier", tier);
     KV_I64(q->pk, "points", a.balance);
     return 0;
@@ -196,11 +250,17 @@ find_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     rc = crm_find_lookup(txn, dbi[0], q->lead_kind, q->lead, find_hit, q);
     if (rc == 0)
         rc = q->rc;
-    MDB_dbi loyalty = 0;
-    int has_loyalty = 0;
+    MDB_dbi loyalty = 0, customer = 0;
+    int has_loyalty = 0, has_customer = 0;
     if (rc == 0) {
         rc = h_proj_db(q->log, txn, "loyalty", &loyalty);
         has_loyalty = rc == 0;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0) {
+        rc = h_proj_db(q->log, txn, "customer", &customer);
+        has_customer = rc == 0;
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
@@ -210,7 +270,8 @@ find_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     crm_mp_pack_cstr(q->pk, "hits");
     msgpack_pack_array(q->pk, q->nids);
     for (size_t i = 0; i < q->nids && rc == 0; i++)
-        rc = find_pack_hit(q, txn, has_loyalty, loyalty, s, i);
+        rc = find_pack_hit(q, txn, has_loyalty ? &loyalty : NULL,
+                           has_customer ? &customer : NULL, s, i);
     KV_BOOL(q->pk, "more", q->more);
     KV_U64(q->pk, "as_of", position);
 out:
@@ -222,7 +283,7 @@ crm_err
 h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
                 rpc_flow *flow)
 {
-    find_q q = {.log = call->log, .pk = pk};
+    find_q q = {.log = call->log, .pk = pk, .zone = &call->c->scratch};
     int64_t limit;
     crm_err err;
     (void)flow;
@@ -269,5 +330,118 @@ h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
     free(q.id_len);
     if (err == CRM_OK && q.bad)
         err = crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s", q.bad_what);
+    return err;
+}
+
+/* --- customer.get ----------------------------------------------------------- */
+
+/* What the view reads back: the record at a position, decoded into the
+ * connection's scratch zone (valid until the next fetch). */
+typedef struct fetcher {
+    crm_log *log;
+    MDB_txn *txn;
+    msgpack_zone *zone;
+} fetcher;
+
+static int
+fetch_record(void *arg, uint64_t position, crm_record *out)
+{
+    fetcher *f = arg;
+    const void *rec;
+    size_t len;
+    if (crm_log_record_at(f->log, f->txn, position, &rec, &len) != 0)
+        return -1;
+    msgpack_zone_clear(f->zone);
+    return crm_record_decode(rec, len, f->zone, out, NULL) == CRM_OK ? 0 : -1;
+}
+
+typedef struct get_q {
+    crm_log *log;
+    const char *id;
+    size_t id_len;
+    int64_t now;
+    size_t touchpoints;
+    msgpack_packer *pk;
+    msgpack_zone *zone;
+    int missing;
+} get_q;
+
+static int
+get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+{
+    get_q *g = arg;
+    uint32_t day = crm_settings_day_of(g->now);
+    crm_settings *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return ENOMEM;
+    MDB_dbi loyalty = 0;
+    int rc = h_settings_in(g->log, txn, day, s);
+    int has_loyalty = 0;
+    if (rc == 0) {
+        rc = h_proj_db(g->log, txn, "loyalty", &loyalty);
+        has_loyalty = rc == 0;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    fetcher f = {g->log, txn, g->zone};
+    crm_customer_query q = {.now_us = g->now,
+                            .settings = s,
+                            .fetch = fetch_record,
+                            .fetch_arg = &f,
+                            .touchpoints = g->touchpoints,
+                            .extra = 3};
+    if (rc == 0)
+        rc = crm_customer_pack(txn, dbi[0], g->id, g->id_len, &q, g->pk);
+    if (rc == MDB_NOTFOUND) {
+        g->missing = 1; /* nothing packed */
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    crm_mp_pack_cstr(g->pk, "loyalty");
+    if (has_loyalty) {
+        rc = crm_loyalty_pack_summary(txn, loyalty, g->id, g->id_len, day,
+                                      s, g->pk);
+        if (rc == MDB_NOTFOUND) {
+            msgpack_pack_nil(g->pk);
+            rc = 0;
+        }
+    } else {
+        msgpack_pack_nil(g->pk);
+    }
+    char text[11];
+    crm_settings_day_text(day, text);
+    KV_STR(g->pk, "on", text);
+    KV_U64(g->pk, "as_of", position);
+out:
+    free(s);
+    return rc;
+}
+
+crm_err
+h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
+               rpc_flow *flow)
+{
+    get_q g = {.log = call->log, .pk = pk, .zone = &call->c->scratch};
+    uint32_t day;
+    int64_t tp;
+    crm_err err;
+    (void)flow;
+    if ((err = h_arg_str(call, "customer", 1, CRM_STREAM_MAX, &g.id,
+                         &g.id_len, why)) != CRM_OK ||
+        (err = h_arg_day(call, "on", &day, why)) != CRM_OK ||
+        (err = h_arg_int(call, "touchpoints", 20, 0, 200, &tp, why)) !=
+            CRM_OK)
+        return err;
+    /* "today" is the day asked about, at this moment of the day */
+    int64_t now = crm_now_us();
+    int64_t since_midnight = now - crm_settings_day_start(
+                                       crm_settings_day_of(now));
+    g.now = crm_settings_day_start(day) + since_midnight;
+    g.touchpoints = (size_t)tp;
+    err = crm_log_proj_read(call->log, "customer", get_fn, &g, why);
+    if (err == CRM_OK && g.missing)
+        err = h_not_found_guest(g.id, g.id_len, "no such guest", why);
     return err;
 }

@@ -861,6 +861,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_PROJECTION_REBUILD] = h_projection_rebuild,
     [CRM_OP_LOYALTY_GET] = h_loyalty_get,
     [CRM_OP_CUSTOMER_FIND] = h_customer_find,
+    [CRM_OP_CUSTOMER_GET] = h_customer_get,
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
     [CRM_OP_BATCH] = h_batch,

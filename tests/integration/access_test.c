@@ -246,6 +246,11 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
     case CRM_OP_LOYALTY_SWEEP:
         msgpack_pack_map(&pk, 0);
         break;
+    case CRM_OP_CUSTOMER_GET:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "customer");
+        crm_mp_pack_cstr(&pk, A_STREAM);
+        break;
     case CRM_OP_CUSTOMER_FIND:
         msgpack_pack_map(&pk, 1);
         crm_mp_pack_cstr(&pk, "email");
@@ -681,7 +686,8 @@ gamma_entry_ok(const crm_op_info *op, crm_role role, int known,
     const char *want = !batchable                     ? "bad_request"
                        : !allowed                     ? "forbidden"
                        : op->op == CRM_OP_READ_STREAM ||
-                               op->op == CRM_OP_LOYALTY_GET
+                               op->op == CRM_OP_LOYALTY_GET ||
+                               op->op == CRM_OP_CUSTOMER_GET
                            ? "not_found"
                            : "ok";
     if (batchable && allowed && !known)

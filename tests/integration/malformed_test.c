@@ -1508,6 +1508,59 @@ b_sweep_bad_day(msgpack_packer *pk, msgpack_sbuffer *sb)
 }
 
 static void
+b_get_no_customer(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "customer.get", "on", "2026-12-01");
+}
+
+static void
+b_get_customer_int(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.get", AGENT);
+    msgpack_pack_map(pk, 1);
+    kv_i(pk, "customer", 42);
+}
+
+static void
+b_get_bad_day(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.get", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-0001");
+    kv_s(pk, "on", "06/12/2026");
+}
+
+static void
+b_get_touchpoints_big(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.get", AGENT);
+    msgpack_pack_map(pk, 2);
+    kv_s(pk, "customer", "guest-0001");
+    kv_i(pk, "touchpoints", 201);
+}
+
+static void
+b_get_unknown(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    one_str(pk, "customer.get", "customer", "guest-never-seen");
+}
+
+static void
+b_get_id_65(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    (void)sb;
+    head(pk, "customer.get", AGENT);
+    msgpack_pack_map(pk, 1);
+    s(pk, "customer");
+    s_fill(pk, 65, 'g');
+}
+
+static void
 b_find_nothing(msgpack_packer *pk, msgpack_sbuffer *sb)
 {
     (void)sb;
@@ -1756,6 +1809,12 @@ static const mcase corpus[] = {
     {"loyalty.redeem id not a UUID", b_redeem_bad_id, "bad_request", TOP, 1},
     {"loyalty.redeem without points", b_redeem_no_balance, "insufficient_points", TOP, 1},
     {"loyalty.sweep on \"tomorrow\"", b_sweep_bad_day, "bad_request", TOP, 1},
+    {"customer.get without customer", b_get_no_customer, "bad_request", TOP, 1},
+    {"customer.get customer 42", b_get_customer_int, "bad_request", TOP, 1},
+    {"customer.get on 06/12/2026", b_get_bad_day, "bad_request", TOP, 1},
+    {"customer.get touchpoints 201", b_get_touchpoints_big, "bad_request", TOP, 1},
+    {"customer.get unknown guest", b_get_unknown, "not_found", TOP, 1},
+    {"customer.get id 65 bytes", b_get_id_65, "too_large", TOP, 1},
     {"customer.find with nothing", b_find_nothing, "bad_request", TOP, 1},
     {"customer.find email and phone", b_find_two, "bad_request", TOP, 1},
     {"customer.find email without @", b_find_bad_email, "bad_request", TOP, 1},

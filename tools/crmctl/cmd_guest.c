@@ -1,6 +1,6 @@
 /*
  * cmd_guest.c - what the front desk and the loyalty desk ask about one
- * guest: customer find, loyalty get, loyalty redeem.
+ * guest: customer get, customer find, loyalty get, loyalty redeem.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +10,24 @@
 #include "ctl.h"
 #include "out.h"
 #include "rpc.h"
+
+int
+ctl_cmd_customer_get(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int64_t tp;
+    int rc = ctl_arg_int(a, "touchpoints", 20, 0, 200, &tp);
+    if (rc != 0)
+        return rc;
+    ctl_kv kv[] = {CTL_S("customer", a->pos[0]), CTL_I("touchpoints", tp),
+                   CTL_S("on", ctl_arg(a, "on"))};
+    if ((rc = ctl_call_kv(c, "customer.get", kv, 3, &res)) != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_view(res);
+    return 0;
+}
 
 int
 ctl_cmd_customer_find(ctl *c, const ctl_args *a)

@@ -218,6 +218,21 @@ const ctl_cmd ctl_commands[] = {
                 "state kept inline key by key, and swaps it in.\nPrints events, "
                 "seconds and rate per projection; exits 1 and names the "
                 "first\ndifference if a rebuilt projection is not identical."},
+    {.name = "customer get", .synopsis = "CUSTOMER", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_CUSTOMER_GET, .run = ctl_cmd_customer_get,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "as of DATE, YYYY-MM-DD (default today): ages, no-shows, "
+                 "churn"},
+         {.name = "touchpoints", .arg = "N",
+          .doc = "the N latest touchpoints (default 20, at most 200)"},
+         {0}},
+     .summary = "a guest's 360 view: profile, consents, figures, churn risk",
+     .details = "Prints the profile, consents per channel and purpose, "
+                "preferences, lifetime\nfigures (spend in the base currency "
+                "at each day's rate), satisfaction, open\ncomplaints with "
+                "their age, the loyalty summary, the churn risk 0-100 with "
+                "the\nrules that scored it, and the latest touchpoints."},
     {.name = "customer find", .op = CRM_OP_CUSTOMER_FIND,
      .run = ctl_cmd_customer_find,
      .opts = (const ctl_opt[]){

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "json.h"
@@ -195,9 +196,29 @@ put_value(char *buf, size_t len, size_t *at, const msgpack_object *v,
     case MSGPACK_OBJECT_MAP:
         snprintf(tmp, sizeof(tmp), "{...}");
         break;
-    case MSGPACK_OBJECT_ARRAY:
-        snprintf(tmp, sizeof(tmp), "[...]");
-        break;
+    case MSGPACK_OBJECT_ARRAY: {
+        /* a list of scalars reads inline; lists of maps are tables */
+        const msgpack_object *a = v->via.array.ptr;
+        uint32_t n = v->via.array.size;
+        int flat = 1;
+        for (uint32_t i = 0; i < n; i++)
+            flat &= a[i].type != MSGPACK_OBJECT_MAP &&
+                    a[i].type != MSGPACK_OBJECT_ARRAY;
+        if (!flat) {
+            snprintf(tmp, sizeof(tmp), "[...]");
+            break;
+        }
+        if (n == 0) {
+            snprintf(tmp, sizeof(tmp), "none");
+            break;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            if (i)
+                put(buf, len, at, ", ", 2);
+            put_value(buf, len, at, &a[i], cut);
+        }
+        return;
+    }
     default:
         snprintf(tmp, sizeof(tmp), "<bin>");
         break;
@@ -276,20 +297,26 @@ kv_width(const msgpack_object *m, size_t prefix)
     return w;
 }
 
+static int is_table(const msgpack_object *v);
+
+/* tables: 0 prints lists of maps as [...], 1 leaves them out (the view
+ * prints them as tables after). */
 static void
-kv_print(const msgpack_object *m, const char *prefix, int width)
+kv_print(const msgpack_object *m, const char *prefix, int width, int tables)
 {
     for (uint32_t i = 0; i < m->via.map.size; i++) {
         const msgpack_object *k = &m->via.map.ptr[i].key;
         const msgpack_object *v = &m->via.map.ptr[i].val;
         char key[256], val[1024];
+        if (tables && is_table(v))
+            continue;
         size_t at = 0;
         key[0] = '\0';
         put(key, sizeof(key), &at, prefix, strlen(prefix));
         put_key(key, sizeof(key), &at, k);
         if (v->type == MSGPACK_OBJECT_MAP && v->via.map.size > 0) {
             put(key, sizeof(key), &at, ".", 1);
-            kv_print(v, key, width);
+            kv_print(v, key, width, tables);
             continue;
         }
         at = 0;
@@ -304,7 +331,7 @@ ctl_out_kv(const msgpack_object *m)
 {
     if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
         return;
-    kv_print(m, "", (int)kv_width(m, 0));
+    kv_print(m, "", (int)kv_width(m, 0), 0);
     fflush(stdout);
 }
 
@@ -317,54 +344,83 @@ is_table(const msgpack_object *v)
            v->via.array.ptr[0].type == MSGPACK_OBJECT_MAP;
 }
 
-/* One list of maps as a table; the columns are the first entry's keys. */
-static void
-view_table(const msgpack_object *k, const msgpack_object *list)
+#define VIEW_COLS 12
+
+static int
+key_eq(const msgpack_object *a, const msgpack_object *b)
 {
-    const msgpack_object *first = &list->via.array.ptr[0];
-    size_t nc = first->via.map.size < 12 ? first->via.map.size : 12;
-    char head[12][64];
-    const char *hp[12];
+    return a->type == MSGPACK_OBJECT_STR && b->type == MSGPACK_OBJECT_STR &&
+           a->via.str.size == b->via.str.size &&
+           memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0;
+}
+
+/* A cell: times (integer "..._at" columns, µs since the epoch) as UTC
+ * "YYYY-MM-DD HH:MM:SS", the rest as put_value writes them. */
+static void
+put_cell(char *buf, size_t len, const msgpack_object *k,
+         const msgpack_object *v)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    if (v == NULL || v->type == MSGPACK_OBJECT_NIL) {
+        put(buf, len, &at, "-", 1);
+        return;
+    }
+    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        k->type == MSGPACK_OBJECT_STR && k->via.str.size > 3 &&
+        memcmp(k->via.str.ptr + k->via.str.size - 3, "_at", 3) == 0) {
+        time_t t = (time_t)(v->via.u64 / 1000000);
+        struct tm tm;
+        if (gmtime_r(&t, &tm) && strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+            return;
+    }
+    put_value(buf, len, &at, v, 0);
+}
+
+/* One list of maps as a table, titled title; the columns are the keys of
+ * every entry, in the order first seen (at most VIEW_COLS). */
+static void
+view_table(const char *title, const msgpack_object *list)
+{
+    const msgpack_object *col[VIEW_COLS];
+    size_t nc = 0;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        for (uint32_t j = 0; e->type == MSGPACK_OBJECT_MAP &&
+                             j < e->via.map.size && nc < VIEW_COLS; j++) {
+            size_t c = 0;
+            while (c < nc && !key_eq(col[c], &e->via.map.ptr[j].key))
+                c++;
+            if (c == nc)
+                col[nc++] = &e->via.map.ptr[j].key;
+        }
+    }
+    char head[VIEW_COLS][64];
+    const char *hp[VIEW_COLS];
     for (size_t c = 0; c < nc; c++) {
         size_t at = 0;
         head[c][0] = '\0';
-        put_key(head[c], sizeof(head[c]), &at, &first->via.map.ptr[c].key);
+        put_key(head[c], sizeof(head[c]), &at, col[c]);
         for (char *p = head[c]; *p; p++)
             if (*p >= 'a' && *p <= 'z')
                 *p = (char)(*p - 'a' + 'A');
         hp[c] = head[c];
     }
-    char title[128];
-    size_t at = 0;
-    title[0] = '\0';
-    put_key(title, sizeof(title), &at, k);
     printf("\n%s\n", title);
     ctl_table *t = ctl_table_open(nc, hp, NULL, 0);
     if (t == NULL)
         return;
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *e = &list->via.array.ptr[i];
-        char cell[12][256];
-        const char *row[12];
+        char cell[VIEW_COLS][256];
+        const char *row[VIEW_COLS];
         for (size_t c = 0; c < nc; c++) {
-            const msgpack_object *ck = &first->via.map.ptr[c].key;
             const msgpack_object *v = NULL;
             for (uint32_t j = 0; e->type == MSGPACK_OBJECT_MAP &&
-                                 j < e->via.map.size; j++) {
-                const msgpack_object *ek = &e->via.map.ptr[j].key;
-                if (ek->type == MSGPACK_OBJECT_STR &&
-                    ck->type == MSGPACK_OBJECT_STR &&
-                    ek->via.str.size == ck->via.str.size &&
-                    memcmp(ek->via.str.ptr, ck->via.str.ptr,
-                           ck->via.str.size) == 0)
+                                 j < e->via.map.size; j++)
+                if (key_eq(&e->via.map.ptr[j].key, col[c]))
                     v = &e->via.map.ptr[j].val;
-            }
-            size_t vat = 0;
-            cell[c][0] = '\0';
-            if (v && v->type != MSGPACK_OBJECT_NIL)
-                put_value(cell[c], sizeof(cell[c]), &vat, v, 0);
-            else
-                memcpy(cell[c], "-", 2);
+            put_cell(cell[c], sizeof(cell[c]), col[c], v);
             row[c] = cell[c];
         }
         ctl_table_row(t, row);
@@ -372,23 +428,34 @@ view_table(const msgpack_object *k, const msgpack_object *list)
     ctl_table_close(t);
 }
 
+/* The tables of map m and of the maps in it, titled by their dotted
+ * keys. */
+static void
+view_tables(const msgpack_object *m, const char *prefix)
+{
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *v = &m->via.map.ptr[i].val;
+        char key[256];
+        size_t at = 0;
+        key[0] = '\0';
+        put(key, sizeof(key), &at, prefix, strlen(prefix));
+        put_key(key, sizeof(key), &at, &m->via.map.ptr[i].key);
+        if (is_table(v)) {
+            view_table(key, v);
+        } else if (v->type == MSGPACK_OBJECT_MAP) {
+            put(key, sizeof(key), &at, ".", 1);
+            view_tables(v, key);
+        }
+    }
+}
+
 void
 ctl_out_view(const msgpack_object *m)
 {
     if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
         return;
-    /* the scalars and maps first, as key/value lines */
-    msgpack_object_kv kv[256];
-    msgpack_object flat = {.type = MSGPACK_OBJECT_MAP};
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < m->via.map.size && n < 256; i++)
-        if (!is_table(&m->via.map.ptr[i].val))
-            kv[n++] = m->via.map.ptr[i];
-    flat.via.map.size = n;
-    flat.via.map.ptr = kv;
-    ctl_out_kv(&flat);
-    for (uint32_t i = 0; i < m->via.map.size; i++)
-        if (is_table(&m->via.map.ptr[i].val))
-            view_table(&m->via.map.ptr[i].key, &m->via.map.ptr[i].val);
+    /* the scalars and maps first, as key/value lines, then the tables */
+    kv_print(m, "", (int)kv_width(m, 0), 1);
+    view_tables(m, "");
     fflush(stdout);
 }
