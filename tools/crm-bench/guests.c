@@ -91,9 +91,14 @@ static uint64_t
 feed_items(void *state, const msgpack_object *res)
 {
     feeder *f = state;
-    const msgpack_object *pos = crm_mp_get(res, "positions");
-    uint64_t n =
-        pos && pos->type == MSGPACK_OBJECT_ARRAY ? pos->via.array.size : 0;
+    /* the client's events, and apart the points the server added */
+    const msgpack_object *pos = crm_mp_get(res, "positions"),
+                         *der = crm_mp_get(res, "derived");
+    uint64_t n = 0;
+    if (pos && pos->type == MSGPACK_OBJECT_ARRAY)
+        n += pos->via.array.size;
+    if (der && der->type == MSGPACK_OBJECT_ARRAY)
+        n += der->via.array.size;
     f->stored += n;
     if (f->prog) {
         uint64_t all =
