@@ -5,14 +5,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client.h"
+
 /* Each mode parses its own arguments (argv[0] is the mode name) and
  * returns a process exit status. */
 int bench_storage(int argc, char **argv);
 int bench_rpc(int argc, char **argv);
 int bench_pg(int argc, char **argv);
+int bench_guests(int argc, char **argv);
 
 /* Most events one generated append carries. */
 #define BENCH_MAX_BATCH 100
+
+/* Most client threads of one load. */
+#define BENCH_MAX_CLIENTS 8
 
 /* What one closed-loop run of appends achieved. */
 typedef struct bench_run {
@@ -29,6 +35,54 @@ typedef struct bench_run {
 int bench_rpc_appends(const char *url, const char *key, unsigned streams,
                       size_t batch, int clients, double seconds,
                       bench_run *run);
+
+/* One call a client of a load makes: op with args packed by args(pk,
+ * arg) (NULL: none), or, when raw is set, the raw_len bytes of an args map
+ * packed already. Everything is borrowed until the call returns. */
+typedef struct bench_call {
+    const char *op;
+    crm_client_args_fn args;
+    void *arg;
+    const void *raw;
+    size_t raw_len;
+} bench_call;
+
+/* A closed-loop load: clients threads, each with one connection (a req0
+ * socket, libcrmclient) and a state of its own, call back to back until
+ * seconds have passed (0: until every client is done). */
+typedef struct bench_load {
+    const char *url;
+    const char *key;
+    int clients; /* 1..BENCH_MAX_CLIENTS */
+    double seconds;
+    /* Fills the client's next call, on the client's thread: returns 0, 1
+     * when the client has no more calls to make, -1 when it cannot make
+     * one (the load fails). */
+    int (*next)(void *state, bench_call *call);
+    /* Optional, on the client's thread: the items a reply carried (events
+     * an append wrote); without it each answer is one item. */
+    uint64_t (*items)(void *state, const msgpack_object *result);
+    void **state; /* state[i] for client i; NULL: none */
+    /* not_found is an answer (counted in missing), not a failure */
+    int not_found_ok;
+} bench_load;
+
+/* What a load achieved. */
+typedef struct bench_tally {
+    uint64_t calls; /* answered */
+    uint64_t items;
+    uint64_t missing; /* not_found answers (not_found_ok) */
+    double seconds;   /* from the first call to the last answer */
+    double calls_per_s, items_per_s;
+    double p50, p99, p999;   /* µs per call, the call alone */
+    size_t req_len, rep_len; /* bytes of client 0's first exchange */
+    crm_error err; /* the first failure; err.code CRM_OK when none */
+} bench_tally;
+
+/* rpc.c: runs the load l. Returns 0, or -1 when a call failed or a client
+ * could not connect or make a call (t->err says why; nothing is printed)
+ * or l is out of range. The tally is filled either way. */
+int bench_rpc_load(const bench_load *l, bench_tally *t);
 
 /* Catches SIGINT and SIGTERM from now on: bench_stopped() becomes nonzero
  * and loads end early, so that a mode can stop what it started. */

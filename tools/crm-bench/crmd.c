@@ -30,7 +30,7 @@ bench_crmd_default_path(void)
 }
 
 static int
-setup_tenant(bench_crmd *d)
+read_opkey(bench_crmd *d)
 {
     char path[700];
     snprintf(path, sizeof(path), "%s/data/operator.key", d->datadir);
@@ -43,6 +43,58 @@ setup_tenant(bench_crmd *d)
     }
     fclose(f);
     d->opkey[strcspn(d->opkey, "\n")] = '\0';
+    return 0;
+}
+
+typedef struct key_args {
+    const char *role;
+} key_args;
+
+static int
+pack_key_args(msgpack_packer *pk, void *arg)
+{
+    const key_args *a = arg;
+    return msgpack_pack_map(pk, 2) | crm_mp_pack_cstr(pk, "tenant") |
+           crm_mp_pack_cstr(pk, "bench") | crm_mp_pack_cstr(pk, "role") |
+           crm_mp_pack_cstr(pk, a->role);
+}
+
+int
+bench_crmd_key(const bench_crmd *d, const char *role, char *out, size_t cap)
+{
+    crm_client *c;
+    crm_error why;
+    const msgpack_object *res;
+    crm_client_opts co = {.url = d->url, .key = d->opkey};
+    if (crm_client_open(&co, &c, &why) != CRM_OK) {
+        fprintf(stderr, "crmd at %s: %s\n", d->url, why.msg);
+        return -1;
+    }
+    key_args a = {role};
+    int rc = -1;
+    if (crm_client_call(c, "key.create", pack_key_args, &a, &res, &why) ==
+        CRM_OK) {
+        const msgpack_object *k = crm_mp_get(res, "key");
+        if (crm_mp_is_str(k) && k->via.str.size < cap) {
+            memcpy(out, k->via.str.ptr, k->via.str.size);
+            out[k->via.str.size] = '\0';
+            rc = 0;
+        } else {
+            crm_error_set(&why, CRM_ERR_INTERNAL, "no key in the reply");
+        }
+    }
+    if (rc != 0)
+        fprintf(stderr, "%s key: %s\n", role, why.msg);
+    crm_client_close(c);
+    return rc;
+}
+
+/* The bench tenant (there already when reopened) and its agent key. */
+static int
+setup_tenant(bench_crmd *d, int reopened)
+{
+    if (read_opkey(d) != 0)
+        return -1;
     crm_client *c;
     crm_error why;
     const msgpack_object *res;
@@ -53,42 +105,24 @@ setup_tenant(bench_crmd *d)
     }
     static const uint8_t tenant[] = {0x81, 0xa2, 'i', 'd', 0xa5,
                                      'b',  'e',  'n', 'c', 'h'};
-    static const uint8_t keyargs[] = {
-        0x82, 0xa6, 't', 'e', 'n', 'a', 'n',  't', 0xa5, 'b', 'e', 'n', 'c',
-        'h',  0xa4, 'r', 'o', 'l', 'e', 0xa5, 'a', 'g',  'e', 'n', 't'};
-    int rc = -1;
-    if (crm_client_call_raw(c, "tenant.create", tenant, sizeof(tenant), &res,
-                            &why) == CRM_OK &&
-        crm_client_call_raw(c, "key.create", keyargs, sizeof(keyargs), &res,
-                            &why) == CRM_OK) {
-        const msgpack_object *k = crm_mp_get(res, "key");
-        if (crm_mp_is_str(k) && k->via.str.size < sizeof(d->key)) {
-            memcpy(d->key, k->via.str.ptr, k->via.str.size);
-            d->key[k->via.str.size] = '\0';
-            rc = 0;
-        }
-    }
-    if (rc != 0)
-        fprintf(stderr, "bench tenant: %s\n", why.msg);
+    crm_err err = crm_client_call_raw(c, "tenant.create", tenant,
+                                      sizeof(tenant), &res, &why);
     crm_client_close(c);
-    return rc;
-}
-
-int
-bench_crmd_start(const char *path, const char *dir, int port,
-                 const char *projections, bench_crmd *d)
-{
-    char ready[700];
-    memset(d, 0, sizeof(*d));
-    snprintf(d->datadir, sizeof(d->datadir), "%s/crmd-bench-XXXXXX", dir);
-    if (mkdtemp(d->datadir) == NULL) {
-        fprintf(stderr, "cannot make a directory under %s: %s\n", dir,
-                strerror(errno));
-        d->datadir[0] = '\0';
+    if (err != CRM_OK && !(reopened && err == CRM_ERR_EXISTS)) {
+        fprintf(stderr, "bench tenant: %s\n", why.msg);
         return -1;
     }
+    return bench_crmd_key(d, "agent", d->key, sizeof(d->key));
+}
+
+/* Runs crmd on d->datadir and waits for its ready file. */
+static int
+launch(const char *path, int port, const char *projections, bench_crmd *d)
+{
+    char ready[700];
     snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", port);
     snprintf(ready, sizeof(ready), "%s/ready", d->datadir);
+    unlink(ready); /* a kept directory holds the last run's */
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "fork: %s\n", strerror(errno));
@@ -110,10 +144,11 @@ bench_crmd_start(const char *path, const char *dir, int port,
         _exit(127);
     }
     d->pid = pid;
-    for (int i = 0; i < 500; i++) {
+    /* a reopened tenant of millions of events takes a while to open */
+    for (int i = 0; i < 6000; i++) {
         struct stat st;
         if (stat(ready, &st) == 0)
-            return setup_tenant(d);
+            return 0;
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             d->pid = 0;
             break;
@@ -122,6 +157,39 @@ bench_crmd_start(const char *path, const char *dir, int port,
     }
     fprintf(stderr, "cannot start %s\n", path);
     return -1;
+}
+
+int
+bench_crmd_start(const char *path, const char *dir, int port,
+                 const char *projections, bench_crmd *d)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->datadir, sizeof(d->datadir), "%s/crmd-bench-XXXXXX", dir);
+    if (mkdtemp(d->datadir) == NULL) {
+        fprintf(stderr, "cannot make a directory under %s: %s\n", dir,
+                strerror(errno));
+        d->datadir[0] = '\0';
+        return -1;
+    }
+    if (launch(path, port, projections, d) != 0)
+        return -1;
+    return setup_tenant(d, 0);
+}
+
+int
+bench_crmd_reopen(const char *path, const char *datadir, int port,
+                  const char *projections, bench_crmd *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->keep = 1;
+    if (strlen(datadir) >= sizeof(d->datadir)) {
+        fprintf(stderr, "%s: path too long\n", datadir);
+        return -1;
+    }
+    strcpy(d->datadir, datadir);
+    if (launch(path, port, projections, d) != 0)
+        return -1;
+    return setup_tenant(d, 1);
 }
 
 void
@@ -154,41 +222,57 @@ bench_crmd_stop(bench_crmd *d)
         waitpid(d->pid, NULL, 0);
         d->pid = 0;
     }
-    if (d->datadir[0] != '\0') {
+    if (d->datadir[0] != '\0' && !d->keep) {
         bench_remove_tree(d->datadir);
         d->datadir[0] = '\0';
     }
 }
 
-int
-bench_crmd_rebuild(const bench_crmd *d)
+/* A number the server sent as an integer or a float; 0 otherwise. */
+static double
+num_of(const msgpack_object *o)
 {
-    static const uint8_t keyargs[] = {
-        0x82, 0xa6, 't', 'e', 'n', 'a', 'n',  't', 0xa5, 'b', 'e', 'n', 'c',
-        'h',  0xa4, 'r', 'o', 'l', 'e', 0xa5, 'a', 'd',  'm', 'i', 'n'};
+    if (o == NULL)
+        return 0;
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return (double)o->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return (double)o->via.i64;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return o->via.f64;
+    default:
+        return 0;
+    }
+}
+
+static void
+str_of(const msgpack_object *o, char *out, size_t cap)
+{
+    size_t n = crm_mp_is_str(o) ? o->via.str.size : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(out, o->via.str.ptr, n);
+    out[n] = '\0';
+}
+
+int
+bench_crmd_rebuild(const bench_crmd *d, bench_rebuilt *r, int max, int *n,
+                   double *seconds)
+{
     crm_client *c;
     crm_error why;
     const msgpack_object *res;
     char admin[160];
-    crm_client_opts co = {.url = d->url, .key = d->opkey};
-    if (crm_client_open(&co, &c, &why) != CRM_OK) {
-        fprintf(stderr, "crmd at %s: %s\n", d->url, why.msg);
+    *n = 0;
+    if (bench_crmd_key(d, "admin", admin, sizeof(admin)) != 0)
         return -1;
-    }
-    crm_err err = crm_client_call_raw(c, "key.create", keyargs,
-                                      sizeof(keyargs), &res, &why);
-    const msgpack_object *k = err == CRM_OK ? crm_mp_get(res, "key") : NULL;
-    if (!crm_mp_is_str(k) || k->via.str.size >= sizeof(admin)) {
-        fprintf(stderr, "admin key: %s\n", why.msg);
-        crm_client_close(c);
-        return -1;
-    }
-    memcpy(admin, k->via.str.ptr, k->via.str.size);
-    admin[k->via.str.size] = '\0';
-    crm_client_close(c);
     /* a rebuild reads the whole log: give it time */
     crm_client_opts ao = {.url = d->url, .key = admin,
                           .timeout_ms = 3600 * 1000};
+    double t0 = bench_now();
     if (crm_client_open(&ao, &c, &why) != CRM_OK ||
         crm_client_call_raw(c, "projection.rebuild", (const uint8_t[]){0x80},
                             1, &res, &why) != CRM_OK) {
@@ -196,34 +280,42 @@ bench_crmd_rebuild(const bench_crmd *d)
         crm_client_close(c);
         return -1;
     }
+    if (seconds)
+        *seconds = bench_now() - t0;
     const msgpack_object *list = crm_mp_get(res, "projections");
-    int rc = list && list->type == MSGPACK_OBJECT_ARRAY ? 0 : -1;
-    printf("\nrebuild from the log while serving, compared with the inline "
-           "state:\n");
-    for (uint32_t i = 0; rc >= 0 && i < list->via.array.size; i++) {
-        const msgpack_object *e = &list->via.array.ptr[i];
-        const msgpack_object *name = crm_mp_get(e, "name"),
-                             *same = crm_mp_get(e, "identical"),
-                             *secs = crm_mp_get(e, "seconds"),
-                             *diff = crm_mp_get(e, "diff");
-        int64_t events = 0, rate = 0;
-        crm_mp_int(crm_mp_get(e, "events"), 0, INT64_MAX, &events);
-        crm_mp_int(crm_mp_get(e, "events_per_s"), 0, INT64_MAX, &rate);
-        int identical = same && same->type == MSGPACK_OBJECT_BOOLEAN &&
-                        same->via.boolean;
-        printf("  %-10.*s %10lld events %8.3f s %10lld events/s  %s%.*s\n",
-               crm_mp_is_str(name) ? (int)name->via.str.size : 1,
-               crm_mp_is_str(name) ? name->via.str.ptr : "?",
-               (long long)events,
-               secs && secs->type == MSGPACK_OBJECT_FLOAT64 ? secs->via.f64
-                                                             : 0.0,
-               (long long)rate, identical ? "identical" : "DIFFERS: ",
-               !identical && crm_mp_is_str(diff) ? (int)diff->via.str.size
-                                                 : 0,
-               !identical && crm_mp_is_str(diff) ? diff->via.str.ptr : "");
-        if (!identical)
-            rc = 1;
+    if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY) {
+        fprintf(stderr, "projection.rebuild: no projections in the reply\n");
+        crm_client_close(c);
+        return -1;
+    }
+    for (uint32_t i = 0; i < list->via.array.size && *n < max; i++) {
+        const msgpack_object *e = &list->via.array.ptr[i],
+                             *same = crm_mp_get(e, "identical");
+        bench_rebuilt *b = &r[(*n)++];
+        memset(b, 0, sizeof(*b));
+        str_of(crm_mp_get(e, "name"), b->name, sizeof(b->name));
+        str_of(crm_mp_get(e, "diff"), b->diff, sizeof(b->diff));
+        b->events = (uint64_t)num_of(crm_mp_get(e, "events"));
+        b->seconds = num_of(crm_mp_get(e, "seconds"));
+        b->events_per_s = num_of(crm_mp_get(e, "events_per_s"));
+        b->identical = same && same->type == MSGPACK_OBJECT_BOOLEAN &&
+                       same->via.boolean;
     }
     crm_client_close(c);
+    return 0;
+}
+
+int
+bench_crmd_print_rebuilt(const bench_rebuilt *r, int n)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        printf("  %-10s %10llu events %8.3f s %10.0f events/s  %s%s\n",
+               r[i].name, (unsigned long long)r[i].events, r[i].seconds,
+               r[i].events_per_s, r[i].identical ? "identical" : "DIFFERS: ",
+               r[i].identical ? "" : r[i].diff);
+        if (!r[i].identical)
+            rc = 1;
+    }
     return rc;
 }

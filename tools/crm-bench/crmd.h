@@ -1,12 +1,13 @@
 /*
  * crmd.h - a crmd of crm-bench's own: started on a fresh data directory
  * (durable commits), with a tenant "bench" and an agent key for it,
- * stopped and removed at the end.
+ * stopped and removed at the end (or kept, and started again later).
  */
 #ifndef BENCH_CRMD_H
 #define BENCH_CRMD_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct bench_crmd {
@@ -15,7 +16,21 @@ typedef struct bench_crmd {
     char url[64];       /* tcp://127.0.0.1:port */
     char opkey[160];    /* the operator key crmd wrote on first start */
     char key[160];      /* agent key of tenant "bench" */
+    int keep;           /* nonzero: bench_crmd_stop leaves datadir */
 } bench_crmd;
+
+/* What projection.rebuild reported for one projection. */
+typedef struct bench_rebuilt {
+    char name[32];
+    uint64_t events;
+    double seconds;
+    double events_per_s;
+    int identical; /* the rebuilt state equals the inline one */
+    char diff[200]; /* the first difference, when not identical */
+} bench_rebuilt;
+
+/* Most projections a rebuild reports. */
+#define BENCH_MAX_PROJ 8
 
 /* The crmd next to this crm-bench (../crmd from its own directory), or
  * NULL when /proc/self/exe cannot be read. Returns a static string. */
@@ -29,12 +44,31 @@ const char *bench_crmd_default_path(void);
 int bench_crmd_start(const char *path, const char *dir, int port,
                      const char *projections, bench_crmd *d);
 
+/* Starts crmd again on datadir, a directory bench_crmd_start made and a
+ * stop with keep set left in place: the bench tenant is there already and
+ * gets a new agent key. d->keep is set. Returns 0, or -1 with a message on
+ * stderr; on failure d still needs bench_crmd_stop. */
+int bench_crmd_reopen(const char *path, const char *datadir, int port,
+                      const char *projections, bench_crmd *d);
+
+/* Makes a key of role ("admin", "agent", ...) for the bench tenant and
+ * writes its token into out (cap bytes). Returns 0, or -1 with a message
+ * on stderr. */
+int bench_crmd_key(const bench_crmd *d, const char *role, char *out,
+                   size_t cap);
+
 /* Rebuilds every projection of the bench tenant from its log while crmd
- * serves (projection.rebuild, with an admin key made for it) and prints
- * per projection the events, seconds, rate and whether the rebuilt state
- * is byte-identical to the inline one. Returns 0 when each is, 1 when one
- * differs, -1 on failure (message on stderr). */
-int bench_crmd_rebuild(const bench_crmd *d);
+ * serves (projection.rebuild, with an admin key made for it) and fills
+ * r[0..*n) (at most max) with what the server reported; *seconds (may be
+ * NULL) is the wall time of the call. Returns 0, or -1 on failure
+ * (message on stderr). */
+int bench_crmd_rebuild(const bench_crmd *d, bench_rebuilt *r, int max,
+                       int *n, double *seconds);
+
+/* Prints r[0..n) a line each: events, seconds, rate and whether the
+ * rebuilt state is identical to the inline one. Returns 0 when each is,
+ * 1 when one differs. */
+int bench_crmd_print_rebuilt(const bench_rebuilt *r, int n);
 
 /* Commits and events of the bench tenant so far (operator metrics); zeros
  * when they cannot be read. */

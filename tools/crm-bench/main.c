@@ -3,6 +3,7 @@
  *   crm-bench storage [options]   event log vs bare LMDB (see storage.c)
  *   crm-bench rpc [options]       crmd over NNG vs bare NNG (see rpc.c)
  *   crm-bench pg [options]        crmd vs PostgreSQL as a CRM store (pg.c)
+ *   crm-bench guests [options]    the CRM on a hotel chain's tenant (guests.c)
  */
 #include <errno.h>
 #include <ftw.h>
@@ -25,6 +26,8 @@ static const struct {
      "ping and appends over RPC vs a bare NNG echo of the same sizes"},
     {"pg", bench_pg,
      "durable appends to crmd vs PostgreSQL used as a CRM store"},
+    {"guests", bench_guests,
+     "load, appends, reads and rebuilds on a tenant of 100,000 guests"},
 };
 
 double

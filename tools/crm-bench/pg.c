@@ -42,7 +42,6 @@
 #include "uuid.h"
 #include "workload.h"
 
-#define MAX_CLIENTS 8 /* what the crmd side (rpc.c) runs at most */
 #define MAX_LIST 4    /* entries of --batch and of --clients */
 #define PG_USER "crmbench"
 #define PG_GLOB "/usr/lib/postgresql/*/bin/pg_ctl"
@@ -629,9 +628,9 @@ static int
 run_pg(const popts *o, const pg_server *pg, size_t batch, int clients,
        bench_run *run, uint64_t *retries)
 {
-    pg_client cl[MAX_CLIENTS];
-    pthread_t th[MAX_CLIENTS];
-    int started[MAX_CLIENTS], nstarted = 0;
+    pg_client cl[BENCH_MAX_CLIENTS];
+    pthread_t th[BENCH_MAX_CLIENTS];
+    int started[BENCH_MAX_CLIENTS], nstarted = 0;
     gate ready = {.mu = PTHREAD_MUTEX_INITIALIZER,
                   .cv = PTHREAD_COND_INITIALIZER};
     for (int i = 0; i < clients; i++) {
@@ -756,7 +755,7 @@ pg_usage(FILE *f)
         "                 /usr/lib/postgresql/*/bin)\n"
         "  --streams N    guests the appends spread over (default 100000)\n"
         "  --quick        0.5 s per run, 1000 guests, 1 round (smoke run)\n",
-        BENCH_MAX_ROUNDS, BENCH_MAX_BATCH, MAX_CLIENTS);
+        BENCH_MAX_ROUNDS, BENCH_MAX_BATCH, BENCH_MAX_CLIENTS);
 }
 
 /* "1,100" into at most MAX_LIST values in [lo, hi]. */
@@ -850,7 +849,7 @@ bench_pg(int argc, char **argv)
             for (int k = 0; k < o.nbatch; k++)
                 o.batch[k] = (size_t)list[k];
         } else if (strcmp(a, "--clients") == 0) {
-            if (parse_list(v, 1, MAX_CLIENTS, list, &o.nclients) != 0)
+            if (parse_list(v, 1, BENCH_MAX_CLIENTS, list, &o.nclients) != 0)
                 return bad_option(a, v,
                                   "want up to 4 client counts of 1..8, "
                                   "comma-separated (e.g. 1,8)");

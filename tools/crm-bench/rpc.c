@@ -39,8 +39,6 @@ typedef struct ropts {
     int rebuild;             /* rebuild and compare at the end */
 } ropts;
 
-#define MAX_CLIENTS 8
-
 /* --- bare NNG echo server (child process) --------------------------------- */
 
 typedef struct echo_ctx {
@@ -101,48 +99,19 @@ echo_server(int port)
 
 typedef enum kind { K_PING, K_APPEND, K_ECHO } kind;
 
-typedef struct loader {
-    const ropts *o;
-    kind k;
-    const char *url;
-    const char *key;
-    size_t batch;
-    size_t req_len, rep_len; /* echo sizes */
-    unsigned seed;
-    double deadline;
-    uint64_t calls;
-    bench_lat lat;
-    int failed;
-    size_t seen_req, seen_rep; /* sizes of the first crmd exchange */
-} loader;
-
-typedef struct append_arg {
-    crm_event_in ev[BENCH_MAX_BATCH];
-    size_t n;
-} append_arg;
-
-static int
-pack_append(msgpack_packer *pk, void *arg)
-{
-    append_arg *a = arg;
-    int rc = msgpack_pack_map(pk, 1);
-    rc |= crm_mp_pack_cstr(pk, "events") | msgpack_pack_array(pk, a->n);
-    for (size_t i = 0; i < a->n; i++)
-        rc |= crm_rpc_pack_event(pk, &a->ev[i]);
-    return rc;
-}
-
 /* Packs a request the way libcrmclient does, to learn its size. */
 static size_t
-request_size(const char *op, const char *key, append_arg *a)
+request_size(const char *op, const char *key, const bench_call *call)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     crm_rpc_pack_request_head(&pk, 1, op, NULL, key);
-    if (a)
-        pack_append(&pk, a);
+    if (call->raw)
+        msgpack_sbuffer_write(&sb, call->raw, call->raw_len);
+    else if (call->args)
+        call->args(&pk, call->arg);
     else
         msgpack_pack_map(&pk, 0);
     size_t n = sb.size;
@@ -150,99 +119,216 @@ request_size(const char *op, const char *key, append_arg *a)
     return n;
 }
 
-static void *
-load_main(void *arg)
+/* The size of a reply: what came back re-packed inside an envelope. */
+static size_t
+reply_size(const msgpack_object *res)
 {
-    loader *l = arg;
-    char streams[BENCH_MAX_BATCH][BENCH_STREAM_LEN];
-    bench_workload wl;
+    msgpack_sbuffer sb;
+    msgpack_packer rp;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&rp, &sb, msgpack_sbuffer_write);
+    crm_rpc_pack_reply_head(&rp, 1);
+    msgpack_pack_object(&rp, *res);
+    size_t n = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
 
-    if (bench_workload_init(&wl, l->seed, l->o->streams) != 0) {
-        fprintf(stderr, "client: out of memory\n");
+/* One client thread of a bench_load. */
+typedef struct caller {
+    const bench_load *l;
+    void *state;
+    double deadline; /* 0: none */
+    uint64_t calls, items, missing;
+    double last; /* when the last answer came */
+    bench_lat lat;
+    crm_error err;
+    size_t req_len, rep_len;
+} caller;
+
+static void *
+caller_main(void *arg)
+{
+    caller *c = arg;
+    const bench_load *l = c->l;
+    crm_client *cl;
+    crm_client_opts co = {.url = l->url, .key = l->key, .timeout_ms = 30000};
+    if (crm_client_open(&co, &cl, &c->err) != CRM_OK)
+        return NULL;
+    while ((c->deadline == 0 || bench_now() < c->deadline) &&
+           !bench_stopped()) {
+        bench_call call = {0};
+        int more = l->next(c->state, &call);
+        if (more != 0) {
+            if (more < 0)
+                crm_error_set(&c->err, CRM_ERR_INTERNAL,
+                              "%s: the client could not make its next call",
+                              call.op ? call.op : "load");
+            break;
+        }
+        if (c->req_len == 0)
+            c->req_len = request_size(call.op, l->key, &call);
+        const msgpack_object *res;
+        crm_error why;
+        double t0 = bench_now();
+        crm_err err =
+            call.raw ? crm_client_call_raw(cl, call.op, call.raw,
+                                           call.raw_len, &res, &why)
+                     : crm_client_call(cl, call.op, call.args, call.arg, &res,
+                                       &why);
+        c->last = bench_now();
+        if (err == CRM_ERR_NOT_FOUND && l->not_found_ok) {
+            c->missing++;
+            res = NULL;
+        } else if (err != CRM_OK) {
+            if (!bench_stopped()) {
+                c->err = why;
+                c->err.code = err;
+                crm_error_prefix(&c->err, "%s", call.op);
+            }
+            break;
+        }
+        bench_lat_add(&c->lat, (c->last - t0) * 1e6);
+        c->calls++;
+        if (res != NULL) {
+            if (c->rep_len == 0)
+                c->rep_len = reply_size(res);
+            c->items += l->items ? l->items(c->state, res) : 1;
+        }
+    }
+    crm_client_close(cl);
+    return NULL;
+}
+
+int
+bench_rpc_load(const bench_load *l, bench_tally *t)
+{
+    caller c[BENCH_MAX_CLIENTS];
+    pthread_t th[BENCH_MAX_CLIENTS];
+    int started[BENCH_MAX_CLIENTS] = {0};
+    memset(t, 0, sizeof(*t));
+    if (l->clients < 1 || l->clients > BENCH_MAX_CLIENTS || l->next == NULL) {
+        crm_error_set(&t->err, CRM_ERR_BAD_REQUEST, "load out of range");
+        return -1;
+    }
+    double t0 = bench_now();
+    for (int i = 0; i < l->clients; i++) {
+        c[i] = (caller){.l = l,
+                        .state = l->state ? l->state[i] : NULL,
+                        .deadline = l->seconds > 0 ? t0 + l->seconds : 0,
+                        .last = t0};
+        started[i] = pthread_create(&th[i], NULL, caller_main, &c[i]) == 0;
+        if (!started[i])
+            crm_error_set(&c[i].err, CRM_ERR_NOMEM, "cannot start a client");
+    }
+    bench_lat all = {0};
+    double last = t0;
+    for (int i = 0; i < l->clients; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        if (c[i].err.code != CRM_OK && t->err.code == CRM_OK)
+            t->err = c[i].err;
+        t->calls += c[i].calls;
+        t->items += c[i].items;
+        t->missing += c[i].missing;
+        if (c[i].last > last)
+            last = c[i].last;
+        for (size_t j = 0; j < c[i].lat.n; j++)
+            bench_lat_add(&all, c[i].lat.us[j]);
+        bench_lat_free(&c[i].lat);
+    }
+    t->seconds = last > t0 ? last - t0 : 1e-9;
+    t->calls_per_s = (double)t->calls / t->seconds;
+    t->items_per_s = (double)t->items / t->seconds;
+    t->p50 = bench_lat_pct(&all, 0.50);
+    t->p99 = bench_lat_pct(&all, 0.99);
+    t->p999 = bench_lat_pct(&all, 0.999);
+    t->req_len = c[0].req_len;
+    t->rep_len = c[0].rep_len;
+    bench_lat_free(&all);
+    return t->err.code == CRM_OK ? 0 : -1;
+}
+
+/* The bare NNG client of an echo load: requests of req_len bytes, replies
+ * of rep_len. */
+typedef struct echoer {
+    const char *url;
+    size_t req_len, rep_len;
+    double deadline;
+    uint64_t calls;
+    bench_lat lat;
+    int failed;
+} echoer;
+
+static void *
+echo_main(void *arg)
+{
+    echoer *l = arg;
+    nng_socket s;
+    nng_msg *m;
+    if (nng_req0_open(&s) != 0 || nng_dial(s, l->url, NULL, 0) != 0) {
         l->failed = 1;
         return NULL;
     }
-    if (l->k == K_ECHO) {
-        nng_socket s;
-        nng_msg *m;
-        if (nng_req0_open(&s) != 0 || nng_dial(s, l->url, NULL, 0) != 0) {
-            l->failed = 1;
-            goto done;
-        }
-        while (bench_now() < l->deadline && !bench_stopped()) {
-            double t0 = bench_now();
-            if (nng_msg_alloc(&m, l->req_len) != 0) {
-                l->failed = 1;
-                break;
-            }
-            uint8_t *p = nng_msg_body(m);
-            memset(p, 0xa5, l->req_len);
-            p[0] = (uint8_t)(l->rep_len >> 24);
-            p[1] = (uint8_t)(l->rep_len >> 16);
-            p[2] = (uint8_t)(l->rep_len >> 8);
-            p[3] = (uint8_t)l->rep_len;
-            if (nng_sendmsg(s, m, 0) != 0 || nng_recvmsg(s, &m, 0) != 0) {
-                l->failed = 1;
-                break;
-            }
-            nng_msg_free(m);
-            bench_lat_add(&l->lat, (bench_now() - t0) * 1e6);
-            l->calls++;
-        }
-        nng_close(s);
-        goto done;
-    }
-
-    crm_client *c;
-    crm_error why;
-    crm_client_opts co = {.url = l->url, .key = l->key, .timeout_ms = 30000};
-    if (crm_client_open(&co, &c, &why) != CRM_OK) {
-        fprintf(stderr, "client: %s\n", why.msg);
-        l->failed = 1;
-        goto done;
-    }
-    append_arg a;
-    a.n = l->batch;
     while (bench_now() < l->deadline && !bench_stopped()) {
-        const msgpack_object *res;
         double t0 = bench_now();
-        crm_err err;
-        if (l->k == K_PING) {
-            err = crm_client_call(c, "ping", NULL, NULL, &res, &why);
-        } else {
-            for (size_t i = 0; i < a.n; i++)
-                bench_workload_next(&wl, &a.ev[i], streams[i]);
-            if (l->seen_req == 0)
-                l->seen_req = request_size("append", l->key, &a);
-            err = crm_client_call(c, "append", pack_append, &a, &res, &why);
-        }
-        if (err != CRM_OK) {
-            if (!bench_stopped())
-                fprintf(stderr, "%s: %s\n",
-                        l->k == K_PING ? "ping" : "append", why.msg);
+        if (nng_msg_alloc(&m, l->req_len) != 0) {
             l->failed = 1;
             break;
         }
-        if (l->seen_rep == 0) {
-            /* reply size: re-pack what came back inside an envelope */
-            msgpack_sbuffer sb;
-            msgpack_packer rp;
-            msgpack_sbuffer_init(&sb);
-            msgpack_packer_init(&rp, &sb, msgpack_sbuffer_write);
-            crm_rpc_pack_reply_head(&rp, 1);
-            msgpack_pack_object(&rp, *res);
-            l->seen_rep = sb.size;
-            msgpack_sbuffer_destroy(&sb);
-            if (l->k == K_PING)
-                l->seen_req = request_size("ping", l->key, NULL);
+        uint8_t *p = nng_msg_body(m);
+        memset(p, 0xa5, l->req_len);
+        p[0] = (uint8_t)(l->rep_len >> 24);
+        p[1] = (uint8_t)(l->rep_len >> 16);
+        p[2] = (uint8_t)(l->rep_len >> 8);
+        p[3] = (uint8_t)l->rep_len;
+        if (nng_sendmsg(s, m, 0) != 0 || nng_recvmsg(s, &m, 0) != 0) {
+            l->failed = 1;
+            break;
         }
+        nng_msg_free(m);
         bench_lat_add(&l->lat, (bench_now() - t0) * 1e6);
         l->calls++;
     }
-    crm_client_close(c);
-done:
-    bench_workload_free(&wl);
+    nng_close(s);
     return NULL;
+}
+
+/* One client's appends of generated events. */
+typedef struct appender {
+    bench_workload wl;
+    size_t batch;
+    crm_event_in ev[BENCH_MAX_BATCH];
+    char streams[BENCH_MAX_BATCH][BENCH_STREAM_LEN];
+} appender;
+
+static int
+pack_append(msgpack_packer *pk, void *arg)
+{
+    appender *a = arg;
+    int rc = msgpack_pack_map(pk, 1);
+    rc |= crm_mp_pack_cstr(pk, "events") | msgpack_pack_array(pk, a->batch);
+    for (size_t i = 0; i < a->batch; i++)
+        rc |= crm_rpc_pack_event(pk, &a->ev[i]);
+    return rc;
+}
+
+static int
+append_next(void *state, bench_call *call)
+{
+    appender *a = state;
+    for (size_t i = 0; i < a->batch; i++)
+        bench_workload_next(&a->wl, &a->ev[i], a->streams[i]);
+    *call = (bench_call){.op = "append", .args = pack_append, .arg = a};
+    return 0;
+}
+
+static int
+ping_next(void *state, bench_call *call)
+{
+    (void)state;
+    *call = (bench_call){.op = "ping"};
+    return 0;
 }
 
 typedef struct rresult {
@@ -253,23 +339,18 @@ typedef struct rresult {
 } rresult;
 
 static int
-run_load(const ropts *o, kind k, const char *url, const char *key, size_t batch,
-         int clients, size_t req_len, size_t rep_len, rresult *r)
+run_echo(const ropts *o, const char *url, int clients, size_t req_len,
+         size_t rep_len, rresult *r)
 {
-    loader l[MAX_CLIENTS];
-    pthread_t th[MAX_CLIENTS];
+    echoer l[BENCH_MAX_CLIENTS];
+    pthread_t th[BENCH_MAX_CLIENTS];
     double t0 = bench_now();
     for (int i = 0; i < clients; i++) {
-        l[i] = (loader){.o = o,
-                        .k = k,
-                        .url = url,
-                        .key = key,
-                        .batch = batch,
+        l[i] = (echoer){.url = url,
                         .req_len = req_len,
                         .rep_len = rep_len,
-                        .seed = (unsigned)(i + 1) * 104729u,
                         .deadline = t0 + o->seconds};
-        pthread_create(&th[i], NULL, load_main, &l[i]);
+        pthread_create(&th[i], NULL, echo_main, &l[i]);
     }
     bench_lat all = {0};
     uint64_t calls = 0;
@@ -288,10 +369,59 @@ run_load(const ropts *o, kind k, const char *url, const char *key, size_t batch,
     r->p50 = bench_lat_pct(&all, 0.50);
     r->p99 = bench_lat_pct(&all, 0.99);
     r->p999 = bench_lat_pct(&all, 0.999);
-    r->req_len = l[0].seen_req ? l[0].seen_req : req_len;
-    r->rep_len = l[0].seen_rep ? l[0].seen_rep : rep_len;
+    r->req_len = req_len;
+    r->rep_len = rep_len;
     bench_lat_free(&all);
     return failed ? -1 : 0;
+}
+
+/* crmd pings or appends of batch generated events over o->streams guests,
+ * by clients clients; the seeds give every run the same guests in the same
+ * order. */
+static int
+run_crmd(const ropts *o, kind k, const char *url, const char *key,
+         size_t batch, int clients, rresult *r)
+{
+    appender *a = NULL;
+    void *state[BENCH_MAX_CLIENTS] = {0};
+    int ready = 0, rc = -1;
+    if (k == K_APPEND) {
+        if ((a = calloc((size_t)clients, sizeof(*a))) == NULL)
+            goto nomem;
+        for (; ready < clients; ready++) {
+            if (bench_workload_init(&a[ready].wl,
+                                    (unsigned)(ready + 1) * 104729u,
+                                    o->streams) != 0)
+                goto nomem;
+            a[ready].batch = batch;
+            state[ready] = &a[ready];
+        }
+    }
+    bench_load l = {.url = url,
+                    .key = key,
+                    .clients = clients,
+                    .seconds = o->seconds,
+                    .next = k == K_APPEND ? append_next : ping_next,
+                    .state = state};
+    bench_tally t;
+    rc = bench_rpc_load(&l, &t);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", t.err.msg);
+    r->calls = t.calls;
+    r->calls_per_s = t.calls_per_s;
+    r->p50 = t.p50;
+    r->p99 = t.p99;
+    r->p999 = t.p999;
+    r->req_len = t.req_len;
+    r->rep_len = t.rep_len;
+    goto out;
+nomem:
+    fprintf(stderr, "client: out of memory\n");
+out:
+    for (int i = 0; i < ready; i++)
+        bench_workload_free(&a[i].wl);
+    free(a);
+    return rc;
 }
 
 /* --- for other modes ----------------------------------------------------- */
@@ -303,9 +433,9 @@ bench_rpc_appends(const char *url, const char *key, unsigned streams,
     ropts o = {.seconds = seconds, .streams = streams};
     rresult r;
     if (batch < 1 || batch > BENCH_MAX_BATCH || clients < 1 ||
-        clients > MAX_CLIENTS)
+        clients > BENCH_MAX_CLIENTS)
         return -1;
-    int rc = run_load(&o, K_APPEND, url, key, batch, clients, 0, 0, &r);
+    int rc = run_crmd(&o, K_APPEND, url, key, batch, clients, &r);
     run->events = r.calls * batch;
     run->events_per_s = r.calls_per_s * (double)batch;
     run->p50 = r.p50;
@@ -435,10 +565,9 @@ bench_rpc(int argc, char **argv)
         for (int c = 0; c < 2 && (!o.only || strcmp(o.only, "ping") == 0);
              c++) {
             rresult ping, pecho;
-            if (run_load(&o, K_PING, url, key, 0, clients[c], 0, 0, &ping) !=
-                    0 ||
-                run_load(&o, K_ECHO, echo_url, NULL, 0, clients[c],
-                         ping.req_len, ping.rep_len, &pecho) != 0)
+            if (run_crmd(&o, K_PING, url, key, 0, clients[c], &ping) != 0 ||
+                run_echo(&o, echo_url, clients[c], ping.req_len,
+                         ping.rep_len, &pecho) != 0)
                 goto out;
             rrow("ping", "crmd", clients[c], 1, &ping);
             rrow("ping", "nng", clients[c], 1, &pecho);
@@ -453,10 +582,10 @@ bench_rpc(int argc, char **argv)
                 char what[32];
                 rresult app, aecho;
                 snprintf(what, sizeof(what), "append %zu", batches[b]);
-                if (run_load(&o, K_APPEND, url, key, batches[b], clients[c], 0,
-                             0, &app) != 0 ||
-                    run_load(&o, K_ECHO, echo_url, NULL, 0, clients[c],
-                             app.req_len, app.rep_len, &aecho) != 0)
+                if (run_crmd(&o, K_APPEND, url, key, batches[b], clients[c],
+                             &app) != 0 ||
+                    run_echo(&o, echo_url, clients[c], app.req_len,
+                             app.rep_len, &aecho) != 0)
                     goto out;
                 rrow(what, "crmd", clients[c], (double)batches[b], &app);
                 uint64_t c1, e1;
@@ -492,7 +621,17 @@ bench_rpc(int argc, char **argv)
                    batches[b], clients[c], c ? "s" : " ", 100 * m, em, elo,
                    ehi);
         }
-    rc = o.rebuild ? bench_crmd_rebuild(&crmd) != 0 : 0;
+    rc = 0;
+    if (o.rebuild) {
+        bench_rebuilt rb[BENCH_MAX_PROJ];
+        int n;
+        rc = 1;
+        if (bench_crmd_rebuild(&crmd, rb, BENCH_MAX_PROJ, &n, NULL) == 0) {
+            printf("\nrebuild from the log while serving, compared with the "
+                   "inline state:\n");
+            rc = bench_crmd_print_rebuilt(rb, n);
+        }
+    }
 out:
     if (echo > 0) {
         kill(echo, SIGKILL);
