@@ -9,6 +9,7 @@
 #include <lmdb.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -78,9 +79,10 @@ struct crm_log {
     size_t want; /* the writer sleeps until this many batches are queued */
     int closing, writer_running;
     int rebuilding; /* crm_log_rebuild runs on some thread */
-    /* the writer has taken a group off the queue and waits for txn_mu:
-     * a rebuild between two chunks lets it in (under mu) */
-    int writer_waiting;
+    /* batches are queued, or the writer has taken a group and waits for
+     * txn_mu: a rebuild ends its transaction soon and lets it in (set
+     * under mu, read by the rebuild without it) */
+    atomic_int wants_txn;
     int ckpt_asked; /* crm_log_checkpoint: checkpoint when idle */
     pthread_t writer;
 

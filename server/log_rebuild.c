@@ -2,9 +2,11 @@
  * log_rebuild.c - rebuilding projections from the log while appends go
  * on (proj.h: the other generation is filled, then made live).
  *
- * The rebuild runs on the caller's thread in write transactions of at
- * most CHUNK records, each under txn_mu, so the writer commits between
- * them. The transaction whose scan reaches the end of the log is the one
+ * The rebuild runs on the caller's thread in write transactions, each
+ * under txn_mu, so the writer commits between them: one ends after
+ * CHUNK_MIN records once the writer wants the environment, else after
+ * CHUNK_MAX (a long transaction writes a page that many records touch
+ * once, where short ones would write it for each). The transaction whose scan reaches the end of the log is the one
  * that finishes: no commit can come in between while txn_mu is held, so
  * the rebuilt generation is then exactly at the head, where the inline
  * one is too, and the two are compared before the swap.
@@ -17,14 +19,15 @@
 #include "log_int.h"
 #include "mdberr.h"
 
-#define CHUNK 20000 /* records per transaction: a few ms of the writer's time */
+#define CHUNK_MIN 5000   /* records per transaction when appends wait */
+#define CHUNK_MAX 200000 /* when none do: a few hundred MB of dirty pages at most */
 
 typedef struct chunk {
-    crm_proj_set *set;
+    crm_log *log;
     MDB_txn *txn;
     size_t proj;
     uint64_t last, n;
-    int rc;
+    int rc, stopped;
 } chunk;
 
 static int
@@ -32,11 +35,16 @@ fold(void *arg, uint64_t key_pos, const MDB_val *raw, const crm_record *r)
 {
     chunk *c = arg;
     (void)raw;
-    c->rc = crm_proj_rebuild_apply(c->set, c->txn, c->proj, r);
+    c->rc = crm_proj_rebuild_apply(c->log->proj, c->txn, c->proj, r);
     if (c->rc != 0)
         return 1;
     c->last = key_pos;
-    return ++c->n >= CHUNK;
+    c->n++;
+    if (c->n >= CHUNK_MAX ||
+        (c->n >= CHUNK_MIN && (c->n & 255) == 0 &&
+         atomic_load_explicit(&c->log->wants_txn, memory_order_relaxed)))
+        c->stopped = 1;
+    return c->stopped;
 }
 
 /* One write transaction of the rebuild: begins (from == 0) or folds the
@@ -50,7 +58,7 @@ step(crm_log *log, size_t i, msgpack_zone *z, uint64_t *from,
         int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
         if (rc != 0)
             return crm_mdb_fail(why, rc, "rebuild");
-        chunk c = {log->proj, txn, i, 0, 0, 0};
+        chunk c = {log, txn, i, 0, 0, 0, 0};
         crm_err err = CRM_OK;
         int finished = 0;
         uint64_t head = log->head_pos; /* stable: txn_mu is held */
@@ -59,7 +67,7 @@ step(crm_log *log, size_t i, msgpack_zone *z, uint64_t *from,
         } else {
             err = crm_log_scan(log, txn, *from, z, fold, &c, NULL, why);
             rc = c.rc;
-            if (err == CRM_OK && rc == 0 && c.n < CHUNK) {
+            if (err == CRM_OK && rc == 0 && !c.stopped) {
                 finished = 1;
                 rc = crm_proj_rebuild_finish(log->proj, txn, i, head,
                                              &out->identical, out->diff,
@@ -121,7 +129,7 @@ rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
                           total > out->events ? total : out->events);
         /* Let appends that queued meanwhile have their commit first. */
         pthread_mutex_lock(&log->mu);
-        int waiting = log->qhead != NULL || log->writer_waiting;
+        int waiting = atomic_load(&log->wants_txn);
         pthread_mutex_unlock(&log->mu);
         if (waiting && !done)
             usleep(500);

@@ -376,12 +376,12 @@ crm_log_writer_main(void *arg)
             dl = late;
         group g = {0};
         take_queued(log, &g);
-        log->writer_waiting = 1;
+        atomic_store(&log->wants_txn, 1);
         pthread_mutex_unlock(&log->mu);
 
         pthread_mutex_lock(&log->txn_mu);
         pthread_mutex_lock(&log->mu);
-        log->writer_waiting = 0;
+        atomic_store(&log->wants_txn, log->qhead != NULL);
         pthread_mutex_unlock(&log->mu);
         run_group(log, &g, 0, last_group, &dl);
         last_group = g.nb;
@@ -425,6 +425,7 @@ crm_log_submit(crm_log *log, crm_batch *b, crm_log_done_fn done, void *arg)
         log->qhead = b;
     log->qtail = b;
     log->qbatches++;
+    atomic_store(&log->wants_txn, 1);
     if (log->qbatches >= log->want)
         pthread_cond_signal(&log->cv);
     pthread_mutex_unlock(&log->mu);
