@@ -217,7 +217,7 @@ static const struct {
     const char *op, *what, *name;
 } reads[R_N] = {
     [R_PING] = {"ping", "ping", "ping"},
-    [R_GET] = {"customer.get", "customer.get {id}", "customer_get"},
+    [R_GET] = {"customer.get", "customer.get {customer}", "customer_get"},
     [R_FIND] = {"customer.find", "customer.find {email}", "customer_find"},
     [R_LOYALTY] = {"loyalty.get", "loyalty.get {customer}", "loyalty_get"},
 };
@@ -247,7 +247,7 @@ read_next(void *state, bench_call *call)
     msgpack_packer_init(&pk, &r->args, msgpack_sbuffer_write);
     int rc = msgpack_pack_map(&pk, 1);
     if (r->op == R_GET)
-        rc |= crm_mp_pack_cstr(&pk, "id") | crm_mp_pack_cstr(&pk, g.id);
+        rc |= crm_mp_pack_cstr(&pk, "customer") | crm_mp_pack_cstr(&pk, g.id);
     else if (r->op == R_FIND)
         rc |= crm_mp_pack_cstr(&pk, "email") | crm_mp_pack_cstr(&pk, g.email);
     else
@@ -295,7 +295,7 @@ run_reads(const gopts *o, const char *url, const char *key, read_op op,
                     .next = read_next,
                     .items = read_items,
                     .state = state,
-                    .not_found_ok = op == R_LOYALTY || op == R_GET};
+                    .not_found_ok = op == R_LOYALTY};
     int rc = bench_rpc_load(&l, t);
     for (int i = 0; i < o->clients; i++)
         msgpack_sbuffer_destroy(&r[i].args);
