@@ -223,6 +223,55 @@ crm_proj_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position)
     return 0;
 }
 
+uint64_t
+crm_proj_behind(const crm_proj_set *s, uint64_t head)
+{
+    uint64_t least = head;
+    for (size_t i = 0; s && i < s->n; i++)
+        if (s->p[i].format == s->p[i].def->format &&
+            s->p[i].position < least)
+            least = s->p[i].position;
+    return least;
+}
+
+int
+crm_proj_catch_up(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
+{
+    for (size_t i = 0; s && i < s->n; i++) {
+        proj *p = &s->p[i];
+        if (p->format != p->def->format || p->position >= r->h.position)
+            continue;
+        crm_proj_ctx cx = ctx_for(s, txn, p->dbi[p->live]);
+        int rc = p->def->apply(&cx, r);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+crm_proj_catch_up_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position)
+{
+    for (size_t i = 0; s && i < s->n; i++) {
+        proj *p = &s->p[i];
+        if (p->format != p->def->format || p->position >= position)
+            continue;
+        int rc = write_meta(p, txn, p->format, p->live, position);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void
+crm_proj_caught_up(crm_proj_set *s, uint64_t position)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (s->p[i].format == s->p[i].def->format &&
+            s->p[i].position < position)
+            s->p[i].position = position;
+}
+
 int
 crm_proj_rebuild_begin(crm_proj_set *s, MDB_txn *txn, size_t i)
 {

@@ -90,6 +90,18 @@ int crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r);
  * (once per commit, in the commit's transaction). */
 int crm_proj_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position);
 
+/* Catching up, before the log is served: projections that are not stale
+ * but have applied less than the log holds (crmd ran without them for a
+ * while). behind gives the least position any of them has applied, or
+ * head if none lags. catch_up folds r into each that has not applied it;
+ * catch_up_mark records position for each behind it, in the transaction
+ * that folded the records up to it; after that commits, caught_up makes
+ * it so in memory (an aborted transaction changed nothing). */
+uint64_t crm_proj_behind(const crm_proj_set *s, uint64_t head);
+int crm_proj_catch_up(crm_proj_set *s, MDB_txn *txn, const crm_record *r);
+int crm_proj_catch_up_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position);
+void crm_proj_caught_up(crm_proj_set *s, uint64_t position);
+
 /* Rebuild of projection i into its other generation. begin empties it;
  * apply folds one record into it; finish (in the transaction that has
  * applied every record up to position, the head) compares it with the

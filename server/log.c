@@ -325,6 +325,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     }
     log->st.position = log->head_pos;
     log->st.checkpoint = log->streams_at;
+    if ((err = crm_log_catch_up(log, why)) != CRM_OK)
+        goto fail;
 
     if (pthread_create(&log->writer, NULL, crm_log_writer_main, log) != 0) {
         err = crm_error_set(why, CRM_ERR_NOMEM, "cannot start log writer");

@@ -196,6 +196,10 @@ crm_err crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from,
                      msgpack_zone *z, crm_log_scan_fn fn, void *arg,
                      uint64_t *bad_pos, crm_error *why);
 
+/* Folds into each projection that lags behind the head what it missed
+ * (log_rebuild.c); at open, before the writer starts. */
+crm_err crm_log_catch_up(crm_log *log, crm_error *why);
+
 /* A read transaction, holding the map lock shared (see maplock). */
 crm_err crm_log_rd_begin(crm_log *log, MDB_txn **txn, crm_error *why);
 void crm_log_rd_end(crm_log *log, MDB_txn *txn);

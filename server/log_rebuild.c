@@ -172,3 +172,75 @@ crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
     pthread_mutex_unlock(&log->mu);
     return err;
 }
+
+/* --- catching up at open ---------------------------------------------------
+ * A projection that is current in format but has applied less than the
+ * log holds (crmd ran without it for a while) folds the records it
+ * missed before the log is served, every lagging projection record by
+ * record as the writer would have, in transactions of CHUNK_MAX. */
+
+typedef struct catch_up {
+    crm_proj_set *proj;
+    MDB_txn *txn;
+    uint64_t last, n;
+    int rc;
+} catch_up;
+
+static int
+fold_missed(void *arg, uint64_t key_pos, const MDB_val *raw,
+            const crm_record *r)
+{
+    catch_up *c = arg;
+    (void)raw;
+    if ((c->rc = crm_proj_catch_up(c->proj, c->txn, r)) != 0)
+        return 1;
+    c->last = key_pos;
+    return ++c->n >= CHUNK_MAX;
+}
+
+crm_err
+crm_log_catch_up(crm_log *log, crm_error *why)
+{
+    uint64_t head = log->head_pos, from = crm_proj_behind(log->proj, head);
+    if (from >= head)
+        return CRM_OK;
+    uint64_t total = head - from, done = 0;
+    msgpack_zone *z = msgpack_zone_new(4096);
+    if (z == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    crm_err err = CRM_OK;
+    while (err == CRM_OK && from < head) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+        if (rc != 0) {
+            err = crm_mdb_fail(why, rc, "catch up projections");
+            break;
+        }
+        catch_up c = {log->proj, txn, from, 0, 0};
+        err = crm_log_scan(log, txn, from + 1, z, fold_missed, &c, NULL, why);
+        rc = c.rc;
+        if (err == CRM_OK && rc == 0)
+            rc = crm_proj_catch_up_mark(log->proj, txn, c.last);
+        if (err != CRM_OK) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+        if (rc == MDB_MAP_FULL && crm_log_grow_map(log, 0) == 0)
+            continue;
+        if (rc != 0) {
+            err = crm_mdb_fail(why, rc, "catch up projections");
+            break;
+        }
+        crm_proj_caught_up(log->proj, c.last);
+        done += c.last - from;
+        from = c.last;
+        if (c.n == 0)
+            break; /* nothing past from: the head is where it was */
+        if (log->progress)
+            log->progress(log->progress_arg, log->tenant, "(catching up)",
+                          done, total);
+    }
+    msgpack_zone_free(z);
+    return err;
+}
