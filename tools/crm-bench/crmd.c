@@ -144,8 +144,9 @@ launch(const char *path, int port, const char *projections, bench_crmd *d)
         _exit(127);
     }
     d->pid = pid;
-    /* a reopened tenant of millions of events takes a while to open */
-    for (int i = 0; i < 6000; i++) {
+    /* a reopened tenant of millions of events takes a while to open, and
+     * longer when its projections catch up (up to 10 minutes) */
+    for (int i = 0; i < 60000; i++) {
         struct stat st;
         if (stat(ready, &st) == 0)
             return 0;
