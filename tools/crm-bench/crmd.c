@@ -65,7 +65,10 @@ bench_crmd_key(const bench_crmd *d, const char *role, char *out, size_t cap)
     crm_client *c;
     crm_error why;
     const msgpack_object *res;
-    crm_client_opts co = {.url = d->url, .key = d->opkey};
+    /* the first commit of a reopened big tenant whose pages are not in
+     * the page cache can take seconds */
+    crm_client_opts co = {.url = d->url, .key = d->opkey,
+                          .timeout_ms = 120 * 1000};
     if (crm_client_open(&co, &c, &why) != CRM_OK) {
         fprintf(stderr, "crmd at %s: %s\n", d->url, why.msg);
         return -1;
@@ -98,7 +101,10 @@ setup_tenant(bench_crmd *d, int reopened)
     crm_client *c;
     crm_error why;
     const msgpack_object *res;
-    crm_client_opts co = {.url = d->url, .key = d->opkey};
+    /* the first commit of a reopened big tenant whose pages are not in
+     * the page cache can take seconds */
+    crm_client_opts co = {.url = d->url, .key = d->opkey,
+                          .timeout_ms = 120 * 1000};
     if (crm_client_open(&co, &c, &why) != CRM_OK) {
         fprintf(stderr, "crmd at %s: %s\n", d->url, why.msg);
         return -1;
