@@ -193,13 +193,15 @@ crm_proj_stale(const crm_proj_set *s, size_t i)
     return s->p[i].format != s->p[i].def->format;
 }
 
-int
-crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
+/* Folds r into every projection that is not stale (being rebuilt: not
+ * served, not kept) and has applied less than below. */
+static int
+fold_fresh(crm_proj_set *s, MDB_txn *txn, const crm_record *r, uint64_t below)
 {
     for (size_t i = 0; s && i < s->n; i++) {
         proj *p = &s->p[i];
-        if (p->format != p->def->format)
-            continue; /* being rebuilt: not served, not kept */
+        if (p->format != p->def->format || p->position >= below)
+            continue;
         crm_proj_ctx cx = ctx_for(s, txn, p->dbi[p->live]);
         int rc = p->def->apply(&cx, r);
         if (rc != 0)
@@ -208,19 +210,36 @@ crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
     return 0;
 }
 
-int
-crm_proj_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position)
+/* Records position in meta for every projection that is not stale and
+ * has applied less than below; in memory too when remember is set. */
+static int
+mark_fresh(crm_proj_set *s, MDB_txn *txn, uint64_t position, uint64_t below,
+           int remember)
 {
     for (size_t i = 0; s && i < s->n; i++) {
         proj *p = &s->p[i];
-        if (p->format != p->def->format)
+        if (p->format != p->def->format || p->position >= below)
             continue;
         int rc = write_meta(p, txn, p->format, p->live, position);
         if (rc != 0)
             return rc;
-        p->position = position; /* an aborted commit redoes the group */
+        if (remember)
+            p->position = position;
     }
     return 0;
+}
+
+int
+crm_proj_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
+{
+    return fold_fresh(s, txn, r, UINT64_MAX);
+}
+
+int
+crm_proj_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position)
+{
+    /* an aborted commit redoes the group, so memory may run ahead */
+    return mark_fresh(s, txn, position, UINT64_MAX, 1);
 }
 
 uint64_t
@@ -237,30 +256,13 @@ crm_proj_behind(const crm_proj_set *s, uint64_t head)
 int
 crm_proj_catch_up(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
 {
-    for (size_t i = 0; s && i < s->n; i++) {
-        proj *p = &s->p[i];
-        if (p->format != p->def->format || p->position >= r->h.position)
-            continue;
-        crm_proj_ctx cx = ctx_for(s, txn, p->dbi[p->live]);
-        int rc = p->def->apply(&cx, r);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return fold_fresh(s, txn, r, r->h.position);
 }
 
 int
 crm_proj_catch_up_mark(crm_proj_set *s, MDB_txn *txn, uint64_t position)
 {
-    for (size_t i = 0; s && i < s->n; i++) {
-        proj *p = &s->p[i];
-        if (p->format != p->def->format || p->position >= position)
-            continue;
-        int rc = write_meta(p, txn, p->format, p->live, position);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    return mark_fresh(s, txn, position, position, 0);
 }
 
 void
