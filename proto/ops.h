@@ -104,6 +104,12 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "find guests by e-mail, phone, loyalty number or name (+ birth date)")   \
+    X(CRM_OP_KPI_GET, "kpi.get",                                               \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
+          CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_FINANCE) |  \
+          CRM_ROLE_BIT(CRM_ROLE_AUDITOR),                                      \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "KPIs of the tenant or a property per month (no guest data)")           \
     X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
       "several read ops in one message, one reply")
 

@@ -864,5 +864,6 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_CUSTOMER_GET] = h_customer_get,
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
+    [CRM_OP_KPI_GET] = h_kpi_get,
     [CRM_OP_BATCH] = h_batch,
 };

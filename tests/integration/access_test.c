@@ -244,6 +244,7 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         crm_mp_pack_cstr(&pk, A_STREAM);
         break;
     case CRM_OP_LOYALTY_SWEEP:
+    case CRM_OP_KPI_GET:
         msgpack_pack_map(&pk, 0);
         break;
     case CRM_OP_CUSTOMER_GET:

@@ -211,6 +211,12 @@ day_text(int64_t us, char out[11])
     out[10] = '\0';
 }
 
+const char *
+bench_chain_property(unsigned i)
+{
+    return properties[i % N(properties)].name;
+}
+
 void
 bench_chain_guest(unsigned i, bench_guest *g)
 {

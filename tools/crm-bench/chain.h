@@ -37,6 +37,9 @@ typedef struct bench_guest {
 /* Fills g with guest number i's profile. */
 void bench_chain_guest(unsigned i, bench_guest *g);
 
+/* The name of the chain's property i % its number of properties. */
+const char *bench_chain_property(unsigned i);
+
 typedef struct bench_chain_opts {
     unsigned guests;      /* the chain's guests are 0..guests-1 */
     unsigned part, parts; /* this generator's: number % parts == part */

@@ -11,7 +11,8 @@
  *            started again on the same data with --projections none (then
  *            again with its projections, which catch up on open)
  *   read     ping, customer.get, customer.find by e-mail and loyalty.get
- *            of random guests (an op the server does not have is n/a)
+ *            of random guests, kpi.get of a random property's year (an
+ *            op the server does not have is n/a)
  *   rebuild  projection.rebuild of every projection from the log
  *
  * and prints a table and one "figure NAME VALUE" line per figure.
@@ -230,7 +231,7 @@ set_usd_rate(const char *url, const char *admin)
 /* --- reads ------------------------------------------------------------------
  */
 
-typedef enum read_op { R_PING, R_GET, R_FIND, R_LOYALTY, R_N } read_op;
+typedef enum read_op { R_PING, R_GET, R_FIND, R_LOYALTY, R_KPI, R_N } read_op;
 
 static const struct {
     const char *op, *what, *name;
@@ -239,6 +240,7 @@ static const struct {
     [R_GET] = {"customer.get", "customer.get {customer}", "customer_get"},
     [R_FIND] = {"customer.find", "customer.find {email}", "customer_find"},
     [R_LOYALTY] = {"loyalty.get", "loyalty.get {customer}", "loyalty_get"},
+    [R_KPI] = {"kpi.get", "kpi.get {property, 12 months}", "kpi_get"},
 };
 
 /* One client's reads of random guests. */
@@ -264,6 +266,19 @@ read_next(void *state, bench_call *call)
     memcpy(r->want, g.id, sizeof(r->want));
     r->args.size = 0;
     msgpack_packer_init(&pk, &r->args, msgpack_sbuffer_write);
+    if (r->op == R_KPI) {
+        /* a property's last year of the load (it ends in 2026-09) */
+        int rc = msgpack_pack_map(&pk, 3) |
+                 crm_mp_pack_cstr(&pk, "property") |
+                 crm_mp_pack_cstr(&pk, bench_chain_property(
+                                           (unsigned)(r->rng >> 32))) |
+                 crm_mp_pack_cstr(&pk, "from") |
+                 crm_mp_pack_cstr(&pk, "2025-10") |
+                 crm_mp_pack_cstr(&pk, "to") | crm_mp_pack_cstr(&pk, "2026-09");
+        call->raw = r->args.data;
+        call->raw_len = r->args.size;
+        return rc ? -1 : 0;
+    }
     int rc = msgpack_pack_map(&pk, 1);
     if (r->op == R_GET)
         rc |= crm_mp_pack_cstr(&pk, "customer") | crm_mp_pack_cstr(&pk, g.id);

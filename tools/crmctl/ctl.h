@@ -210,5 +210,6 @@ int ctl_cmd_customer_find(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a);
+int ctl_cmd_kpi(ctl *c, const ctl_args *a);
 
 #endif

@@ -292,6 +292,26 @@ const ctl_cmd ctl_commands[] = {
                 "whose nights or points in the window qualify for another\n"
                 "tier. Their ids come from what was decided: a second sweep "
                 "adds nothing."},
+    {.name = "kpi", .op = CRM_OP_KPI_GET, .run = ctl_cmd_kpi,
+     .opts = (const ctl_opt[]){
+         {.name = "property", .arg = "NAME",
+          .doc = "one property's (default the whole tenant)"},
+         {.name = "from", .arg = "YYYY-MM",
+          .doc = "first month (default 11 months before --to)"},
+         {.name = "to", .arg = "YYYY-MM",
+          .doc = "last month (default this month, UTC)"},
+         {0}},
+     .summary = "KPIs per month: NPS, CSAT, repeat stays, AOV, CLV, "
+                "complaints, conversion",
+     .details = "Prints a row per month and the totals of the range: "
+                "surveys and NPS, average\nCSAT, stays, nights and the "
+                "repeat-stay rate, orders, average order value,\nrevenue "
+                "and historic lifetime value (money in minor units of the "
+                "base\ncurrency, converted at each day's rate), complaints "
+                "opened and resolved with\nthe median resolution time, "
+                "bookings and the share checked in, marketing\nmessages "
+                "sent, opened and clicked; then the campaigns of the range. "
+                "At most\n120 months. A guest's erasure keeps the totals."},
     {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
      .op = -1, .run = ctl_cmd_types,
      .summary = "the event catalogue: types, fields, PII (no server needed)"},
