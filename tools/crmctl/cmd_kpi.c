@@ -1,8 +1,10 @@
 /*
  * cmd_kpi.c - crmctl kpi: the KPIs of the tenant or a property per month,
- * as a table with a totals row, then the campaigns of the range.
+ * as a table with a totals row, then the campaigns of the range; with
+ * --chart, the monthly NPS, CSAT and revenue as bars.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +109,108 @@ print_campaigns(const msgpack_object *list)
     return rc;
 }
 
+
+/* --- --chart --------------------------------------------------------------- */
+
+#define BAR_WIDTH 40
+
+/* A number of row k, or NAN when nil or absent. */
+static double
+num(const msgpack_object *row, const char *k)
+{
+    const msgpack_object *o = crm_mp_get(row, k);
+    if (o == NULL)
+        return NAN;
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return (double)o->via.u64;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return (double)o->via.i64;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return o->via.f64;
+    default:
+        return NAN;
+    }
+}
+
+/* Appends a bar of x / scale * width cells, in eighths of a cell. */
+static void
+bar(char *out, size_t cap, double x, double scale, int width)
+{
+    static const char *const eighth[] = {"",   "\u258f", "\u258e", "\u258d",
+                                         "\u258c", "\u258b", "\u258a", "\u2589"};
+    long units = scale > 0 ? lround(x / scale * width * 8) : 0;
+    if (units > (long)width * 8)
+        units = (long)width * 8;
+    size_t len = strlen(out);
+    for (long i = 0; i < units / 8 && len + 4 < cap; i++, len += 3)
+        memcpy(out + len, "\u2588", 4);
+    if (len + 4 < cap) {
+        memcpy(out + len, eighth[units % 8], strlen(eighth[units % 8]) + 1);
+        len += strlen(eighth[units % 8]);
+    }
+    out[len] = '\0';
+}
+
+/* One series over the months: a line per month with the value and its
+ * bar, full the value of a whole bar (0: the series' largest); a series
+ * with negative values (NPS) is drawn on both sides of an axis, the
+ * negative half to the left. */
+static void
+chart(const msgpack_object *months, const char *k, const char *title,
+      int decimals, double full)
+{
+    double lo = 0, hi = 0;
+    for (uint32_t i = 0; i < months->via.array.size; i++) {
+        double x = num(&months->via.array.ptr[i], k);
+        if (!isnan(x)) {
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+        }
+    }
+    printf("\n%s\n", title);
+    int half = lo < 0 ? BAR_WIDTH / 2 : 0;
+    double scale = full > 0 ? full : fmax(-lo, hi);
+    for (uint32_t i = 0; i < months->via.array.size; i++) {
+        const msgpack_object *row = &months->via.array.ptr[i];
+        char m[CELL], value[CELL], left[BAR_WIDTH * 3 + 8] = "",
+                                   right[BAR_WIDTH * 3 + 8] = "";
+        cell(row, "month", m);
+        double x = num(row, k);
+        if (isnan(x))
+            snprintf(value, sizeof(value), "-");
+        else
+            snprintf(value, sizeof(value), "%.*f", decimals, x);
+        if (!isnan(x) && x < 0)
+            bar(left, sizeof(left), -x, scale, half);
+        else if (!isnan(x))
+            bar(right, sizeof(right), x, scale, half ? half : BAR_WIDTH);
+        if (half) {
+            /* the left bar grows towards the axis: pad it on the left */
+            size_t cells = 0;
+            for (const char *p = left; *p; p++)
+                cells += ((unsigned char)*p & 0xC0) != 0x80;
+            printf("%-8s %10s  %*s%s\u2502%s\n", m, value,
+                   (int)((size_t)half - cells), "", left, right);
+        } else {
+            printf("%-8s %10s  %s\n", m, value, right);
+        }
+    }
+}
+
+static void
+print_charts(const msgpack_object *months, const char *cur)
+{
+    char title[80];
+    chart(months, "nps", "NPS (promoters minus detractors, -100..100)", 1,
+          100);
+    chart(months, "csat_average", "CSAT (average, 1..5)", 2, 5);
+    snprintf(title, sizeof(title), "revenue (minor units of %s)",
+             cur[0] ? cur : "the base currency");
+    chart(months, "revenue", title, 0, 0);
+}
+
 int
 ctl_cmd_kpi(ctl *c, const ctl_args *a)
 {
@@ -147,5 +251,7 @@ ctl_cmd_kpi(ctl *c, const ctl_args *a)
     ctl_table_close(t);
     if (rc == 0)
         rc = print_campaigns(crm_mp_get(totals, "campaigns"));
+    if (rc == 0 && ctl_flag(a, "chart"))
+        print_charts(months, cur);
     return rc;
 }

@@ -300,6 +300,8 @@ const ctl_cmd ctl_commands[] = {
           .doc = "first month (default 11 months before --to)"},
          {.name = "to", .arg = "YYYY-MM",
           .doc = "last month (default this month, UTC)"},
+         {.name = "chart",
+          .doc = "then draw the monthly NPS, CSAT and revenue as bars"},
          {0}},
      .summary = "KPIs per month: NPS, CSAT, repeat stays, AOV, CLV, "
                 "complaints, conversion",
