@@ -578,25 +578,9 @@ fold_message(fold *f, int t, uint32_t m)
 static int
 fold_erased(const crm_proj_ctx *cx, const crm_record *r)
 {
-    uint8_t pfx[CRM_STREAM_MAX + 1];
-    size_t plen = r->stream_len + 1;
-    memcpy(pfx, r->stream, r->stream_len);
-    pfx[r->stream_len] = 0;
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(cx->txn, cx->dbi[1], &cur);
+    int rc = crm_proj_del_stream(cx->txn, cx->dbi[1], r->stream,
+                                 r->stream_len);
     if (rc != 0)
-        return rc;
-    for (;;) {
-        /* from the front each time: a delete moves the cursor's page */
-        MDB_val k = {plen, pfx}, v;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (rc != 0 || k.mv_size < plen || memcmp(k.mv_data, pfx, plen) != 0)
-            break;
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
         return rc;
     uint8_t kb[GUEST_KEY_MAX], vb[8];
     crm_put_be(vb, r->h.position, 8);

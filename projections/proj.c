@@ -409,3 +409,29 @@ crm_proj_builtin(const char *name)
             return d;
     return NULL;
 }
+
+int
+crm_proj_del_stream(MDB_txn *txn, MDB_dbi db, const char *stream, size_t len)
+{
+    uint8_t pfx[CRM_STREAM_MAX + 1];
+    size_t plen = len + 1;
+    if (len > CRM_STREAM_MAX)
+        return EINVAL;
+    memcpy(pfx, stream, len);
+    pfx[len] = 0;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        /* from the front each time: a delete moves the cursor's page */
+        MDB_val k = {plen, pfx}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc != 0 || k.mv_size < plen || memcmp(k.mv_data, pfx, plen) != 0)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

@@ -64,6 +64,12 @@ typedef struct crm_proj_def {
     int (*apply)(const crm_proj_ctx *cx, const crm_record *r);
 } crm_proj_def;
 
+/* For apply functions whose keys start with a guest's stream id and
+ * 0x00: deletes every key of stream[0..len) from db. 0 or an LMDB
+ * error. */
+int crm_proj_del_stream(MDB_txn *txn, MDB_dbi db, const char *stream,
+                        size_t len);
+
 /* Opens the databases of defs[0..n) (both generations) in txn, a write
  * transaction of the tenant environment that the caller commits, and
  * reads their meta from dbi_meta. Projections with no meta yet start at
