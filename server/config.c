@@ -205,7 +205,7 @@ set_defaults(crm_config *c, crm_error *why)
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
     static const char *const defaults[] = {"settings", "loyalty", "find",
-                                           "customer", "kpi"};
+                                           "customer", "kpi", "segment"};
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         c->projections[c->nprojections++] = crm_proj_builtin(defaults[i]);
     if (set_str(&c->data_dir, "./data") ||

@@ -1,4 +1,4 @@
-/* segment_test.c - the segment projection and the filter language on a
+/* segment_proj_test.c - the segment projection and the filter language on a
  * real log: a guest's summary row from every event it folds (stays in
  * two properties, spend at a rate, complaints resolved before they were
  * opened, a consent withdrawn by an older event recorded later, a
