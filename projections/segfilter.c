@@ -225,6 +225,27 @@ next(parser *p)
 
 /* --- the grammar ---------------------------------------------------------- */
 
+/* What the current token is, for messages. */
+static const char *
+found(const parser *p)
+{
+    switch (p->t) {
+    case T_END: return "the end of the filter";
+    case T_IDENT: return "a name";
+    case T_NUM: return "a number";
+    case T_STR: return "a string";
+    case T_OP: return "an operator";
+    case T_LP: return "'('";
+    case T_RP: return "')'";
+    case T_AND: return "'and'";
+    case T_OR: return "'or'";
+    case T_NOT: return "'not'";
+    default: return "something not understood";
+    }
+}
+
+
+
 static int
 new_node(parser *p, ntype t)
 {
@@ -289,7 +310,7 @@ parse_test(parser *p)
 {
     if (p->t != T_IDENT)
         return fail(p, "expected a field, 'not' or '(', found %s",
-                    p->t == T_END ? "the end of the filter" : "this");
+                    found(p));
     const char *s = p->s + p->at;
     size_t n = p->tlen;
     char name[80];
@@ -350,7 +371,7 @@ parse_test(parser *p)
     if (p->t != T_OP)
         return fail(p, "expected an operator (= != < <= > >=) after the "
                        "field, found %s",
-                    p->t == T_END ? "the end of the filter" : "this");
+                    found(p));
     op o = p->o;
     if (k != K_NUM && o != OP_EQ && o != OP_NE)
         return fail(p, "'%s' compares with = or != only", name);
@@ -368,12 +389,12 @@ parse_test(parser *p)
     if (k == K_NUM) {
         if (p->t != T_NUM)
             return fail(p, "expected an integer, found %s",
-                        p->t == T_END ? "the end of the filter" : "this");
+                        found(p));
         nd->num = p->num;
     } else {
         if (p->t != T_STR)
             return fail(p, "expected a \"string\", found %s",
-                        p->t == T_END ? "the end of the filter" : "this");
+                        found(p));
         if (k == K_NAME) {
             const char *const *names;
             size_t count;
@@ -426,7 +447,7 @@ parse_unary(parser *p)
             return -1;
         if (p->t != T_RP)
             return fail(p, "expected ')', found %s",
-                        p->t == T_END ? "the end of the filter" : "this");
+                        found(p));
         next(p);
         return a;
     }
@@ -478,7 +499,7 @@ crm_segfilter_parse(const char *text, size_t len,
     } else {
         p.f->root = parse_or(&p);
         if (p.f->root >= 0 && p.t != T_END)
-            fail(&p, "expected 'and', 'or' or the end, found %s", "this");
+            fail(&p, "expected 'and', 'or' or the end, found %s", found(&p));
     }
     if (p.failed) {
         free(p.f);
