@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "be.h"
@@ -73,9 +74,10 @@ crm_segment_pref_key(const uint8_t key[CRM_PROJ_INDEX_KEY_LEN],
 /* --- the row -------------------------------------------------------------- */
 
 int
-seg_row_decode(const uint8_t *v, size_t len, seg_row *r)
+seg_row_decode(const uint8_t *v, size_t len, seg_row *r, int tail)
 {
-    memset(r, 0, sizeof(*r));
+    /* a question reads the tail in place: only the fold copies it */
+    memset(r, 0, tail ? sizeof(*r) : offsetof(seg_row, props));
     r->nps_last = -1;
     if (len == 2 && v[0] == SEG_ROW_FORMAT && (v[1] & SEG_ERASED)) {
         r->flags = v[1];
@@ -109,6 +111,8 @@ seg_row_decode(const uint8_t *v, size_t len, seg_row *r)
         r->ring_nights[i] = (uint16_t)crm_get_be(v + 77 + 3 * i, 2);
         r->ring_stays[i] = v[77 + 3 * i + 2];
     }
+    if (!tail)
+        return 0;
     const uint8_t *p = v + SEG_ROW_HDR;
     for (size_t i = 0; i < r->nprops; i++, p += 8)
         r->props[i] = crm_get_be(p, 8);
@@ -488,7 +492,7 @@ segment_apply(const crm_proj_ctx *cx, const crm_record *r)
     MDB_val k = {r->stream_len, (void *)r->stream}, v;
     int rc = mdb_get(cx->txn, cx->dbi[0], &k, &v);
     if (rc == 0) {
-        if (seg_row_decode(v.mv_data, v.mv_size, &row) != 0)
+        if (seg_row_decode(v.mv_data, v.mv_size, &row, 1) != 0)
             return MDB_CORRUPTED;
         if (row.flags & SEG_ERASED)
             return 0; /* after an erasure nothing more is kept */

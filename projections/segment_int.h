@@ -37,8 +37,10 @@ typedef struct seg_row {
     seg_pref prefs[CRM_SEG_PREFS_MAX];
 } seg_row;
 
-/* The stored row v[0..len) into r: 0, or -1 if it is not one. */
-int seg_row_decode(const uint8_t *v, size_t len, seg_row *r);
+/* The stored row v[0..len) into r (without tail, r's props and prefs are
+ * left as they are: the caller reads them in v): 0, or -1 if it is not
+ * one. */
+int seg_row_decode(const uint8_t *v, size_t len, seg_row *r, int tail);
 /* r into out (SEG_ROW_MAX bytes); its length. */
 size_t seg_row_encode(const seg_row *r, uint8_t *out);
 /* The month index of day YYYYMMDD: year * 12 + month - 1. */

@@ -49,10 +49,24 @@ crm_seg_guest_pref(const crm_seg_guest *g, uint64_t c,
 
 /* --- one guest on a day --------------------------------------------------- */
 
+/* Days since 1970-01-01 of YYYYMMDD (Hinnant's days_from_civil): the
+ * scan does this for several dates of every guest. */
+static int64_t
+epoch_day(uint32_t day)
+{
+    int64_t y = day / 10000, m = day / 100 % 100, d = day % 100;
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 static int64_t
 days(uint32_t from, uint32_t to)
 {
-    int64_t d = crm_settings_days_between(from, to);
+    int64_t d = epoch_day(to) - epoch_day(from);
     return d < 0 ? 0 : d;
 }
 
@@ -96,7 +110,7 @@ guest_of(const MDB_val *k, const MDB_val *v, const crm_seg_query *q,
          crm_seg_guest *g, int *erased)
 {
     seg_row r;
-    if (seg_row_decode(v->mv_data, v->mv_size, &r) != 0)
+    if (seg_row_decode(v->mv_data, v->mv_size, &r, 0) != 0)
         return MDB_CORRUPTED;
     *erased = r.flags & SEG_ERASED;
     if (*erased)

@@ -28,6 +28,9 @@
 #define MEMBERS_MAX 1000
 #define DEFINED_MAX 256 /* segments segment.counts counts */
 #define TIERS_SEEN_MAX 32
+/* A page stops before the reply passes this (what handlers.c keeps for
+ * the rest of a batch, as event reads do, and a member's worth more). */
+#define MEMBERS_RESERVE (CRM_RPC_MAX_BATCH_OPS * 512u + 1024u)
 
 /* The built-in dimensions: "dimension:value" names a segment, and the
  * filter it stands for is `dimension = "value"` (numbers unquoted). */
@@ -370,6 +373,8 @@ typedef struct members {
     const char *after;
     size_t after_len;
     size_t limit, n;
+    size_t budget;           /* bytes the page's members may take */
+    msgpack_sbuffer *buf;    /* where they go */
     int more, missing, bad;
     crm_segfilter_error err;
     crm_segfilter *f;
@@ -384,7 +389,7 @@ member(void *arg, const crm_seg_guest *g)
     members *m = arg;
     if (!crm_segfilter_eval(m->f, g))
         return 0;
-    if (m->n == m->limit) {
+    if (m->n == m->limit || (m->n > 0 && m->buf->size > m->budget)) {
         m->more = 1;
         return 1;
     }
@@ -508,6 +513,7 @@ members_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&mpk, &sb, msgpack_sbuffer_write);
     m->pk = &mpk;
+    m->buf = &sb;
     rc = crm_segment_scan(&q, m->after, m->after_len, member, m, &m->scanned);
     m->pk = pk;
     msgpack_pack_array(pk, m->n);
@@ -595,6 +601,11 @@ h_segment_members(rpc_call *call, msgpack_packer *pk, crm_error *why,
         m->after = after;
     }
     m->limit = (size_t)limit;
+    /* in a batch, what earlier entries packed counts against the page */
+    size_t used = nng_msg_len(call->c->rep);
+    m->budget = used + MEMBERS_RESERVE < CRM_RPC_MAX_REPLY
+                    ? CRM_RPC_MAX_REPLY - MEMBERS_RESERVE - used
+                    : 0;
     err = crm_log_proj_read(call->log, "segment", members_fn, m, why);
     if (err == CRM_OK && m->missing) {
         char q[CRM_UTF8_QUOTE_CAP];
