@@ -124,6 +124,10 @@ enum {
     X(CRM_OP_SEGMENT_MEMBERS, "segment.members", CRM_SEGMENT_READERS,         \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "a segment's guests on a day, in id order, paged by a cursor")          \
+    X(CRM_OP_SEGMENT_EXPORT, "segment.export",                                 \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_MARKETING),         \
+      CRM_OPF_TENANT,                                                          \
+      "a segment's members who consented to a channel, with their addresses") \
     X(CRM_OP_SEGMENT_DEFINE, "segment.define",                                 \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_MARKETING),         \
       CRM_OPF_TENANT,                                                          \

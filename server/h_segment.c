@@ -2,10 +2,12 @@
  * h_segment.c - marketing's segment ops over the segment projection:
  * segment.list (the built-in segments and the tenant's), segment.counts
  * (members of each for a day), segment.members (one segment's guests in
- * id order, paged by an opaque cursor) and segment.define (a tenant's
- * segment as an event of $tenant). Membership is decided when asked,
- * from the rows, for the day asked (segment.h); nothing here reads a
- * personal value.
+ * id order, paged by an opaque cursor), segment.export (the members
+ * who consented to a channel for marketing, with the columns a mailing
+ * tool imports) and segment.define (a tenant's segment as an event of
+ * $tenant). Membership is decided when asked,
+ * from the rows, for the day asked (segment.h); only segment.export
+ * reads personal values, from the events that set them.
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "customer.h"
 #include "handlers_int.h"
 #include "log.h"
 #include "rpc.h"
@@ -461,10 +464,11 @@ builtin_filter(members *m)
     return -1;
 }
 
+/* m->f from the filter asked for, the built-in named or the definition
+ * in txn; m->missing or m->bad when there is none. 0 or an LMDB error. */
 static int
-members_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+resolve(members *m, MDB_txn *txn, const MDB_dbi *dbi)
 {
-    members *m = arg;
     const char *text = m->filter_text;
     size_t tlen = m->filter_len;
     if (text == NULL && builtin_filter(m) == 0) {
@@ -484,10 +488,18 @@ members_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
         tlen = d.filter_len;
     }
     if (crm_segfilter_parse(text, tlen, index_key(m->log), &m->f, &m->err) !=
-        0) {
+        0)
         m->bad = 1;
-        return 0;
-    }
+    return 0;
+}
+
+static int
+members_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+{
+    members *m = arg;
+    int rc0 = resolve(m, txn, dbi);
+    if (rc0 != 0 || m->missing || m->bad)
+        return rc0;
     crm_settings *s = malloc(sizeof(*s));
     crm_seg_query q;
     if (s == NULL)
@@ -560,44 +572,38 @@ parse_cursor(const char *s, size_t n, char *out, size_t *len)
     return 0;
 }
 
-crm_err
-h_segment_members(rpc_call *call, msgpack_packer *pk, crm_error *why,
-                  rpc_flow *flow)
+/* The arguments segment.members and segment.export share: the segment
+ * or filter, on, cursor (into m->after, whose buffer is after) and
+ * limit; and the page's reply budget. */
+static crm_err
+page_args(rpc_call *call, members *m, char after[CRM_STREAM_MAX],
+          int64_t limit_default, crm_error *why)
 {
-    members *m = calloc(1, sizeof(*m));
     const char *cursor;
     size_t clen;
     int64_t limit;
-    char after[CRM_STREAM_MAX];
     crm_err err;
-    (void)flow;
-    if (m == NULL)
-        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
-    m->log = call->log;
-    m->pk = pk;
     if ((err = h_arg_str(call, "segment", 0, 128, &m->segment,
                          &m->segment_len, why)) != CRM_OK ||
         (err = h_arg_str(call, "filter", 0, CRM_SEG_FILTER_MAX,
                          &m->filter_text, &m->filter_len, why)) != CRM_OK ||
         (err = h_arg_str(call, "cursor", 0, 2 * CRM_STREAM_MAX, &cursor,
                          &clen, why)) != CRM_OK ||
-        (err = h_arg_int(call, "limit", MEMBERS_DEFAULT, 1, MEMBERS_MAX,
+        (err = h_arg_int(call, "limit", limit_default, 1, MEMBERS_MAX,
                          &limit, why)) != CRM_OK ||
         (err = h_arg_day(call, "on", &m->day, why)) != CRM_OK)
-        goto done;
-    if ((m->segment == NULL) == (m->filter_text == NULL)) {
-        err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                            "segment.members needs one of 'segment' (a "
-                            "built-in 'dimension:value' or a defined name) "
-                            "or 'filter'");
-        goto done;
-    }
+        return err;
+    if ((m->segment == NULL) == (m->filter_text == NULL))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "%s needs one of 'segment' (a built-in "
+                             "'dimension:value' or a defined name) or "
+                             "'filter'",
+                             call->op->name);
     if (cursor) {
-        if (parse_cursor(cursor, clen, after, &m->after_len) != 0) {
-            err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                "'cursor' is not one segment.members gave");
-            goto done;
-        }
+        if (parse_cursor(cursor, clen, after, &m->after_len) != 0)
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "'cursor' is not one %s gave",
+                                 call->op->name);
         m->after = after;
     }
     m->limit = (size_t)limit;
@@ -606,21 +612,272 @@ h_segment_members(rpc_call *call, msgpack_packer *pk, crm_error *why,
     m->budget = used + MEMBERS_RESERVE < CRM_RPC_MAX_REPLY
                     ? CRM_RPC_MAX_REPLY - MEMBERS_RESERVE - used
                     : 0;
-    err = crm_log_proj_read(call->log, "segment", members_fn, m, why);
-    if (err == CRM_OK && m->missing) {
+    return CRM_OK;
+}
+
+/* Turns what the read found wrong into the error. */
+static crm_err
+page_error(const members *m, crm_error *why)
+{
+    if (m->missing) {
         char q[CRM_UTF8_QUOTE_CAP];
         crm_utf8_quote(m->segment, m->segment_len, CRM_UTF8_QUOTE_MAX, q,
                        sizeof(q));
-        err = crm_error_set(why, CRM_ERR_NOT_FOUND,
-                            "no segment '%s' (segment.list names them)", q);
-    } else if (err == CRM_OK && m->bad) {
-        err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                            "filter, column %zu at '%s': %s", m->err.column,
-                            m->err.token, m->err.message);
+        return crm_error_set(why, CRM_ERR_NOT_FOUND,
+                             "no segment '%s' (segment.list names them)", q);
     }
+    if (m->bad)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "filter, column %zu at '%s': %s", m->err.column,
+                             m->err.token, m->err.message);
+    return CRM_OK;
+}
+
+crm_err
+h_segment_members(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                  rpc_flow *flow)
+{
+    members *m = calloc(1, sizeof(*m));
+    char after[CRM_STREAM_MAX];
+    crm_err err;
+    (void)flow;
+    if (m == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    m->log = call->log;
+    m->pk = pk;
+    if ((err = page_args(call, m, after, MEMBERS_DEFAULT, why)) != CRM_OK)
+        goto done;
+    err = crm_log_proj_read(call->log, "segment", members_fn, m, why);
+    if (err == CRM_OK)
+        err = page_error(m, why);
 done:
     crm_segfilter_free(m->f);
     free(m);
+    return err;
+}
+
+
+/* --- segment.export --------------------------------------------------------- */
+
+#define EXPORT_DEFAULT 500
+
+/* What a mailing tool imports per channel: the address field first. */
+static const char *const export_address[] = {"email", "phone", "phone",
+                                             "address", NULL, "phone"};
+static const char *const export_names[] = {"first_name", "last_name",
+                                           "language"};
+
+typedef struct exporter {
+    members m;
+    int channel;    /* index of crm_seg_channels */
+    MDB_txn *txn;
+    MDB_dbi customer;
+    msgpack_zone *zone;
+    uint64_t no_consent, no_address;
+    int rc, no_customer;
+} exporter;
+
+/* Packs guest id's profile field as the event that set it has it (nil
+ * when none did or it cannot be read); *had whether it was there. */
+static int
+pack_field(exporter *x, const crm_seg_guest *g, const char *field, int *had)
+{
+    uint64_t pos;
+    const void *rec;
+    size_t len;
+    crm_record r;
+    *had = 0;
+    int rc = crm_customer_field_at(x->txn, x->customer, g->id, g->id_len,
+                                   field, &pos);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    msgpack_zone_clear(x->zone);
+    const msgpack_object *o = NULL;
+    if (rc == 0 && crm_log_record_at(x->m.log, x->txn, pos, &rec, &len) == 0 &&
+        crm_record_decode(rec, len, x->zone, &r, NULL) == CRM_OK) {
+        o = crm_mp_get(&r.pii, field);
+        if (o == NULL)
+            o = crm_mp_get(&r.body, field);
+    }
+    if (crm_mp_is_str(o) && o->via.str.size > 0) {
+        *had = 1;
+        return crm_mp_pack_str(x->m.pk, o->via.str.ptr, o->via.str.size) ? ENOMEM
+                                                                          : 0;
+    }
+    return msgpack_pack_nil(x->m.pk) ? ENOMEM : 0;
+}
+
+static int
+export_guest(void *arg, const crm_seg_guest *g)
+{
+    exporter *x = arg;
+    members *m = &x->m;
+    if (!crm_segfilter_eval(m->f, g))
+        return 0;
+    if (!((g->consent >> (x->channel * 4)) & 1)) {
+        x->no_consent++;
+        return 0;
+    }
+    const char *addr = export_address[x->channel];
+    uint64_t pos = 0;
+    if (addr) {
+        int rc = crm_customer_field_at(x->txn, x->customer, g->id, g->id_len,
+                                       addr, &pos);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            x->rc = rc;
+            return 1;
+        }
+        if (pos == 0) {
+            x->no_address++;
+            return 0;
+        }
+    }
+    if (m->n == m->limit || (m->n > 0 && m->buf->size > m->budget)) {
+        m->more = 1;
+        return 1;
+    }
+    size_t mark = m->buf->size;
+    msgpack_pack_array(m->pk, 1 + (addr != NULL) + 3);
+    crm_mp_pack_str(m->pk, g->id, g->id_len);
+    int had = 1, rc = addr ? pack_field(x, g, addr, &had) : 0;
+    for (size_t i = 0; rc == 0 && had && i < 3; i++) {
+        int any;
+        rc = pack_field(x, g, export_names[i], &any);
+    }
+    if (rc != 0) {
+        x->rc = rc;
+        return 1;
+    }
+    if (!had) {
+        /* set once, unreadable now (an erasure under way): not a row */
+        m->buf->size = mark;
+        x->no_address++;
+        return 0;
+    }
+    memcpy(m->last, g->id, g->id_len);
+    m->last_len = g->id_len;
+    m->n++;
+    return 0;
+}
+
+static int
+export_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+{
+    exporter *x = arg;
+    members *m = &x->m;
+    int rc = resolve(m, txn, dbi);
+    if (rc != 0 || m->missing || m->bad)
+        return rc;
+    if ((rc = h_proj_db(m->log, txn, "customer", &x->customer)) ==
+        MDB_NOTFOUND) {
+        x->no_customer = 1; /* the addresses are the customer view's */
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    crm_settings *s = malloc(sizeof(*s));
+    crm_seg_query q;
+    if (s == NULL)
+        return ENOMEM;
+    if ((rc = query_for(m->log, txn, dbi, m->day, s, &q)) != 0)
+        goto out;
+    q.needs = crm_segfilter_needs(m->f);
+    x->txn = txn;
+    msgpack_packer *pk = m->pk;
+    msgpack_sbuffer sb;
+    msgpack_packer rpk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&rpk, &sb, msgpack_sbuffer_write);
+    m->pk = &rpk;
+    m->buf = &sb;
+    rc = crm_segment_scan(&q, m->after, m->after_len, export_guest, x,
+                          &m->scanned);
+    if (rc == 0)
+        rc = x->rc;
+    m->pk = pk;
+    if (rc != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        goto out;
+    }
+    const char *addr = export_address[x->channel];
+    msgpack_pack_map(pk, 12);
+    crm_mp_pack_cstr(pk, "segment");
+    if (m->segment)
+        crm_mp_pack_str(pk, m->segment, m->segment_len);
+    else
+        msgpack_pack_nil(pk);
+    KV_STR(pk, "channel", crm_seg_channels[x->channel]);
+    kv_day(pk, "on", m->day);
+    crm_mp_pack_cstr(pk, "columns");
+    msgpack_pack_array(pk, 1 + (addr != NULL) + 3);
+    crm_mp_pack_cstr(pk, "id");
+    if (addr)
+        crm_mp_pack_cstr(pk, addr);
+    for (int i = 0; i < 3; i++)
+        crm_mp_pack_cstr(pk, export_names[i]);
+    crm_mp_pack_cstr(pk, "rows");
+    msgpack_pack_array(pk, m->n);
+    if (sb.size)
+        msgpack_pack_str_body(pk, sb.data, sb.size); /* the rows as packed */
+    msgpack_sbuffer_destroy(&sb);
+    KV_U64(pk, "exported", m->n);
+    KV_U64(pk, "no_consent", x->no_consent);
+    KV_U64(pk, "no_address", x->no_address);
+    crm_mp_pack_cstr(pk, "next");
+    if (m->more) {
+        char hex[2 * CRM_STREAM_MAX + 1];
+        for (size_t i = 0; i < m->last_len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", (uint8_t)m->last[i]);
+        crm_mp_pack_str(pk, hex, 2 * m->last_len);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    KV_BOOL(pk, "more", m->more);
+    KV_U64(pk, "scanned", m->scanned);
+    KV_U64(pk, "as_of", position);
+out:
+    free(s);
+    return rc;
+}
+
+crm_err
+h_segment_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                 rpc_flow *flow)
+{
+    exporter *x = calloc(1, sizeof(*x));
+    char after[CRM_STREAM_MAX];
+    const char *ch;
+    size_t chl;
+    crm_err err;
+    (void)flow;
+    if (x == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    x->m.log = call->log;
+    x->m.pk = pk;
+    x->zone = &call->c->scratch;
+    if ((err = page_args(call, &x->m, after, EXPORT_DEFAULT, why)) != CRM_OK ||
+        (err = h_arg_str(call, "channel", 1, 16, &ch, &chl, why)) != CRM_OK)
+        goto done;
+    x->channel = -1;
+    for (int i = 0; crm_seg_channels[i]; i++)
+        if (crm_schema_name_eq(crm_seg_channels[i], ch, chl))
+            x->channel = i;
+    if (x->channel < 0) {
+        err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                            "'channel' is one of email, sms, phone, post, "
+                            "push, whatsapp");
+        goto done;
+    }
+    err = crm_log_proj_read(call->log, "segment", export_fn, x, why);
+    if (err == CRM_OK && x->no_customer)
+        err = crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                            "this server keeps no 'customer' projection "
+                            "(crmd --projections)");
+    else if (err == CRM_OK)
+        err = page_error(&x->m, why);
+done:
+    crm_segfilter_free(x->m.f);
+    free(x);
     return err;
 }
 

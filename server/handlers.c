@@ -868,6 +868,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_SEGMENT_LIST] = h_segment_list,
     [CRM_OP_SEGMENT_COUNTS] = h_segment_counts,
     [CRM_OP_SEGMENT_MEMBERS] = h_segment_members,
+    [CRM_OP_SEGMENT_EXPORT] = h_segment_export,
     [CRM_OP_SEGMENT_DEFINE] = h_segment_define,
     [CRM_OP_BATCH] = h_batch,
 };

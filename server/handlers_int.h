@@ -89,6 +89,8 @@ crm_err h_segment_counts(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_segment_members(rpc_call *call, msgpack_packer *pk, crm_error *why,
                           rpc_flow *flow);
+crm_err h_segment_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                         rpc_flow *flow);
 crm_err h_segment_define(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -254,6 +254,13 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         crm_mp_pack_cstr(&pk, "segment");
         crm_mp_pack_cstr(&pk, "lifecycle:new");
         break;
+    case CRM_OP_SEGMENT_EXPORT:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "segment");
+        crm_mp_pack_cstr(&pk, "lifecycle:new");
+        crm_mp_pack_cstr(&pk, "channel");
+        crm_mp_pack_cstr(&pk, "email");
+        break;
     case CRM_OP_SEGMENT_DEFINE:
         msgpack_pack_map(&pk, 2);
         crm_mp_pack_cstr(&pk, "name");

@@ -1400,6 +1400,28 @@ test_segments(void **state)
     assert_non_null(eol);
     assert_memory_equal(eol - 2, " 2", 2); /* seg-a and seg-b */
     run_free(&r);
+    /* the export: seg-a consented and has an address, with a comma in
+     * its name; seg-b did not consent */
+    static const char *const contact[] = {
+        "{\"stream\":\"seg-a\",\"type\":\"customer.registered\","
+        "\"body\":{\"first_name\":\"Ana, Maria\",\"last_name\":\"Sá\","
+        "\"email\":\"ana@seg.example\"}}",
+        "{\"stream\":\"seg-a\",\"type\":\"customer.consent_changed\","
+        "\"body\":{\"channel\":\"email\",\"granted\":true}}"};
+    for (size_t i = 0; i < 2; i++) {
+        RUN_OK(&r, "--key-file", ADMIN_FILE, "append", contact[i]);
+        run_free(&r);
+    }
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "export", "ctl-faro",
+           "--channel", "email", "--on", "2026-04-01", "--csv", "--limit",
+           "1");
+    assert_string_equal(r.out, "id,email,first_name,last_name,language\n"
+                               "seg-a,ana@seg.example,\"Ana, Maria\",Sá,\n");
+    assert_non_null(strstr(r.err, "1 exported; not consented to email "
+                                  "marketing: 1; no address: 0"));
+    run_free(&r);
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "segment", "export",
+                "ctl-faro");
     EXPECT_FAIL_MSG(1, "bad_request", "column 12 at 'ctl'", "--key-file",
                     ADMIN_FILE, "segment", "define", "broken",
                     "property = ctl");

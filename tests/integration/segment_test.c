@@ -5,7 +5,8 @@
  * asked, built-in counts per lifecycle and frequency on two days, a bad
  * filter refused with the column and token it stumbled on and nothing
  * written, a redefinition and a drop, paging by cursor through 33
- * members, the roles, and an erased guest gone from every segment. */
+ * members, the roles, the export of consented e-mail addresses, and an
+ * erased guest gone from every segment and export. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,7 +82,9 @@ group_setup(void **state)
     size_t n = 0;
     /* ana: 11 nights at lisbon, halal, e-mail consent: the one member */
     ev(&e[n++], "ana", "customer.registered", at(2026, 1, 1),
-       FX_BODY(FX_S("first_name", "Ana"), FX_S("last_name", "Silva")));
+       FX_BODY(FX_S("first_name", "Ana"), FX_S("last_name", "Silva"),
+               FX_S("email", "ana.silva@example.com"),
+               FX_S("language", "pt")));
     stay(&e[n++], "ana", "a1", "lisbon", 6, at(2026, 1, 10));
     stay(&e[n++], "ana", "a2", "lisbon", 5, at(2026, 3, 10));
     diet(&e[n++], "ana", " HALAL");
@@ -90,6 +93,9 @@ group_setup(void **state)
     stay(&e[n++], "bob", "b1", "lisbon", 12, at(2026, 2, 1));
     diet(&e[n++], "bob", "vegan");
     email_ok(&e[n++], "bob");
+    ev(&e[n++], "cid", "customer.registered", at(2026, 1, 1),
+       FX_BODY(FX_S("first_name", "Cid"), FX_S("last_name", "Moreno"),
+               FX_S("email", "cid@example.com")));
     stay(&e[n++], "cid", "c1", "porto", 12, at(2026, 3, 1));
     diet(&e[n++], "cid", "halal");
     email_ok(&e[n++], "cid");
@@ -385,6 +391,77 @@ test_redefine_drop_and_roles(void **state)
     crm_client_close(fi);
 }
 
+static const msgpack_object *
+export(crm_client *c, const char *segment, const char *channel)
+{
+    fx_kv kv[] = {FX_S("segment", segment), FX_S("channel", channel),
+                  FX_S("on", "2026-04-01")};
+    return call(c, "segment.export", kv, 3);
+}
+
+static const char *
+cellat(const msgpack_object *res, uint32_t row, uint32_t col)
+{
+    static char buf[4][80];
+    static int at_;
+    const msgpack_object *rows = crm_mp_get(res, "rows");
+    assert_non_null(rows);
+    assert_true(row < rows->via.array.size);
+    const msgpack_object *r = &rows->via.array.ptr[row];
+    assert_true(col < r->via.array.size);
+    const msgpack_object *o = &r->via.array.ptr[col];
+    char *b = buf[at_++ % 4];
+    if (o->type == MSGPACK_OBJECT_NIL)
+        snprintf(b, 80, "(nil)");
+    else
+        snprintf(b, 80, "%.*s", (int)o->via.str.size, o->via.str.ptr);
+    return b;
+}
+
+static void
+test_export_consented_addresses(void **state)
+{
+    (void)state;
+    crm_client *m = as(CRM_ROLE_MARKETING);
+    /* active on April 1st: ana, bob, cid, dan and the faro guests; e-mail
+     * consent: ana, bob, cid; an address: ana and cid */
+    const msgpack_object *res = export(m, "lifecycle:active", "email");
+    assert_int_equal(fx_res_u64(res, "exported"), 2);
+    assert_int_equal(fx_res_u64(res, "no_consent"), 31);
+    assert_int_equal(fx_res_u64(res, "no_address"), 1);
+    const msgpack_object *cols = crm_mp_get(res, "columns");
+    assert_int_equal(cols->via.array.size, 5);
+    assert_memory_equal(cols->via.array.ptr[1].via.str.ptr, "email", 5);
+    assert_string_equal(cellat(res, 0, 0), "ana");
+    assert_string_equal(cellat(res, 0, 1), "ana.silva@example.com");
+    assert_string_equal(cellat(res, 0, 2), "Ana");
+    assert_string_equal(cellat(res, 0, 4), "pt");
+    assert_string_equal(cellat(res, 1, 0), "cid");
+    assert_string_equal(cellat(res, 1, 1), "cid@example.com");
+    assert_string_equal(cellat(res, 1, 4), "(nil)");
+    /* nobody consented to sms */
+    res = export(m, "lifecycle:active", "sms");
+    assert_int_equal(fx_res_u64(res, "exported"), 0);
+    assert_int_equal(fx_res_u64(res, "no_consent"), 34);
+    /* a defined segment, one row a page */
+    fx_kv kv[] = {FX_S("segment", "lisbon-halal"), FX_S("channel", "email"),
+                  FX_S("on", "2026-04-01"), FX_I("limit", 1)};
+    res = call(m, "segment.export", kv, 4);
+    assert_int_equal(fx_res_u64(res, "exported"), 1);
+    assert_int_equal(crm_mp_get(res, "more")->via.boolean, 0);
+    crm_error why;
+    fx_kv bad[] = {FX_S("segment", "lisbon-halal"), FX_S("channel", "fax")};
+    assert_int_equal(call_err(m, "segment.export", bad, 2, &why),
+                     CRM_ERR_BAD_REQUEST);
+    crm_client_close(m);
+    /* agents see members, not addresses */
+    crm_client *ag = as(CRM_ROLE_AGENT);
+    fx_kv ok[] = {FX_S("segment", "lisbon-halal"), FX_S("channel", "email")};
+    assert_int_equal(call_err(ag, "segment.export", ok, 2, &why),
+                     CRM_ERR_FORBIDDEN);
+    crm_client_close(ag);
+}
+
 static void
 test_erased_guest_leaves_every_segment(void **state)
 {
@@ -407,6 +484,9 @@ test_erased_guest_leaves_every_segment(void **state)
     assert_int_equal(fx_res_u64(c, "guests"), 34);
     assert_int_equal(count_of(c, "frequency", "repeat"), 0);
     assert_int_equal(count_of(c, "defined", "lisbon-halal"), 0);
+    res = export(m, "lifecycle:active", "email");
+    assert_int_equal(fx_res_u64(res, "exported"), 1);
+    assert_string_equal(cellat(res, 0, 0), "cid");
     crm_client_close(adm);
     crm_client_close(m);
 }
@@ -420,6 +500,7 @@ main(void)
         cmocka_unit_test(test_bad_filter_points_at_the_token),
         cmocka_unit_test(test_paging_follows_the_cursor),
         cmocka_unit_test(test_redefine_drop_and_roles),
+        cmocka_unit_test(test_export_consented_addresses),
         cmocka_unit_test(test_erased_guest_leaves_every_segment),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -266,6 +266,136 @@ ctl_cmd_segment_members(ctl *c, const ctl_args *a)
     return rc;
 }
 
+/* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a
+ * line break, quotes doubled. */
+static void
+csv_field(const msgpack_object *o, int first)
+{
+    if (!first)
+        putchar(',');
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR)
+        return;
+    const char *p = o->via.str.ptr;
+    size_t n = o->via.str.size;
+    int quote = memchr(p, ',', n) || memchr(p, '"', n) || memchr(p, '\n', n) ||
+                memchr(p, '\r', n);
+    if (!quote) {
+        fwrite(p, 1, n, stdout);
+        return;
+    }
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            putchar('"');
+        putchar(p[i]);
+    }
+    putchar('"');
+}
+
+int
+ctl_cmd_segment_export(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int64_t limit;
+    int csv = ctl_flag(a, "csv");
+    int rc = ctl_arg_int(a, "limit", 500, 1, 1000, &limit);
+    if (rc != 0)
+        return rc;
+    if (ctl_arg(a, "channel") == NULL)
+        return ctl_usage(a->cmd, "give --channel (email, sms, phone, post, "
+                                 "push or whatsapp)");
+    if (csv && c->json)
+        return ctl_usage(a->cmd, "--csv or --json, not both");
+    char cursor[160] = "";
+    uint64_t exported = 0, no_consent = 0, no_address = 0;
+    ctl_table *t = NULL;
+    int header = 0;
+    for (;;) {
+        ctl_kv kv[] = {CTL_S("segment", a->pos[0]),
+                       CTL_S("channel", ctl_arg(a, "channel")),
+                       CTL_S("on", ctl_arg(a, "on")), CTL_I("limit", limit),
+                       CTL_S("cursor", cursor[0] ? cursor : NULL)};
+        if ((rc = ctl_call_kv(c, "segment.export", kv, 5, &res)) != 0)
+            break;
+        const msgpack_object *cols = crm_mp_get(res, "columns");
+        const msgpack_object *rows = crm_mp_get(res, "rows");
+        if (cols == NULL || cols->type != MSGPACK_OBJECT_ARRAY ||
+            cols->via.array.size > 8 || rows == NULL ||
+            rows->type != MSGPACK_OBJECT_ARRAY) {
+            rc = ctl_error(CRM_ERR_INTERNAL, "reply has no rows");
+            break;
+        }
+        size_t nc = cols->via.array.size;
+        if (c->json) {
+            if ((rc = ctl_out_mp_json(res)) != 0)
+                break;
+        } else if (csv) {
+            for (size_t j = 0; !header && j < nc; j++)
+                csv_field(&cols->via.array.ptr[j], j == 0);
+            if (!header)
+                putchar('\n');
+            header = 1;
+            for (uint32_t i = 0; i < rows->via.array.size; i++) {
+                const msgpack_object *r = &rows->via.array.ptr[i];
+                for (size_t j = 0; j < nc; j++)
+                    csv_field(r->type == MSGPACK_OBJECT_ARRAY &&
+                                      j < r->via.array.size
+                                  ? &r->via.array.ptr[j]
+                                  : NULL,
+                              j == 0);
+                putchar('\n');
+            }
+        } else {
+            if (t == NULL) {
+                static char heads[8][CELL];
+                const char *head[8];
+                for (size_t j = 0; j < nc; j++) {
+                    text(&cols->via.array.ptr[j], heads[j]);
+                    for (char *h = heads[j]; *h; h++)
+                        *h = (char)(*h >= 'a' && *h <= 'z' ? *h - 32 : *h);
+                    head[j] = heads[j];
+                }
+                if ((t = ctl_table_open(nc, head, NULL, 0)) == NULL) {
+                    rc = ctl_error(CRM_ERR_NOMEM, "cannot build the table");
+                    break;
+                }
+            }
+            for (uint32_t i = 0; i < rows->via.array.size; i++) {
+                const msgpack_object *r = &rows->via.array.ptr[i];
+                char cells[8][CELL];
+                const char *row[8];
+                for (size_t j = 0; j < nc; j++) {
+                    text(r->type == MSGPACK_OBJECT_ARRAY &&
+                                 j < r->via.array.size
+                             ? &r->via.array.ptr[j]
+                             : NULL,
+                         cells[j]);
+                    row[j] = cells[j];
+                }
+                if (ctl_table_row(t, row) != 0) {
+                    ctl_table_close(t);
+                    return ctl_error(CRM_ERR_NOMEM, "cannot build the table");
+                }
+            }
+        }
+        exported += ctl_u64(res, "exported", 0);
+        no_consent += ctl_u64(res, "no_consent", 0);
+        no_address += ctl_u64(res, "no_address", 0);
+        const msgpack_object *more = crm_mp_get(res, "more");
+        ctl_str(res, "next", cursor, sizeof(cursor));
+        if (more == NULL || more->type != MSGPACK_OBJECT_BOOLEAN ||
+            !more->via.boolean)
+            break;
+    }
+    ctl_table_close(t);
+    if (rc == 0 && !c->json)
+        fprintf(csv ? stderr : stdout,
+                "%" PRIu64 " exported; not consented to %s marketing: %" PRIu64
+                "; no address: %" PRIu64 "\n",
+                exported, ctl_arg(a, "channel"), no_consent, no_address);
+    return rc;
+}
+
 int
 ctl_cmd_segment_define(ctl *c, const ctl_args *a)
 {

@@ -349,6 +349,28 @@ const ctl_cmd ctl_commands[] = {
                 "nights, nights in 12 months, spend (minor\nunits of the "
                 "base currency), last stay and churn band; no personal "
                 "value."},
+    {.name = "segment export", .synopsis = "SEGMENT", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_SEGMENT_EXPORT,
+     .run = ctl_cmd_segment_export,
+     .opts = (const ctl_opt[]){
+         {.name = "channel", .arg = "CHANNEL",
+          .doc = "email, sms, phone, post, push or whatsapp (required)"},
+         {.name = "on", .arg = "DATE",
+          .doc = "as on DATE, YYYY-MM-DD (default today, UTC)"},
+         {.name = "limit", .arg = "N",
+          .doc = "rows asked per page (default 500, at most 1000)"},
+         {.name = "csv",
+          .doc = "CSV with a header row on stdout, the counts on stderr"},
+         {0}},
+     .summary = "a segment's guests who consented to a channel, with "
+                "addresses (admin, marketing)",
+     .details = "Follows the cursor to the last page. Only members whose "
+                "latest consent for the\nchannel and purpose marketing is "
+                "granted, and who have an address for it,\nare exported: "
+                "id, the address (email, phone or postal address), first "
+                "and\nlast name, language. The others are counted. Example:\n"
+                "  crmctl segment export lisbon-halal --channel email --csv "
+                "> mailing.csv"},
     {.name = "segment define", .synopsis = "NAME [FILTER]", .min_pos = 1,
      .max_pos = 2, .op = CRM_OP_SEGMENT_DEFINE,
      .run = ctl_cmd_segment_define,
