@@ -114,7 +114,8 @@ fail(parser *p, const char *fmt, ...)
     p->failed = 1;
     p->err->column = p->at + 1;
     size_t n = p->tlen < 40 ? p->tlen : 40;
-    memcpy(p->err->token, p->s + p->at, n);
+    if (n)
+        memcpy(p->err->token, p->s + p->at, n);
     p->err->token[n] = '\0';
     va_list ap;
     va_start(ap, fmt);

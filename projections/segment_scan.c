@@ -315,10 +315,13 @@ crm_segment_scan(const crm_seg_query *q, const char *after, size_t after_len,
         }
         if (rc != MDB_NOTFOUND)
             goto done;
-        qsort(p.r, p.n, sizeof(*p.r), cmp_i64);
-        qsort(p.f, p.n, sizeof(*p.f), cmp_i64);
-        qsort(p.m, p.n, sizeof(*p.m), cmp_i64);
-        qsort(p.spenders, p.nspend, sizeof(*p.spenders), cmp_i64);
+        if (p.n > 0) { /* none: the arrays were never made */
+            qsort(p.r, p.n, sizeof(*p.r), cmp_i64);
+            qsort(p.f, p.n, sizeof(*p.f), cmp_i64);
+            qsort(p.m, p.n, sizeof(*p.m), cmp_i64);
+        }
+        if (p.nspend > 0)
+            qsort(p.spenders, p.nspend, sizeof(*p.spenders), cmp_i64);
     }
     if (after) {
         k.mv_size = after_len;
