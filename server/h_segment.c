@@ -933,6 +933,9 @@ h_segment_define(rpc_call *call, msgpack_packer *pk, crm_error *why,
                              "'name' is 1..%d of [a-z0-9_-] (built-in "
                              "segments are 'dimension:value')",
                              CRM_SEG_NAME_MAX);
+    if (nl == 15 && memcmp(name, "points_expiring", 15) == 0)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "'points_expiring' is a built-in segment");
     if (drop && (filter || desc))
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "'drop' takes only the 'name'");

@@ -322,6 +322,9 @@ test_bad_filter_points_at_the_token(void **state)
     fx_kv kv3[] = {FX_S("name", "Bad Name"), FX_S("filter", "stays > 1")};
     assert_int_equal(call_err(m, "segment.define", kv3, 2, &why),
                      CRM_ERR_BAD_REQUEST);
+    fx_kv kv8[] = {FX_S("name", "points_expiring"), FX_S("filter", "stays > 1")};
+    assert_int_equal(call_err(m, "segment.define", kv8, 2, &why),
+                     CRM_ERR_BAD_REQUEST);
     /* nothing was written */
     const msgpack_object *l = call(m, "segment.list", NULL, 0);
     assert_int_equal(crm_mp_get(l, "defined")->via.array.size, 1);
