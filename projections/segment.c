@@ -489,11 +489,18 @@ segment_apply(const crm_proj_ctx *cx, const crm_record *r)
         return 0;
     }
     seg_row row;
+    uint8_t old[SEG_ROW_MAX];
+    size_t old_len = 0;
     MDB_val k = {r->stream_len, (void *)r->stream}, v;
     int rc = mdb_get(cx->txn, cx->dbi[0], &k, &v);
     if (rc == 0) {
-        if (seg_row_decode(v.mv_data, v.mv_size, &row, 1) != 0)
+        if (v.mv_size > sizeof(old) ||
+            seg_row_decode(v.mv_data, v.mv_size, &row, 1) != 0)
             return MDB_CORRUPTED;
+        /* kept to skip the put when the event changes nothing (most
+         * events of a guest: messages, interactions, loyalty) */
+        memcpy(old, v.mv_data, v.mv_size);
+        old_len = v.mv_size;
         if (row.flags & SEG_ERASED)
             return 0; /* after an erasure nothing more is kept */
     } else if (rc == MDB_NOTFOUND) {
@@ -560,6 +567,8 @@ segment_apply(const crm_proj_ctx *cx, const crm_record *r)
     uint8_t vb[SEG_ROW_MAX];
     v.mv_size = seg_row_encode(&row, vb);
     v.mv_data = vb;
+    if (v.mv_size == old_len && memcmp(old, vb, old_len) == 0)
+        return 0;
     return mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
 }
 
