@@ -134,4 +134,11 @@ int crm_customer_brief(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
                        uint32_t *last_stay, uint64_t *name_pos_first,
                        uint64_t *name_pos_last, int *erased);
 
+/* The position of the event that set profile field (one of the profile
+ * fields: "email", "first_name", "address" ...) of guest id, the latest
+ * by occurred_at: 0, or MDB_NOTFOUND when no event set it (or the field
+ * is not a profile field), or an LMDB error code. */
+int crm_customer_field_at(MDB_txn *txn, MDB_dbi db, const char *id,
+                          size_t len, const char *field, uint64_t *position);
+
 #endif

@@ -694,3 +694,23 @@ crm_customer_brief(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
     }
     return rc;
 }
+
+int
+crm_customer_field_at(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
+                      const char *field, uint64_t *position)
+{
+    *position = 0;
+    if (len == 0 || len > CRM_STREAM_MAX)
+        return MDB_NOTFOUND;
+    for (uint8_t f = 0; f < CUST_NFIELDS; f++) {
+        if (strcmp(cust_fields[f], field) != 0)
+            continue;
+        uint8_t kb[CUST_KEY_MAX];
+        MDB_val k = {cust_key(kb, id, len, 'p', &f, 1), kb}, v;
+        int rc = mdb_get(txn, db, &k, &v);
+        if (rc == 0 && v.mv_size == 16)
+            *position = crm_get_be((const uint8_t *)v.mv_data + 8, 8);
+        return rc == 0 && v.mv_size != 16 ? MDB_CORRUPTED : rc;
+    }
+    return MDB_NOTFOUND;
+}

@@ -427,6 +427,36 @@ crm_loyalty_available(MDB_txn *txn, MDB_dbi db, const char *id,
     return rc;
 }
 
+/* Points left in accruals expiring from..to (segment.h). */
+typedef struct expiring_in {
+    uint32_t from, to;
+    int64_t points;
+} expiring_in;
+
+static int
+on_expiring_in(void *arg, const uint8_t *sfx, size_t slen, const MDB_val *v)
+{
+    expiring_in *x = arg;
+    if (slen != 12 || v->mv_size != ACCRUAL_LEN)
+        return 0;
+    const uint8_t *p = v->mv_data;
+    int64_t rem = (int64_t)crm_get_be(p + 8, 8);
+    uint32_t exp = (uint32_t)crm_get_be(p + 16, 4);
+    if (exp != 0 && rem > 0 && exp >= x->from && exp <= x->to)
+        x->points += rem;
+    return 0;
+}
+
+int
+crm_loyalty_expiring(MDB_txn *txn, MDB_dbi db, const char *id, size_t id_len,
+                     uint32_t from, uint32_t to, int64_t *points)
+{
+    expiring_in x = {from, to, 0};
+    int rc = each(txn, db, id, id_len, 'e', 0, on_expiring_in, &x);
+    *points = x.points;
+    return rc;
+}
+
 typedef struct window {
     uint32_t from;          /* first day counted */
     int64_t nights, points;

@@ -68,6 +68,12 @@ int crm_loyalty_account_get(MDB_txn *txn, MDB_dbi db, const char *id,
 int crm_loyalty_available(MDB_txn *txn, MDB_dbi db, const char *id,
                           size_t id_len, uint32_t day, int64_t *out);
 
+/* Points left in accruals that expire on a day from..to (YYYYMMDD, both
+ * included), in *points (0 without any). 0 or an LMDB error code. */
+int crm_loyalty_expiring(MDB_txn *txn, MDB_dbi db, const char *id,
+                         size_t id_len, uint32_t from, uint32_t to,
+                         int64_t *points);
+
 /* Packs what the loyalty desk is told about stream id on day (the only
  * "today" it sees), by the settings in force then: one map of {balance,
  * available, tier, tier_since, qualified_tier, next_tier {tier,

@@ -41,6 +41,11 @@ typedef enum crm_role {
     (CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR) |             \
      CRM_ROLE_BIT(CRM_ROLE_REPLICA))
 
+/* Who reads segments: no personal value is in them (ids and figures). */
+#define CRM_SEGMENT_READERS                                                    \
+    (CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |             \
+     CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR))
+
 enum {
     CRM_OPF_BATCHABLE = 1u << 0, /* a read that may ride in `batch` */
     CRM_OPF_TENANT = 1u << 1,    /* acts on the caller's tenant data */
@@ -110,6 +115,23 @@ enum {
           CRM_ROLE_BIT(CRM_ROLE_AUDITOR),                                      \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "KPIs of the tenant or a property per month (no guest data)")           \
+    X(CRM_OP_SEGMENT_LIST, "segment.list", CRM_SEGMENT_READERS,               \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "the built-in segments and the tenant's, with their filters")           \
+    X(CRM_OP_SEGMENT_COUNTS, "segment.counts", CRM_SEGMENT_READERS,           \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "guests in each segment on a day")                                       \
+    X(CRM_OP_SEGMENT_MEMBERS, "segment.members", CRM_SEGMENT_READERS,         \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "a segment's guests on a day, in id order, paged by a cursor")          \
+    X(CRM_OP_SEGMENT_EXPORT, "segment.export",                                 \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_MARKETING),         \
+      CRM_OPF_TENANT,                                                          \
+      "a segment's members who consented to a channel, with their addresses") \
+    X(CRM_OP_SEGMENT_DEFINE, "segment.define",                                 \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_MARKETING),         \
+      CRM_OPF_TENANT,                                                          \
+      "define, replace or drop a tenant's segment (appended to $tenant)")     \
     X(CRM_OP_BATCH, "batch", CRM_ANY_KEY, 0,                                   \
       "several read ops in one message, one reply")
 

@@ -327,6 +327,20 @@ static const crm_field f_earn_rate_set[] = {
     {.name = "effective_from", .type = CRM_F_DATE, .flags = REQ},
 };
 
+/* Segments a tenant defines (stream $tenant, written by segment.define):
+ * the last definition of a name replaces the earlier ones. */
+static const crm_field f_segment_defined[] = {
+    {.name = "name", .type = CRM_F_STR, .flags = REQ, .max = 40,
+     .doc = "[a-z0-9_-], the segment's name in the tenant"},
+    {.name = "filter", .type = CRM_F_STR, .flags = REQ, .max = 1000,
+     .doc = "the filter expression (PROTOCOL.md, segment.define)"},
+    {.name = "description", .type = CRM_F_STR, .max = 200},
+};
+
+static const crm_field f_segment_dropped[] = {
+    {.name = "name", .type = CRM_F_STR, .flags = REQ, .max = 40},
+};
+
 static const crm_event_type types[] = {
     TYPE("customer.registered", f_registered, "a guest profile is created"),
     TYPE("customer.profile_updated", f_profile_updated,
@@ -374,6 +388,11 @@ static const crm_event_type types[] = {
          "a loyalty tier and what qualifies it ($tenant, settings.set)"),
     TYPE("tenant.earn_rate_set", f_earn_rate_set,
          "points earned per base-currency unit ($tenant, settings.set)"),
+    TYPE("tenant.segment_defined", f_segment_defined,
+         "a segment the tenant names, with its filter ($tenant, "
+         "segment.define)"),
+    TYPE("tenant.segment_dropped", f_segment_dropped,
+         "a defined segment is withdrawn ($tenant, segment.define)"),
 };
 
 size_t

@@ -28,8 +28,9 @@ static const char usage[] =
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
     "                             writers of the last one (default 150)\n"
-    "      --projections LIST     views kept inline: settings, counts or\n"
-    "                             none (default settings)\n"
+    "      --projections LIST     views kept inline, comma-separated: settings,\n"
+    "                             loyalty, find, customer, kpi, segment,\n"
+    "                             counts, or none (default all but counts)\n"
     "      --log-level LEVEL      debug, info, warn or error (default info)\n"
     "  -V, --version              print the version and exit\n"
     "  -h, --help                 this text\n"
@@ -205,7 +206,7 @@ set_defaults(crm_config *c, crm_error *why)
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
     static const char *const defaults[] = {"settings", "loyalty", "find",
-                                           "customer", "kpi"};
+                                           "customer", "kpi", "segment"};
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         c->projections[c->nprojections++] = crm_proj_builtin(defaults[i]);
     if (set_str(&c->data_dir, "./data") ||
@@ -343,8 +344,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             if (parse_projections(c, optarg) != 0)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--projections must name projections "
-                                     "this build has (settings, counts) "
-                                     "once each, or none");
+                                     "this build has (see --help) once "
+                                     "each, or none");
             break;
         case O_LEVEL:
             if (crm_slog_parse_level(optarg, &c->log_level) != 0)

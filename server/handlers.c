@@ -865,5 +865,10 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
     [CRM_OP_KPI_GET] = h_kpi_get,
+    [CRM_OP_SEGMENT_LIST] = h_segment_list,
+    [CRM_OP_SEGMENT_COUNTS] = h_segment_counts,
+    [CRM_OP_SEGMENT_MEMBERS] = h_segment_members,
+    [CRM_OP_SEGMENT_EXPORT] = h_segment_export,
+    [CRM_OP_SEGMENT_DEFINE] = h_segment_define,
     [CRM_OP_BATCH] = h_batch,
 };

@@ -83,6 +83,16 @@ crm_err h_kpi_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                   rpc_flow *flow);
 crm_err h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
                         rpc_flow *flow);
+crm_err h_segment_list(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
+crm_err h_segment_counts(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                         rpc_flow *flow);
+crm_err h_segment_members(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                          rpc_flow *flow);
+crm_err h_segment_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                         rpc_flow *flow);
+crm_err h_segment_define(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                         rpc_flow *flow);
 crm_err h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -245,7 +245,28 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         break;
     case CRM_OP_LOYALTY_SWEEP:
     case CRM_OP_KPI_GET:
+    case CRM_OP_SEGMENT_LIST:
+    case CRM_OP_SEGMENT_COUNTS:
         msgpack_pack_map(&pk, 0);
+        break;
+    case CRM_OP_SEGMENT_MEMBERS:
+        msgpack_pack_map(&pk, 1);
+        crm_mp_pack_cstr(&pk, "segment");
+        crm_mp_pack_cstr(&pk, "lifecycle:new");
+        break;
+    case CRM_OP_SEGMENT_EXPORT:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "segment");
+        crm_mp_pack_cstr(&pk, "lifecycle:new");
+        crm_mp_pack_cstr(&pk, "channel");
+        crm_mp_pack_cstr(&pk, "email");
+        break;
+    case CRM_OP_SEGMENT_DEFINE:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "name");
+        crm_mp_pack_cstr(&pk, "matrix");
+        crm_mp_pack_cstr(&pk, "filter");
+        crm_mp_pack_cstr(&pk, "stays >= 1");
         break;
     case CRM_OP_CUSTOMER_GET:
         msgpack_pack_map(&pk, 1);

@@ -2,7 +2,7 @@
  * appends from JSON and JSONL (and the versions they print), read, tail and
  * tail -f (personal data by role), exit statuses and error names, local
  * file errors, --help of every command, the event catalogue, and TLS
- * server verification (--ca, --server-name, --insecure).
+ * server verification (--ca, --server-name, --insecure), and segments.
  *
  * Tests run in order and share one crmd: test_tenant_and_keys makes the
  * tenant and the keys the later tests use. */
@@ -1341,6 +1341,96 @@ test_settings_and_rebuild(void **state)
     EXPECT_FAIL(3, "forbidden", "--key", AGENT, "admin", "rebuild");
 }
 
+/* crmctl segment: define, members by page and with --all, counts, and a
+ * bad filter refused with its column (exit 1, nothing printed). */
+static void
+test_segments(void **state)
+{
+    run_out r;
+    (void)state;
+    static const char *const faro[] = {
+        "{\"stream\":\"seg-c\",\"type\":\"stay.checked_out\","
+        "\"occurred_at\":\"2026-03-01T10:00:00Z\",\"body\":{\"stay_id\":"
+        "\"1\",\"property\":\"ctl-faro\",\"nights\":2}}",
+        "{\"stream\":\"seg-a\",\"type\":\"stay.checked_out\","
+        "\"occurred_at\":\"2026-03-01T10:00:00Z\",\"body\":{\"stay_id\":"
+        "\"1\",\"property\":\"ctl-faro\",\"nights\":3}}",
+        "{\"stream\":\"seg-b\",\"type\":\"stay.checked_out\","
+        "\"occurred_at\":\"2026-03-01T10:00:00Z\",\"body\":{\"stay_id\":"
+        "\"1\",\"property\":\"ctl-faro\",\"nights\":4}}"};
+    for (size_t i = 0; i < 3; i++) {
+        RUN_OK(&r, "--key-file", ADMIN_FILE, "append", faro[i]);
+        run_free(&r);
+    }
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "define", "ctl-faro",
+           "property = \"ctl-faro\" and nights >= 3", "--description",
+           "crmctl test");
+    assert_non_null(strstr(r.out, "segment ctl-faro defined at position"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "list");
+    assert_non_null(strstr(r.out, "points_expiring"));
+    assert_non_null(strstr(r.out, "property = \"ctl-faro\" and nights >= 3"));
+    assert_non_null(strstr(r.out, "crmctl test"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "members", "ctl-faro",
+           "--on", "2026-04-01", "--limit", "1");
+    assert_non_null(strstr(r.out, "seg-a "));
+    assert_null(strstr(r.out, "seg-b"));
+    assert_non_null(strstr(r.out, "1 guest; more: --cursor 7365672d61"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "members", "ctl-faro",
+           "--on", "2026-04-01", "--limit", "1", "--cursor", "7365672d61");
+    assert_non_null(strstr(r.out, "seg-b "));
+    assert_null(strstr(r.out, "seg-a"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "members", "ctl-faro",
+           "--on", "2026-04-01", "--limit", "1", "--all");
+    assert_non_null(strstr(r.out, "seg-a "));
+    assert_non_null(strstr(r.out, "seg-b "));
+    assert_null(strstr(r.out, "seg-c"));
+    assert_non_null(strstr(r.out, "2 guests\n"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "counts", "--on",
+           "2026-04-01");
+    assert_non_null(strstr(r.out, "on 2026-04-01: "));
+    const char *row = strstr(r.out, "\ndefined ");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "ctl-faro"));
+    const char *eol = strchr(row + 1, '\n');
+    assert_non_null(eol);
+    assert_memory_equal(eol - 2, " 2", 2); /* seg-a and seg-b */
+    run_free(&r);
+    /* the export: seg-a consented and has an address, with a comma in
+     * its name; seg-b did not consent */
+    static const char *const contact[] = {
+        "{\"stream\":\"seg-a\",\"type\":\"customer.registered\","
+        "\"body\":{\"first_name\":\"Ana, Maria\",\"last_name\":\"Sá\","
+        "\"email\":\"ana@seg.example\"}}",
+        "{\"stream\":\"seg-a\",\"type\":\"customer.consent_changed\","
+        "\"body\":{\"channel\":\"email\",\"granted\":true}}"};
+    for (size_t i = 0; i < 2; i++) {
+        RUN_OK(&r, "--key-file", ADMIN_FILE, "append", contact[i]);
+        run_free(&r);
+    }
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "segment", "export", "ctl-faro",
+           "--channel", "email", "--on", "2026-04-01", "--csv", "--limit",
+           "1");
+    assert_string_equal(r.out, "id,email,first_name,last_name,language\n"
+                               "seg-a,ana@seg.example,\"Ana, Maria\",Sá,\n");
+    assert_non_null(strstr(r.err, "1 exported; not consented to email "
+                                  "marketing: 1; no address: 0"));
+    run_free(&r);
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "segment", "export",
+                "ctl-faro");
+    EXPECT_FAIL_MSG(1, "bad_request", "column 12 at 'ctl'", "--key-file",
+                    ADMIN_FILE, "segment", "define", "broken",
+                    "property = ctl");
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "segment", "define",
+                "no-filter");
+    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "segment",
+                "members", "no-such");
+}
+
 int
 main(void)
 {
@@ -1358,6 +1448,7 @@ main(void)
         cmocka_unit_test_setup(test_tail_follow, test_setup),
         cmocka_unit_test_setup(test_errors_name_and_status, test_setup),
         cmocka_unit_test_setup(test_settings_and_rebuild, test_setup),
+        cmocka_unit_test_setup(test_segments, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

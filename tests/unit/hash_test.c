@@ -53,7 +53,7 @@ test_two_part(void **state)
     /* every split of the long message gives the same digest */
     size_t n = strlen(LONGMSG);
     for (size_t i = 0; i <= n; i++)
-        check(LONGMSG, i, LONGMSG + i, n - i, LONG);
+        check(LONGMSG, i, &LONGMSG[i], n - i, LONG);
     /* b NULL ignores blen */
     check("abc", 3, NULL, 12345, ABC);
 }

@@ -239,11 +239,12 @@ test_batchable_are_reads(void **state)
     static const char *const reads[] = {
         "ping",        "server.info", "tenant.list", "key.list",
         "read.stream", "read.all",    "metrics",  "settings.get",
-        "loyalty.get", "customer.find", "customer.get", "kpi.get"};
+        "loyalty.get", "customer.find", "customer.get", "kpi.get",
+        "segment.list", "segment.counts", "segment.members"};
     static const char *const not_batchable[] = {
         "append",       "tenant.create",      "key.create", "key.revoke",
         "settings.set", "projection.rebuild", "loyalty.redeem",
-        "loyalty.sweep", "batch"};
+        "loyalty.sweep", "segment.export", "segment.define", "batch"};
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         const crm_op_info *o = find(reads[i]);
         assert_non_null(o);
@@ -287,12 +288,13 @@ test_tenant_ops(void **state)
                    strcmp(op_rows[i].name, "loyalty.sweep") == 0 ||
                    strcmp(op_rows[i].name, "customer.find") == 0 ||
                    strcmp(op_rows[i].name, "customer.get") == 0 ||
-                   strcmp(op_rows[i].name, "kpi.get") == 0;
+                   strcmp(op_rows[i].name, "kpi.get") == 0 ||
+                   strncmp(op_rows[i].name, "segment.", 8) == 0;
         if (tenant != want)
             fail_msg("%s: CRM_OPF_TENANT is %d", op_rows[i].name, tenant);
         n += tenant;
     }
-    assert_int_equal(n, 12);
+    assert_int_equal(n, 17);
 }
 
 static void

@@ -11,8 +11,10 @@
  *            started again on the same data with --projections none (then
  *            again with its projections, which catch up on open)
  *   read     ping, customer.get, customer.find by e-mail and loyalty.get
- *            of random guests, kpi.get of a random property's year (an
- *            op the server does not have is n/a)
+ *            of random guests, kpi.get of a random property's year,
+ *            segment.members (a page of a defined segment that tests
+ *            every guest) and segment.counts on the last day of the
+ *            load (an op the server does not have is n/a)
  *   rebuild  projection.rebuild of every projection from the log
  *
  * and prints a table and one "figure NAME VALUE" line per figure.
@@ -32,6 +34,13 @@
 #define LOAD_FROM (INT64_C(1735689600) * SECOND)   /* 2025-01-01 */
 #define LOAD_DAYS 638                              /* to 2026-09-30 */
 #define APPEND_FROM (INT64_C(1798761600) * SECOND) /* 2027-01-01 */
+
+/* The segment segment.members reads: a filter every row is tested
+ * against (few pass, so a page scans the whole tenant). */
+#define SEG_NAME "bench-veggie-mail"
+#define SEG_FILTER                                                             \
+    "nights_12m >= 2 and diet = \"vegetarian\" and consent.email.marketing"
+#define SEG_ON "2026-09-30" /* the last day of the load */
 
 /* Where crm-bench guests writes what a kept directory holds. */
 #define META_FILE "bench-guests"
@@ -231,7 +240,48 @@ set_usd_rate(const char *url, const char *admin)
 /* --- reads ------------------------------------------------------------------
  */
 
-typedef enum read_op { R_PING, R_GET, R_FIND, R_LOYALTY, R_KPI, R_N } read_op;
+/* segment.define of the segment the reads ask for. 0, or -1 when the
+ * server has no such op or refuses it (its reads are then n/a). */
+static int
+define_segment(const char *url, const char *admin)
+{
+    crm_client *c = NULL;
+    crm_error why;
+    const msgpack_object *res;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    crm_client_opts co = {.url = url, .key = admin};
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    crm_mp_pack_cstr(&pk, "name");
+    crm_mp_pack_cstr(&pk, SEG_NAME);
+    crm_mp_pack_cstr(&pk, "filter");
+    crm_mp_pack_cstr(&pk, SEG_FILTER);
+    int rc = -1;
+    if (crm_client_open(&co, &c, &why) == CRM_OK &&
+        crm_client_call_raw(c, "segment.define", sb.data, sb.size, &res,
+                            &why) == CRM_OK)
+        rc = 0;
+    else
+        fprintf(stderr, "segment.define: %s\n", why.msg);
+    crm_client_close(c);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+
+
+typedef enum read_op {
+    R_PING,
+    R_GET,
+    R_FIND,
+    R_LOYALTY,
+    R_KPI,
+    R_SEG_MEMBERS,
+    R_SEG_COUNTS,
+    R_N
+} read_op;
 
 static const struct {
     const char *op, *what, *name;
@@ -241,7 +291,11 @@ static const struct {
     [R_FIND] = {"customer.find", "customer.find {email}", "customer_find"},
     [R_LOYALTY] = {"loyalty.get", "loyalty.get {customer}", "loyalty_get"},
     [R_KPI] = {"kpi.get", "kpi.get {property, 12 months}", "kpi_get"},
+    [R_SEG_MEMBERS] = {"segment.members", "segment.members {defined}",
+                       "segment_members"},
+    [R_SEG_COUNTS] = {"segment.counts", "segment.counts", "segment_counts"},
 };
+
 
 /* One client's reads of random guests. */
 typedef struct reader {
@@ -266,6 +320,18 @@ read_next(void *state, bench_call *call)
     memcpy(r->want, g.id, sizeof(r->want));
     r->args.size = 0;
     msgpack_packer_init(&pk, &r->args, msgpack_sbuffer_write);
+    if (r->op == R_SEG_MEMBERS || r->op == R_SEG_COUNTS) {
+        int members = r->op == R_SEG_MEMBERS;
+        int rc = msgpack_pack_map(&pk, members ? 3 : 1) |
+                 crm_mp_pack_cstr(&pk, "on") | crm_mp_pack_cstr(&pk, SEG_ON);
+        if (members)
+            rc |= crm_mp_pack_cstr(&pk, "segment") |
+                  crm_mp_pack_cstr(&pk, SEG_NAME) |
+                  crm_mp_pack_cstr(&pk, "limit") | msgpack_pack_int(&pk, 100);
+        call->raw = r->args.data;
+        call->raw_len = r->args.size;
+        return rc ? -1 : 0;
+    }
     if (r->op == R_KPI) {
         /* a property's last year of the load (it ends in 2026-09) */
         int rc = msgpack_pack_map(&pk, 3) |
@@ -650,6 +716,8 @@ bench_guests(int argc, char **argv)
     on.keep = keep;
 
     /* --- reads */
+    if (define_segment(on.url, admin) != 0)
+        rd[R_SEG_MEMBERS].na = CRM_ERR_UNAVAILABLE;
     for (int r = 0; r < o.rounds && !bench_stopped(); r++)
         for (int k = 0; k < R_N; k++) {
             bench_tally t;

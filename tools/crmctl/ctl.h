@@ -211,5 +211,10 @@ int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a);
 int ctl_cmd_kpi(ctl *c, const ctl_args *a);
+int ctl_cmd_segment_list(ctl *c, const ctl_args *a);
+int ctl_cmd_segment_counts(ctl *c, const ctl_args *a);
+int ctl_cmd_segment_members(ctl *c, const ctl_args *a);
+int ctl_cmd_segment_export(ctl *c, const ctl_args *a);
+int ctl_cmd_segment_define(ctl *c, const ctl_args *a);
 
 #endif

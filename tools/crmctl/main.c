@@ -314,6 +314,84 @@ const ctl_cmd ctl_commands[] = {
                 "bookings and the share checked in, marketing\nmessages "
                 "sent, opened and clicked; then the campaigns of the range. "
                 "At most\n120 months. A guest's erasure keeps the totals."},
+    {.name = "segment list", .op = CRM_OP_SEGMENT_LIST,
+     .run = ctl_cmd_segment_list,
+     .summary = "the built-in segments and the tenant's, with their filters",
+     .details = "Built-in segments are named DIMENSION:VALUE "
+                "(lifecycle:dormant, value:high,\ntier:gold, rfm_r:5, "
+                "points_expiring ...); the tenant's by the names\n'crmctl "
+                "segment define' gave them."},
+    {.name = "segment counts", .op = CRM_OP_SEGMENT_COUNTS,
+     .run = ctl_cmd_segment_counts,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "as on DATE, YYYY-MM-DD (default today, UTC)"},
+         {0}},
+     .summary = "guests per lifecycle, frequency, value, churn, tier, RFM "
+                "and defined segment",
+     .details = "Membership is decided for the day asked: a guest is "
+                "dormant after the tenant's\ndormant_days without a stay or "
+                "booking, lapsed after twice that, churned\nafter three "
+                "times; RFM scores are quintiles over the tenant's guests."},
+    {.name = "segment members", .synopsis = "SEGMENT", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_SEGMENT_MEMBERS,
+     .run = ctl_cmd_segment_members,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "as on DATE, YYYY-MM-DD (default today, UTC)"},
+         {.name = "limit", .arg = "N",
+          .doc = "at most N guests a page (default 100, at most 1000)"},
+         {.name = "cursor", .arg = "CURSOR",
+          .doc = "the page after the one that printed CURSOR"},
+         {.name = "all", .doc = "follow the cursor to the last page"},
+         {0}},
+     .summary = "a segment's guests in id order, with a few figures",
+     .details = "SEGMENT is a built-in DIMENSION:VALUE or a defined name. "
+                "Prints each guest's\nid, lifecycle, frequency, stays, "
+                "nights, nights in 12 months, spend (minor\nunits of the "
+                "base currency), last stay and churn band; no personal "
+                "value."},
+    {.name = "segment export", .synopsis = "SEGMENT", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_SEGMENT_EXPORT,
+     .run = ctl_cmd_segment_export,
+     .opts = (const ctl_opt[]){
+         {.name = "channel", .arg = "CHANNEL",
+          .doc = "email, sms, phone, post, push or whatsapp (required)"},
+         {.name = "on", .arg = "DATE",
+          .doc = "as on DATE, YYYY-MM-DD (default today, UTC)"},
+         {.name = "limit", .arg = "N",
+          .doc = "rows asked per page (default 500, at most 1000)"},
+         {.name = "csv",
+          .doc = "CSV with a header row on stdout, the counts on stderr"},
+         {0}},
+     .summary = "a segment's guests who consented to a channel, with "
+                "addresses (admin, marketing)",
+     .details = "Follows the cursor to the last page. Only members whose "
+                "latest consent for the\nchannel and purpose marketing is "
+                "granted, and who have an address for it,\nare exported: "
+                "id, the address (email, phone or postal address), first "
+                "and\nlast name, language. The others are counted. Example:\n"
+                "  crmctl segment export lisbon-halal --channel email --csv "
+                "> mailing.csv"},
+    {.name = "segment define", .synopsis = "NAME [FILTER]", .min_pos = 1,
+     .max_pos = 2, .op = CRM_OP_SEGMENT_DEFINE,
+     .run = ctl_cmd_segment_define,
+     .opts = (const ctl_opt[]){
+         {.name = "description", .arg = "TEXT", .doc = "what it is for"},
+         {.name = "drop", .doc = "withdraw the segment NAME"},
+         {0}},
+     .summary = "define, replace or drop a tenant's segment (admin, "
+                "marketing)",
+     .details = "Example:\n  crmctl segment define lisbon-halal "
+                "'nights_12m >= 10 and property = \"lisbon\"\n      and "
+                "diet = \"halal\" and consent.email.marketing'\nFields: "
+                "nights_12m stays_12m stays nights orders spend "
+                "days_since_stay\nnps_last open_complaints churn_score rfm_r "
+                "rfm_f rfm_m points points_expiring\nlifecycle frequency "
+                "value churn tier property home_property diet room bed\n"
+                "pillow language accessibility pref.CATEGORY "
+                "consent.CHANNEL.PURPOSE; operators\n= != < <= > >= and or "
+                "not ( ). A bad filter is refused with its column."},
     {.name = "types", .synopsis = "[TYPE]", .min_pos = 0, .max_pos = 1,
      .op = -1, .run = ctl_cmd_types,
      .summary = "the event catalogue: types, fields, PII (no server needed)"},
