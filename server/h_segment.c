@@ -64,19 +64,6 @@ static const struct dim {
 #define NDIMS (sizeof(dims) / sizeof(dims[0]))
 
 static void
-kv_day(msgpack_packer *pk, const char *k, uint32_t d)
-{
-    char t[11];
-    crm_mp_pack_cstr(pk, k);
-    if (d == 0) {
-        msgpack_pack_nil(pk);
-        return;
-    }
-    crm_settings_day_text(d, t);
-    crm_mp_pack_cstr(pk, t);
-}
-
-static void
 kv_strn(msgpack_packer *pk, const char *k, const char *s, size_t n)
 {
     crm_mp_pack_cstr(pk, k);
@@ -187,7 +174,7 @@ list_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     crm_mp_pack_cstr(pk, "defined");
     msgpack_pack_array(pk, l->ndefs);
     rc = crm_segment_defs(txn, dbi[2], pack_def, l);
-    kv_day(pk, "on", l->day);
+    h_kv_day(pk, "on", l->day);
     KV_U64(pk, "as_of", position);
 out:
     free(s);
@@ -303,7 +290,7 @@ counts_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
         goto out;
     msgpack_packer *pk = c->pk;
     msgpack_pack_map(pk, 11);
-    kv_day(pk, "on", c->day);
+    h_kv_day(pk, "on", c->day);
     KV_U64(pk, "guests", c->guests);
     pack_named(pk, "lifecycle", crm_seg_lifecycle_names, c->life, SEG_NLIFE);
     pack_named(pk, "frequency", crm_seg_frequency_names, c->freq, SEG_NFREQ);
@@ -409,7 +396,7 @@ member(void *arg, const crm_seg_guest *g)
     KV_U64(pk, "nights_12m", g->nights_12m);
     KV_I64(pk, "spend", g->spend);
     KV_U64(pk, "orders", g->orders);
-    kv_day(pk, "last_stay", g->last_stay);
+    h_kv_day(pk, "last_stay", g->last_stay);
     crm_mp_pack_cstr(pk, "days_since_stay");
     if (g->days_since_stay < 0)
         msgpack_pack_nil(pk);
@@ -515,7 +502,7 @@ members_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
         crm_mp_pack_str(pk, m->segment, m->segment_len);
     else
         msgpack_pack_nil(pk);
-    kv_day(pk, "on", m->day);
+    h_kv_day(pk, "on", m->day);
     crm_mp_pack_cstr(pk, "members");
     /* the array's length is known only once the page is full: its
      * entries go to a buffer of their own first, then follow their
@@ -807,7 +794,7 @@ export_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     else
         msgpack_pack_nil(pk);
     KV_STR(pk, "channel", crm_seg_channels[x->channel]);
-    kv_day(pk, "on", m->day);
+    h_kv_day(pk, "on", m->day);
     crm_mp_pack_cstr(pk, "columns");
     msgpack_pack_array(pk, 1 + (addr != NULL) + 3);
     crm_mp_pack_cstr(pk, "id");

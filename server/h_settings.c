@@ -19,19 +19,6 @@
 #include "uuid.h"
 
 static void
-kv_day(msgpack_packer *pk, const char *k, uint32_t d)
-{
-    char t[11];
-    crm_mp_pack_cstr(pk, k);
-    if (d == 0) {
-        msgpack_pack_nil(pk); /* a default: no change set it */
-        return;
-    }
-    crm_settings_day_text(d, t);
-    crm_mp_pack_cstr(pk, t);
-}
-
-static void
 kv_decimal(msgpack_packer *pk, const char *k, int64_t v)
 {
     char t[CRM_DECIMAL_MAX_LEN];
@@ -76,7 +63,7 @@ pack_settings(msgpack_packer *pk, const crm_settings *s, uint32_t day,
               uint64_t as_of)
 {
     msgpack_pack_map(pk, 15);
-    kv_day(pk, "on", day);
+    h_kv_day(pk, "on", day);
     KV_U64(pk, "as_of", as_of);
     KV_U64(pk, "changes", s->changes);
     KV_U64(pk, "last_change", s->last_change);
@@ -93,7 +80,7 @@ pack_settings(msgpack_packer *pk, const crm_settings *s, uint32_t day,
         msgpack_pack_map(pk, 3);
         KV_STR(pk, "currency", s->rates[i].currency);
         kv_decimal(pk, "rate", s->rates[i].rate);
-        kv_day(pk, "from", s->rates[i].from);
+        h_kv_day(pk, "from", s->rates[i].from);
     }
     crm_mp_pack_cstr(pk, "tiers");
     msgpack_pack_array(pk, s->ntiers);
@@ -105,7 +92,7 @@ pack_settings(msgpack_packer *pk, const crm_settings *s, uint32_t day,
         KV_I64(pk, "min_nights", t->min_nights);
         KV_I64(pk, "min_points", t->min_points);
         KV_I64(pk, "bonus_points", t->bonus_points);
-        kv_day(pk, "from", t->from);
+        h_kv_day(pk, "from", t->from);
     }
     crm_mp_pack_cstr(pk, "earn");
     msgpack_pack_array(pk, s->nearn);
@@ -115,7 +102,7 @@ pack_settings(msgpack_packer *pk, const crm_settings *s, uint32_t day,
         KV_STR(pk, "tier", e->tier);
         KV_STR(pk, "category", e->category);
         kv_decimal(pk, "points_per_unit", e->per_unit);
-        kv_day(pk, "from", e->from);
+        h_kv_day(pk, "from", e->from);
     }
     KV_STR(pk, "stream", CRM_TENANT_STREAM);
 }

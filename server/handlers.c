@@ -124,6 +124,19 @@ h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
     return CRM_OK;
 }
 
+void
+h_kv_day(msgpack_packer *pk, const char *k, uint32_t d)
+{
+    char t[11];
+    crm_mp_pack_cstr(pk, k);
+    if (d == 0) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    crm_settings_day_text(d, t);
+    crm_mp_pack_cstr(pk, t);
+}
+
 int
 h_proj_db(crm_log *log, MDB_txn *txn, const char *name, MDB_dbi *out)
 {

@@ -32,6 +32,8 @@ crm_err h_arg_bool(const rpc_call *call, const char *name, int *out,
 /* A date "YYYY-MM-DD" as YYYYMMDD; today (UTC) when absent. */
 crm_err h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
                   crm_error *why);
+/* Packs key k and day d (YYYYMMDD) as "YYYY-MM-DD", nil for 0. */
+void h_kv_day(msgpack_packer *pk, const char *k, uint32_t d);
 /* The first live database of projection name in txn (reads inside a
  * crm_log_proj_read of another projection): 0, MDB_NOTFOUND when the log
  * keeps no such projection, or an LMDB error. */

@@ -406,6 +406,60 @@ test_bad_arguments(void **state)
     crm_client_close(c);
 }
 
+static const msgpack_object *
+churn(crm_client *c, const char *property, const char *on)
+{
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv kv[3] = {FX_B("churn_risk", 1), FX_S("on", on)};
+    size_t n = 2;
+    if (property)
+        kv[n++] = (fx_kv)FX_S("property", property);
+    crm_err err = fx_call_kv(c, "kpi.get", kv, n, &res, &why);
+    if (err != CRM_OK)
+        fail_msg("kpi.get: %s: %s", crm_err_name(err), why.msg);
+    const msgpack_object *r = crm_mp_get(res, "churn_risk");
+    assert_non_null(r);
+    assert_int_equal(r->type, MSGPACK_OBJECT_MAP);
+    return r;
+}
+
+/* The churn-risk count is of the day asked, from the segment rows: on 31
+ * March g1 (two stays 26 days apart, the last 54 days ago) scores 40
+ * (medium), g2 (one stay 70 days ago of 180, last NPS 3) 16 + 11 = 27
+ * and g3 (no stay, never registered) 0 (both low). */
+static void
+test_churn_risk(void **state)
+{
+    (void)state;
+    crm_client *c = as(CRM_ROLE_MARKETING);
+    const msgpack_object *r = churn(c, NULL, "2026-03-31");
+    char buf[16];
+    assert_string_equal(fx_res_str(r, "on", buf, sizeof(buf)), "2026-03-31");
+    assert_int_equal(i64(r, "guests"), 3);
+    assert_int_equal(i64(r, "high"), 0);
+    assert_int_equal(i64(r, "medium"), 1);
+    assert_int_equal(i64(r, "low"), 2);
+    /* a year on, recency is full and no stay in the last twelve months
+     * against some in the twelve before: g1 40 + 20, g2 40 + 20 + 11 */
+    r = churn(c, NULL, "2027-03-31");
+    assert_int_equal(i64(r, "high"), 2);
+    assert_int_equal(i64(r, "medium"), 0);
+    assert_int_equal(i64(r, "low"), 1);
+    /* a property counts the guests who stayed there */
+    r = churn(c, "lisbon", "2026-03-31");
+    assert_int_equal(i64(r, "guests"), 1);
+    assert_int_equal(i64(r, "medium"), 1);
+    r = churn(c, "porto", "2026-03-31");
+    assert_int_equal(i64(r, "guests"), 1);
+    assert_int_equal(i64(r, "low"), 1);
+    /* without the flag there is no churn_risk, and it must be a boolean */
+    assert_null(crm_mp_get(kpi(c, NULL, "2026-01", "2026-03"), "churn_risk"));
+    refused(c, (fx_kv[]){FX_S("churn_risk", "yes")}, 1, CRM_ERR_BAD_REQUEST,
+            "churn_risk");
+    crm_client_close(c);
+}
+
 /* A crmd that keeps no kpi projection says so. */
 static void
 test_without_projection(void **state)
@@ -425,6 +479,22 @@ test_without_projection(void **state)
     crm_client_close(c);
     assert_int_equal(fx_crmd_stop_clean(&d2), 0);
     fx_crmd_cleanup(&d2);
+
+    /* kpi without segment: the sums, but no churn-risk count */
+    static const char *const kpi_only[] = {"--projections", "settings,kpi",
+                                           NULL};
+    assert_int_equal(fx_crmd_start(&d2, 0, kpi_only), 0);
+    assert_int_equal(fx_tenant(&d2, "plain", k2), 0);
+    c = fx_client(&d2, d2.url, k2[CRM_ROLE_ADMIN]);
+    assert_int_equal(fx_call_kv(c, "kpi.get", NULL, 0, &res, &why), CRM_OK);
+    assert_int_equal(fx_call_kv(c, "kpi.get",
+                                (fx_kv[]){FX_B("churn_risk", 1)}, 1, &res,
+                                &why),
+                     CRM_ERR_UNAVAILABLE);
+    assert_non_null(strstr(why.msg, "segment"));
+    crm_client_close(c);
+    assert_int_equal(fx_crmd_stop_clean(&d2), 0);
+    fx_crmd_cleanup(&d2);
 }
 
 int
@@ -434,6 +504,7 @@ main(void)
         cmocka_unit_test(test_tenant_months),
         cmocka_unit_test(test_property),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_churn_risk),
         cmocka_unit_test(test_erasure_keeps_totals),
         cmocka_unit_test(test_without_projection),
     };

@@ -110,6 +110,27 @@ print_campaigns(const msgpack_object *list)
 }
 
 
+/* --- --churn-risk ----------------------------------------------------------- */
+
+/* One line of the guests per churn band on the day asked. */
+static void
+print_churn(const msgpack_object *c)
+{
+    if (c == NULL)
+        return;
+    if (c->type != MSGPACK_OBJECT_MAP) {
+        printf("\nchurn risk: not known now (the segment projection is "
+               "being rebuilt)\n");
+        return;
+    }
+    char on[16];
+    ctl_str(c, "on", on, sizeof(on));
+    printf("\nchurn risk on %s: %" PRIu64 " high, %" PRIu64 " medium, %" PRIu64
+           " low of %" PRIu64 " guests\n",
+           on, ctl_u64(c, "high", 0), ctl_u64(c, "medium", 0),
+           ctl_u64(c, "low", 0), ctl_u64(c, "guests", 0));
+}
+
 /* --- --chart --------------------------------------------------------------- */
 
 #define BAR_WIDTH 40
@@ -218,8 +239,9 @@ ctl_cmd_kpi(ctl *c, const ctl_args *a)
     int rc;
     ctl_kv kv[] = {CTL_S("property", ctl_arg(a, "property")),
                    CTL_S("from", ctl_arg(a, "from")),
-                   CTL_S("to", ctl_arg(a, "to"))};
-    if ((rc = ctl_call_kv(c, "kpi.get", kv, 3, &res)) != 0)
+                   CTL_S("to", ctl_arg(a, "to")),
+                   CTL_B("churn_risk", ctl_flag(a, "churn-risk"))};
+    if ((rc = ctl_call_kv(c, "kpi.get", kv, 4, &res)) != 0)
         return rc;
     if (c->json)
         return ctl_out_mp_json(res);
@@ -251,6 +273,8 @@ ctl_cmd_kpi(ctl *c, const ctl_args *a)
     ctl_table_close(t);
     if (rc == 0)
         rc = print_campaigns(crm_mp_get(totals, "campaigns"));
+    if (rc == 0)
+        print_churn(crm_mp_get(res, "churn_risk"));
     if (rc == 0 && ctl_flag(a, "chart"))
         print_charts(months, cur);
     return rc;

@@ -302,6 +302,9 @@ const ctl_cmd ctl_commands[] = {
           .doc = "last month (default this month, UTC)"},
          {.name = "chart",
           .doc = "then draw the monthly NPS, CSAT and revenue as bars"},
+         {.name = "churn-risk",
+          .doc = "then the guests per churn-risk band today (a pass over\n"
+                 "the segment rows)"},
          {0}},
      .summary = "KPIs per month: NPS, CSAT, repeat stays, AOV, CLV, "
                 "complaints, conversion",
