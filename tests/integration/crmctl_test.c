@@ -919,6 +919,40 @@ test_tables_show_personal_data_by_role(void **state)
     run_free(&r);
 }
 
+/* Tables align by terminal cells, not bytes: a Chinese name takes two
+ * cells a character. The header is bold only where there is colour:
+ * never on a pipe, unless CLICOLOR_FORCE asks for it. */
+static void
+test_tables_align_wide_names(void **state)
+{
+    run_out r;
+    (void)state;
+    static const char *const reg[] = {
+        "{\"stream\":\"wide-1\",\"type\":\"customer.registered\","
+        "\"body\":{\"first_name\":\"王小明\",\"last_name\":\"Zhou\"}}",
+        "{\"stream\":\"wide-2\",\"type\":\"customer.registered\","
+        "\"body\":{\"first_name\":\"Ann-Kathrin\",\"last_name\":\"Zhou\"}}"};
+    for (size_t i = 0; i < 2; i++) {
+        RUN_OK(&r, "--key-file", ADMIN_FILE, "append", reg[i]);
+        run_free(&r);
+    }
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "customer", "find", "--name",
+           "zhou");
+    /* "王小明 Zhou" in quotes is 13 cells (19 bytes): 5 + 2 blanks to
+     * the next column, as after the 18 cells of the other name */
+    assert_non_null(strstr(r.out, "\nwide-1  \"王小明 Zhou\"       -  "));
+    assert_non_null(strstr(r.out, "\nwide-2  \"Ann-Kathrin Zhou\"  -  "));
+    assert_null(strchr(r.out, '\033'));
+    run_free(&r);
+    setenv("CLICOLOR_FORCE", "1", 1);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "customer", "find", "--name",
+           "zhou");
+    unsetenv("CLICOLOR_FORCE");
+    assert_non_null(strstr(r.out, "\033[1mID "));
+    assert_non_null(strstr(r.out, "POINTS\033[0m\n"));
+    run_free(&r);
+}
+
 /* A crmctl running in the background with its stdout on a pipe. */
 typedef struct bg {
     pid_t pid;
@@ -1445,6 +1479,7 @@ main(void)
         cmocka_unit_test_setup(test_tail, test_setup),
         cmocka_unit_test_setup(test_tables_show_personal_data_by_role,
                                test_setup),
+        cmocka_unit_test_setup(test_tables_align_wide_names, test_setup),
         cmocka_unit_test_setup(test_tail_follow, test_setup),
         cmocka_unit_test_setup(test_errors_name_and_status, test_setup),
         cmocka_unit_test_setup(test_settings_and_rebuild, test_setup),

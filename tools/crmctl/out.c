@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "json.h"
@@ -39,20 +40,100 @@ struct ctl_table {
     const char **headers; /* the caller's strings; the array is ours */
 };
 
+/* --- colour and width ----------------------------------------------------- */
+
+int
+ctl_out_colour(void)
+{
+    static int decided = -1;
+    if (decided < 0) {
+        const char *force = getenv("CLICOLOR_FORCE");
+        const char *term = getenv("TERM");
+        if (force && force[0] && strcmp(force, "0") != 0)
+            decided = 1;
+        else if (getenv("NO_COLOR") && getenv("NO_COLOR")[0])
+            decided = 0;
+        else
+            decided = isatty(STDOUT_FILENO) && term && strcmp(term, "dumb");
+    }
+    return decided;
+}
+
+void
+ctl_out_heading(const char *s)
+{
+    if (ctl_out_colour())
+        printf("\033[1m%s\033[0m\n", s);
+    else
+        printf("%s\n", s);
+}
+
+/* Terminal cells of code point c: 0 for combining marks and zero-width
+ * characters, 2 for East Asian wide and full-width ones, else 1. */
+static int
+cells_of(uint32_t c)
+{
+    if ((c >= 0x0300 && c <= 0x036f) || (c >= 0x0483 && c <= 0x0489) ||
+        (c >= 0x0591 && c <= 0x05bd) || (c >= 0x0610 && c <= 0x061a) ||
+        (c >= 0x064b && c <= 0x065f) || c == 0x0670 ||
+        (c >= 0x06d6 && c <= 0x06ed) || (c >= 0x200b && c <= 0x200f) ||
+        (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x2064) ||
+        (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff)
+        return 0;
+    if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0x303e) ||
+        (c >= 0x3041 && c <= 0x33ff) || (c >= 0x3400 && c <= 0x4dbf) ||
+        (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xa000 && c <= 0xa4cf) ||
+        (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+        (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+        (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+        (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
+        return 2;
+    return 1;
+}
+
+int
+ctl_out_width(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int w = 0;
+    while (*p) {
+        uint32_t c = *p;
+        int n = c < 0x80 ? 0 : c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : -1;
+        if (n < 0) { /* a stray continuation byte: one cell, as shown */
+            w++, p++;
+            continue;
+        }
+        c = n ? c & (0x3f >> n) : c;
+        p++;
+        while (n-- > 0 && (*p & 0xc0) == 0x80)
+            c = c << 6 | (*p++ & 0x3f);
+        w += cells_of(c);
+    }
+    return w;
+}
+
+/* --- tables --------------------------------------------------------------- */
+
 static void
-print_row(const ctl_table *t, const char *const *cells)
+print_row(const ctl_table *t, const char *const *cells, int heading)
 {
     size_t last = t->ncols;
     /* Columns after the last non-empty cell are left out, and that cell
      * is not padded: no trailing blanks. */
     while (last > 1 && cells[last - 1][0] == '\0')
         last--;
+    int bold = heading && ctl_out_colour();
+    if (bold)
+        fputs("\033[1m", stdout);
     for (size_t i = 0; i < last; i++) {
-        if (i + 1 == last)
-            printf("%s\n", cells[i]);
-        else
-            printf("%-*s  ", t->width[i], cells[i]);
+        fputs(cells[i], stdout);
+        int pad = t->width[i] - ctl_out_width(cells[i]);
+        if (i + 1 < last)
+            printf("%*s", (pad > 0 ? pad : 0) + 2, "");
     }
+    if (bold)
+        fputs("\033[0m", stdout);
+    putchar('\n');
 }
 
 ctl_table *
@@ -71,11 +152,11 @@ ctl_table_open(size_t ncols, const char *const *headers, const int *widths,
     t->stream = stream;
     for (size_t i = 0; i < ncols; i++) {
         t->headers[i] = headers[i];
-        int hl = (int)strlen(headers[i]);
+        int hl = ctl_out_width(headers[i]);
         t->width[i] = widths && widths[i] > hl ? widths[i] : hl;
     }
     if (stream) {
-        print_row(t, t->headers);
+        print_row(t, t->headers, 1);
         fflush(stdout);
     }
     return t;
@@ -85,7 +166,7 @@ int
 ctl_table_row(ctl_table *t, const char *const *cells)
 {
     if (t->stream) {
-        print_row(t, cells);
+        print_row(t, cells, 0);
         fflush(stdout);
         return 0;
     }
@@ -104,7 +185,7 @@ ctl_table_row(ctl_table *t, const char *const *cells)
                 free(row[i]);
             return -1;
         }
-        int len = (int)strlen(cells[i]);
+        int len = ctl_out_width(cells[i]);
         if (len > t->width[i])
             t->width[i] = len;
     }
@@ -118,9 +199,9 @@ ctl_table_close(ctl_table *t)
     if (t == NULL)
         return;
     if (!t->stream) {
-        print_row(t, t->headers);
+        print_row(t, t->headers, 1);
         for (size_t r = 0; r < t->nrows; r++)
-            print_row(t, (const char *const *)&t->cells[r * t->ncols]);
+            print_row(t, (const char *const *)&t->cells[r * t->ncols], 0);
     }
     for (size_t i = 0; i < t->nrows * t->ncols; i++)
         free(t->cells[i]);
@@ -406,7 +487,8 @@ view_table(const char *title, const msgpack_object *list)
                 *p = (char)(*p - 'a' + 'A');
         hp[c] = head[c];
     }
-    printf("\n%s\n", title);
+    putchar('\n');
+    ctl_out_heading(title);
     ctl_table *t = ctl_table_open(nc, hp, NULL, 0);
     if (t == NULL)
         return;

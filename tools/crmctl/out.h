@@ -19,10 +19,20 @@ int ctl_out_json(json_t *j);
 /* Converts a result and prints it as by ctl_out_json. */
 int ctl_out_mp_json(const msgpack_object *o);
 
+/* Whether stdout gets colour: CLICOLOR_FORCE (not "0") says yes, else
+ * NO_COLOR says no, else only a terminal whose TERM is not "dumb". */
+int ctl_out_colour(void);
+/* Prints s and a newline, bold where there is colour. */
+void ctl_out_heading(const char *s);
+/* The terminal cells UTF-8 text s takes (wide CJK characters two,
+ * combining marks none), what tables align by. */
+int ctl_out_width(const char *s);
+
 /* An aligned table. Rows are kept and printed by ctl_table_close with each
  * column as wide as its widest cell; a streaming table prints the header
  * at once and every row as it comes, with the widths given (follow mode,
- * where the widest cell is not known yet). */
+ * where the widest cell is not known yet). Columns align by terminal
+ * cells (ctl_out_width); the header row is bold where there is colour. */
 typedef struct ctl_table ctl_table;
 
 /* headers and widths (NULL: header lengths) have ncols entries; the
