@@ -2,6 +2,8 @@
  * (customer.h). What is told when asked is in customer_view.c. */
 #include "customer_int.h"
 
+#include <errno.h>
+
 #include "decimal.h"
 #include "rpc.h"
 
@@ -525,15 +527,55 @@ fold_complaint(const crm_proj_ctx *cx, const crm_record *r, int opened,
 
 /* --- the fold ------------------------------------------------------------- */
 
+/* What a touchpoint keeps of its event's body, when there: public fields
+ * only, each packed as it came (a value over TOUCH_VALUE_MAX bytes, which
+ * only an x. type can send, is left out). */
+static const char *const touch_fields[] = {
+    "property", "amount", "currency", "channel",  "category",     "booking_id",
+    "nps",      "csat",   "points",   "campaign", "complaint_id", "nights"};
+#define NTOUCH (sizeof(touch_fields) / sizeof(touch_fields[0]))
+#define TOUCH_VALUE_MAX 256
+
+static int
+touch_write(void *data, const char *buf, size_t len)
+{
+    msgpack_sbuffer *sb = data;
+    return msgpack_sbuffer_write(sb, buf, len);
+}
+
 static int
 touchpoint(const crm_proj_ctx *cx, const crm_record *r)
 {
     uint8_t kb[CUST_KEY_MAX], sfx[16];
     crm_put_be(sfx, (uint64_t)r->occurred_at ^ SIGN_BIT, 8);
     crm_put_be(sfx + 8, r->h.position, 8);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, touch_write);
+    uint8_t head[2] = {(uint8_t)r->type_len, 0};
+    int rc = msgpack_sbuffer_write(&sb, (const char *)head, 2) |
+             msgpack_sbuffer_write(&sb, r->type, r->type_len);
+    for (size_t i = 0; i < NTOUCH && rc == 0; i++) {
+        const msgpack_object *o = crm_mp_get(&r->body, touch_fields[i]);
+        if (o == NULL)
+            continue;
+        size_t at = sb.size;
+        rc = crm_mp_pack_cstr(&pk, touch_fields[i]) |
+             msgpack_pack_object(&pk, *o);
+        if (sb.size - at > TOUCH_VALUE_MAX)
+            sb.size = at;
+        else
+            sb.data[1]++;
+    }
     MDB_val k = {cust_key(kb, r->stream, r->stream_len, 't', sfx, 16), kb},
-            v = {r->type_len, (void *)r->type};
-    return mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
+            v = {sb.size, sb.data};
+    if (rc == 0)
+        rc = mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
+    else
+        rc = ENOMEM;
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
 }
 
 static int
@@ -626,7 +668,7 @@ customer_apply(const crm_proj_ctx *cx, const crm_record *r)
 
 const crm_proj_def crm_proj_customer = {
     .name = "customer",
-    .format = 1,
+    .format = 2,
     .ndbs = 1,
     .dbs = {"guest"},
     .apply = customer_apply,

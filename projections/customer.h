@@ -28,8 +28,15 @@
  *   id 0 'k' complaint_id      -> opened day u32, opened at i64, pos u64,
  *                                 resolved day u32, compensation points
  *                                 i64, len u8, category
- *   id 0 't' at u64 pos u64    -> a touchpoint: the event's type (at is
- *                                 occurred_at with its sign bit flipped)
+ *   id 0 't' at u64 pos u64    -> a touchpoint: type length u8, field
+ *                                 count u8, the event's type, then the
+ *                                 public summary fields of its body
+ *                                 (property, amount, currency, channel,
+ *                                 category, booking_id, nps, csat,
+ *                                 points, campaign, complaint_id,
+ *                                 nights) as msgpack key/value pairs, so
+ *                                 the view reads no record for them (at
+ *                                 is occurred_at, sign bit flipped)
  *   id 0 'x'                   -> erased: day u32, pos u64 (nothing else
  *                                 is left, later events are ignored)
  *

@@ -374,43 +374,33 @@ on_complaint(void *arg, const uint8_t *sfx, size_t slen, const MDB_val *v)
     return 0;
 }
 
-/* What a touchpoint shows of its event's body, when there. */
-static const char *const summary[] = {
-    "property", "amount", "currency", "channel",  "category",     "booking_id",
-    "nps",      "csat",   "points",   "campaign", "complaint_id", "nights"};
-#define NSUMMARY (sizeof(summary) / sizeof(summary[0]))
-
 typedef struct touch {
     view *w;
     size_t left;
 } touch;
 
+/* A touchpoint's value: type length u8, field count u8, the type, then
+ * the summary's key/value pairs as packed at the fold (customer.c). */
 static int
 on_touchpoint(void *arg, const uint8_t *sfx, size_t slen, const MDB_val *v)
 {
     touch *t = arg;
     if (t->left == 0)
         return 1;
-    if (slen != 16)
+    const uint8_t *p = v->mv_data;
+    if (slen != 16 || v->mv_size < 2 || v->mv_size < 2 + (size_t)p[0])
         return 0;
     view *w = t->w;
     uint64_t pos = crm_get_be(sfx + 8, 8);
-    const crm_record *r = fetch(w, pos);
-    const msgpack_object *o[NSUMMARY];
-    size_t n = 0;
-    for (size_t i = 0; i < NSUMMARY; i++)
-        n += (o[i] = r ? crm_mp_get(&r->body, summary[i]) : NULL) != NULL;
     msgpack_packer *pk = &w->part.pk;
-    msgpack_pack_map(pk, 3 + n);
+    msgpack_pack_map(pk, 3 + p[1]);
     kv_i64(pk, "position", (int64_t)pos);
     crm_mp_pack_cstr(pk, "type");
-    crm_mp_pack_str(pk, v->mv_data, v->mv_size);
+    crm_mp_pack_str(pk, (const char *)p + 2, p[0]);
     kv_i64(pk, "occurred_at", (int64_t)(crm_get_be(sfx, 8) ^ SIGN_BIT));
-    for (size_t i = 0; i < NSUMMARY; i++)
-        if (o[i]) {
-            crm_mp_pack_cstr(pk, summary[i]);
-            crm_mp_pack_object(pk, o[i]);
-        }
+    size_t at = 2 + (size_t)p[0];
+    if (at < v->mv_size)
+        pk->callback(pk->data, (const char *)p + at, v->mv_size - at);
     w->part.n++;
     t->left--;
     return 0;

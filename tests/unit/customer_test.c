@@ -632,6 +632,21 @@ test_guest_without_stays(void **state)
     assert_string_equal(vstr(&r[0], "text"),
                         "90 days since registration and no stay yet; "
                         "dormant after 180");
+    /* the touchpoint keeps a client type's summary fields, each as sent,
+     * but none longer than 256 bytes packed */
+    char big[301];
+    memset(big, 'p', 300);
+    big[300] = '\0';
+    append1(log, "g-4", "x.spa.visit", AT(20260601, 9),
+            FX_BODY(FX_S("property", big), FX_I("amount", 4500),
+                    FX_S("treatment", "massage")));
+    see(log, "g-4", AT(20260602, 9));
+    const msgpack_object *t = varr(&view, "touchpoints", 2);
+    assert_string_equal(vstr(&t[0], "type"), "x.spa.visit");
+    assert_int_equal(vint(&t[0], "amount"), 4500);
+    assert_null(crm_mp_get(&t[0], "property"));
+    assert_null(crm_mp_get(&t[0], "treatment"));
+    assert_int_equal(t[0].via.map.size, 4);
     rebuild_identical(log);
     crm_log_close(log);
 }
