@@ -350,8 +350,6 @@ typedef struct guest {
     int64_t email_from, email_until, sms_from, sms_until;
     int email_final, sms_final;
     int nbook, ncomplaint, completed;
-    int64_t nights; /* stayed so far */
-    int tier;       /* 0 ordinary, 1 silver, 2 gold (the default tiers) */
     const demo_property *last_property;
 } guest;
 
@@ -604,17 +602,6 @@ stay(guest *g, demo_booking *bk, const demo_property *pr, int64_t amount,
     add(run, out, "stay.checked_out", &b);
     run->stays++;
     g->completed++;
-    g->nights += nights;
-    int tier = g->nights >= 25 ? 2 : g->nights >= 10 ? 1 : 0;
-    if (tier > g->tier) {
-        static const char *const tiers[] = {"ordinary", "silver", "gold"};
-        b = open_body();
-        str(&b, "to", tiers[tier]);
-        str(&b, "from", tiers[g->tier]);
-        str(&b, "reason", "nights stayed");
-        add(run, out + DEMO_MIN, "loyalty.tier_changed", &b);
-        g->tier = tier;
-    }
     if (demo_rng_pct(r, 55)) {
         int64_t at = out + demo_rng_range(r, 2 * 60, 3 * 24 * 60) * DEMO_MIN;
         if (at <= g->end) {
