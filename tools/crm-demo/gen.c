@@ -863,10 +863,10 @@ bookings(guest *g, int scenarios)
                     demo_rng_range(r, 2, 5), pick_property(g),
                     web[(i / 71) % 3], 2);
     }
-    if (i % 97 == 11) /* a complaint opened hours ago */
+    if (i % 193 == 11) /* a complaint opened hours ago */
         complaint(g, run->now - demo_rng_range(r, 30, 7 * 60) * DEMO_MIN, 0,
                   g->last_property, NULL);
-    if (i % 89 == 21) /* a complaint open for days */
+    if (i % 181 == 21) /* a complaint open for days */
         complaint(g, today0 - demo_rng_range(r, 2 * 24, 6 * 24) * DEMO_HOUR -
                          demo_rng_range(r, 1, 59) * DEMO_MIN,
                   0, g->last_property, NULL);
