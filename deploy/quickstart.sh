@@ -10,8 +10,8 @@
 #
 #   --state DIR   keys, data and log in DIR (default build/quickstart/state)
 #   --port N      RPC on tcp://127.0.0.1:N, metrics on N+1 (default 7400)
-#   --build DIR   use crmd and tools/crmctl of this existing build directory
-#                 instead of installing packages and building
+#   --build DIR   use crmd, tools/crmctl and tools/crm-demo of this existing build
+#                 directory instead of installing packages and building
 #   --guests N    guests crm-demo generates (default 3000; 0: none)
 #
 # The generated chain leads up to the day it is first loaded (UTC) and is
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --port) port="${2:?--port needs a number}"; shift 2 ;;
     --build) bin="${2:?--build needs a build directory}"; shift 2 ;;
     --guests) guests="${2:?--guests needs a number}"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "quickstart: unknown argument $1" >&2; exit 2 ;;
   esac
 done
