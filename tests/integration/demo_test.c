@@ -1,5 +1,5 @@
 /* demo_test.c - crm-demo's chain: deterministic bytes for one seed, other
- * bytes for another; loaded into a real crmd with crmctl (settings set
+ * bytes for another seed or day, a prefix for fewer guests; loaded into a real crmd with crmctl (settings set
  * --file, append -f) every line is stored once and a second load adds
  * nothing; and the generator's expected answers agree with the reads that
  * exist: a duplicate found by its e-mail in the other case and by its
@@ -195,6 +195,19 @@ test_same_seed_same_bytes(void **state)
     assert_memory_equal(a, b, na);
     assert_true(nc != na || memcmp(a, c, na) != 0);
     assert_true(nd != na || memcmp(a, d, na) != 0);
+    /* a guest is the same person whatever the size: fewer guests give a
+     * prefix of the chain */
+    char fewer[800];
+    snprintf(fewer, sizeof(fewer), "%s/fewer.jsonl", D.dir);
+    assert_int_equal(sh("'%s' --seed 7 --guests 50 --today " TODAY
+                        " --out '%s'",
+                        CRM_DEMO_PATH, fewer),
+                     0);
+    size_t ne;
+    char *e = slurp(fewer, &ne);
+    assert_true(ne > 0 && ne < na);
+    assert_memory_equal(a, e, ne);
+    free(e);
     free(a);
     free(b);
     free(c);
