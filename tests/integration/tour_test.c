@@ -17,7 +17,8 @@
  * lines are not run.
  *
  * A second quickstart run, --check on the same state, then says what it
- * checked and that crmd stopped, and no longer announces a new key. */
+ * checked and that crmd stopped, and no longer announces a new key or
+ * loads crm-demo's chain again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -474,6 +475,18 @@ test_the_readme_tour_runs_as_written(void **state)
     /* A key was made: said once, as a file, not as a key on screen. */
     assert_non_null(strstr(qs, "created an admin key"));
     assert_null(strstr(qs, "shown only this once"));
+    /* crm-demo's chain is loaded, and the last lines are the three
+     * commands to try, the first with an e-mail of the chain */
+    assert_non_null(strstr(qs, "loaded crm-demo's chain: 3000 guests"));
+    const char *try = strstr(qs, "Three things to try:");
+    assert_non_null(try);
+    assert_non_null(strstr(try, "crmctl customer find --email \""));
+    assert_non_null(strstr(try, "registered twice"));
+    assert_non_null(strstr(try, "crmctl kpi --chart"));
+    const char *tasks = strstr(try, "crmctl tasks today");
+    assert_non_null(tasks);
+    assert_null(strchr(strchr(tasks, '\n') ? strchr(tasks, '\n') : tasks,
+                       'c')); /* nothing after it */
     free(qs);
 
     size_t n = read_tour(lines, sizeof(lines) / sizeof(lines[0]));
@@ -521,6 +534,9 @@ test_the_readme_tour_runs_as_written(void **state)
     if (status != 0)
         fail_msg("quickstart --check exited %d:\n%s", status, qs);
     assert_non_null(strstr(qs, "Checked:"));
+    /* the state holds the chain: no second one, of this or another day */
+    assert_non_null(strstr(qs, "holds crm-demo's chain of"));
+    assert_null(strstr(qs, "loaded crm-demo's chain"));
     assert_non_null(strstr(qs, "crmd is stopped"));
     assert_null(strstr(qs, "another terminal"));
     assert_null(strstr(qs, "created an admin key"));
