@@ -112,18 +112,65 @@ derive(earn *x, MDB_txn *txn, MDB_dbi acct, const crm_event_in *e,
     return points_for(x->s, tier, cat, amount, cur);
 }
 
-/* Packs the derived event into the request's zone and parses it back,
- * so it is checked like any other. */
+/* The id of the points event derived from source id src: fixed by the
+ * source alone, so a retry derives the same one. */
+static void
+earn_id(const uint8_t src[16], uint8_t id[16])
+{
+    uint8_t h[CRM_HASH_LEN];
+    crm_sha256_2("crmd.earn", 9, src, 16, h);
+    memcpy(id, h, 16);
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x80); /* version 8 */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+/* Packs the head of the derived event of src (id, stream, type,
+ * occurred_at, then the key "body"): its body follows. */
+static void
+pack_earned_head(msgpack_packer *pk, const crm_event_in *src)
+{
+    uint8_t id[16];
+    earn_id(src->id, id);
+    msgpack_pack_map(pk, 5);
+    crm_mp_pack_cstr(pk, "id");
+    msgpack_pack_bin(pk, 16);
+    msgpack_pack_bin_body(pk, id, 16);
+    crm_mp_pack_cstr(pk, "stream");
+    crm_mp_pack_str(pk, src->stream, src->stream_len);
+    KV_STR(pk, "type", "loyalty.points_earned");
+    KV_I64(pk, "occurred_at", src->occurred_at);
+    crm_mp_pack_cstr(pk, "body");
+}
+
+/* Copies the packed event into the request's zone and parses it back, so
+ * it is checked like any other; destroys sb. */
+static crm_err
+earned_from(earn *x, msgpack_sbuffer *sb, crm_event_in *out)
+{
+    crm_err err = CRM_OK;
+    char *bytes = sb->data ? msgpack_zone_malloc(&x->c->zone, sb->size) : NULL;
+    msgpack_object *o = msgpack_zone_malloc(&x->c->zone, sizeof(*o));
+    size_t off = 0;
+    if (bytes == NULL || o == NULL) {
+        err = crm_error_set(x->why, CRM_ERR_NOMEM, NULL);
+    } else {
+        memcpy(bytes, sb->data, sb->size);
+        if (msgpack_unpack(bytes, sb->size, &off, &x->c->zone, o) !=
+            MSGPACK_UNPACK_SUCCESS)
+            err = crm_error_set(x->why, CRM_ERR_NOMEM, NULL);
+        else
+            err = crm_rpc_event_in(o, out, x->why);
+    }
+    msgpack_sbuffer_destroy(sb);
+    return err;
+}
+
+/* The derived event, worked out now. */
 static crm_err
 add_earned(earn *x, const crm_event_in *src, int64_t points,
            const char *reason, const char *property, crm_event_in *out)
 {
-    uint8_t h[CRM_HASH_LEN], id[16];
     char srcid[CRM_UUID_STRLEN + 1], day[11];
-    crm_sha256_2("crmd.earn", 9, src->id, 16, h);
-    memcpy(id, h, 16);
-    id[6] = (uint8_t)((id[6] & 0x0f) | 0x80); /* version 8 */
-    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
     crm_uuid_format(src->id, srcid);
     uint32_t d = crm_settings_day_of(src->occurred_at);
     uint32_t exp = x->s->points_expiry_months > 0
@@ -136,15 +183,7 @@ add_earned(earn *x, const crm_event_in *src, int64_t points,
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
-    crm_mp_pack_cstr(&pk, "id");
-    msgpack_pack_bin(&pk, 16);
-    msgpack_pack_bin_body(&pk, id, 16);
-    crm_mp_pack_cstr(&pk, "stream");
-    crm_mp_pack_str(&pk, src->stream, src->stream_len);
-    KV_STR(&pk, "type", "loyalty.points_earned");
-    KV_I64(&pk, "occurred_at", src->occurred_at);
-    crm_mp_pack_cstr(&pk, "body");
+    pack_earned_head(&pk, src);
     msgpack_pack_map(&pk, 3 + (exp != 0) + (property[0] != '\0'));
     KV_I64(&pk, "points", points);
     KV_STR(&pk, "reason", reason);
@@ -153,23 +192,45 @@ add_earned(earn *x, const crm_event_in *src, int64_t points,
         KV_STR(&pk, "expires_on", day);
     if (property[0])
         KV_STR(&pk, "property", property);
+    return earned_from(x, &sb, out);
+}
 
-    crm_err err = CRM_OK;
-    char *bytes = sb.data ? msgpack_zone_malloc(&x->c->zone, sb.size) : NULL;
-    msgpack_object *o = msgpack_zone_malloc(&x->c->zone, sizeof(*o));
-    size_t off = 0;
-    if (bytes == NULL || o == NULL) {
-        err = crm_error_set(x->why, CRM_ERR_NOMEM, NULL);
-    } else {
-        memcpy(bytes, sb.data, sb.size);
-        if (msgpack_unpack(bytes, sb.size, &off, &x->c->zone, o) !=
-            MSGPACK_UNPACK_SUCCESS)
-            err = crm_error_set(x->why, CRM_ERR_NOMEM, NULL);
-        else
-            err = crm_rpc_event_in(o, out, x->why);
+/* For a source event already stored (a retry), the derived event as it
+ * was stored, so that the retry is answered as a duplicate whatever the
+ * tier, rates or settings are now: 1 and *out filled, 0 when the source
+ * earned nothing, or -1 with x->err or *rc set. */
+static int
+stored_earned(earn *x, MDB_txn *txn, const crm_event_in *src,
+              crm_event_in *out, int *rc)
+{
+    uint8_t id[16];
+    uint64_t pos;
+    const void *rec;
+    size_t len;
+    earn_id(src->id, id);
+    *rc = crm_log_event_position(x->log, txn, id, &pos);
+    if (*rc == MDB_NOTFOUND) {
+        *rc = 0;
+        return 0;
     }
-    msgpack_sbuffer_destroy(&sb);
-    return err;
+    if (*rc == 0)
+        *rc = crm_log_record_at(x->log, txn, pos, &rec, &len);
+    if (*rc != 0)
+        return -1;
+    crm_record r;
+    crm_error why;
+    if (crm_record_decode(rec, len, &x->c->zone, &r, &why) != CRM_OK) {
+        *rc = MDB_CORRUPTED;
+        return -1;
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack_earned_head(&pk, src);
+    msgpack_pack_object(&pk, r.body);
+    x->err = earned_from(x, &sb, out);
+    return x->err == CRM_OK ? 1 : -1;
 }
 
 static int
@@ -190,6 +251,29 @@ derive_all(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
         x->out[x->nout++] = x->ev[i];
         if (!earns(&x->ev[i]))
             continue;
+        /* a retry of a stored event: its points as they were stored (the
+         * tier or rates they were worked out by may have changed since) */
+        uint64_t at;
+        int stored = txn ? crm_log_event_position(x->log, txn, x->ev[i].id,
+                                                  &at)
+                         : MDB_NOTFOUND;
+        if (stored != 0 && stored != MDB_NOTFOUND)
+            return stored;
+        if (stored == 0) {
+            if (x->nout >= CRM_BATCH_MAX) {
+                x->err = crm_error_set(x->why, CRM_ERR_TOO_LARGE,
+                                       "with the points it earns the batch "
+                                       "holds more than %d events",
+                                       CRM_BATCH_MAX);
+                break;
+            }
+            int got = stored_earned(x, txn, &x->ev[i], &x->out[x->nout], &rc);
+            if (got < 0 && rc != 0)
+                return rc;
+            if (got > 0)
+                x->flags[x->nout++] = 1;
+            continue;
+        }
         char reason[200], property[65];
         int64_t pts = derive(x, txn, acct, &x->ev[i], reason, sizeof(reason),
                              property, &rc);

@@ -199,6 +199,12 @@ crm_err crm_log_proj_read(crm_log *log, const char *proj, crm_log_proj_fn fn,
 int crm_log_record_at(crm_log *log, MDB_txn *txn, uint64_t position,
                       const void **rec, size_t *len);
 
+/* The position of the stored event with this id, in txn (a read of
+ * crm_log_proj_read's fn): 0, MDB_NOTFOUND when none is, or an LMDB
+ * error. */
+int crm_log_event_position(crm_log *log, MDB_txn *txn,
+                           const uint8_t id[CRM_ID_LEN], uint64_t *position);
+
 /* The log's projections (owned by the log; NULL when it has none). */
 const crm_proj_set *crm_log_projections(const crm_log *log);
 

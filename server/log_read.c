@@ -79,6 +79,19 @@ crm_log_record_at(crm_log *log, MDB_txn *txn, uint64_t position,
     return rc;
 }
 
+int
+crm_log_event_position(crm_log *log, MDB_txn *txn,
+                       const uint8_t id[CRM_ID_LEN], uint64_t *position)
+{
+    MDB_val k = {CRM_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(txn, log->dbi_ids, &k, &v);
+    if (rc == 0 && v.mv_size < 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        *position = get_be64(v.mv_data);
+    return rc;
+}
+
 crm_err
 crm_log_read_all(crm_log *log, uint64_t from, size_t max,
                  crm_log_visit_fn visit, void *arg)

@@ -117,7 +117,25 @@ test_stay_spend_and_compensation_earn(void **state)
     assert_true(crm_mp_get(&der->via.array.ptr[0], "duplicate")->via.boolean);
     assert_int_equal(head_of(c), head);
     assert_int_equal(balance_of(c, "g-earn"), 2500);
+
+    /* and again after the guest changed tier: the points of a gold guest
+     * would be other ones, but the retry is answered with those stored */
+    crm_event_in up;
+    fx_event(&up, "g-earn", "loyalty.tier_changed",
+             FX_BODY(FX_S("to", "gold"), FX_S("from", "ordinary")));
+    assert_int_equal(fx_append(c, &up, 1, &res, &why), CRM_OK);
+    head = head_of(c);
+    crm_err err = fx_append(c, ev, 3, &res, &why);
+    if (err != CRM_OK)
+        fail_msg("retry after a tier change: %s: %s", crm_err_name(err),
+                 why.msg);
+    assert_int_equal(fx_res_u64(res, "duplicates"), 3);
+    der = crm_mp_get(res, "derived");
+    assert_true(crm_mp_get(&der->via.array.ptr[0], "duplicate")->via.boolean);
+    assert_int_equal(head_of(c), head);
+    assert_int_equal(balance_of(c, "g-earn"), 2500);
     fx_reset();
+
 
     /* a currency without a rate earns nothing; with one, at its rate */
     crm_event_in sp;
