@@ -2,8 +2,6 @@
  * (customer.h). What is told when asked is in customer_view.c. */
 #include "customer_int.h"
 
-#include <errno.h>
-
 #include "decimal.h"
 #include "rpc.h"
 
@@ -536,11 +534,22 @@ static const char *const touch_fields[] = {
 #define NTOUCH (sizeof(touch_fields) / sizeof(touch_fields[0]))
 #define TOUCH_VALUE_MAX 256
 
+/* The value being packed, on the stack: the type and at most NTOUCH
+ * fields of at most TOUCH_VALUE_MAX bytes each always fit. */
+typedef struct touch_buf {
+    size_t n;
+    char b[2 + CRM_TYPE_MAX + NTOUCH * (TOUCH_VALUE_MAX + 16)];
+} touch_buf;
+
 static int
 touch_write(void *data, const char *buf, size_t len)
 {
-    msgpack_sbuffer *sb = data;
-    return msgpack_sbuffer_write(sb, buf, len);
+    touch_buf *t = data;
+    if (len > sizeof(t->b) - t->n)
+        return -1;
+    memcpy(t->b + t->n, buf, len);
+    t->n += len;
+    return 0;
 }
 
 static int
@@ -549,33 +558,29 @@ touchpoint(const crm_proj_ctx *cx, const crm_record *r)
     uint8_t kb[CUST_KEY_MAX], sfx[16];
     crm_put_be(sfx, (uint64_t)r->occurred_at ^ SIGN_BIT, 8);
     crm_put_be(sfx + 8, r->h.position, 8);
-    msgpack_sbuffer sb;
+    touch_buf tb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, touch_write);
-    uint8_t head[2] = {(uint8_t)r->type_len, 0};
-    int rc = msgpack_sbuffer_write(&sb, (const char *)head, 2) |
-             msgpack_sbuffer_write(&sb, r->type, r->type_len);
-    for (size_t i = 0; i < NTOUCH && rc == 0; i++) {
+    msgpack_packer_init(&pk, &tb, touch_write);
+    size_t tl = r->type_len < CRM_TYPE_MAX ? r->type_len : CRM_TYPE_MAX;
+    tb.b[0] = (char)tl;
+    tb.b[1] = 0;
+    memcpy(tb.b + 2, r->type, tl);
+    tb.n = 2 + tl;
+    for (size_t i = 0; i < NTOUCH; i++) {
         const msgpack_object *o = crm_mp_get(&r->body, touch_fields[i]);
         if (o == NULL)
             continue;
-        size_t at = sb.size;
-        rc = crm_mp_pack_cstr(&pk, touch_fields[i]) |
-             msgpack_pack_object(&pk, *o);
-        if (sb.size - at > TOUCH_VALUE_MAX)
-            sb.size = at;
+        size_t at = tb.n;
+        if ((crm_mp_pack_cstr(&pk, touch_fields[i]) |
+             msgpack_pack_object(&pk, *o)) != 0 ||
+            tb.n - at > TOUCH_VALUE_MAX)
+            tb.n = at; /* too long for a summary: left out */
         else
-            sb.data[1]++;
+            tb.b[1]++;
     }
     MDB_val k = {cust_key(kb, r->stream, r->stream_len, 't', sfx, 16), kb},
-            v = {sb.size, sb.data};
-    if (rc == 0)
-        rc = mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
-    else
-        rc = ENOMEM;
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+            v = {tb.n, tb.b};
+    return mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
 }
 
 static int
