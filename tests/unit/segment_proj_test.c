@@ -338,7 +338,9 @@ test_lifecycle_moves_with_the_day(void **state)
     registered(log, "g-new", 20260101, NULL);
     registered(log, "g-stay", 20250101, NULL);
     checkout(log, "g-stay", "s1", "lisbon", 2, 20260101);
-    /* dormant_days 180 (the default): 2026-06-30 is day 180 */
+    /* dormant_days 180 (the default): 2026-06-29 is day 179, 2026-06-30
+     * day 180 (both still active), 2026-07-01 day 181 (dormant) */
+    assert_int_equal(guest(log, 20260629, "g-stay")->lifecycle, SEG_ACTIVE);
     assert_int_equal(guest(log, 20260630, "g-new")->lifecycle, SEG_NEW);
     assert_int_equal(guest(log, 20260630, "g-stay")->lifecycle, SEG_ACTIVE);
     assert_int_equal(guest(log, 20260701, "g-stay")->lifecycle, SEG_DORMANT);
