@@ -81,6 +81,8 @@ crm_err h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_kpi_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                   rpc_flow *flow);
+crm_err h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                      rpc_flow *flow);
 crm_err h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
                         rpc_flow *flow);
 crm_err h_segment_list(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -853,13 +853,14 @@ test_projections(void **state)
     crm_config c;
     crm_error why;
     assert_int_equal(LOAD0(&c, &why), CRM_OK);
-    assert_int_equal(c.nprojections, 6);
+    assert_int_equal(c.nprojections, 7);
     assert_string_equal(c.projections[0]->name, "settings");
     assert_string_equal(c.projections[1]->name, "loyalty");
     assert_string_equal(c.projections[2]->name, "find");
     assert_string_equal(c.projections[3]->name, "customer");
     assert_string_equal(c.projections[4]->name, "kpi");
     assert_string_equal(c.projections[5]->name, "segment");
+    assert_string_equal(c.projections[6]->name, "tasks");
     crm_config_free(&c);
     assert_int_equal(LOAD(&c, &why, "--projections", "counts,settings"),
                      CRM_OK);
@@ -913,13 +914,14 @@ test_shipped_example(void **state)
     assert_string_equal(c.operator_key_file, "/etc/crmd/operator.key");
     assert_int_equal(c.map_size_mb, 64);
     assert_int_equal(c.group_wait_us, CRM_LOG_GROUP_WAIT_US);
-    assert_int_equal(c.nprojections, 6);
+    assert_int_equal(c.nprojections, 7);
     assert_string_equal(c.projections[0]->name, "settings");
     assert_string_equal(c.projections[1]->name, "loyalty");
     assert_string_equal(c.projections[2]->name, "find");
     assert_string_equal(c.projections[3]->name, "customer");
     assert_string_equal(c.projections[4]->name, "kpi");
     assert_string_equal(c.projections[5]->name, "segment");
+    assert_string_equal(c.projections[6]->name, "tasks");
     crm_config_free(&c);
 }
 
