@@ -135,12 +135,20 @@ row_put(const crm_proj_ctx *cx, const crm_record *r, const tasks_row *row)
 int
 tasks_bucket(int64_t spend)
 {
-    int b = 0;
     if (spend <= 0)
         return 0;
+    int e = -1;
     for (uint64_t s = (uint64_t)spend; s; s >>= 1)
-        b++;
-    return b; /* 2^(b-1) <= spend < 2^b */
+        e++; /* 2^e <= spend < 2^(e+1) */
+    int sub = e >= 3 ? (int)(((uint64_t)spend >> (e - 3)) & 7) : 0;
+    return e * 8 + sub + 1;
+}
+
+int64_t
+tasks_bucket_floor(int b)
+{
+    int e = (b - 1) / 8, sub = (b - 1) % 8;
+    return e >= 3 ? (int64_t)(8 + sub) << (e - 3) : (int64_t)1 << e;
 }
 
 static int
@@ -148,8 +156,8 @@ hist_add(const crm_proj_ctx *cx, int bucket, int delta)
 {
     if (bucket == 0)
         return 0;
-    uint8_t k[2] = {'h', (uint8_t)bucket}, vb[8];
-    MDB_val key = {2, k}, v;
+    uint8_t k[3] = {'h', (uint8_t)(bucket >> 8), (uint8_t)bucket}, vb[8];
+    MDB_val key = {3, k}, v;
     uint64_t n = 0;
     int rc = mdb_get(cx->txn, cx->dbi[0], &key, &v);
     if (rc == 0 && v.mv_size == 8)
@@ -158,9 +166,9 @@ hist_add(const crm_proj_ctx *cx, int bucket, int delta)
         return rc;
     n = delta > 0 ? n + 1 : n ? n - 1 : 0;
     if (n == 0)
-        return del(cx->txn, cx->dbi[0], k, 2);
+        return del(cx->txn, cx->dbi[0], k, 3);
     crm_put_be(vb, n, 8);
-    return put(cx->txn, cx->dbi[0], k, 2, vb, 8);
+    return put(cx->txn, cx->dbi[0], k, 3, vb, 8);
 }
 
 /* The row's birthday entry (0 when it has none: no birthday or no

@@ -33,11 +33,14 @@
  *                                            but by an erasure: a question
  *                                            asks the loyalty projection
  *                                            what is left
- *   'h' bucket u8                     -> guests u64: how many guests'
+ *   'h' bucket u16                    -> guests u64: how many guests'
  *                                            lifetime spend lies in bucket
- *                                            b (1..63: 2^(b-1) <= spend <
- *                                            2^b minor units; a spend of 0
- *                                            or less is in none)
+ *                                            b: eight buckets per power of
+ *                                            two, b = 8e + s + 1 for 2^e <=
+ *                                            spend < 2^(e+1) and s the
+ *                                            three bits after the leading
+ *                                            one (0 below 8); a spend of 0
+ *                                            or less is in none
  *
  * and "guest", what the fold must remember, every key starting with the
  * stream id and 0x00:
@@ -162,8 +165,9 @@ int crm_tasks_section(const crm_tasks_query *q, int section, size_t limit,
 
 /* The tenant's high-value line in minor units: the lower bound of the
  * spend bucket in which the top 20% of the guests with a spend above 0
- * (ceil(n / 5) of them, counted from the highest bucket down) is reached;
- * 0 when no guest has spent. Reads at most 63 keys. */
+ * (ceil(n / 5) of them, counted from the highest bucket down) is reached
+ * (so within an eighth of a power of two of the exact line); 0 when no
+ * guest has spent. Reads at most 504 keys. */
 int crm_tasks_high_value_line(MDB_txn *txn, MDB_dbi idx, int64_t *line);
 
 /* What the fold keeps of guest id for the desk: open complaints, and the

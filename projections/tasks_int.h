@@ -93,6 +93,10 @@ int tasks_complaint_decode(const MDB_val *v, tasks_complaint *c);
 /* 0 no longer expected, 1 created, 2 confirmed. */
 int tasks_booking_status(const tasks_booking *b);
 int tasks_online(int channel);
+/* The spend histogram's bucket of spend (0: none, spend <= 0), and the
+ * least spend in bucket b. */
+#define TASKS_BUCKETS 512
 int tasks_bucket(int64_t spend);
+int64_t tasks_bucket_floor(int b);
 
 #endif

@@ -2,6 +2,7 @@
  * section walks the index of its dates only (tasks.h). */
 #include "tasks_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,7 +292,10 @@ complaint_hit(void *arg, const uint8_t *k, size_t kl, const MDB_val *v)
 int
 crm_tasks_high_value_line(MDB_txn *txn, MDB_dbi idx, int64_t *line)
 {
-    uint64_t count[64] = {0}, n = 0;
+    static_assert(TASKS_BUCKETS > 62 * 8 + 8, "every bucket has a slot");
+    uint64_t *count = calloc(TASKS_BUCKETS, sizeof(*count)), n = 0;
+    if (count == NULL)
+        return ENOMEM;
     MDB_cursor *cur;
     *line = 0;
     int rc = mdb_cursor_open(txn, idx, &cur);
@@ -302,26 +306,30 @@ crm_tasks_high_value_line(MDB_txn *txn, MDB_dbi idx, int64_t *line)
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *p = k.mv_data;
-        if (k.mv_size != 2 || p[0] != 'h')
+        if (k.mv_size != 3 || p[0] != 'h')
             break;
-        if (p[1] >= 64 || v.mv_size != 8) {
+        unsigned b = (unsigned)crm_get_be(p + 1, 2);
+        if (b >= TASKS_BUCKETS || v.mv_size != 8) {
             rc = MDB_CORRUPTED;
             break;
         }
-        count[p[1]] = crm_get_be(v.mv_data, 8);
-        n += count[p[1]];
+        count[b] = crm_get_be(v.mv_data, 8);
+        n += count[b];
     }
     mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        free(count);
         return rc;
+    }
     uint64_t need = (n + 4) / 5, acc = 0;
-    for (int b = 63; b >= 1 && n; b--) {
+    for (int b = TASKS_BUCKETS - 1; b >= 1 && n; b--) {
         acc += count[b];
         if (acc >= need) {
-            *line = (int64_t)1 << (b - 1);
+            *line = tasks_bucket_floor(b);
             break;
         }
     }
+    free(count);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "schema.h"
 #include "settings.h"
 #include "tasks.h"
+#include "tasks_int.h"
 
 static const crm_proj_def *const defs[] = {&crm_proj_settings,
                                            &crm_proj_loyalty, &crm_proj_tasks};
@@ -465,12 +466,12 @@ test_dormant_high_value(void **state)
         snprintf(g, sizeof(g), "x%d", i);
         spend(log, g, 50 + i);
     }
-    /* ten spenders: the top two are reached in bucket 14 (8192..16383) */
+    /* ten spenders: the top two are reached in the bucket 9216..10239 */
     EXPECT(run(log, CRM_TASKS_DORMANT, ON, 7, 0),
            "d-210@2025-11-17=10002,d-180@2025-12-17=10000");
     ask *a = run(log, CRM_TASKS_DORMANT, ON, 7, 0);
     go(a);
-    assert_int_equal(a->line, 8192);
+    assert_int_equal(a->line, 9216);
     /* a refund can take a guest below the line */
     spend(log, "d-210", -5000);
     EXPECT(run(log, CRM_TASKS_DORMANT, ON, 7, 0), "d-180@2025-12-17=10000");
@@ -592,10 +593,37 @@ test_erasure(void **state)
     crm_log_close(log);
 }
 
+/* Eight spend buckets per power of two: each spend lies in its bucket's
+ * range, and the buckets are in the spends' order. */
+static void
+test_buckets(void **state)
+{
+    (void)state;
+    assert_int_equal(tasks_bucket(0), 0);
+    assert_int_equal(tasks_bucket(-5), 0);
+    assert_int_equal(tasks_bucket(1), 1);
+    assert_int_equal(tasks_bucket_floor(tasks_bucket(10000)), 9216);
+    assert_int_equal(tasks_bucket_floor(tasks_bucket(10239)), 9216);
+    assert_int_equal(tasks_bucket_floor(tasks_bucket(10240)), 10240);
+    int prev = 0;
+    for (int64_t s = 1; s < 70000; s += 7) {
+        int b = tasks_bucket(s);
+        assert_true(b >= prev && b < TASKS_BUCKETS);
+        assert_true(tasks_bucket_floor(b) <= s);
+        assert_int_equal(tasks_bucket(tasks_bucket_floor(b)), b);
+        assert_true(b == prev || tasks_bucket_floor(b) > s - 7);
+        prev = b;
+    }
+    int top = tasks_bucket(INT64_MAX);
+    assert_true(top < TASKS_BUCKETS);
+    assert_true(tasks_bucket_floor(top) > 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_birthdays),
         cmocka_unit_test(test_arrivals_and_unconfirmed),
         cmocka_unit_test(test_complaints_sla),
