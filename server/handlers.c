@@ -104,6 +104,13 @@ h_arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
     return CRM_OK;
 }
 
+int
+h_arg_absent(const rpc_call *call, const char *name)
+{
+    const msgpack_object *o = crm_mp_get(call->args, name);
+    return o == NULL || o->type == MSGPACK_OBJECT_NIL;
+}
+
 crm_err
 h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
           crm_error *why)
