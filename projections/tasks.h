@@ -140,7 +140,8 @@ typedef struct crm_tasks_item {
 
 /* Calls fn for the items of section, in its order, at most limit of them
  * (fn returning nonzero stops without error); *more is 1 when the limit
- * cut it. Orders: birthdays by day then id; arrivals by day then
+ * cut it. Orders: birthdays by day then id (on a 28 February without a
+ * 29th, those born on the 28th first, then those born on the 29th); arrivals by day then
  * booking_id; unconfirmed and complaints oldest first; dormant by spend,
  * most first, then id; points by first expiry, then id.
  *   birthdays    guests with a contact consent whose birth month-day is on
