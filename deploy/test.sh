@@ -21,7 +21,7 @@ done
 
 dir="build/test${sanitize:+-$sanitize}"
 rm -rf "$dir"
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRM_TEST_CLOCK=ON \
   ${sanitize:+-DCRM_SANITIZE=$sanitize} >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 

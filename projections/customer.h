@@ -148,4 +148,22 @@ int crm_customer_brief(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
 int crm_customer_field_at(MDB_txn *txn, MDB_dbi db, const char *id,
                           size_t len, const char *field, uint64_t *position);
 
+/* For the desk's other views (tasks.today): fn for each preference
+ * category of guest id, by category, with the position of the event
+ * that set its value (read it back for the value); and for each
+ * property the guest stayed at, by name, with its stays and last stay
+ * day. fn returns nonzero to stop. 0 or an LMDB error code (an unknown
+ * guest has none). */
+int crm_customer_preferences(MDB_txn *txn, MDB_dbi db, const char *id,
+                             size_t len,
+                             int (*fn)(void *arg, const char *category,
+                                       size_t clen, uint64_t position),
+                             void *arg);
+int crm_customer_properties(MDB_txn *txn, MDB_dbi db, const char *id,
+                            size_t len,
+                            int (*fn)(void *arg, const char *property,
+                                      size_t plen, uint64_t stays,
+                                      uint32_t last_stay),
+                            void *arg);
+
 #endif

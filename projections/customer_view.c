@@ -704,3 +704,85 @@ crm_customer_field_at(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
     }
     return MDB_NOTFOUND;
 }
+
+/* --- what other views read of a guest -------------------------------------- */
+
+/* Calls fn(arg, suffix, its length, value) for every key id 0 tag ... */
+static int
+each_tagged(MDB_txn *txn, MDB_dbi db, const char *id, size_t len, uint8_t tag,
+            int (*fn)(void *arg, const uint8_t *sfx, size_t slen,
+                      const MDB_val *v),
+            void *arg)
+{
+    uint8_t kb[CUST_KEY_MAX];
+    if (len > CRM_STREAM_MAX)
+        return MDB_NOTFOUND;
+    size_t pl = cust_key(kb, id, len, tag, NULL, 0);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {pl, kb}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size <= pl || memcmp(k.mv_data, kb, pl) != 0)
+            break;
+        if (fn(arg, (const uint8_t *)k.mv_data + pl, k.mv_size - pl, &v))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct each_pref {
+    int (*fn)(void *arg, const char *category, size_t len, uint64_t position);
+    void *arg;
+} each_pref;
+
+static int
+on_each_pref(void *arg, const uint8_t *sfx, size_t slen, const MDB_val *v)
+{
+    each_pref *e = arg;
+    if (v->mv_size != 16)
+        return 0;
+    return e->fn(e->arg, (const char *)sfx, slen,
+                 crm_get_be((const uint8_t *)v->mv_data + 8, 8));
+}
+
+int
+crm_customer_preferences(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
+                         int (*fn)(void *arg, const char *category,
+                                   size_t clen, uint64_t position),
+                         void *arg)
+{
+    each_pref e = {fn, arg};
+    return each_tagged(txn, db, id, len, 'f', on_each_pref, &e);
+}
+
+typedef struct each_prop {
+    int (*fn)(void *arg, const char *property, size_t len, uint64_t stays,
+              uint32_t last_stay);
+    void *arg;
+} each_prop;
+
+static int
+on_each_prop(void *arg, const uint8_t *sfx, size_t slen, const MDB_val *v)
+{
+    each_prop *e = arg;
+    if (v->mv_size != 12)
+        return 0;
+    const uint8_t *p = v->mv_data;
+    return e->fn(e->arg, (const char *)sfx, slen, crm_get_be(p, 8),
+                 (uint32_t)crm_get_be(p + 8, 4));
+}
+
+int
+crm_customer_properties(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
+                        int (*fn)(void *arg, const char *property,
+                                  size_t plen, uint64_t stays,
+                                  uint32_t last_stay),
+                        void *arg)
+{
+    each_prop e = {fn, arg};
+    return each_tagged(txn, db, id, len, 'h', on_each_prop, &e);
+}

@@ -32,7 +32,8 @@ typedef enum crm_norm_kind {
     CRM_NORM_PHONE = 2,
     CRM_NORM_LOYALTY = 3,
     CRM_NORM_NAME = 4,
-    CRM_NORM_NAME_BIRTH = 5
+    CRM_NORM_NAME_BIRTH = 5,
+    CRM_NORM_BIRTHDAY = 6 /* "MM-DD" of a birth date (tasks.h) */
 } crm_norm_kind;
 
 /*

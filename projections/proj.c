@@ -16,6 +16,7 @@
 #include "kpi.h"
 #include "loyalty.h"
 #include "segment.h"
+#include "tasks.h"
 #include "settings.h"
 
 #define META_LEN 13 /* format u32 BE, live generation u8, position u64 BE */
@@ -398,7 +399,7 @@ crm_proj_builtin_at(size_t i)
     static const crm_proj_def *const all[] = {
         &crm_proj_settings, &crm_proj_loyalty, &crm_proj_find,
         &crm_proj_customer, &crm_proj_kpi, &crm_proj_segment,
-        &crm_proj_counts};
+        &crm_proj_tasks,    &crm_proj_counts};
     return i < sizeof(all) / sizeof(all[0]) ? all[i] : NULL;
 }
 

@@ -124,6 +124,10 @@ enum {
     X(CRM_OP_SEGMENT_MEMBERS, "segment.members", CRM_SEGMENT_READERS,         \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "a segment's guests on a day, in id order, paged by a cursor")          \
+    X(CRM_OP_TASKS_TODAY, "tasks.today", CRM_SEGMENT_READERS,                 \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "today's work: birthdays, arrivals, unconfirmed, complaints past SLA, "  \
+      "dormant high value, points expiring")                                   \
     X(CRM_OP_SEGMENT_EXPORT, "segment.export",                                 \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_MARKETING),         \
       CRM_OPF_TENANT,                                                          \

@@ -1,5 +1,6 @@
 /* config.c - INI file plus flags. */
 #include "config.h"
+#include "clock.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -30,8 +31,11 @@ static const char usage[] =
     "                             writers of the last one (default 150)\n"
     "      --projections LIST     views kept inline, comma-separated: settings,\n"
     "                             loyalty, find, customer, kpi, segment,\n"
-    "                             counts, or none (default all but counts)\n"
+    "                             tasks, counts, or none (default all but\n"
+    "                             counts)\n"
     "      --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "      --pin-clock TIME       tests only (a CRM_TEST_CLOCK=ON build): fix\n"
+    "                             the \"now\" of queries at YYYY-MM-DDTHH:MM:SSZ\n"
     "  -V, --version              print the version and exit\n"
     "  -h, --help                 this text\n"
     "\n"
@@ -206,7 +210,8 @@ set_defaults(crm_config *c, crm_error *why)
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
     static const char *const defaults[] = {"settings", "loyalty", "find",
-                                           "customer", "kpi", "segment"};
+                                           "customer", "kpi", "segment",
+                                           "tasks"};
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         c->projections[c->nprojections++] = crm_proj_builtin(defaults[i]);
     if (set_str(&c->data_dir, "./data") ||
@@ -230,7 +235,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_MAP,
         O_GROUP,
         O_PROJ,
-        O_LEVEL
+        O_LEVEL,
+        O_PIN
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -246,6 +252,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"group-wait-us", required_argument, NULL, O_GROUP},
         {"projections", required_argument, NULL, O_PROJ},
         {"log-level", required_argument, NULL, O_LEVEL},
+        {"pin-clock", required_argument, NULL, O_PIN},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -353,6 +360,19 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                                      "--log-level must be debug, info, warn "
                                      "or error");
             c->from_flags |= CRM_CFG_LOG_LEVEL;
+            break;
+        case O_PIN:
+#ifdef CRM_TEST_CLOCK
+            if (crm_clock_parse(optarg, &c->pin_clock_us) != 0 ||
+                c->pin_clock_us <= 0)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--pin-clock must be a UTC time "
+                                     "YYYY-MM-DDTHH:MM:SSZ after 1970");
+#else
+            return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                 "--pin-clock is for tests only: this crmd "
+                                 "was built without CRM_TEST_CLOCK=ON");
+#endif
             break;
         default:
             if (strncmp(argv[optind - 1], "--", 2) == 0)

@@ -35,6 +35,7 @@ typedef struct crm_config {
     const crm_proj_def *projections[CRM_PROJ_MAX];
     size_t nprojections;
     unsigned from_flags;     /* CRM_CFG_* set by flags */
+    int64_t pin_clock_us;    /* --pin-clock (CRM_TEST_CLOCK builds); 0 none */
 } crm_config;
 
 /* Fills c from defaults, then the file named by --config, then the other

@@ -435,7 +435,7 @@ h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
             CRM_OK)
         return err;
     /* "today" is the day asked about, at this moment of the day */
-    int64_t now = crm_now_us();
+    int64_t now = crm_query_now_us();
     int64_t since_midnight = now - crm_settings_day_start(
                                        crm_settings_day_of(now));
     g.now = crm_settings_day_start(day) + since_midnight;

@@ -380,6 +380,9 @@ h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if ((err = h_arg_day(call, "effective_from", &day, why)) != CRM_OK ||
         (err = h_arg_str(call, "id", 0, 40, &ids, &idlen, why)) != CRM_OK)
         return err;
+    /* what is written dates from the wall clock, never a pinned one */
+    if (h_arg_absent(call, "effective_from"))
+        day = crm_settings_day_of(crm_now_us());
     setbuild *b = calloc(1, sizeof(*b));
     crm_settings *s = malloc(sizeof(*s));
     if (b == NULL || s == NULL) {

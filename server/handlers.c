@@ -104,6 +104,13 @@ h_arg_bool(const rpc_call *call, const char *name, int *out, crm_error *why)
     return CRM_OK;
 }
 
+int
+h_arg_absent(const rpc_call *call, const char *name)
+{
+    const msgpack_object *o = crm_mp_get(call->args, name);
+    return o == NULL || o->type == MSGPACK_OBJECT_NIL;
+}
+
 crm_err
 h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
           crm_error *why)
@@ -114,7 +121,7 @@ h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
     if (err != CRM_OK)
         return err;
     if (s == NULL) {
-        *day = crm_settings_day_of(crm_now_us());
+        *day = crm_settings_day_of(crm_query_now_us());
         return CRM_OK;
     }
     if (!crm_date_valid(s, len))
@@ -192,8 +199,9 @@ h_server_info(rpc_call *call, msgpack_packer *pk, crm_error *why,
 {
     rpc_ctx *c = call->c;
     (void)why, (void)flow;
-    msgpack_pack_map(pk, 7);
+    msgpack_pack_map(pk, 8);
     KV_STR(pk, "version", CRM_VERSION);
+    KV_BOOL(pk, "clock_pinned", crm_clock_pinned());
     KV_I64(pk, "protocol", CRM_RPC_VERSION);
     KV_STR(pk, "node", "primary");
     KV_I64(pk, "uptime_s", (int64_t)time(NULL) - c->srv->started);
@@ -878,6 +886,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
     [CRM_OP_KPI_GET] = h_kpi_get,
+    [CRM_OP_TASKS_TODAY] = h_tasks_today,
     [CRM_OP_SEGMENT_LIST] = h_segment_list,
     [CRM_OP_SEGMENT_COUNTS] = h_segment_counts,
     [CRM_OP_SEGMENT_MEMBERS] = h_segment_members,

@@ -29,7 +29,10 @@ crm_err h_arg_int(const rpc_call *call, const char *name, int64_t def,
                   int64_t min, int64_t max, int64_t *out, crm_error *why);
 crm_err h_arg_bool(const rpc_call *call, const char *name, int *out,
                    crm_error *why);
-/* A date "YYYY-MM-DD" as YYYYMMDD; today (UTC) when absent. */
+/* Whether argument name is missing or nil. */
+int h_arg_absent(const rpc_call *call, const char *name);
+/* A date "YYYY-MM-DD" as YYYYMMDD; today (UTC) when absent: the day of
+ * crm_query_now_us, which a test build may pin (clock.h). */
 crm_err h_arg_day(const rpc_call *call, const char *name, uint32_t *day,
                   crm_error *why);
 /* Packs key k and day d (YYYYMMDD) as "YYYY-MM-DD", nil for 0. */
@@ -83,6 +86,8 @@ crm_err h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_kpi_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                   rpc_flow *flow);
+crm_err h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                      rpc_flow *flow);
 crm_err h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
                         rpc_flow *flow);
 crm_err h_segment_list(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "net.h"
 #include "slog.h"
@@ -118,6 +119,15 @@ main(int argc, char **argv)
     }
     crm_slog_set_level(a.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+#ifdef CRM_TEST_CLOCK
+    if (a.cfg.pin_clock_us) {
+        crm_clock_pin(a.cfg.pin_clock_us);
+        crm_slog(CRM_WARN, 0,
+                 "msg=\"query clock pinned for tests; not for production\" "
+                 "pinned_us=%lld",
+                 (long long)a.cfg.pin_clock_us);
+    }
+#endif
 
     /* Signal handlers first: once the server starts it announces itself
      * (the ready file), and a SIGTERM or SIGHUP sent from then on must

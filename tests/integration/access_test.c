@@ -245,6 +245,7 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         break;
     case CRM_OP_LOYALTY_SWEEP:
     case CRM_OP_KPI_GET:
+    case CRM_OP_TASKS_TODAY:
     case CRM_OP_SEGMENT_LIST:
     case CRM_OP_SEGMENT_COUNTS:
         msgpack_pack_map(&pk, 0);

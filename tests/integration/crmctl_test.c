@@ -1465,6 +1465,63 @@ test_segments(void **state)
                 "members", "no-such");
 }
 
+/* crmctl tasks today: a heading per section with its count, the
+ * arrival's row with what the desk needs, "none" for an empty section,
+ * the property filter, --json, and a bad --days refused. */
+static void
+test_tasks_today(void **state)
+{
+    run_out r;
+    (void)state;
+    static const char *const chain[] = {
+        "{\"stream\":\"task-a\",\"type\":\"customer.registered\","
+        "\"body\":{\"first_name\":\"Lina\",\"last_name\":\"Haddad\","
+        "\"birth_date\":\"1988-04-02\"}}",
+        "{\"stream\":\"task-a\",\"type\":\"customer.consent_changed\","
+        "\"body\":{\"channel\":\"sms\",\"granted\":true}}",
+        "{\"stream\":\"task-a\",\"type\":\"customer.preference_set\","
+        "\"body\":{\"category\":\"pillow\",\"value\":\"firm\"}}",
+        "{\"stream\":\"task-a\",\"type\":\"booking.created\","
+        "\"occurred_at\":\"2026-03-20T10:00:00Z\",\"body\":{\"booking_id\":"
+        "\"TB1\",\"property\":\"ctl-tavira\",\"arrival\":\"2026-04-03\","
+        "\"departure\":\"2026-04-05\",\"channel\":\"web\"}}",
+        "{\"stream\":\"task-a\",\"type\":\"complaint.opened\","
+        "\"occurred_at\":\"2026-03-28T09:00:00Z\",\"body\":{\"complaint_id\":"
+        "\"TK1\",\"category\":\"wifi\",\"property\":\"ctl-tavira\"}}"};
+    for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]); i++) {
+        RUN_OK(&r, "--key-file", ADMIN_FILE, "append", chain[i]);
+        run_free(&r);
+    }
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "tasks", "today", "--on",
+           "2026-04-01", "--days", "3", "--property", "ctl-tavira");
+    assert_non_null(strstr(r.out, "tasks for 2026-04-01 and the next 3 days, "
+                                  "property ctl-tavira"));
+    assert_non_null(strstr(r.out, "\narrivals (1)\n"));
+    assert_non_null(strstr(r.out, "2026-04-03  2026-04-05"));
+    assert_non_null(strstr(r.out, "TB1"));
+    assert_non_null(strstr(r.out, "Lina Haddad"));
+    assert_non_null(strstr(r.out, "pillow=firm"));
+    assert_non_null(strstr(r.out, "\nonline bookings not confirmed (1)\n"));
+    assert_non_null(strstr(r.out, "2026-03-20T10:00:00Z"));
+    assert_non_null(strstr(r.out, "\ncomplaints open past their SLA (1)\n"));
+    assert_non_null(strstr(r.out, "TK1"));
+    assert_non_null(strstr(r.out, "\npoints expiring this month (0)\n  none\n"));
+    assert_non_null(strstr(r.out, "\nbirthdays ("));
+    assert_non_null(strstr(r.out, "task-a"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "tasks", "today", "--on",
+           "2026-04-01", "--property", "ctl-nowhere");
+    assert_non_null(strstr(r.out, "\narrivals (0)\n  none\n"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "tasks", "today", "--on",
+           "2026-04-01", "--days", "3", "--property", "ctl-tavira");
+    assert_non_null(strstr(r.out, "\"booking_id\":\"TB1\""));
+    assert_non_null(strstr(r.out, "\"on\":\"2026-04-01\""));
+    run_free(&r);
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "tasks", "today",
+                "--days", "40");
+}
+
 int
 main(void)
 {
@@ -1484,6 +1541,7 @@ main(void)
         cmocka_unit_test_setup(test_errors_name_and_status, test_setup),
         cmocka_unit_test_setup(test_settings_and_rebuild, test_setup),
         cmocka_unit_test_setup(test_segments, test_setup),
+        cmocka_unit_test_setup(test_tasks_today, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -853,13 +853,14 @@ test_projections(void **state)
     crm_config c;
     crm_error why;
     assert_int_equal(LOAD0(&c, &why), CRM_OK);
-    assert_int_equal(c.nprojections, 6);
+    assert_int_equal(c.nprojections, 7);
     assert_string_equal(c.projections[0]->name, "settings");
     assert_string_equal(c.projections[1]->name, "loyalty");
     assert_string_equal(c.projections[2]->name, "find");
     assert_string_equal(c.projections[3]->name, "customer");
     assert_string_equal(c.projections[4]->name, "kpi");
     assert_string_equal(c.projections[5]->name, "segment");
+    assert_string_equal(c.projections[6]->name, "tasks");
     crm_config_free(&c);
     assert_int_equal(LOAD(&c, &why, "--projections", "counts,settings"),
                      CRM_OK);
@@ -895,6 +896,39 @@ test_projections(void **state)
     expect_bad_line("projections", "enable =", "enable");
 }
 
+/* --pin-clock: a UTC time in a CRM_TEST_CLOCK build, refused in any
+ * other. */
+static void
+test_pin_clock(void **state)
+{
+    (void)state;
+    crm_config c;
+    crm_error why;
+    assert_int_equal(LOAD0(&c, &why), CRM_OK);
+    assert_int_equal(c.pin_clock_us, 0);
+    crm_config_free(&c);
+    crm_err err = LOAD(&c, &why, "--pin-clock", "2026-06-15T08:00:00Z");
+#ifdef CRM_TEST_CLOCK
+    assert_int_equal(err, CRM_OK);
+    assert_int_equal(c.pin_clock_us, 1781510400000000LL);
+    crm_config_free(&c);
+    static const char *const bad[] = {"2026-06-15", "2026-06-15T25:00:00Z",
+                                      "2026-02-30T08:00:00Z",
+                                      "2026-06-15 08:00:00Z", "now"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = LOAD(&c, &why, "--pin-clock", bad[i]);
+        crm_config_free(&c);
+        if (err != CRM_ERR_BAD_REQUEST)
+            fail_msg("--pin-clock '%s' accepted", bad[i]);
+        expect_msg(&why, "--pin-clock");
+    }
+#else
+    crm_config_free(&c);
+    assert_int_equal(err, CRM_ERR_BAD_REQUEST);
+    expect_msg(&why, "CRM_TEST_CLOCK");
+#endif
+}
+
 /* The example shipped in deploy/ loads as it is, with its documented
  * values. */
 static void
@@ -913,13 +947,14 @@ test_shipped_example(void **state)
     assert_string_equal(c.operator_key_file, "/etc/crmd/operator.key");
     assert_int_equal(c.map_size_mb, 64);
     assert_int_equal(c.group_wait_us, CRM_LOG_GROUP_WAIT_US);
-    assert_int_equal(c.nprojections, 6);
+    assert_int_equal(c.nprojections, 7);
     assert_string_equal(c.projections[0]->name, "settings");
     assert_string_equal(c.projections[1]->name, "loyalty");
     assert_string_equal(c.projections[2]->name, "find");
     assert_string_equal(c.projections[3]->name, "customer");
     assert_string_equal(c.projections[4]->name, "kpi");
     assert_string_equal(c.projections[5]->name, "segment");
+    assert_string_equal(c.projections[6]->name, "tasks");
     crm_config_free(&c);
 }
 
@@ -932,6 +967,7 @@ main(void)
         T(test_defaults),
         T(test_file_every_key),
         T(test_projections),
+        T(test_pin_clock),
         T(test_shipped_example),
         T(test_file_http_off_and_levels),
         T(test_flags_override_file),

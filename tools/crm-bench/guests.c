@@ -13,8 +13,9 @@
  *   read     ping, customer.get, customer.find by e-mail and loyalty.get
  *            of random guests, kpi.get of a random property's year,
  *            segment.members (a page of a defined segment that tests
- *            every guest) and segment.counts on the last day of the
- *            load (an op the server does not have is n/a)
+ *            every guest), segment.counts and tasks.today (a week from
+ *            the last day of the load) on that day (an op the server
+ *            does not have is n/a)
  *   rebuild  projection.rebuild of every projection from the log
  *
  * and prints a table and one "figure NAME VALUE" line per figure.
@@ -280,6 +281,7 @@ typedef enum read_op {
     R_KPI,
     R_SEG_MEMBERS,
     R_SEG_COUNTS,
+    R_TASKS,
     R_N
 } read_op;
 
@@ -294,6 +296,7 @@ static const struct {
     [R_SEG_MEMBERS] = {"segment.members", "segment.members {defined}",
                        "segment_members"},
     [R_SEG_COUNTS] = {"segment.counts", "segment.counts", "segment_counts"},
+    [R_TASKS] = {"tasks.today", "tasks.today {on, 7 days}", "tasks_today"},
 };
 
 
@@ -320,6 +323,14 @@ read_next(void *state, bench_call *call)
     memcpy(r->want, g.id, sizeof(r->want));
     r->args.size = 0;
     msgpack_packer_init(&pk, &r->args, msgpack_sbuffer_write);
+    if (r->op == R_TASKS) {
+        int rc = msgpack_pack_map(&pk, 2) | crm_mp_pack_cstr(&pk, "on") |
+                 crm_mp_pack_cstr(&pk, SEG_ON) |
+                 crm_mp_pack_cstr(&pk, "days") | msgpack_pack_int(&pk, 7);
+        call->raw = r->args.data;
+        call->raw_len = r->args.size;
+        return rc ? -1 : 0;
+    }
     if (r->op == R_SEG_MEMBERS || r->op == R_SEG_COUNTS) {
         int members = r->op == R_SEG_MEMBERS;
         int rc = msgpack_pack_map(&pk, members ? 3 : 1) |

@@ -211,6 +211,7 @@ int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a);
 int ctl_cmd_kpi(ctl *c, const ctl_args *a);
+int ctl_cmd_tasks_today(ctl *c, const ctl_args *a);
 int ctl_cmd_segment_list(ctl *c, const ctl_args *a);
 int ctl_cmd_segment_counts(ctl *c, const ctl_args *a);
 int ctl_cmd_segment_members(ctl *c, const ctl_args *a);

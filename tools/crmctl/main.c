@@ -317,6 +317,33 @@ const ctl_cmd ctl_commands[] = {
                 "bookings and the share checked in, marketing\nmessages "
                 "sent, opened and clicked; then the campaigns of the range. "
                 "At most\n120 months. A guest's erasure keeps the totals."},
+    {.name = "tasks today", .op = CRM_OP_TASKS_TODAY,
+     .run = ctl_cmd_tasks_today,
+     .opts = (const ctl_opt[]){
+         {.name = "on", .arg = "DATE",
+          .doc = "from DATE, YYYY-MM-DD (default today, UTC, now)"},
+         {.name = "days", .arg = "N",
+          .doc = "birthdays and arrivals up to N days ahead, 0..31 "
+                 "(default 7)"},
+         {.name = "property", .arg = "NAME",
+          .doc = "arrivals, bookings and complaints of one property"},
+         {.name = "limit", .arg = "N",
+          .doc = "at most N per section, 1..500 (default 100)"},
+         {0}},
+     .summary = "the morning's work: birthdays, arrivals, unconfirmed "
+                "bookings, complaints past SLA, dormant high value, "
+                "points expiring",
+     .details = "One table per section: birthdays of guests who consented "
+                "to contact; arrivals\nwith what the desk needs (diet, "
+                "allergies and other preferences, where the\nguest has "
+                "been, open complaints, tier); online bookings still "
+                "unconfirmed\npast the tenant's booking_confirm_hours; "
+                "complaints open past\ncomplaint_sla_hours; high-value "
+                "guests who turned dormant in the last 30 days;\npoints "
+                "expiring by the end of the month. Without --on the "
+                "thresholds are\nmeasured from now, with it from the "
+                "day's start (UTC). Names and preference\nvalues only to "
+                "the roles that see personal data (admin, agent)."},
     {.name = "segment list", .op = CRM_OP_SEGMENT_LIST,
      .run = ctl_cmd_segment_list,
      .summary = "the built-in segments and the tenant's, with their filters",
