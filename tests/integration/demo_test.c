@@ -5,7 +5,10 @@
  * exist: a duplicate found by its e-mail in the other case and by its
  * phone spelt with spaces, the tenant's NPS over the whole range, an
  * arrival's booking and a complaint past its SLA in customer.get, a
- * birthday guest's birth date and marketing consent.
+ * birthday guest's birth date and marketing consent; and the morning
+ * routine (tasks.today on the generator's day) answers exactly the
+ * generator's birthdays, arrivals, unconfirmed bookings and complaints
+ * past their SLA.
  *
  * Tests run in order and share one crmd and one generated chain. */
 #include <setjmp.h>
@@ -420,6 +423,72 @@ test_expected_answers_in_customer_get(void **state)
     json_decref(g);
 }
 
+/* --- the morning routine --------------------------------------------------- */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The values of key k (NULL: the items themselves, strings) of the items
+ * of array a, sorted, joined by commas into out. */
+static void
+keys_of(const json_t *a, const char *k, char *out, size_t cap)
+{
+    const char *v[2000];
+    size_t n = 0, i;
+    const json_t *e;
+    assert_true(json_is_array(a));
+    json_array_foreach (a, i, e) {
+        assert_true(n < 2000);
+        v[n++] = k ? jstr(e, k) : json_string_value(e);
+        assert_non_null(v[n - 1]);
+    }
+    qsort(v, n, sizeof(v[0]), cmp_str);
+    size_t at = 0;
+    out[0] = '\0';
+    for (i = 0; i < n; i++)
+        at += (size_t)snprintf(out + at, at < cap ? cap - at : 0, "%s%s",
+                               i ? "," : "", v[i]);
+    assert_true(at < cap);
+}
+
+static void
+same(const char *what, const json_t *got, const char *gk, const json_t *want,
+     const char *wk)
+{
+    static char g[65536], w[65536];
+    keys_of(got, gk, g, sizeof(g));
+    keys_of(want, wk, w, sizeof(w));
+    if (strcmp(g, w) != 0)
+        fail_msg("%s: tasks.today says\n  %s\nthe generator expects\n  %s", what,
+                 g, w);
+}
+
+/* tasks.today on the generator's day, 7 days ahead, gives the generator's
+ * own answers: the birthdays of consented guests, the arrivals, the online
+ * bookings left unconfirmed, the complaints past their SLA. */
+static void
+test_morning_routine_is_the_expected(void **state)
+{
+    (void)state;
+    json_t *r =
+        ctl_json("tasks today --on " TODAY " --days 7 --limit 500");
+    same("birthdays", json_object_get(r, "birthdays"), "customer",
+         json_object_get(X, "birthdays"), NULL);
+    same("arrivals", json_object_get(r, "arrivals"), "booking_id",
+         json_object_get(X, "arrivals"), "booking_id");
+    same("unconfirmed", json_object_get(r, "unconfirmed"), "booking_id",
+         json_object_get(X, "unconfirmed"), "booking_id");
+    same("complaints past SLA", json_object_get(r, "complaints_past_sla"),
+         "complaint_id", json_object_get(X, "complaints_past_sla"),
+         "complaint_id");
+    assert_true(json_array_size(json_object_get(r, "arrivals")) > 0);
+    assert_true(json_array_size(json_object_get(r, "birthdays")) > 0);
+    json_decref(r);
+}
+
 int
 main(void)
 {
@@ -430,6 +499,7 @@ main(void)
         cmocka_unit_test(test_duplicates_are_found_together),
         cmocka_unit_test(test_kpi_nps_is_the_expected),
         cmocka_unit_test(test_expected_answers_in_customer_get),
+        cmocka_unit_test(test_morning_routine_is_the_expected),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
