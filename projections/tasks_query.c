@@ -468,7 +468,7 @@ crm_tasks_section(const crm_tasks_query *q, int section, size_t limit,
 {
     walk w = {.q = q, .limit = limit, .more = more, .fn = fn, .arg = arg};
     bwalk b = {.w = &w};
-    uint8_t lo[8];
+    uint8_t lo[8] = {0};
     *more = 0;
     switch (section) {
     case CRM_TASKS_BIRTHDAYS:
