@@ -434,16 +434,6 @@ add_i64(const crm_proj_ctx *cx, const crm_record *r, uint8_t tag,
     return mdb_put(cx->txn, cx->dbi[0], &k, &v, 0);
 }
 
-/* amount (minor units) at rate (billionths of the base per unit), to the
- * nearest minor unit of the base, halves away from zero. */
-static int64_t
-convert(int64_t amount, int64_t rate)
-{
-    __int128 p = (__int128)amount * rate, h = CRM_DECIMAL_SCALE / 2;
-    p = (p >= 0 ? p + h : p - h) / CRM_DECIMAL_SCALE;
-    return p > INT64_MAX ? INT64_MAX : p < INT64_MIN ? INT64_MIN : (int64_t)p;
-}
-
 static int
 fold_spend(const crm_proj_ctx *cx, const crm_record *r, uint32_t day,
            cust_acct *a)
@@ -464,7 +454,7 @@ fold_spend(const crm_proj_ctx *cx, const crm_record *r, uint32_t day,
     int64_t rate = crm_settings_rate_get(s, c);
     if (rate <= 0)
         return add_i64(cx, r, 'u', c, 3, amount);
-    int64_t base = convert(amount, rate);
+    int64_t base = crm_settings_convert(amount, rate);
     a->v[A_SPEND] += (uint64_t)base;
     if (amount > 0)
         a->v[A_ORDERS]++;

@@ -341,17 +341,6 @@ fold_stay(fold *f, const char *scope, size_t slen, uint32_t m, int64_t nights)
 
 /* --- spend ---------------------------------------------------------------- */
 
-/* amount (minor units) at rate (billionths of the base per unit), to the
- * nearest minor unit of the base, halves away from zero: as the
- * customer-360 converts it. */
-static int64_t
-convert(int64_t amount, int64_t rate)
-{
-    __int128 p = (__int128)amount * rate, h = CRM_DECIMAL_SCALE / 2;
-    p = (p >= 0 ? p + h : p - h) / CRM_DECIMAL_SCALE;
-    return p > INT64_MAX ? INT64_MAX : p < INT64_MIN ? INT64_MIN : (int64_t)p;
-}
-
 /* An order at scope in month m: the guest's first order there moves to
  * m if m is earlier (or there was none), and new_spenders with it. */
 static int
@@ -394,7 +383,7 @@ fold_spend(fold *f, uint32_t day, uint32_t m, const char *prop, size_t pl)
     if (rc != 0)
         return rc;
     int64_t rate = crm_settings_rate_get(s, c);
-    int64_t base = rate > 0 ? convert(amount, rate) : 0;
+    int64_t base = rate > 0 ? crm_settings_convert(amount, rate) : 0;
     for (int i = 0; i < (pl ? 2 : 1) && rc == 0; i++) {
         const char *sc = i ? prop : "";
         size_t sl = i ? pl : 0;

@@ -332,14 +332,6 @@ ring_add(seg_row *row, uint32_t day, uint32_t nights)
         row->ring_stays[age]++;
 }
 
-static int64_t
-convert(int64_t amount, int64_t rate)
-{
-    __int128 p = (__int128)amount * rate, h = CRM_DECIMAL_SCALE / 2;
-    p = (p >= 0 ? p + h : p - h) / CRM_DECIMAL_SCALE;
-    return p > INT64_MAX ? INT64_MAX : p < INT64_MIN ? INT64_MIN : (int64_t)p;
-}
-
 static int
 fold_spend(const crm_proj_ctx *cx, const crm_record *r, uint32_t day,
            seg_row *row)
@@ -361,7 +353,7 @@ fold_spend(const crm_proj_ctx *cx, const crm_record *r, uint32_t day,
     if (rate <= 0)
         return 0; /* no rate that day: not in the base currency's total */
     row->spend = (int64_t)((uint64_t)row->spend +
-                           (uint64_t)convert(amount, rate));
+                           (uint64_t)crm_settings_convert(amount, rate));
     if (amount > 0)
         row->orders++;
     return 0;

@@ -417,6 +417,14 @@ crm_settings_rate_get(const crm_settings *s, const char *currency)
 }
 
 int64_t
+crm_settings_convert(int64_t amount, int64_t rate)
+{
+    __int128 p = (__int128)amount * rate, h = CRM_DECIMAL_SCALE / 2;
+    p = (p >= 0 ? p + h : p - h) / CRM_DECIMAL_SCALE;
+    return p > INT64_MAX ? INT64_MAX : p < INT64_MIN ? INT64_MIN : (int64_t)p;
+}
+
+int64_t
 crm_settings_earn_get(const crm_settings *s, const char *tier,
                        const char *category)
 {

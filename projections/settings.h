@@ -115,6 +115,9 @@ int64_t crm_settings_days_between(uint32_t a, uint32_t b);
 /* Lookups in resolved settings. The rate of currency in billionths of
  * the base currency (the base itself is 1), or -1 if it has none. */
 int64_t crm_settings_rate_get(const crm_settings *s, const char *currency);
+/* amount (minor units) at rate (billionths of the base per unit), to the
+ * nearest minor unit of the base, halves away from zero, saturating. */
+int64_t crm_settings_convert(int64_t amount, int64_t rate);
 /* Points per base-currency unit, in billionths, for a guest of tier
  * spending in category: the most specific rule wins (tier and category,
  * tier and any, any and category, any and any); 0 if none. */

@@ -535,14 +535,6 @@ fold_birth(const crm_record *r, tasks_row *row)
     row->birth_at = r->occurred_at;
 }
 
-static int64_t
-convert(int64_t amount, int64_t rate)
-{
-    __int128 p = (__int128)amount * rate, h = CRM_DECIMAL_SCALE / 2;
-    p = (p >= 0 ? p + h : p - h) / CRM_DECIMAL_SCALE;
-    return p > INT64_MAX ? INT64_MAX : p < INT64_MIN ? INT64_MIN : (int64_t)p;
-}
-
 static int
 fold_spend(const crm_proj_ctx *cx, const crm_record *r, uint32_t day,
            tasks_row *row)
@@ -563,7 +555,7 @@ fold_spend(const crm_proj_ctx *cx, const crm_record *r, uint32_t day,
     int64_t rate = crm_settings_rate_get(s, c);
     if (rate > 0)
         row->spend = (int64_t)((uint64_t)row->spend +
-                               (uint64_t)convert(amount, rate));
+                               (uint64_t)crm_settings_convert(amount, rate));
     return 0;
 }
 

@@ -63,18 +63,6 @@ field_at(tasks_read *t, uint64_t pos, const char *field)
 }
 
 static void
-pack_day(msgpack_packer *pk, uint32_t day)
-{
-    char text[11];
-    if (day == 0) {
-        msgpack_pack_nil(pk);
-        return;
-    }
-    crm_settings_day_text(day, text);
-    crm_mp_pack_cstr(pk, text);
-}
-
-static void
 pack_strn(msgpack_packer *pk, const char *s, size_t len)
 {
     if (s == NULL || len == 0)
@@ -240,8 +228,7 @@ on_item(void *arg, const crm_tasks_item *it, int section)
         msgpack_pack_map(pk, 3 + t->pii);
         crm_mp_pack_cstr(pk, "customer");
         crm_mp_pack_str(pk, it->customer, it->customer_len);
-        crm_mp_pack_cstr(pk, "on");
-        pack_day(pk, it->day);
+        h_kv_day(pk, "on", it->day);
         KV_I64(pk, "in_days", it->in_days);
         if (t->pii)
             t->rc = pack_name(t, it);
@@ -254,10 +241,8 @@ on_item(void *arg, const crm_tasks_item *it, int section)
         crm_mp_pack_str(pk, it->id, it->id_len);
         crm_mp_pack_cstr(pk, "property");
         pack_strn(pk, it->property, it->property_len);
-        crm_mp_pack_cstr(pk, "arrival");
-        pack_day(pk, it->day);
-        crm_mp_pack_cstr(pk, "departure");
-        pack_day(pk, it->departure);
+        h_kv_day(pk, "arrival", it->day);
+        h_kv_day(pk, "departure", it->departure);
         crm_mp_pack_cstr(pk, "room_type");
         pack_strn(pk, it->room_type, it->room_type_len);
         KV_STR(pk, "status", it->status);
@@ -294,8 +279,7 @@ on_item(void *arg, const crm_tasks_item *it, int section)
         msgpack_pack_map(pk, 3);
         crm_mp_pack_cstr(pk, "customer");
         crm_mp_pack_str(pk, it->customer, it->customer_len);
-        crm_mp_pack_cstr(pk, "last_activity");
-        pack_day(pk, it->day);
+        h_kv_day(pk, "last_activity", it->day);
         crm_mp_pack_cstr(pk, "lifetime_spend");
         msgpack_pack_map(pk, 2);
         KV_I64(pk, "amount", it->amount);
@@ -306,8 +290,7 @@ on_item(void *arg, const crm_tasks_item *it, int section)
         crm_mp_pack_cstr(pk, "customer");
         crm_mp_pack_str(pk, it->customer, it->customer_len);
         KV_I64(pk, "points", it->amount);
-        crm_mp_pack_cstr(pk, "first_expiry");
-        pack_day(pk, it->day);
+        h_kv_day(pk, "first_expiry", it->day);
         break;
     }
     return t->rc != 0;
@@ -362,8 +345,7 @@ tasks_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
         goto out;
     msgpack_packer *pk = t->pk;
     msgpack_pack_map(pk, 6 + CRM_TASKS_NSECTIONS);
-    crm_mp_pack_cstr(pk, "on");
-    pack_day(pk, t->q.on);
+    h_kv_day(pk, "on", t->q.on);
     KV_U64(pk, "days", t->q.days);
     KV_I64(pk, "moment", t->q.moment);
     int more[CRM_TASKS_NSECTIONS] = {0};
