@@ -219,6 +219,15 @@ roundtrip(crm_client *c, nng_msg *req, crm_error *why)
         c->reply = NULL;
     }
     msgpack_zone_clear(&c->zone);
+    /* The server's transport drops a larger message with the connection
+     * and no reply; say so here instead of waiting for the timeout. */
+    if (nng_msg_len(req) > CRM_RPC_HARD_MAX) {
+        size_t n = nng_msg_len(req);
+        nng_msg_free(req);
+        return crm_error_set(why, CRM_ERR_TOO_LARGE,
+                             "request of %zu bytes is over the %u-byte limit",
+                             n, CRM_RPC_HARD_MAX);
+    }
     if ((rv = nng_sendmsg(c->sock, req, 0)) != 0) {
         nng_msg_free(req);
         return nng_fail(why, rv, "send", NULL);

@@ -12,12 +12,18 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "clock.h"
@@ -2161,8 +2167,68 @@ test_corpus_concurrent(void **state)
     assert_int_equal(key_count(), keys0);
 }
 
+/* A raw SP-over-TCP peer on the server's port: the handshake of a req
+ * socket, then whatever bytes a test sends. -1 on failure. */
+static int
+raw_sp_connect(void)
+{
+    const char *colon = strrchr(D.url, ':');
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(colon + 1)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0}; /* req */
+    uint8_t theirs[8];
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        send(fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello) ||
+        recv(fd, theirs, sizeof(theirs), MSG_WAITALL) != (ssize_t)sizeof(theirs) ||
+        memcmp(theirs, "\0SP\0\0\x31", 6) != 0) { /* rep */
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Writes len bytes of 0xc0 until the peer closes, for at most ms
+ * milliseconds: 1 if the server closed the connection, 0 if it took
+ * them all or the time ran out. */
+static int
+raw_feed_until_closed(int fd, size_t len, int ms)
+{
+    static uint8_t chunk[64 << 10];
+    memset(chunk, 0xc0, sizeof(chunk));
+    uint64_t deadline = (uint64_t)crm_mono_ns() + (uint64_t)ms * 1000000u;
+    size_t sent = 0;
+    while ((uint64_t)crm_mono_ns() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+        if (poll(&p, 1, 100) < 0)
+            return 0;
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            char b;
+            ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN))
+                return 1;
+            return 0; /* a reply: the server took the message */
+        }
+        if ((p.revents & POLLOUT) && sent < len) {
+            size_t n = len - sent < sizeof(chunk) ? len - sent : sizeof(chunk);
+            ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0 && errno != EAGAIN)
+                return errno == EPIPE || errno == ECONNRESET;
+            if (w > 0)
+                sent += (size_t)w;
+        }
+    }
+    return 0;
+}
+
 /* Beyond CRM_RPC_HARD_MAX the transport drops the message (and the
- * connection) without a reply; the server must carry on. */
+ * connection) without a reply; the server must carry on. The client
+ * library refuses such a request itself, and a raw peer that sends one
+ * anyway is disconnected, whether it sends the whole body or stops
+ * after the length. */
 static void
 test_over_hard_limit(void **state)
 {
@@ -2177,11 +2243,32 @@ test_over_hard_limit(void **state)
     assert_int_equal(crm_client_open(&o, &c, &why), CRM_OK);
     const void *reply;
     size_t rlen;
+    uint64_t t0 = (uint64_t)crm_mono_ns();
     crm_err err = crm_client_send_bytes(c, buf, n, &reply, &rlen, &why);
-    printf("message of 16 MiB + 1 -> %s (%s)\n", crm_err_name(err), why.msg);
-    assert_int_not_equal(err, CRM_OK);
+    printf("client, message of 16 MiB + 1 -> %s (%s)\n", crm_err_name(err),
+           why.msg);
+    assert_int_equal(err, CRM_ERR_TOO_LARGE);
+    assert_true((uint64_t)crm_mono_ns() - t0 < 1000000000u); /* not a timeout */
     crm_client_close(c);
     free(buf);
+
+    for (int whole = 0; whole <= 1; whole++) {
+        int fd = raw_sp_connect();
+        assert_true(fd >= 0);
+        uint8_t hdr[12];
+        uint64_t be = n;
+        for (int i = 7; i >= 0; i--, be >>= 8)
+            hdr[i] = (uint8_t)be;
+        memcpy(hdr + 8, "\x80\0\0\x01", 4); /* a req id */
+        assert_int_equal(send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL), sizeof(hdr));
+        int closed = raw_feed_until_closed(fd, whole ? n - 4 : 0, 15000);
+        printf("raw peer, length %zu%s -> %s\n", n,
+               whole ? " and the whole body" : " only",
+               closed ? "disconnected" : "NOT disconnected");
+        assert_true(closed);
+        close(fd);
+    }
+
     assert_true(crmd_alive());
     const msgpack_object *res;
     crm_client *p = fx_client(&D, D.url, NULL);
