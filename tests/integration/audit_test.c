@@ -1,0 +1,465 @@
+/* audit_test.c - crm-audit verify on a real crmd's data directory: OK on
+ * the live directory while crmd appends and after it stopped, and the
+ * first bad position on copies tampered with through LMDB (a byte of a
+ * body, a deleted or swapped record, a truncated log, a wrong head, an
+ * index entry gone). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crmd_fixture.h"
+
+#define TENANT "acme"
+#define BATCHES 20 /* of 10 events, appended before the tests */
+#define LIVE_BATCHES 60
+
+static fx_crmd D;
+static char K[CRM_ROLE__COUNT][128];
+static char DATA[700];
+static uint64_t HEAD; /* crmd's head once it stopped */
+
+/* A batch of 10 interaction.logged: guest-1 gets one of every batch's
+ * first five events (more than 64 versions: the skip index), guest-2..6
+ * the rest. */
+static void
+make_batch(crm_event_in *ev, int b)
+{
+    static const char *const streams[] = {"guest-2", "guest-3", "guest-4",
+                                          "guest-5", "guest-6"};
+    for (int i = 0; i < 10; i++) {
+        char subject[64];
+        snprintf(subject, sizeof(subject), "audit note %d.%d", b, i);
+        /* fx_body copies the strings into objects it keeps */
+        fx_event(&ev[i], i < 5 ? "guest-1" : streams[i % 5],
+                 "interaction.logged",
+                 FX_BODY(FX_S("channel", "call"), FX_S("subject", subject)));
+    }
+}
+
+static uint64_t
+append_batch(crm_client *c, const crm_event_in *ev)
+{
+    const msgpack_object *res;
+    crm_error why;
+    if (fx_append(c, ev, 10, &res, &why) != CRM_OK) {
+        fprintf(stderr, "append: %s\n", why.msg);
+        return 0;
+    }
+    return fx_res_u64(res, "head");
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    if (fx_crmd_start(&D, 0, NULL) != 0 || fx_tenant(&D, TENANT, K) != 0)
+        return -1;
+    snprintf(DATA, sizeof(DATA), "%s/data", D.dir);
+    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
+    crm_event_in ev[10];
+    for (int b = 0; b < BATCHES; b++) {
+        make_batch(ev, b);
+        if (append_batch(c, ev) != (uint64_t)(b + 1) * 10)
+            return -1;
+    }
+    crm_client_close(c);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    fx_crmd_cleanup(&D);
+    fx_reset();
+    return 0;
+}
+
+/* Runs crm-audit with args; its stdout into out; returns its exit
+ * status (-1 if it did not exit). */
+static int
+audit(const char *args, char *out, size_t len)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s %s", CRM_AUDIT_PATH, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+audit_dir(const char *data, char *out, size_t len)
+{
+    char args[1024];
+    snprintf(args, sizeof(args), "verify --data %s --tenant " TENANT, data);
+    return audit(args, out, len);
+}
+
+/* The N of "OK tenant acme: N events, head N HEX". */
+static uint64_t
+ok_events(const char *out)
+{
+    unsigned long long n, head;
+    char hex[65];
+    assert_int_equal(sscanf(out, "OK tenant " TENANT ": %llu events, head %llu %64s",
+                            &n, &head, hex),
+                     3);
+    assert_int_equal(n, head);
+    assert_int_equal(strlen(hex), 64);
+    return n;
+}
+
+/* The position of "BROKEN tenant acme at position P: why". */
+static uint64_t
+broken_at(const char *out)
+{
+    unsigned long long p;
+    assert_int_equal(sscanf(out, "BROKEN tenant " TENANT " at position %llu:", &p), 1);
+    return p;
+}
+
+typedef struct live {
+    const fx_crmd *d;
+    crm_event_in (*ev)[10];
+    atomic_int half, audited, done;
+    uint64_t head;
+} live;
+
+/* Appends LIVE_BATCHES batches, pausing after half of them until the
+ * test has audited that state. */
+static void *
+appender(void *arg)
+{
+    live *l = arg;
+    crm_client *c = fx_client(l->d, l->d->url, K[CRM_ROLE_ADMIN]);
+    for (int b = 0; b < LIVE_BATCHES; b++) {
+        if (b == LIVE_BATCHES / 2) {
+            atomic_store(&l->half, 1);
+            while (!atomic_load(&l->audited))
+                usleep(1000);
+        }
+        uint64_t h = append_batch(c, l->ev[b]);
+        if (h == 0)
+            break;
+        l->head = h;
+    }
+    crm_client_close(c);
+    atomic_store(&l->done, 1);
+    return NULL;
+}
+
+/* crm-audit on the live directory while another thread appends: each
+ * run sees one committed state and verifies it. */
+static void
+test_live_while_appending(void **state)
+{
+    (void)state;
+    char out[4096];
+    static crm_event_in ev[LIVE_BATCHES][10];
+    for (int b = 0; b < LIVE_BATCHES; b++)
+        make_batch(ev[b], BATCHES + b);
+    live l = {.d = &D, .ev = ev};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, appender, &l), 0);
+    while (!atomic_load(&l.half))
+        usleep(1000);
+    /* crmd running, the appender paused: exactly what it stored so far */
+    assert_int_equal(audit_dir(DATA, out, sizeof(out)), 0);
+    uint64_t last = ok_events(out);
+    assert_int_equal(last, (BATCHES + LIVE_BATCHES / 2) * 10);
+    atomic_store(&l.audited, 1);
+    int runs = 0;
+    while (!atomic_load(&l.done) || runs < 2) {
+        assert_int_equal(audit_dir(DATA, out, sizeof(out)), 0);
+        uint64_t n = ok_events(out);
+        assert_true(n >= last && n >= BATCHES * 10);
+        last = n;
+        runs++;
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(l.head, (BATCHES + LIVE_BATCHES) * 10);
+    /* every tenant of the directory (no --tenant): the one there is */
+    char args[1024];
+    snprintf(args, sizeof(args), "verify --data %s", DATA);
+    assert_int_equal(audit(args, out, sizeof(out)), 0);
+    assert_int_equal(ok_events(out), l.head);
+}
+
+static void
+test_stopped(void **state)
+{
+    (void)state;
+    char out[4096];
+    assert_int_equal(fx_crmd_stop(&D, SIGTERM), 0);
+    assert_int_equal(audit_dir(DATA, out, sizeof(out)), 0);
+    HEAD = ok_events(out);
+    assert_int_equal(HEAD, (BATCHES + LIVE_BATCHES) * 10);
+    /* usage and I/O errors */
+    assert_int_equal(audit("verify", out, sizeof(out)), 2);
+    assert_int_equal(audit("verify --data /nonexistent/crm-audit", out, sizeof(out)), 2);
+    char args[1024];
+    snprintf(args, sizeof(args), "verify --data %s --tenant nobody", DATA);
+    assert_int_equal(audit(args, out, sizeof(out)), 2);
+}
+
+/* --- tampering, on copies ------------------------------------------------ */
+
+typedef struct tamper {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi log, meta, ids;
+} tamper;
+
+/* A fresh copy of the stopped crmd's data directory in copy, opened
+ * read-write at its tenant. */
+static void
+tamper_open(tamper *t, char *copy, size_t len, const char *tag)
+{
+    char cmd[2048];
+    fx_tmpdir(copy, len, tag);
+    snprintf(cmd, sizeof(cmd), "cp -r %s/. %s/", DATA, copy);
+    assert_int_equal(system(cmd), 0);
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/tenants/" TENANT, copy);
+    assert_int_equal(mdb_env_create(&t->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(t->env, 64), 0);
+    assert_int_equal(mdb_env_open(t->env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(t->env, NULL, 0, &t->txn), 0);
+    assert_int_equal(mdb_dbi_open(t->txn, "log", 0, &t->log), 0);
+    assert_int_equal(mdb_dbi_open(t->txn, "meta", 0, &t->meta), 0);
+    assert_int_equal(mdb_dbi_open(t->txn, "event_ids", 0, &t->ids), 0);
+}
+
+static void
+tamper_commit(tamper *t)
+{
+    assert_int_equal(mdb_txn_commit(t->txn), 0);
+    mdb_env_close(t->env);
+}
+
+static MDB_val
+pos_key(uint8_t kb[8], uint64_t pos)
+{
+    for (int i = 7; i >= 0; i--, pos >>= 8)
+        kb[i] = (uint8_t)pos;
+    return (MDB_val){8, kb};
+}
+
+/* A malloc'd copy of the record at pos. */
+static uint8_t *
+record_at(tamper *t, uint64_t pos, size_t *len)
+{
+    uint8_t kb[8];
+    MDB_val k = pos_key(kb, pos), v;
+    assert_int_equal(mdb_get(t->txn, t->log, &k, &v), 0);
+    uint8_t *p = malloc(v.mv_size);
+    assert_non_null(p);
+    memcpy(p, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return p;
+}
+
+static void
+put_record(tamper *t, uint64_t pos, const uint8_t *rec, size_t len)
+{
+    uint8_t kb[8];
+    MDB_val k = pos_key(kb, pos), v = {len, (void *)rec};
+    assert_int_equal(mdb_put(t->txn, t->log, &k, &v, 0), 0);
+}
+
+static void
+del_record(tamper *t, uint64_t pos)
+{
+    uint8_t kb[8];
+    MDB_val k = pos_key(kb, pos);
+    assert_int_equal(mdb_del(t->txn, t->log, &k, NULL), 0);
+}
+
+static void
+remove_copy(const char *copy)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", copy);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* crm-audit says the copy is broken first at pos, for why. */
+static void
+expect_broken(const char *copy, uint64_t pos, const char *why)
+{
+    char out[4096];
+    assert_int_equal(audit_dir(copy, out, sizeof(out)), 1);
+    if (broken_at(out) != pos || strstr(out, why) == NULL)
+        fail_msg("expected position %llu (%s), got: %s",
+                 (unsigned long long)pos, why, out);
+    remove_copy(copy);
+}
+
+static void
+test_untouched_copy(void **state)
+{
+    (void)state;
+    char copy[600], out[4096];
+    tamper t;
+    tamper_open(&t, copy, sizeof(copy), "audit-same");
+    tamper_commit(&t);
+    assert_int_equal(audit_dir(copy, out, sizeof(out)), 0);
+    assert_int_equal(ok_events(out), HEAD);
+    remove_copy(copy);
+}
+
+static void
+test_flipped_body_byte(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    size_t len;
+    tamper_open(&t, copy, sizeof(copy), "audit-flip");
+    uint8_t *rec = record_at(&t, 57, &len);
+    uint8_t *at = memmem(rec, len, "audit note", 10);
+    assert_non_null(at);
+    at[0] = 'A'; /* still a well-formed record: only the hash can tell */
+    put_record(&t, 57, rec, len);
+    free(rec);
+    tamper_commit(&t);
+    expect_broken(copy, 57, "hash does not match its content");
+}
+
+static void
+test_deleted_record(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    tamper_open(&t, copy, sizeof(copy), "audit-del");
+    del_record(&t, 123);
+    tamper_commit(&t);
+    expect_broken(copy, 123, "position 123 is missing");
+}
+
+static void
+test_swapped_records(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    size_t la, lb;
+    tamper_open(&t, copy, sizeof(copy), "audit-swap");
+    uint8_t *a = record_at(&t, 300, &la), *b = record_at(&t, 412, &lb);
+    put_record(&t, 300, b, lb);
+    put_record(&t, 412, a, la);
+    free(a);
+    free(b);
+    tamper_commit(&t);
+    expect_broken(copy, 300, "names position 412");
+}
+
+static void
+test_truncated_log(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    tamper_open(&t, copy, sizeof(copy), "audit-trunc");
+    for (uint64_t p = HEAD - 4; p <= HEAD; p++)
+        del_record(&t, p); /* meta's head still says HEAD */
+    tamper_commit(&t);
+    expect_broken(copy, HEAD - 4, "meta head says position");
+}
+
+static void
+test_changed_head(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    tamper_open(&t, copy, sizeof(copy), "audit-head");
+    MDB_val k = {4, "head"}, v;
+    assert_int_equal(mdb_get(t.txn, t.meta, &k, &v), 0);
+    uint8_t head[64];
+    assert_true(v.mv_size <= sizeof(head) && v.mv_size > 8);
+    memcpy(head, v.mv_data, v.mv_size);
+    head[8] ^= 1; /* the head's hash */
+    MDB_val nv = {v.mv_size, head};
+    assert_int_equal(mdb_put(t.txn, t.meta, &k, &nv, 0), 0);
+    tamper_commit(&t);
+    expect_broken(copy, HEAD, "meta head's hash is not the hash of position");
+}
+
+static void
+test_id_index_entry_gone(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    size_t len;
+    tamper_open(&t, copy, sizeof(copy), "audit-ids");
+    uint8_t *rec = record_at(&t, 222, &len);
+    /* the id is element 8, a bin 8 of 16 bytes: the first c4 10 after the
+     * prev_hash (bin 8 of 32 bytes) */
+    uint8_t *ph = memmem(rec, len, "\xc4\x20", 2);
+    assert_non_null(ph);
+    uint8_t *id = ph + 2 + 32;
+    assert_true(id[0] == 0xc4 && id[1] == 16);
+    MDB_val k = {16, id + 2};
+    assert_int_equal(mdb_del(t.txn, t.ids, &k, NULL), 0);
+    free(rec);
+    tamper_commit(&t);
+    expect_broken(copy, 222, "idempotency index");
+}
+
+/* The streams index may lag the log (checkpoint rounds), never run
+ * ahead of it: guest-1's entry one version past its head is wrong. */
+static void
+test_streams_entry_ahead(void **state)
+{
+    (void)state;
+    char copy[600];
+    tamper t;
+    MDB_dbi streams;
+    tamper_open(&t, copy, sizeof(copy), "audit-streams");
+    assert_int_equal(mdb_dbi_open(t.txn, "streams", 0, &streams), 0);
+    MDB_val k = {7, "guest-1"}, v;
+    assert_int_equal(mdb_get(t.txn, streams, &k, &v), 0);
+    assert_int_equal(v.mv_size, 16);
+    uint8_t val[16];
+    memcpy(val, v.mv_data, 16);
+    val[7]++; /* version, big-endian */
+    MDB_val nv = {16, val};
+    assert_int_equal(mdb_put(t.txn, streams, &k, &nv, 0), 0);
+    tamper_commit(&t);
+    expect_broken(copy, 0, "streams index entry 'guest-1'");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live_while_appending),
+        cmocka_unit_test(test_stopped),
+        cmocka_unit_test(test_untouched_copy),
+        cmocka_unit_test(test_flipped_body_byte),
+        cmocka_unit_test(test_deleted_record),
+        cmocka_unit_test(test_swapped_records),
+        cmocka_unit_test(test_truncated_log),
+        cmocka_unit_test(test_changed_head),
+        cmocka_unit_test(test_id_index_entry_gone),
+        cmocka_unit_test(test_streams_entry_ahead),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,591 @@
+/* verify.c - a tenant log checked in chunks of records: the threads first
+ * decode and hash alternate slices of a chunk and look its records up in
+ * the indexes (each in its own read transaction on the same state), then
+ * each follows the streams of its share (by a hash of the stream id) in
+ * position order; last the links between neighbours are checked in
+ * order, which is where the first bad position is decided. */
+#include "verify.h"
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "layout.h"
+#include "mdberr.h"
+#include "record.h"
+#include "heads.h"
+
+#define CHUNK 65536 /* positions verified at a time */
+#define SLICE 1024  /* consecutive positions one thread reads */
+
+/* What is wrong with one record, in the order the server checks. */
+enum {
+    F_NONE,
+    F_DECODE,   /* not a well-formed record */
+    F_POSITION, /* names another position */
+    F_TENANT,   /* names another tenant */
+    F_HASH,     /* H is not SHA-256(prev_hash || R) */
+    F_SKIP,     /* stream_skip disagrees */
+    F_IDS,      /* event_ids disagrees */
+};
+
+/* The record at one position of the chunk. */
+typedef struct rec {
+    MDB_val raw;
+    uint64_t key_pos, position, version, stream_prev;
+    const char *stream;
+    const uint8_t *hash; /* H, in the map */
+    uint8_t prev_hash[CRM_HASH_LEN];
+    uint32_t stream_hash;
+    uint8_t present, stream_len, part, fault, stream_fault;
+} rec;
+
+typedef struct worker {
+    struct vctx *v;
+    int t;
+    pthread_t th;
+    MDB_cursor *cur; /* on the log, in this thread's transaction */
+    msgpack_zone *zone;
+    crm_audit_heads heads, at_sa, at_ct;
+    int snapped_sa, snapped_ct;
+    uint64_t nskips, nkeys;
+    int nomem;
+    int mdb_rc;
+    uint64_t decode_pos; /* the first record of this chunk that failed */
+    char decode_why[160];
+} worker;
+
+typedef struct vctx {
+    crm_audit_snap *s;
+    int nt;
+    rec *recs; /* recs[i]: position lo + i */
+    uint64_t lo;
+    worker w[CRM_AUDIT_THREADS_MAX];
+} vctx;
+
+/* Decodes and hashes r, then looks it up in stream_skip and event_ids. */
+static void
+check_one(worker *w, rec *r)
+{
+    crm_audit_snap *s = w->v->s;
+    MDB_txn *txn = s->txn[w->t];
+    crm_record d;
+    crm_error e;
+
+    msgpack_zone_clear(w->zone);
+    if (crm_record_decode(r->raw.mv_data, r->raw.mv_size, w->zone, &d, &e) !=
+        CRM_OK) {
+        if (e.code == CRM_ERR_NOMEM)
+            w->nomem = 1;
+        r->fault = F_DECODE;
+        if (!w->decode_pos) {
+            w->decode_pos = r->key_pos;
+            snprintf(w->decode_why, sizeof(w->decode_why), "%.150s", e.msg);
+        }
+        return;
+    }
+    r->position = d.h.position;
+    r->version = d.h.version;
+    r->stream_prev = d.h.stream_prev;
+    r->stream = d.stream;
+    r->stream_len = (uint8_t)d.stream_len; /* decoded: <= CRM_STREAM_MAX */
+    r->hash = d.hash;
+    memcpy(r->prev_hash, d.h.prev_hash, CRM_HASH_LEN);
+    r->stream_hash = crm_audit_heads_hash(d.stream, d.stream_len);
+    r->part = (uint8_t)(r->stream_hash % (uint32_t)w->v->nt);
+    if (d.stream_len > CRM_STREAM_MAX) {
+        r->fault = F_DECODE;
+        r->stream_len = 0;
+        if (!w->decode_pos) {
+            w->decode_pos = r->key_pos;
+            snprintf(w->decode_why, sizeof(w->decode_why),
+                     "stream id is too long");
+        }
+        return;
+    }
+    if (d.h.position != r->key_pos) {
+        r->fault = F_POSITION;
+        return;
+    }
+    if (d.h.tenant_len != s->tenant_len ||
+        memcmp(d.h.tenant, s->tenant, s->tenant_len) != 0) {
+        r->fault = F_TENANT;
+        return;
+    }
+    /* the record's own prev_hash here; that it is the previous record's
+     * hash is checked in order, after the chunk */
+    if (!crm_record_verify(r->raw.mv_data, &d, d.h.prev_hash)) {
+        r->fault = F_HASH;
+        return;
+    }
+    int rc;
+    if (audit_skip_due(d.h.version)) {
+        uint8_t kb[AUDIT_SKIPKEY_MAX];
+        MDB_val sk = {audit_skip_key(kb, d.stream, d.stream_len, d.h.version),
+                      kb},
+                sv;
+        rc = mdb_get(txn, s->dbi_skip, &sk, &sv);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            w->mdb_rc = rc;
+            return;
+        }
+        if (rc != 0 || sv.mv_size != 8 || audit_be64(sv.mv_data) != r->key_pos) {
+            r->fault = F_SKIP;
+            return;
+        }
+        w->nskips++;
+    }
+    MDB_val ik = {CRM_ID_LEN, (void *)d.id}, iv;
+    uint8_t dg[CRM_DIGEST_LEN];
+    rc = mdb_get(txn, s->dbi_ids, &ik, &iv);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        w->mdb_rc = rc;
+        return;
+    }
+    if (rc == 0 && iv.mv_size == AUDIT_IDVAL_LEN &&
+        audit_be64(iv.mv_data) == r->key_pos) {
+        crm_event_digest(d.content, d.content_len, dg);
+        if (memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) == 0)
+            return;
+    }
+    r->fault = F_IDS;
+}
+
+/* Keeps the heads as they stood at streams_at and ckpt_to once the
+ * streams of this share reach past them (at the end: see check_end). */
+static int
+snap_before(worker *w, uint64_t pos)
+{
+    crm_audit_snap *s = w->v->s;
+    if (!w->snapped_sa && pos > s->streams_at) {
+        if (crm_audit_heads_copy(&w->at_sa, &w->heads) != 0)
+            return -1;
+        w->snapped_sa = 1;
+    }
+    if (!w->snapped_ct && pos > s->ckpt_to) {
+        if (crm_audit_heads_copy(&w->at_ct, &w->heads) != 0)
+            return -1;
+        w->snapped_ct = 1;
+    }
+    return 0;
+}
+
+/* The streams of this thread's share, in position order: version 0 starts
+ * a stream, every later event follows the previous one of its stream
+ * with the next version. */
+static void
+follow_streams(worker *w)
+{
+    vctx *v = w->v;
+    for (size_t i = 0; i < CHUNK && !w->nomem; i++) {
+        rec *r = &v->recs[i];
+        if (!r->present || r->fault == F_DECODE || r->part != w->t)
+            continue;
+        int fresh;
+        crm_audit_head *h;
+        if (snap_before(w, r->key_pos) != 0 ||
+            (h = crm_audit_heads_slot(&w->heads, r->stream, r->stream_len,
+                                      r->stream_hash, &fresh)) == NULL) {
+            w->nomem = 1;
+            break;
+        }
+        if (fresh ? (r->version != 0 || r->stream_prev != 0)
+                  : (r->version != h->version + 1 ||
+                     r->stream_prev != h->position))
+            r->stream_fault = 1;
+        h->version = r->version;
+        h->position = r->key_pos;
+    }
+}
+
+/* Phase one: alternate slices of the chunk's positions, each read with
+ * this thread's own cursor. */
+static void *
+check_slices(void *arg)
+{
+    worker *w = arg;
+    vctx *v = w->v;
+    for (uint64_t a = v->lo + (uint64_t)w->t * SLICE; a < v->lo + CHUNK;
+         a += (uint64_t)v->nt * SLICE) {
+        uint8_t kb[8];
+        audit_put_be64(kb, a);
+        MDB_val k = {8, kb}, val;
+        int rc;
+        for (rc = mdb_cursor_get(w->cur, &k, &val, MDB_SET_RANGE); rc == 0;
+             rc = mdb_cursor_get(w->cur, &k, &val, MDB_NEXT)) {
+            if (k.mv_size != 8)
+                continue; /* counted out at the end: not a position */
+            uint64_t pos = audit_be64(k.mv_data);
+            if (pos >= a + SLICE)
+                break;
+            rec *r = &v->recs[pos - v->lo];
+            memset(r, 0, sizeof(*r));
+            r->present = 1;
+            r->key_pos = pos;
+            r->raw = val;
+            w->nkeys++;
+            check_one(w, r);
+            if (w->mdb_rc)
+                return NULL;
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            w->mdb_rc = rc;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Phase two: the streams of this thread's share. */
+static void *
+check_streams_share(void *arg)
+{
+    follow_streams(arg);
+    return NULL;
+}
+
+static void
+broken(crm_audit_result *res, uint64_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+broken(crm_audit_result *res, uint64_t pos, const char *fmt, ...)
+{
+    va_list ap;
+    res->broken = 1;
+    res->bad_pos = pos;
+    va_start(ap, fmt);
+    vsnprintf(res->why, sizeof(res->why), fmt, ap);
+    va_end(ap);
+}
+
+/* fn for every worker, each on its own thread (the first on this one); a
+ * share whose thread cannot start is done here, afterwards. */
+static void
+run_phase(vctx *v, void *(*fn)(void *))
+{
+    int started[CRM_AUDIT_THREADS_MAX] = {0};
+    for (int t = 1; t < v->nt; t++)
+        started[t] = pthread_create(&v->w[t].th, NULL, fn, &v->w[t]) == 0;
+    fn(&v->w[0]);
+    for (int t = 1; t < v->nt; t++) {
+        if (started[t])
+            pthread_join(v->w[t].th, NULL);
+        else
+            fn(&v->w[t]);
+    }
+}
+
+/* Runs the threads over v->recs[0..n). */
+static crm_err
+run_chunk(vctx *v, crm_error *why)
+{
+    for (int t = 0; t < v->nt; t++) {
+        v->w[t].decode_pos = 0;
+        v->w[t].mdb_rc = 0;
+    }
+    run_phase(v, check_slices);
+    run_phase(v, check_streams_share);
+    for (int t = 0; t < v->nt; t++) {
+        if (v->w[t].nomem)
+            return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        if (v->w[t].mdb_rc)
+            return crm_mdb_fail(why, v->w[t].mdb_rc, "read index");
+    }
+    return CRM_OK;
+}
+
+static const char *
+decode_why(const vctx *v, uint64_t pos)
+{
+    for (int t = 0; t < v->nt; t++)
+        if (v->w[t].decode_pos == pos)
+            return v->w[t].decode_why;
+    return "record is not well formed";
+}
+
+/* The chunk in position order, after the threads: density and links.
+ * 1 when a fault decided the verdict. */
+static int
+judge_chunk(vctx *v, uint64_t last_key, uint64_t *expect,
+            uint8_t hash[CRM_HASH_LEN], crm_audit_result *res)
+{
+    for (size_t i = 0; i < CHUNK; i++) {
+        const rec *r = &v->recs[i];
+        uint64_t pos = *expect;
+        if (pos > last_key)
+            return 0;
+        if (!r->present) {
+            size_t j = i + 1;
+            while (j < CHUNK && !v->recs[j].present)
+                j++;
+            if (j < CHUNK)
+                broken(res, pos, "position %llu is missing (the next record "
+                                 "is at %llu)",
+                       (unsigned long long)pos,
+                       (unsigned long long)v->recs[j].key_pos);
+            else
+                broken(res, pos, "position %llu is missing",
+                       (unsigned long long)pos);
+            return 1;
+        }
+        switch (r->fault) {
+        case F_DECODE:
+            broken(res, pos, "unreadable record: %s", decode_why(v, pos));
+            return 1;
+        case F_POSITION:
+            broken(res, pos, "the record stored here names position %llu",
+                   (unsigned long long)r->position);
+            return 1;
+        case F_TENANT:
+            broken(res, pos, "the record names another tenant");
+            return 1;
+        case F_HASH:
+            broken(res, pos, "the record's hash does not match its content");
+            return 1;
+        }
+        if (memcmp(r->prev_hash, hash, CRM_HASH_LEN) != 0) {
+            if (pos == 1)
+                broken(res, pos, "prev_hash is not the tenant's genesis hash");
+            else
+                broken(res, pos, "prev_hash is not the hash of position %llu",
+                       (unsigned long long)(pos - 1));
+            return 1;
+        }
+        if (r->stream_fault) {
+            broken(res, pos, "stream '%.*s' version %llu does not follow the "
+                             "stream's previous event",
+                   (int)r->stream_len, r->stream, (unsigned long long)r->version);
+            return 1;
+        }
+        if (r->fault == F_SKIP) {
+            broken(res, pos, "the stream skip index disagrees");
+            return 1;
+        }
+        if (r->fault == F_IDS) {
+            broken(res, pos, "the idempotency index (event_ids) disagrees");
+            return 1;
+        }
+        memcpy(hash, r->hash, CRM_HASH_LEN);
+        (*expect)++;
+    }
+    return 0;
+}
+
+/* The streams index is current up to streams_at (it is checkpointed):
+ * every stream that existed then has an entry, and each entry is its
+ * stream's head at streams_at or, while a checkpoint round is under way,
+ * at a moment up to ckpt_to (the rule of server/log_verify.c). */
+static crm_err
+check_streams(vctx *v, msgpack_zone *z, crm_audit_result *res, crm_error *why)
+{
+    crm_audit_snap *s = v->s;
+    MDB_txn *txn = s->txn[0];
+    MDB_cursor *cur;
+    MDB_val k, val;
+    uint64_t nold = 0, nsa = 0;
+    int rc = mdb_cursor_open(txn, s->dbi_streams, &cur);
+    if (rc != 0)
+        return crm_mdb_fail(why, rc, "read streams index");
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+        int show = (int)(k.mv_size < CRM_STREAM_MAX ? k.mv_size : CRM_STREAM_MAX);
+        if (val.mv_size != AUDIT_STREAMVAL_LEN) {
+            broken(res, 0, "streams index entry '%.*s' is malformed", show,
+                   (const char *)k.mv_data);
+            break;
+        }
+        uint64_t ver = audit_be64(val.mv_data);
+        uint64_t pos = audit_be64((const uint8_t *)val.mv_data + 8);
+        uint32_t h = crm_audit_heads_hash(k.mv_data, k.mv_size);
+        worker *w = &v->w[h % (uint32_t)v->nt];
+        const crm_audit_head *a = crm_audit_heads_get(&w->at_sa, k.mv_data,
+                                                      k.mv_size, h),
+                             *c = crm_audit_heads_get(&w->at_ct, k.mv_data,
+                                                      k.mv_size, h);
+        uint8_t pb[8];
+        audit_put_be64(pb, pos);
+        MDB_val pk = {8, pb}, pv;
+        crm_record r;
+        msgpack_zone_clear(z);
+        if (c == NULL || ver > c->version || (a && ver < a->version) ||
+            mdb_get(txn, s->dbi_log, &pk, &pv) != 0 ||
+            crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
+            r.h.version != ver || r.stream_len != k.mv_size ||
+            memcmp(r.stream, k.mv_data, k.mv_size) != 0) {
+            broken(res, 0, "streams index entry '%.*s' (version %llu at "
+                           "position %llu) disagrees with the log",
+                   show, (const char *)k.mv_data, (unsigned long long)ver,
+                   (unsigned long long)pos);
+            break;
+        }
+        nold += a != NULL;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return crm_mdb_fail(why, rc, "read streams index");
+    for (int t = 0; t < v->nt; t++)
+        nsa += v->w[t].at_sa.count;
+    if (!res->broken && nold != nsa)
+        broken(res, 0, "the streams index holds %llu of the %llu streams "
+                       "the log had at its checkpoint (position %llu)",
+               (unsigned long long)nold, (unsigned long long)nsa,
+               (unsigned long long)s->streams_at);
+    return CRM_OK;
+}
+
+/* Position-independent checks once every record verified. */
+static crm_err
+check_end(vctx *v, uint64_t last, const uint8_t hash[CRM_HASH_LEN],
+          msgpack_zone *z, crm_audit_result *res, crm_error *why)
+{
+    crm_audit_snap *s = v->s;
+    if (last != s->head_pos) {
+        broken(res, (last < s->head_pos ? last : s->head_pos) + 1,
+               "meta head says position %llu, the last record is %llu",
+               (unsigned long long)s->head_pos, (unsigned long long)last);
+        return CRM_OK;
+    }
+    if (memcmp(hash, s->head_hash, CRM_HASH_LEN) != 0) {
+        broken(res, last, "meta head's hash is not the hash of position %llu",
+               (unsigned long long)last);
+        return CRM_OK;
+    }
+    for (int t = 0; t < v->nt; t++) {
+        worker *w = &v->w[t];
+        if ((!w->snapped_sa && crm_audit_heads_copy(&w->at_sa, &w->heads)) ||
+            (!w->snapped_ct && crm_audit_heads_copy(&w->at_ct, &w->heads)))
+            return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        w->snapped_sa = w->snapped_ct = 1;
+    }
+    crm_err err = check_streams(v, z, res, why);
+    if (err != CRM_OK || res->broken)
+        return err;
+    MDB_stat st;
+    int rc = mdb_stat(s->txn[0], s->dbi_ids, &st);
+    if (rc != 0)
+        return crm_mdb_fail(why, rc, "read event_ids");
+    if (st.ms_entries != last) {
+        broken(res, 0, "the idempotency index holds %llu ids for %llu records",
+               (unsigned long long)st.ms_entries, (unsigned long long)last);
+        return CRM_OK;
+    }
+    uint64_t nskips = 0;
+    for (int t = 0; t < v->nt; t++)
+        nskips += v->w[t].nskips;
+    if ((rc = mdb_stat(s->txn[0], s->dbi_skip, &st)) != 0)
+        return crm_mdb_fail(why, rc, "read stream_skip");
+    if (st.ms_entries != nskips)
+        broken(res, 0, "the stream skip index holds %llu entries, the log "
+                       "needs %llu",
+               (unsigned long long)st.ms_entries, (unsigned long long)nskips);
+    return CRM_OK;
+}
+
+crm_err
+crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
+                 crm_audit_result *res, crm_error *why)
+{
+    vctx *v;
+    MDB_cursor *cur = NULL;
+    msgpack_zone *z = NULL;
+    crm_err err = CRM_OK;
+    uint8_t hash[CRM_HASH_LEN];
+    uint64_t expect = 1;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (s->meta_fault[0]) {
+        broken(res, 0, "%s", s->meta_fault);
+        return CRM_OK;
+    }
+    if ((v = calloc(1, sizeof(*v))) == NULL ||
+        (v->recs = malloc(CHUNK * sizeof(rec))) == NULL ||
+        (z = msgpack_zone_new(4096)) == NULL) {
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+        goto done;
+    }
+    v->s = s;
+    v->nt = s->ntxn;
+    for (int t = 0; t < v->nt; t++) {
+        worker *w = &v->w[t];
+        w->v = v;
+        w->t = t;
+        if ((w->zone = msgpack_zone_new(4096)) == NULL ||
+            (rc = mdb_cursor_open(s->txn[t], s->dbi_log, &w->cur)) != 0) {
+            err = w->zone ? crm_mdb_fail(why, rc, "read log")
+                          : crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            goto done;
+        }
+    }
+    memcpy(hash, s->genesis, CRM_HASH_LEN);
+    if ((rc = mdb_cursor_open(s->txn[0], s->dbi_log, &cur)) != 0) {
+        err = crm_mdb_fail(why, rc, "read log");
+        goto done;
+    }
+    /* the last key that is a position bounds the walk */
+    uint64_t last_key = 0;
+    MDB_val k, val;
+    for (rc = mdb_cursor_get(cur, &k, &val, MDB_LAST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &val, MDB_PREV)) {
+        if (k.mv_size == 8) {
+            last_key = audit_be64(k.mv_data);
+            break;
+        }
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        err = crm_mdb_fail(why, rc, "read log");
+        goto done;
+    }
+    for (v->lo = 1; v->lo <= last_key && v->lo != 0; v->lo += CHUNK) {
+        for (size_t i = 0; i < CHUNK; i++)
+            v->recs[i].present = 0;
+        if ((err = run_chunk(v, why)) != CRM_OK)
+            goto done;
+        if (judge_chunk(v, last_key, &expect, hash, res))
+            goto done;
+        if (p)
+            crm_audit_progress_update(p, expect - 1);
+    }
+    uint64_t nkeys = 0;
+    for (int t = 0; t < v->nt; t++)
+        nkeys += v->w[t].nkeys;
+    if (nkeys != s->records) {
+        broken(res, expect, "the log holds %llu entries whose keys are not "
+                            "positions",
+               (unsigned long long)(s->records - nkeys));
+        goto done;
+    }
+    res->events = expect - 1;
+    err = check_end(v, expect - 1, hash, z, res, why);
+    if (err == CRM_OK && !res->broken) {
+        res->head_pos = expect - 1;
+        memcpy(res->head_hash, hash, CRM_HASH_LEN);
+    }
+done:
+    if (res->broken)
+        res->events = expect - 1;
+    if (cur)
+        mdb_cursor_close(cur);
+    if (z)
+        msgpack_zone_free(z);
+    if (v) {
+        for (int t = 0; t < v->nt; t++) {
+            if (v->w[t].zone)
+                msgpack_zone_free(v->w[t].zone);
+            if (v->w[t].cur)
+                mdb_cursor_close(v->w[t].cur);
+            crm_audit_heads_free(&v->w[t].heads);
+            crm_audit_heads_free(&v->w[t].at_sa);
+            crm_audit_heads_free(&v->w[t].at_ct);
+        }
+        free(v->recs);
+        free(v);
+    }
+    return err;
+}
