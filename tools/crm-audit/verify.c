@@ -65,6 +65,8 @@ typedef struct vctx {
     int nt;
     rec *recs; /* recs[i]: position lo + i */
     uint64_t lo;
+    struct sentry *ents; /* a chunk of the streams index */
+    size_t nents;
     worker w[CRM_AUDIT_THREADS_MAX];
 } vctx;
 
@@ -89,18 +91,8 @@ check_one(worker *w, rec *r)
         }
         return;
     }
-    r->position = d.h.position;
-    r->version = d.h.version;
-    r->stream_prev = d.h.stream_prev;
-    r->stream = d.stream;
-    r->stream_len = (uint8_t)d.stream_len; /* decoded: <= CRM_STREAM_MAX */
-    r->hash = d.hash;
-    memcpy(r->prev_hash, d.h.prev_hash, CRM_HASH_LEN);
-    r->stream_hash = crm_audit_heads_hash(d.stream, d.stream_len);
-    r->part = (uint8_t)(r->stream_hash % (uint32_t)w->v->nt);
     if (d.stream_len > CRM_STREAM_MAX) {
         r->fault = F_DECODE;
-        r->stream_len = 0;
         if (!w->decode_pos) {
             w->decode_pos = r->key_pos;
             snprintf(w->decode_why, sizeof(w->decode_why),
@@ -108,6 +100,15 @@ check_one(worker *w, rec *r)
         }
         return;
     }
+    r->position = d.h.position;
+    r->version = d.h.version;
+    r->stream_prev = d.h.stream_prev;
+    r->stream = d.stream;
+    r->stream_len = (uint8_t)d.stream_len;
+    r->hash = d.hash;
+    memcpy(r->prev_hash, d.h.prev_hash, CRM_HASH_LEN);
+    r->stream_hash = crm_audit_heads_hash(d.stream, d.stream_len);
+    r->part = (uint8_t)(r->stream_hash % (uint32_t)w->v->nt);
     if (d.h.position != r->key_pos) {
         r->fault = F_POSITION;
         return;
@@ -377,57 +378,116 @@ judge_chunk(vctx *v, uint64_t last_key, uint64_t *expect,
     return 0;
 }
 
+/* One entry of the streams index, checked by some thread. */
+typedef struct sentry {
+    MDB_val key;
+    uint64_t version, position;
+    uint8_t malformed, bad, old; /* old: the stream existed at streams_at */
+} sentry;
+
 /* The streams index is current up to streams_at (it is checkpointed):
  * every stream that existed then has an entry, and each entry is its
  * stream's head at streams_at or, while a checkpoint round is under way,
  * at a moment up to ckpt_to (the rule of server/log_verify.c). */
+static void
+check_entry(worker *w, sentry *e)
+{
+    vctx *v = w->v;
+    crm_audit_snap *s = v->s;
+    if (e->malformed) {
+        e->bad = 1;
+        return;
+    }
+    uint32_t h = crm_audit_heads_hash(e->key.mv_data, e->key.mv_size);
+    const worker *owner = &v->w[h % (uint32_t)v->nt];
+    const crm_audit_head *a = crm_audit_heads_get(&owner->at_sa,
+                                                  e->key.mv_data,
+                                                  e->key.mv_size, h),
+                         *c = crm_audit_heads_get(&owner->at_ct,
+                                                  e->key.mv_data,
+                                                  e->key.mv_size, h);
+    uint8_t pb[8];
+    audit_put_be64(pb, e->position);
+    MDB_val pk = {8, pb}, pv;
+    crm_record r;
+    msgpack_zone_clear(w->zone);
+    e->old = a != NULL;
+    e->bad = c == NULL || e->version > c->version ||
+             (a && e->version < a->version) ||
+             mdb_get(s->txn[w->t], s->dbi_log, &pk, &pv) != 0 ||
+             crm_record_decode(pv.mv_data, pv.mv_size, w->zone, &r, NULL) !=
+                 CRM_OK ||
+             r.h.version != e->version || r.stream_len != e->key.mv_size ||
+             memcmp(r.stream, e->key.mv_data, e->key.mv_size) != 0;
+}
+
+/* The entries v->ents[0..nents) in alternate slices. */
+static void *
+check_entries(void *arg)
+{
+    worker *w = arg;
+    vctx *v = w->v;
+    for (size_t lo = (size_t)w->t * SLICE; lo < v->nents;
+         lo += (size_t)v->nt * SLICE) {
+        size_t hi = lo + SLICE < v->nents ? lo + SLICE : v->nents;
+        for (size_t i = lo; i < hi; i++)
+            check_entry(w, &v->ents[i]);
+    }
+    return NULL;
+}
+
 static crm_err
-check_streams(vctx *v, msgpack_zone *z, crm_audit_result *res, crm_error *why)
+check_streams(vctx *v, crm_audit_result *res, crm_error *why)
 {
     crm_audit_snap *s = v->s;
-    MDB_txn *txn = s->txn[0];
     MDB_cursor *cur;
     MDB_val k, val;
     uint64_t nold = 0, nsa = 0;
-    int rc = mdb_cursor_open(txn, s->dbi_streams, &cur);
+    int rc = mdb_cursor_open(s->txn[0], s->dbi_streams, &cur);
     if (rc != 0)
         return crm_mdb_fail(why, rc, "read streams index");
-    for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
-        int show = (int)(k.mv_size < CRM_STREAM_MAX ? k.mv_size : CRM_STREAM_MAX);
-        if (val.mv_size != AUDIT_STREAMVAL_LEN) {
-            broken(res, 0, "streams index entry '%.*s' is malformed", show,
-                   (const char *)k.mv_data);
-            break;
+    if ((v->ents = malloc(CHUNK * sizeof(sentry))) == NULL) {
+        mdb_cursor_close(cur);
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    }
+    rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST);
+    while (rc == 0 && !res->broken) {
+        v->nents = 0;
+        for (; rc == 0 && v->nents < CHUNK;
+             rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+            sentry *e = &v->ents[v->nents++];
+            memset(e, 0, sizeof(*e));
+            e->key = k;
+            e->malformed = val.mv_size != AUDIT_STREAMVAL_LEN;
+            if (!e->malformed) {
+                e->version = audit_be64(val.mv_data);
+                e->position = audit_be64((const uint8_t *)val.mv_data + 8);
+            }
         }
-        uint64_t ver = audit_be64(val.mv_data);
-        uint64_t pos = audit_be64((const uint8_t *)val.mv_data + 8);
-        uint32_t h = crm_audit_heads_hash(k.mv_data, k.mv_size);
-        worker *w = &v->w[h % (uint32_t)v->nt];
-        const crm_audit_head *a = crm_audit_heads_get(&w->at_sa, k.mv_data,
-                                                      k.mv_size, h),
-                             *c = crm_audit_heads_get(&w->at_ct, k.mv_data,
-                                                      k.mv_size, h);
-        uint8_t pb[8];
-        audit_put_be64(pb, pos);
-        MDB_val pk = {8, pb}, pv;
-        crm_record r;
-        msgpack_zone_clear(z);
-        if (c == NULL || ver > c->version || (a && ver < a->version) ||
-            mdb_get(txn, s->dbi_log, &pk, &pv) != 0 ||
-            crm_record_decode(pv.mv_data, pv.mv_size, z, &r, NULL) != CRM_OK ||
-            r.h.version != ver || r.stream_len != k.mv_size ||
-            memcmp(r.stream, k.mv_data, k.mv_size) != 0) {
-            broken(res, 0, "streams index entry '%.*s' (version %llu at "
+        run_phase(v, check_entries);
+        for (size_t i = 0; i < v->nents; i++) {
+            const sentry *e = &v->ents[i];
+            if (e->bad) {
+                int show = (int)(e->key.mv_size < CRM_STREAM_MAX
+                                     ? e->key.mv_size
+                                     : CRM_STREAM_MAX);
+                if (e->malformed)
+                    broken(res, 0, "streams index entry '%.*s' is malformed",
+                           show, (const char *)e->key.mv_data);
+                else
+                    broken(res, 0,
+                           "streams index entry '%.*s' (version %llu at "
                            "position %llu) disagrees with the log",
-                   show, (const char *)k.mv_data, (unsigned long long)ver,
-                   (unsigned long long)pos);
-            break;
+                           show, (const char *)e->key.mv_data,
+                           (unsigned long long)e->version,
+                           (unsigned long long)e->position);
+                break;
+            }
+            nold += e->old;
         }
-        nold += a != NULL;
     }
     mdb_cursor_close(cur);
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    if (rc != 0 && rc != MDB_NOTFOUND && !res->broken)
         return crm_mdb_fail(why, rc, "read streams index");
     for (int t = 0; t < v->nt; t++)
         nsa += v->w[t].at_sa.count;
@@ -442,7 +502,7 @@ check_streams(vctx *v, msgpack_zone *z, crm_audit_result *res, crm_error *why)
 /* Position-independent checks once every record verified. */
 static crm_err
 check_end(vctx *v, uint64_t last, const uint8_t hash[CRM_HASH_LEN],
-          msgpack_zone *z, crm_audit_result *res, crm_error *why)
+          crm_audit_result *res, crm_error *why)
 {
     crm_audit_snap *s = v->s;
     if (last != s->head_pos) {
@@ -463,7 +523,7 @@ check_end(vctx *v, uint64_t last, const uint8_t hash[CRM_HASH_LEN],
             return crm_error_set(why, CRM_ERR_NOMEM, NULL);
         w->snapped_sa = w->snapped_ct = 1;
     }
-    crm_err err = check_streams(v, z, res, why);
+    crm_err err = check_streams(v, res, why);
     if (err != CRM_OK || res->broken)
         return err;
     MDB_stat st;
@@ -493,7 +553,6 @@ crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
 {
     vctx *v;
     MDB_cursor *cur = NULL;
-    msgpack_zone *z = NULL;
     crm_err err = CRM_OK;
     uint8_t hash[CRM_HASH_LEN];
     uint64_t expect = 1;
@@ -505,8 +564,7 @@ crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
         return CRM_OK;
     }
     if ((v = calloc(1, sizeof(*v))) == NULL ||
-        (v->recs = malloc(CHUNK * sizeof(rec))) == NULL ||
-        (z = msgpack_zone_new(4096)) == NULL) {
+        (v->recs = malloc(CHUNK * sizeof(rec))) == NULL) {
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
         goto done;
     }
@@ -562,7 +620,7 @@ crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
         goto done;
     }
     res->events = expect - 1;
-    err = check_end(v, expect - 1, hash, z, res, why);
+    err = check_end(v, expect - 1, hash, res, why);
     if (err == CRM_OK && !res->broken) {
         res->head_pos = expect - 1;
         memcpy(res->head_hash, hash, CRM_HASH_LEN);
@@ -572,8 +630,6 @@ done:
         res->events = expect - 1;
     if (cur)
         mdb_cursor_close(cur);
-    if (z)
-        msgpack_zone_free(z);
     if (v) {
         for (int t = 0; t < v->nt; t++) {
             if (v->w[t].zone)
@@ -585,6 +641,7 @@ done:
             crm_audit_heads_free(&v->w[t].at_ct);
         }
         free(v->recs);
+        free(v->ents);
         free(v);
     }
     return err;
