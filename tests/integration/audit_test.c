@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -214,6 +215,55 @@ test_stopped(void **state)
     char args[1024];
     snprintf(args, sizeof(args), "verify --data %s --tenant nobody", DATA);
     assert_int_equal(audit(args, out, sizeof(out)), 2);
+}
+
+/* All the bytes fd gives until EOF (or EIO: a pty whose child exited). */
+static size_t
+read_all(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    return n;
+}
+
+/* The progress bar is drawn on a terminal and never into a pipe. */
+static void
+test_progress_only_on_a_terminal(void **state)
+{
+    (void)state;
+    char out[8192];
+    /* stderr a pipe */
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s verify --data %s 2>&1 >/dev/null",
+             CRM_AUDIT_PATH, DATA);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    assert_int_equal(pclose(f), 0);
+    assert_non_null(strstr(out, "crm-audit: tenant " TENANT ": "));
+    assert_null(strstr(out, "ETA"));
+    assert_null(strchr(out, '\r'));
+    /* stderr a terminal */
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(CRM_AUDIT_PATH, "crm-audit", "verify", "--data", DATA,
+              (char *)NULL);
+        _exit(127);
+    }
+    read_all(master, out, sizeof(out));
+    close(master);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_non_null(strstr(out, "ETA"));
+    assert_non_null(strstr(out, "\r\033[K"));
+    assert_non_null(strstr(out, "OK tenant " TENANT));
 }
 
 /* --- tampering, on copies ------------------------------------------------ */
@@ -452,6 +502,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_while_appending),
         cmocka_unit_test(test_stopped),
+        cmocka_unit_test(test_progress_only_on_a_terminal),
         cmocka_unit_test(test_untouched_copy),
         cmocka_unit_test(test_flipped_body_byte),
         cmocka_unit_test(test_deleted_record),
