@@ -190,6 +190,8 @@ crm_audit_snap_open(crm_audit_snap *s, const char *dir, const char *tenant,
      * has the environment open (crmd always creates it), and LMDB would
      * otherwise create one in the data directory. */
     s->nolock = !exists(dir, "lock.mdb");
+    /* MDB_NOTLS: this thread begins every transaction (one reader slot
+     * each) and hands them to the verifying threads, one each. */
     if ((rc = mdb_env_create(&s->env)) != 0 ||
         (rc = mdb_env_set_maxdbs(s->env, 16)) != 0 ||
         (rc = mdb_env_open(s->env, dir,

@@ -3,7 +3,8 @@
  * the indexes (each in its own read transaction on the same state), then
  * each follows the streams of its share (by a hash of the stream id) in
  * position order; last the links between neighbours are checked in
- * order, which is where the first bad position is decided. */
+ * order, which is where the first bad position is decided. The streams
+ * index is checked at the end, its chunks shared out the same way. */
 #include "verify.h"
 
 #include <lmdb.h>
