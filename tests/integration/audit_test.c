@@ -369,6 +369,14 @@ test_untouched_copy(void **state)
     tamper_commit(&t);
     assert_int_equal(audit_dir(copy, out, sizeof(out)), 0);
     assert_int_equal(ok_events(out), HEAD);
+    /* without lock.mdb (a copy of the data file alone) it verifies too,
+     * and creates nothing in the directory */
+    char lock[1024];
+    snprintf(lock, sizeof(lock), "%s/tenants/" TENANT "/lock.mdb", copy);
+    assert_int_equal(unlink(lock), 0);
+    assert_int_equal(audit_dir(copy, out, sizeof(out)), 0);
+    assert_int_equal(ok_events(out), HEAD);
+    assert_int_equal(access(lock, F_OK), -1);
     remove_copy(copy);
 }
 
