@@ -62,7 +62,10 @@ http="http://127.0.0.1:$((port + 1))"
 rm -f "$state/ready" "$state/crmd.pid"
 # crmd's output goes to its log, so that a caller reading ours (a pipe)
 # is not held open by a crmd left running in the background.
-"$bin/crmd" --data "$state/data" --listen "$url" \
+# The master key that seals guests' personal data lives beside the data
+# directory, never inside it (a backup of data/ alone opens nothing).
+[ -s "$state/master.key" ] || "$bin/crmd" --make-master-key "$state/master.key" >/dev/null
+"$bin/crmd" --data "$state/data" --master-key "$state/master.key" --listen "$url" \
   --listen "ipc://$state/crmd.sock" --http "$http" \
   --ready-file "$state/ready" --operator-key-file "$state/operator.key" \
   </dev/null >>"$state/crmd.log" 2>&1 &

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "be.h"
+#include "seal.h"
 
 #include "counts.h"
 #include "customer.h"
@@ -85,8 +86,9 @@ load_index_key(MDB_txn *txn, MDB_dbi meta, uint8_t out[CRM_PROJ_INDEX_KEY_LEN])
 }
 
 crm_err
-crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
-              size_t n, crm_proj_set **out, crm_error *why)
+crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const uint8_t *index_key,
+              const crm_proj_def *const *defs, size_t n, crm_proj_set **out,
+              crm_error *why)
 {
     *out = NULL;
     if (n > CRM_PROJ_MAX)
@@ -98,7 +100,9 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     }
     s->settings = -1;
-    if (load_index_key(txn, dbi_meta, s->index_key) != 0) {
+    if (index_key)
+        memcpy(s->index_key, index_key, CRM_PROJ_INDEX_KEY_LEN);
+    else if (load_index_key(txn, dbi_meta, s->index_key) != 0) {
         crm_proj_close(s);
         return crm_error_set(why, CRM_ERR_IO, "tenant index key: unreadable "
                                               "or cannot be made");
@@ -152,8 +156,10 @@ crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const crm_proj_def *const *defs,
 void
 crm_proj_close(crm_proj_set *s)
 {
-    if (s)
+    if (s) {
         crm_settings_cache_free(s->cache);
+        crm_wipe(s->index_key, sizeof(s->index_key));
+    }
     free(s); /* handles belong to the environment */
 }
 

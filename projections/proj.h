@@ -52,7 +52,8 @@ typedef struct crm_proj_ctx {
 
 /* The tenant's key for blind indexes (HMAC of normalised personal values,
  * normalize.h): 32 random bytes made when the tenant's log is first
- * opened with projections, kept in meta "index_key". */
+ * opened, wrapped by the tenant key in a sealed tenant (vault.h), else
+ * kept in meta "index_key". */
 #define CRM_PROJ_INDEX_KEY_LEN 32
 
 typedef struct crm_proj_def {
@@ -73,8 +74,9 @@ int crm_proj_del_stream(MDB_txn *txn, MDB_dbi db, const char *stream,
 /* Opens the databases of defs[0..n) (both generations) in txn, a write
  * transaction of the tenant environment that the caller commits, and
  * reads their meta from dbi_meta. Projections with no meta yet start at
- * position 0, generation 0. */
-crm_err crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta,
+ * position 0, generation 0. index_key is the tenant's (the log keeps it
+ * sealed, vault.h), or NULL for one kept in meta "index_key". */
+crm_err crm_proj_open(MDB_txn *txn, MDB_dbi dbi_meta, const uint8_t *index_key,
                       const crm_proj_def *const *defs, size_t n,
                       crm_proj_set **out, crm_error *why);
 void crm_proj_close(crm_proj_set *s); /* accepts NULL */

@@ -13,6 +13,7 @@
 
 #include "decimal.h"
 #include "hash.h"
+#include "mpcheck.h"
 #include "schema.h"
 #include "utf8.h"
 
@@ -545,10 +546,51 @@ fail:
     return err;
 }
 
+/* Length of a str header at p (canonical: fixstr, str 8 or str 16) plus
+ * the string, or 0. */
+static size_t
+str_len_at(const uint8_t *p, size_t left)
+{
+    if (left >= 1 && (p[0] & 0xe0) == 0xa0)
+        return 1 + (size_t)(p[0] & 0x1f);
+    if (left >= 2 && p[0] == 0xd9)
+        return 2 + (size_t)p[1];
+    if (left >= 3 && p[0] == 0xda)
+        return 3 + ((size_t)p[1] << 8 | p[2]);
+    return 0;
+}
+
+size_t
+crm_event_pii_at(const void *content, size_t len)
+{
+    const uint8_t *p = content;
+    size_t at = 2 + CRM_ID_LEN, n;
+    if (len < at || p[0] != 0xc4 || p[1] != CRM_ID_LEN)
+        return 0;
+    for (int i = 0; i < 2; i++) { /* stream, type */
+        if ((n = str_len_at(p + at, len - at)) == 0 || n > len - at)
+            return 0;
+        at += n;
+    }
+    if (at >= len) /* occurred_at: a positive int, at most 9 bytes */
+        return 0;
+    uint8_t t = p[at];
+    n = t <= 0x7f ? 1 : t == 0xcc ? 2 : t == 0xcd ? 3 : t == 0xce ? 5
+        : t == 0xcf || t == 0xd3 ? 9 : 0;
+    if (n == 0 || n > len - at)
+        return 0;
+    at += n;
+    if (crm_mpcheck_prefix(p + at, len - at, CRM_MP_MAX_DEPTH, &n, NULL) !=
+        CRM_OK || n >= len - at)
+        return 0;
+    return at + n;
+}
+
 void
 crm_event_digest(const void *content, size_t len, uint8_t out[CRM_DIGEST_LEN])
 {
     uint8_t md[CRM_HASH_LEN];
-    crm_sha256_2(content, len, NULL, 0, md);
+    size_t pub = crm_event_pii_at(content, len);
+    crm_sha256_2(content, pub ? pub : len, NULL, 0, md);
     memcpy(out, md, CRM_DIGEST_LEN);
 }

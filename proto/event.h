@@ -49,10 +49,16 @@ typedef struct crm_event_in {
 crm_err crm_event_encode(const crm_event_in *e, msgpack_sbuffer *out,
                          crm_error *why);
 
-/* First CRM_DIGEST_LEN bytes of SHA-256 over canonical content: what the
- * idempotency check compares when an event id is seen again. */
+/* First CRM_DIGEST_LEN bytes of SHA-256 over the public part of
+ * canonical content (all but pii): what the idempotency check compares
+ * first when an event id is seen again. No digest of personal data is
+ * kept; a retry's personal part is compared with the stored one opened. */
 void crm_event_digest(const void *content, size_t len,
                       uint8_t out[CRM_DIGEST_LEN]);
+
+/* Offset of the pii element inside canonical content (the length of
+ * the public part), or 0 if content is not canonical content. */
+size_t crm_event_pii_at(const void *content, size_t len);
 
 /* True if s[0..len) is "YYYY-MM-DD", a real calendar date from 1800 on. */
 int crm_date_valid(const char *s, size_t len);

@@ -147,7 +147,8 @@ crm_record_decode(const void *buf, size_t len, msgpack_zone *zone,
         !get_str(&a[10], &r->type, &r->type_len) ||
         !get_i64(&a[11], &r->occurred_at) ||
         a[12].type != MSGPACK_OBJECT_MAP ||
-        (a[13].type != MSGPACK_OBJECT_MAP && a[13].type != MSGPACK_OBJECT_NIL))
+        (a[13].type != MSGPACK_OBJECT_MAP && a[13].type != MSGPACK_OBJECT_NIL &&
+         a[13].type != MSGPACK_OBJECT_BIN))
         return crm_error_set(why, CRM_ERR_CORRUPT, "record field has wrong type");
     memcpy(r->h.prev_hash, prev, CRM_HASH_LEN);
     r->body = a[12];

@@ -9,7 +9,10 @@
  *                   id, stream, type, occurred_at, body, pii ]
  *   H = bin 32: SHA-256(prev_hash || R)
  *
- * Elements 8..13 are the event's canonical content (event.h), so the
+ * In a sealed tenant the pii element is a bin, the canonical pii map
+ * sealed under the guest's key (seal.h), and the chain covers those
+ * bytes: verification needs no key. Elements 8..12 are the event's
+ * canonical content (event.h), 13 too in a tenant without keys, so the
  * writer assembles a record from a small header and the bytes the
  * validator already produced. stream_prev is the position of the previous
  * event of the same stream (0 for the first), which lets a stream be read
@@ -66,7 +69,8 @@ typedef struct crm_record {
     size_t type_len;
     int64_t occurred_at;
     msgpack_object body; /* map */
-    msgpack_object pii;  /* map or nil */
+    msgpack_object pii;  /* map or nil; bin when sealed (vault.h) until
+                            the log opens it */
     const uint8_t *content; /* canonical content bytes (elements 8..13) */
     size_t content_len;
     size_t rlen;         /* bytes of R */

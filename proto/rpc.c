@@ -317,8 +317,10 @@ crm_rpc_event_in(const msgpack_object *m, crm_event_in *e, crm_error *why)
 int
 crm_rpc_pack_record(msgpack_packer *pk, const crm_record *r, int redact_pii)
 {
-    int has_pii = r->pii.type == MSGPACK_OBJECT_MAP;
-    int redacted = redact_pii && has_pii;
+    /* sealed (bin) pii that was not opened goes out as redacted */
+    int has_pii = r->pii.type == MSGPACK_OBJECT_MAP ||
+                  r->pii.type == MSGPACK_OBJECT_BIN;
+    int redacted = has_pii && (redact_pii || r->pii.type == MSGPACK_OBJECT_BIN);
     int rc = msgpack_pack_map(pk, 11 + redacted);
     rc |= crm_mp_pack_cstr(pk, "position") | msgpack_pack_uint64(pk, r->h.position);
     rc |= crm_mp_pack_cstr(pk, "stream") |

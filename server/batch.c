@@ -138,6 +138,7 @@ crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
         }
         b->ev[i].off = off;
         b->ev[i].len = b->content.size - off;
+        b->ev[i].pii_at = crm_event_pii_at(b->content.data + off, b->ev[i].len);
         if (b->content.size > CRM_BATCH_BYTES) {
             err =
                 crm_error_set(why, CRM_ERR_TOO_LARGE,

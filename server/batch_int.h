@@ -16,6 +16,7 @@
 
 typedef struct bevent {
     size_t off, len; /* canonical content in batch->content */
+    size_t pii_at;   /* its pii element, from off (crm_event_pii_at) */
     uint8_t digest[CRM_DIGEST_LEN];
     uint32_t group;
     /* the outcome */

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "clock.h"
 #include "log.h"
+#include "vault.h"
 
 #include <getopt.h>
 #include <ini.h>
@@ -33,6 +34,14 @@ static const char usage[] =
     "                             loyalty, find, customer, kpi, segment,\n"
     "                             tasks, counts, or none (default all but\n"
     "                             counts)\n"
+    "      --master-key FILE      the master key that seals guests' personal\n"
+    "                             data (64 hex digits, mode 0600, outside\n"
+    "                             the data directory); required unless\n"
+    "                             --no-encryption\n"
+    "      --make-master-key FILE write a new master key file and exit\n"
+    "      --no-encryption        run without a master key: new tenants keep\n"
+    "                             personal data unsealed (for comparison;\n"
+    "                             sealed tenants do not open)\n"
     "      --log-level LEVEL      debug, info, warn or error (default info)\n"
     "      --pin-clock TIME       tests only (a CRM_TEST_CLOCK=ON build): fix\n"
     "                             the \"now\" of queries at YYYY-MM-DDTHH:MM:SSZ\n"
@@ -164,6 +173,14 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         c->group_wait_us = (unsigned)v;
         return 1;
     }
+    if (IS("keys", "master_key"))
+        return set_str(&c->master_key_file, value) == 0;
+    if (IS("keys", "encryption")) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            goto bad;
+        c->no_encryption = strcmp(value, "off") == 0;
+        return 1;
+    }
     if (IS("projections", "enable")) {
         if (parse_projections(c, value) != 0)
             goto bad;
@@ -236,7 +253,10 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_GROUP,
         O_PROJ,
         O_LEVEL,
-        O_PIN
+        O_PIN,
+        O_MKEY,
+        O_MAKE_MKEY,
+        O_NOENC
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -253,6 +273,9 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"projections", required_argument, NULL, O_PROJ},
         {"log-level", required_argument, NULL, O_LEVEL},
         {"pin-clock", required_argument, NULL, O_PIN},
+        {"master-key", required_argument, NULL, O_MKEY},
+        {"make-master-key", required_argument, NULL, O_MAKE_MKEY},
+        {"no-encryption", no_argument, NULL, O_NOENC},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -277,6 +300,15 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         }
         if (ch == 'V') {
             printf("crmd %s (protocol 1)\n", CRM_VERSION);
+            return CRM_ERR_CLOSED;
+        }
+        if (ch == O_MAKE_MKEY) {
+            if ((err = crm_master_key_make(optarg, why)) != CRM_OK)
+                return err;
+            printf("master key written to %s (mode 0600); keep a copy "
+                   "outside this machine: without it no sealed tenant "
+                   "opens\n",
+                   optarg);
             return CRM_ERR_CLOSED;
         }
     }
@@ -361,6 +393,14 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                                      "or error");
             c->from_flags |= CRM_CFG_LOG_LEVEL;
             break;
+        case O_MKEY:
+            set_str(&c->master_key_file, optarg);
+            break;
+        case O_NOENC:
+            c->no_encryption = 1;
+            break;
+        case O_MAKE_MKEY:
+            break;
         case O_PIN:
 #ifdef CRM_TEST_CLOCK
             if (crm_clock_parse(optarg, &c->pin_clock_us) != 0 ||
@@ -434,5 +474,6 @@ crm_config_free(crm_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->operator_key_file);
+    free(c->master_key_file);
     memset(c, 0, sizeof(*c));
 }

@@ -34,13 +34,17 @@ typedef struct crm_config {
     /* [projections] enable: the views kept inline (default: settings) */
     const crm_proj_def *projections[CRM_PROJ_MAX];
     size_t nprojections;
+    char *master_key_file;   /* [keys] master_key: seals personal data */
+    int no_encryption;       /* [keys] encryption = off: new tenants keep
+                                personal data unsealed (benchmarks) */
     unsigned from_flags;     /* CRM_CFG_* set by flags */
     int64_t pin_clock_us;    /* --pin-clock (CRM_TEST_CLOCK builds); 0 none */
 } crm_config;
 
 /* Fills c from defaults, then the file named by --config, then the other
  * flags. Returns CRM_ERR_BAD_REQUEST with why naming the bad line or flag.
- * --help and --version print and return CRM_ERR_CLOSED. */
+ * --help, --version and --make-master-key (which writes a new master key
+ * file) print and return CRM_ERR_CLOSED. */
 crm_err crm_config_load(crm_config *c, int argc, char **argv, crm_error *why);
 
 /* SIGHUP: re-reads c->file. The whole file is checked as at start-up

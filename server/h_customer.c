@@ -165,10 +165,7 @@ static const msgpack_object *
 name_in(crm_log *log, MDB_txn *txn, msgpack_zone *z, uint64_t pos,
         const char *field, crm_record *r)
 {
-    const void *rec;
-    size_t len;
-    if (pos == 0 || crm_log_record_at(log, txn, pos, &rec, &len) != 0 ||
-        crm_record_decode(rec, len, z, r, NULL) != CRM_OK)
+    if (pos == 0 || crm_log_record_open(log, txn, pos, z, r) != 0)
         return NULL;
     const msgpack_object *o = crm_mp_get(&r->pii, field);
     return o && o->type == MSGPACK_OBJECT_STR ? o : NULL;
@@ -347,12 +344,10 @@ static int
 fetch_record(void *arg, uint64_t position, crm_record *out)
 {
     fetcher *f = arg;
-    const void *rec;
-    size_t len;
-    if (crm_log_record_at(f->log, f->txn, position, &rec, &len) != 0)
-        return -1;
     msgpack_zone_clear(f->zone);
-    return crm_record_decode(rec, len, f->zone, out, NULL) == CRM_OK ? 0 : -1;
+    return crm_log_record_open(f->log, f->txn, position, f->zone, out) == 0
+               ? 0
+               : -1;
 }
 
 typedef struct get_q {

@@ -670,8 +670,6 @@ static int
 pack_field(exporter *x, const crm_seg_guest *g, const char *field, int *had)
 {
     uint64_t pos;
-    const void *rec;
-    size_t len;
     crm_record r;
     *had = 0;
     int rc = crm_customer_field_at(x->txn, x->customer, g->id, g->id_len,
@@ -680,8 +678,8 @@ pack_field(exporter *x, const crm_seg_guest *g, const char *field, int *had)
         return rc;
     msgpack_zone_clear(x->zone);
     const msgpack_object *o = NULL;
-    if (rc == 0 && crm_log_record_at(x->m.log, x->txn, pos, &rec, &len) == 0 &&
-        crm_record_decode(rec, len, x->zone, &r, NULL) == CRM_OK) {
+    if (rc == 0 &&
+        crm_log_record_open(x->m.log, x->txn, pos, x->zone, &r) == 0) {
         o = crm_mp_get(&r.pii, field);
         if (o == NULL)
             o = crm_mp_get(&r.body, field);

@@ -47,14 +47,11 @@ typedef struct tasks_read {
 static const msgpack_object *
 field_at(tasks_read *t, uint64_t pos, const char *field)
 {
-    const void *rec;
-    size_t len;
     crm_record r;
-    if (pos == 0 ||
-        crm_log_record_at(t->log, t->q.txn, pos, &rec, &len) != 0)
+    if (pos == 0)
         return NULL;
     msgpack_zone_clear(t->zone);
-    if (crm_record_decode(rec, len, t->zone, &r, NULL) != CRM_OK)
+    if (crm_log_record_open(t->log, t->q.txn, pos, t->zone, &r) != 0)
         return NULL;
     const msgpack_object *o = crm_mp_get(&r.pii, field);
     if (o == NULL)

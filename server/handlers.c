@@ -628,6 +628,7 @@ _Static_assert(READ_BUDGET > 2 * CRM_BODY_MAX,
 
 typedef struct reader {
     rpc_ctx *c;
+    crm_log *log;
     msgpack_packer *pk;
     int raw, redact;
     int must_fill; /* a lone read: its first event goes in regardless */
@@ -659,7 +660,10 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
     } else {
         crm_record d;
         msgpack_zone_clear(&r->c->scratch);
-        if (crm_record_decode(rec, len, &r->c->scratch, &d, NULL) != CRM_OK) {
+        if (crm_record_decode(rec, len, &r->c->scratch, &d, NULL) != CRM_OK ||
+            (!r->redact && crm_log_open_reading(r->log, &d,
+                                                &r->c->scratch) != 0 &&
+             d.pii.type != MSGPACK_OBJECT_NIL)) {
             r->err = CRM_ERR_CORRUPT;
             return 1;
         }
@@ -722,6 +726,7 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
         return CRM_OK;
     }
     reader r = {.c = c,
+                .log = call->log,
                 .pk = pk,
                 .raw = raw,
                 .must_fill = !call->in_batch,
@@ -764,6 +769,7 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
         return err;
     uint64_t last_ver, last_pos;
     reader r = {.c = c,
+                .log = call->log,
                 .pk = pk,
                 .must_fill = !call->in_batch,
                 .redact = c->key.role == CRM_ROLE_AUDITOR};

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "be.h"
 #include "clock.h"
 #include "mdberr.h"
 #include "mdbfill.h"
@@ -106,6 +108,73 @@ init_meta(crm_log *log, MDB_txn *txn, crm_error *why, crm_err *err)
     return mdb_put(txn, log->dbi_meta, &fk, &fv, 0);
 }
 
+/* The tenant's keys (vault.h). meta "key_epoch" marks a sealed tenant; a
+ * log with no events yet becomes one when a master key is given. The index
+ * key of a sealed tenant is kept wrapped ("index_key_w"); idx is set to it,
+ * or left NULL for an unsealed tenant (proj.h keeps its own). */
+static crm_err
+open_keys(crm_log *log, MDB_txn *txn, const char *dir, const uint8_t *master,
+          uint8_t index_key[CRM_KEY_LEN], const uint8_t **idx, crm_error *why)
+{
+    MDB_val ek = {9, "key_epoch"}, v;
+    uint8_t eb[4];
+    uint32_t epoch = 0;
+    int rc = mdb_get(txn, log->dbi_meta, &ek, &v);
+    *idx = NULL;
+    if (rc == 0 && v.mv_size == 4)
+        epoch = (uint32_t)crm_get_be(v.mv_data, 4);
+    else if (rc != MDB_NOTFOUND)
+        return crm_mdb_fail(why, rc ? rc : MDB_CORRUPTED, "read key epoch");
+    if (epoch == 0 && (master == NULL || log->head_pos > 0))
+        return CRM_OK; /* unsealed */
+    if (master == NULL)
+        return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                             "tenant %s keeps its personal data sealed: "
+                             "crmd needs the master key (--master-key)",
+                             log->tenant);
+    crm_err err = crm_vault_open(dir, log->tenant, master, epoch, epoch == 0,
+                                 &log->vault, why);
+    if (err != CRM_OK)
+        return err;
+    if (epoch == 0) {
+        crm_put_be(eb, crm_vault_epoch(log->vault), 4);
+        v.mv_size = 4;
+        v.mv_data = eb;
+        if ((rc = mdb_put(txn, log->dbi_meta, &ek, &v, 0)) != 0)
+            return crm_mdb_fail(why, rc, "write key epoch");
+    }
+    MDB_val wk = {11, "index_key_w"}, pk = {9, "index_key"};
+    rc = mdb_get(txn, log->dbi_meta, &wk, &v);
+    if (rc == 0) {
+        if (crm_vault_unwrap(log->vault, 'I', "index", 5, v.mv_data, v.mv_size,
+                             index_key) != 0)
+            return crm_error_set(why, CRM_ERR_CORRUPT,
+                                 "tenant %s: its index key does not open",
+                                 log->tenant);
+        *idx = index_key;
+        return CRM_OK;
+    }
+    if (rc != MDB_NOTFOUND)
+        return crm_mdb_fail(why, rc, "read index key");
+    /* none yet, or kept in the clear by an unsealed start: wrap it */
+    rc = mdb_get(txn, log->dbi_meta, &pk, &v);
+    if (rc == 0 && v.mv_size == CRM_KEY_LEN)
+        memcpy(index_key, v.mv_data, CRM_KEY_LEN);
+    else if (rc == MDB_NOTFOUND || rc == 0)
+        rc = RAND_bytes(index_key, CRM_KEY_LEN) == 1 ? MDB_NOTFOUND : EIO;
+    uint8_t w[4 + CRM_WRAPPED_LEN];
+    if (rc == EIO || crm_vault_wrap(log->vault, 'I', "index", 5, index_key, w))
+        return crm_error_set(why, CRM_ERR_IO, "cannot make an index key");
+    v.mv_size = sizeof(w);
+    v.mv_data = w;
+    if ((rc = mdb_put(txn, log->dbi_meta, &wk, &v, 0)) != 0 ||
+        ((rc = mdb_del(txn, log->dbi_meta, &pk, NULL)) != 0 &&
+         rc != MDB_NOTFOUND))
+        return crm_mdb_fail(why, rc, "write index key");
+    *idx = index_key;
+    return CRM_OK;
+}
+
 typedef struct skip_build {
     crm_log *log;
     MDB_txn *txn;
@@ -145,7 +214,7 @@ upgrade_format(crm_log *log, MDB_txn *txn, crm_error *why)
                              (const char *)v.mv_data);
 
     skip_build sb = {log, txn, 0};
-    crm_err err = crm_log_scan(log, txn, 1, log->wzone, add_skip, &sb, NULL,
+    crm_err err = crm_log_scan(log, txn, 1, log->wzone, 0, add_skip, &sb, NULL,
                                why);
     if (err == CRM_OK && sb.rc != 0)
         err = crm_mdb_fail(why, sb.rc, "upgrade");
@@ -187,7 +256,7 @@ replay_heads(crm_log *log, MDB_txn *txn, crm_error *why)
     log->streams_at = get_be64(v.mv_data);
 
     replay rp = {log, 0};
-    crm_err err = crm_log_scan(log, txn, log->streams_at + 1, log->wzone,
+    crm_err err = crm_log_scan(log, txn, log->streams_at + 1, log->wzone, 0,
                                replay_head, &rp, NULL, why);
     if (err == CRM_OK && rp.nomem)
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -299,7 +368,9 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (rc = mdb_dbi_open(txn, "event_ids", MDB_CREATE, &log->dbi_ids)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->dbi_meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "stream_skip", MDB_CREATE, &log->dbi_skip)) !=
-            0) {
+            0 ||
+        (rc = mdb_dbi_open(txn, "subject_keys", MDB_CREATE,
+                           &log->dbi_subjects)) != 0) {
         err = crm_mdb_fail(why, rc, "open log databases");
         goto fail;
     }
@@ -312,11 +383,18 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         err = crm_mdb_fail(why, rc, "read log head");
         goto fail;
     }
+    uint8_t index_key[CRM_KEY_LEN];
+    const uint8_t *idx = NULL;
     if ((err = upgrade_format(log, txn, why)) != CRM_OK ||
         (err = replay_heads(log, txn, why)) != CRM_OK ||
-        (err = crm_proj_open(txn, log->dbi_meta, o.projections,
-                             o.nprojections, &log->proj, why)) != CRM_OK)
+        (err = open_keys(log, txn, dir, o.master_key, index_key, &idx, why)) !=
+            CRM_OK ||
+        (err = crm_proj_open(txn, log->dbi_meta, idx, o.projections,
+                             o.nprojections, &log->proj, why)) != CRM_OK) {
+        crm_wipe(index_key, sizeof(index_key));
         goto fail;
+    }
+    crm_wipe(index_key, sizeof(index_key));
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -377,6 +455,7 @@ crm_log_close(crm_log *log)
     free(log->ckpt_snap);
     free(log->wg);
     crm_proj_close(log->proj);
+    crm_vault_close(log->vault);
     pthread_mutex_destroy(&log->txn_mu);
     pthread_mutex_destroy(&log->ovl_mu);
     pthread_rwlock_destroy(&log->maplock);
@@ -407,6 +486,12 @@ const crm_proj_set *
 crm_log_projections(const crm_log *log)
 {
     return log->proj;
+}
+
+int
+crm_log_sealed(const crm_log *log)
+{
+    return log->vault != NULL;
 }
 
 const char *

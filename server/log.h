@@ -60,6 +60,10 @@ typedef struct crm_log_opts {
     void *on_commit_arg;
     /* projections kept inline in every append's transaction (proj.h);
      * one whose stored format differs is rebuilt by crm_log_open */
+    /* the master key (vault.h; CRM_KEY_LEN bytes, copied): a new log
+     * is sealed with it, a sealed one needs it; NULL makes a new log
+     * unsealed */
+    const uint8_t *master_key;
     const crm_proj_def *const *projections;
     size_t nprojections;
     /* progress of rebuilds, now and then (may be NULL); any thread */
@@ -198,6 +202,28 @@ crm_err crm_log_proj_read(crm_log *log, const char *proj, crm_log_proj_fn fn,
  * fn, say), pointing into the map: 0, MDB_NOTFOUND or an LMDB error. */
 int crm_log_record_at(crm_log *log, MDB_txn *txn, uint64_t position,
                       const void **rec, size_t *len);
+
+/* Personal data of a sealed tenant (record.h: its pii is a bin). In txn
+ * (a read of crm_log_proj_read's fn, say): pii_bytes gives the canonical
+ * pii bytes of r (opened into z when sealed, else as stored); open_pii
+ * replaces a sealed r->pii with the opened map. Both return 0,
+ * MDB_NOTFOUND when the guest's key is gone (erased: open_pii leaves pii
+ * nil), EIO when it does not open, or an LMDB error. open_reading does
+ * the same inside the visit callback of crm_log_read_all or
+ * crm_log_read_stream, in that read's transaction. */
+int crm_log_pii_bytes(crm_log *log, struct MDB_txn *txn, const crm_record *r,
+                      msgpack_zone *z, const uint8_t **pii, size_t *len);
+int crm_log_open_pii(crm_log *log, struct MDB_txn *txn, crm_record *r,
+                     msgpack_zone *z);
+int crm_log_open_reading(crm_log *log, crm_record *r, msgpack_zone *z);
+/* The stored record at position in txn, decoded into z with its personal
+ * part opened (nil for an erased guest): 0, MDB_NOTFOUND (no such
+ * position), MDB_CORRUPTED, EIO or an LMDB error. */
+int crm_log_record_open(crm_log *log, struct MDB_txn *txn, uint64_t position,
+                        msgpack_zone *z, crm_record *r);
+/* 1 if the tenant's personal data is sealed (it was made with a master
+ * key). */
+int crm_log_sealed(const crm_log *log);
 
 /* The position of the stored event with this id, in txn (a read of
  * crm_log_proj_read's fn): 0, MDB_NOTFOUND when none is, or an LMDB

@@ -19,6 +19,27 @@
 #include "log_int.h"
 #include "mdberr.h"
 
+/* The smallest msgpack bin header for n bytes; its length. */
+static size_t
+pack_bin_header(uint8_t out[5], size_t n)
+{
+    if (n <= 0xff) {
+        out[0] = 0xc4;
+        out[1] = (uint8_t)n;
+        return 2;
+    }
+    if (n <= 0xffff) {
+        out[0] = 0xc5;
+        out[1] = (uint8_t)(n >> 8);
+        out[2] = (uint8_t)n;
+        return 3;
+    }
+    out[0] = 0xc6;
+    for (int i = 0; i < 4; i++)
+        out[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+    return 5;
+}
+
 /* Refusal of one batch by a check: recorded in the batch, nothing put. */
 static int refuse(crm_batch *b, crm_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -34,9 +55,13 @@ refuse(crm_batch *b, crm_err code, const char *fmt, ...)
     return 0;
 }
 
-/* Version of the stored record at pos (an idempotent retry's answer). */
+/* The stored record at pos whose public part has e's digest: its
+ * version (an idempotent retry's answer), and whether its personal part
+ * is e's too (*same), opened to compare when sealed. A guest erased since
+ * has none left to compare: a retry then counts as the same event. */
 static int
-stored_version(crm_log *log, MDB_txn *txn, uint64_t pos, uint64_t *version)
+stored_same(crm_log *log, MDB_txn *txn, uint64_t pos, const uint8_t *content,
+            const bevent *e, uint64_t *version, int *same)
 {
     uint8_t kb[8];
     put_be64(kb, pos);
@@ -49,6 +74,18 @@ stored_version(crm_log *log, MDB_txn *txn, uint64_t pos, uint64_t *version)
     if (crm_record_decode(v.mv_data, v.mv_size, log->wzone, &r, NULL) != CRM_OK)
         return MDB_CORRUPTED;
     *version = r.h.version;
+    const uint8_t *pii;
+    size_t n;
+    rc = crm_log_pii_bytes(log, txn, &r, log->wzone, &pii, &n);
+    if (rc == MDB_NOTFOUND) {
+        *same = 1;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    const uint8_t *mine = content + e->off + e->pii_at;
+    size_t mlen = e->len - e->pii_at;
+    *same = n == mlen && memcmp(pii, mine, n) == 0;
     return 0;
 }
 
@@ -84,14 +121,16 @@ lookup_ids(crm_log *log, MDB_txn *txn, crm_batch *b)
         if (v.mv_size != IDVAL_LEN)
             return MDB_CORRUPTED;
         e->position = get_be64(v.mv_data);
-        if (memcmp((const uint8_t *)v.mv_data + 8, e->digest, CRM_DIGEST_LEN) !=
-            0)
+        int same = memcmp((const uint8_t *)v.mv_data + 8, e->digest,
+                          CRM_DIGEST_LEN) == 0;
+        if (same && (rc = stored_same(log, txn, e->position, content, e,
+                                      &e->version, &same)) != 0)
+            return rc;
+        if (!same)
             return refuse(b, CRM_ERR_CONFLICT,
                           "event %zu: id already used by a different event "
                           "at position %llu",
                           i, (unsigned long long)e->position);
-        if ((rc = stored_version(log, txn, e->position, &e->version)) != 0)
-            return rc;
         e->dup = 1;
     }
 
@@ -329,27 +368,53 @@ crm_log_apply_batch(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         memcpy(h.prev_hash, hash, CRM_HASH_LEN);
         size_t hlen = crm_record_hdr_encode(&h, hbuf);
 
-        /* seal */
+        /* seal: the personal part under the guest's key (made on the
+         * guest's first), then the record into the chain */
+        const uint8_t *c = content + e->off;
+        const char *sid = (const char *)batch_stream(b, gr);
+        size_t pub = e->pii_at, plen = e->len - pub, clen = e->len;
+        int seal = log->vault != NULL && plen > 1; /* not nil */
+        uint8_t skey[CRM_KEY_LEN], binh[5];
+        size_t bh = 0;
+        if (seal) {
+            if ((rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects,
+                                            sid, gr->len, 1, skey)) != 0)
+                return rc;
+            bh = pack_bin_header(binh, plen + CRM_SEAL_OVERHEAD);
+            clen = pub + bh + plen + CRM_SEAL_OVERHEAD;
+        }
         uint8_t kb[8];
         put_be64(kb, h.position);
-        MDB_val k = {8, kb}, v = {hlen + e->len + CRM_RECORD_TRAILER, NULL};
+        MDB_val k = {8, kb}, v = {hlen + clen + CRM_RECORD_TRAILER, NULL};
         if ((rc = mdb_put(txn, log->dbi_log, &k, &v,
-                          MDB_APPEND | MDB_RESERVE)) != 0)
+                          MDB_APPEND | MDB_RESERVE)) != 0) {
+            crm_wipe(skey, sizeof(skey));
             return rc;
+        }
         uint8_t *dst = v.mv_data;
         memcpy(dst, hbuf, hlen);
-        memcpy(dst + hlen, content + e->off, e->len);
+        if (seal) {
+            memcpy(dst + hlen, c, pub);
+            memcpy(dst + hlen + pub, binh, bh);
+            rc = crm_vault_seal_pii(log->vault, skey, sid, gr->len, c + 2,
+                                    c + pub, plen, dst + hlen + pub + bh);
+            crm_wipe(skey, sizeof(skey));
+            if (rc != 0)
+                return EIO;
+        } else {
+            memcpy(dst + hlen, c, e->len);
+        }
         uint8_t next[CRM_HASH_LEN];
-        crm_record_seal(dst, hlen + e->len, hash, next);
+        crm_record_seal(dst, hlen + clen, hash, next);
         memcpy(hash, next, CRM_HASH_LEN);
 
         /* index */
         crm_stored s = {.position = h.position,
                         .version = h.version,
-                        .id = content + e->off + 2,
-                        .stream = (const char *)batch_stream(b, gr),
+                        .id = c + 2,
+                        .stream = sid,
                         .stream_len = gr->len,
-                        .content = content + e->off,
+                        .content = c,
                         .content_len = e->len,
                         .digest = e->digest};
         if ((rc = crm_log_index_record(log, txn, &s, b->careful)) != 0) {
@@ -363,6 +428,11 @@ crm_log_apply_batch(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
             msgpack_zone_clear(log->wzone);
             if (crm_record_decode(dst, v.mv_size, log->wzone, &r, NULL) !=
                 CRM_OK)
+                return MDB_CORRUPTED;
+            size_t off = 0;
+            if (seal && msgpack_unpack((const char *)c + pub, plen, &off,
+                                       log->wzone, &r.pii) !=
+                            MSGPACK_UNPACK_SUCCESS)
                 return MDB_CORRUPTED;
             if ((rc = crm_proj_apply(log->proj, txn, &r)) != 0)
                 return rc;

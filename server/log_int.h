@@ -17,6 +17,7 @@
 #include "log.h"
 #include "record.h"
 #include "scache.h"
+#include "vault.h"
 
 #define MIB ((size_t)1 << 20)
 #define GIB ((size_t)1 << 30)
@@ -59,6 +60,8 @@ struct crm_log {
     crm_log_commit_fn on_commit;
     void *on_commit_arg;
     crm_proj_set *proj;
+    crm_vault *vault;     /* NULL: the tenant keeps no keys (not sealed) */
+    MDB_dbi dbi_subjects; /* subject_keys */
     void (*progress)(void *, const char *, const char *, uint64_t, uint64_t);
     void *progress_arg;
     /* Whoever writes the environment holds it: the writer for a group and
@@ -186,15 +189,17 @@ void crm_log_room_ahead(crm_log *log, int fill);
 int crm_log_grow_map(crm_log *log, size_t want);
 
 /* log_read.c. Visits the records at positions from, from+1, ... in txn,
- * each decoded (into z, cleared per record). fn returns nonzero to stop.
+ * each decoded (into z, cleared per record), its personal part opened
+ * when open_pii is set (crm_log_open_pii; an erased guest's is nil). fn
+ * returns nonzero to stop.
  * CRM_OK at the end or when fn stopped; CRM_ERR_CORRUPT (why says which
  * position, *bad_pos is it when not NULL) for a record that does not
  * decode; an LMDB failure translated. */
 typedef int (*crm_log_scan_fn)(void *arg, uint64_t key_pos, const MDB_val *raw,
                                const crm_record *r);
 crm_err crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from,
-                     msgpack_zone *z, crm_log_scan_fn fn, void *arg,
-                     uint64_t *bad_pos, crm_error *why);
+                     msgpack_zone *z, int open_pii, crm_log_scan_fn fn,
+                     void *arg, uint64_t *bad_pos, crm_error *why);
 
 /* Folds into each projection that lags behind the head what it missed
  * (log_rebuild.c); at open, before the writer starts. */

@@ -3,6 +3,7 @@
  * stream by version, stream heads, and the one scan-and-decode loop that
  * opening, verification and rebuilds share.
  */
+#include <errno.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,96 @@
 #include "log_int.h"
 #include "mdberr.h"
 
+/* The read transaction of the crm_log_read_all or crm_log_read_stream
+ * whose visit callback this thread is in, for crm_log_open_reading. */
+static _Thread_local MDB_txn *reading;
+
+int
+crm_log_pii_bytes(crm_log *log, MDB_txn *txn, const crm_record *r,
+                  msgpack_zone *z, const uint8_t **pii, size_t *len)
+{
+    size_t at = crm_event_pii_at(r->content, r->content_len);
+    if (at == 0)
+        return MDB_CORRUPTED;
+    if (r->pii.type != MSGPACK_OBJECT_BIN) {
+        *pii = r->content + at; /* as stored: a map, or nil */
+        *len = r->content_len - at;
+        return 0;
+    }
+    if (log->vault == NULL)
+        return MDB_CORRUPTED; /* sealed data in a log without keys */
+    uint8_t key[CRM_KEY_LEN];
+    int rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects,
+                                   r->stream, r->stream_len, 0, key);
+    if (rc != 0)
+        return rc; /* MDB_NOTFOUND: the guest's key is destroyed */
+    size_t n = r->pii.via.bin.size;
+    uint8_t *pt = n > CRM_SEAL_OVERHEAD
+                      ? msgpack_zone_malloc(z, n - CRM_SEAL_OVERHEAD)
+                      : NULL;
+    rc = pt == NULL ? MDB_CORRUPTED
+         : crm_vault_open_pii(log->vault, key, r->stream, r->stream_len, r->id,
+                              (const uint8_t *)r->pii.via.bin.ptr, n, pt) != 0
+             ? EIO
+             : 0;
+    crm_wipe(key, sizeof(key));
+    if (rc == 0) {
+        *pii = pt;
+        *len = n - CRM_SEAL_OVERHEAD;
+    }
+    return rc;
+}
+
+int
+crm_log_open_pii(crm_log *log, MDB_txn *txn, crm_record *r, msgpack_zone *z)
+{
+    if (r->pii.type != MSGPACK_OBJECT_BIN)
+        return 0;
+    const uint8_t *pt;
+    size_t n, off = 0;
+    int rc = crm_log_pii_bytes(log, txn, r, z, &pt, &n);
+    if (rc == MDB_NOTFOUND) {
+        r->pii.type = MSGPACK_OBJECT_NIL; /* erased: nothing personal left */
+        return rc;
+    }
+    if (rc != 0)
+        return rc;
+    msgpack_object o;
+    if (msgpack_unpack((const char *)pt, n, &off, z, &o) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != n || o.type != MSGPACK_OBJECT_MAP)
+        return MDB_CORRUPTED;
+    r->pii = o;
+    return 0;
+}
+
+int
+crm_log_record_open(crm_log *log, MDB_txn *txn, uint64_t position,
+                    msgpack_zone *z, crm_record *r)
+{
+    const void *rec;
+    size_t len;
+    int rc = crm_log_record_at(log, txn, position, &rec, &len);
+    if (rc != 0)
+        return rc;
+    if (crm_record_decode(rec, len, z, r, NULL) != CRM_OK)
+        return MDB_CORRUPTED;
+    rc = crm_log_open_pii(log, txn, r, z);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+crm_log_open_reading(crm_log *log, crm_record *r, msgpack_zone *z)
+{
+    if (r->pii.type != MSGPACK_OBJECT_BIN)
+        return 0;
+    return reading ? crm_log_open_pii(log, reading, r, z) : EINVAL;
+}
+
 crm_err
 crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from, msgpack_zone *z,
-             crm_log_scan_fn fn, void *arg, uint64_t *bad_pos, crm_error *why)
+             int open_pii, crm_log_scan_fn fn, void *arg, uint64_t *bad_pos,
+             crm_error *why)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
@@ -34,6 +122,16 @@ crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from, msgpack_zone *z,
             err = crm_error_set(why, CRM_ERR_CORRUPT,
                                 "position %llu: unreadable record: %s",
                                 (unsigned long long)pos, e.msg);
+            break;
+        }
+        int orc = open_pii ? crm_log_open_pii(log, txn, &r, z) : 0;
+        if (orc != 0 && orc != MDB_NOTFOUND) {
+            if (bad_pos)
+                *bad_pos = pos;
+            err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                "position %llu: personal data does not open: "
+                                "%s",
+                                (unsigned long long)pos, mdb_strerror(orc));
             break;
         }
         if (fn(arg, pos, &v, &r) != 0)
@@ -110,6 +208,7 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
     put_be64(kb, from ? from : 1);
     MDB_val k = {8, kb}, v;
     size_t n = 0;
+    reading = txn;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (visit(arg, get_be64(k.mv_data), v.mv_data, v.mv_size) != 0)
@@ -117,6 +216,7 @@ crm_log_read_all(crm_log *log, uint64_t from, size_t max,
         if (max && ++n >= max)
             break;
     }
+    reading = NULL;
     err = (rc == 0 || rc == MDB_NOTFOUND) ? CRM_OK
                                           : crm_mdb_fail(NULL, rc, "scan");
     mdb_cursor_close(cur);
@@ -259,9 +359,11 @@ crm_log_read_stream(crm_log *log, const char *stream, size_t len,
         }
         pos = r.h.stream_prev;
     }
+    reading = txn;
     for (size_t i = 0; i < n && (!max || i < max); i++)
         if (visit(arg, hops[i].pos, hops[i].v.mv_data, hops[i].v.mv_size))
             break;
+    reading = NULL;
 done:
     if (z)
         msgpack_zone_free(z);

@@ -65,7 +65,7 @@ step(crm_log *log, size_t i, msgpack_zone *z, uint64_t *from,
         if (*from == 0) {
             rc = crm_proj_rebuild_begin(log->proj, txn, i);
         } else {
-            err = crm_log_scan(log, txn, *from, z, fold, &c, NULL, why);
+            err = crm_log_scan(log, txn, *from, z, 1, fold, &c, NULL, why);
             rc = c.rc;
             if (err == CRM_OK && rc == 0 && !c.stopped) {
                 finished = 1;
@@ -217,7 +217,7 @@ crm_log_catch_up(crm_log *log, crm_error *why)
             break;
         }
         catch_up c = {log->proj, txn, from, 0, 0};
-        err = crm_log_scan(log, txn, from + 1, z, fold_missed, &c, NULL, why);
+        err = crm_log_scan(log, txn, from + 1, z, 1, fold_missed, &c, NULL, why);
         rc = c.rc;
         if (err == CRM_OK && rc == 0)
             rc = crm_proj_catch_up_mark(log->proj, txn, c.last);

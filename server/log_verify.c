@@ -198,7 +198,7 @@ crm_log_verify(crm_log *log, uint64_t *bad_position, crm_error *why)
                 .at_sa = at_sa, .at_ct = at_ct, .streams_at = streams_at,
                 .ckpt_to = ckpt_to, .why = why, .bad_position = bad_position};
     memcpy(vs.hash, log->genesis, CRM_HASH_LEN);
-    err = crm_log_scan(log, txn, 1, z, check_record, &vs, bad_position, why);
+    err = crm_log_scan(log, txn, 1, z, 0, check_record, &vs, bad_position, why);
     if (err == CRM_OK)
         err = vs.err;
     if (err != CRM_OK)

@@ -509,7 +509,21 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
 
+    if (cfg->master_key_file) {
+        if ((err = crm_master_key_load(cfg->master_key_file, s->master_key,
+                                       why)) != CRM_OK)
+            goto fail;
+    } else if (!cfg->no_encryption) {
+        err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                            "crmd seals guests' personal data under a master "
+                            "key: give --master-key FILE (crmd "
+                            "--make-master-key FILE makes one), or "
+                            "--no-encryption to run without");
+        goto fail;
+    }
     crm_log_opts lo = {.map_size = cfg->map_size_mb << 20,
+                       .master_key =
+                           cfg->master_key_file ? s->master_key : NULL,
                        .group_wait_us = cfg->group_wait_us,
                        .on_commit = on_commit,
                        .on_commit_arg = s,
@@ -716,6 +730,7 @@ crm_server_free(crm_server *s)
         nng_tls_config_free(s->tls);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    crm_wipe(s->master_key, sizeof(s->master_key));
     free(s);
 }
 

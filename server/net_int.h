@@ -13,6 +13,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "vault.h"
 #include "net.h"
 #include "ops.h"
 #include "rpc.h"
@@ -25,6 +26,7 @@ struct crm_server {
     crm_store *store;
     crm_keys *keys;
     crm_metrics *metrics;
+    uint8_t master_key[CRM_KEY_LEN]; /* when cfg names one */
     nng_socket sock;
     int sock_open;
     nng_tls_config *tls;

@@ -1,5 +1,6 @@
 /* store.c - the data directory: registry env plus lazily opened tenant logs. */
 #include "store.h"
+#include "vault.h"
 
 #include "clock.h"
 #include "mdberr.h"
@@ -101,9 +102,18 @@ crm_store_open(const char *datadir, const crm_log_opts *log_opts,
         err = crm_mdb_fail(why, rc, "open registry");
         goto fail;
     }
-    if ((rc = mdb_dbi_open(txn, "tenants", MDB_CREATE, &s->dbi_tenants)) != 0) {
+    MDB_dbi meta;
+    if ((rc = mdb_dbi_open(txn, "tenants", MDB_CREATE, &s->dbi_tenants)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta)) != 0) {
         mdb_txn_abort(txn);
         err = crm_mdb_fail(why, rc, "open registry");
+        goto fail;
+    }
+    /* a wrong master key is refused here, before any tenant is served */
+    if (s->log_opts.master_key &&
+        (err = crm_master_key_check(txn, meta, s->log_opts.master_key, why)) !=
+            CRM_OK) {
+        mdb_txn_abort(txn);
         goto fail;
     }
     if ((rc = mdb_txn_commit(txn)) != 0) {

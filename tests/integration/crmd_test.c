@@ -582,7 +582,7 @@ test_second_crmd_same_data(void **state)
     snprintf(data, sizeof(data), "%s/data", a.dir);
     snprintf(opkey, sizeof(opkey), "%s/operator.key", a.dir);
     const char *const extra[] = {"--data", data, "--operator-key-file", opkey,
-                                 NULL};
+                                 "--master-key", a.master_key, NULL};
     assert_int_equal(fx_crmd_start(&b, 0, extra), 0);
     crm_client *cb = fx_client(&b, b.url, keys[CRM_ROLE_AGENT]);
     fx_event(&ev, "guest-2nd", "web.product_viewed",

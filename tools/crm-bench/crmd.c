@@ -2,6 +2,7 @@
 #include "crmd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,14 @@ setup_tenant(bench_crmd *d, int reopened)
     return bench_crmd_key(d, "agent", d->key, sizeof(d->key));
 }
 
+static int plain; /* bench_crmd_plain */
+
+void
+bench_crmd_plain(int on)
+{
+    plain = on;
+}
+
 /* Runs crmd on d->datadir and waits for its ready file. */
 static int
 launch(const char *path, int port, const char *projections, bench_crmd *d)
@@ -135,18 +144,40 @@ launch(const char *path, int port, const char *projections, bench_crmd *d)
         return -1;
     }
     if (pid == 0) {
-        char data[700];
+        char data[700], mkey[700];
         snprintf(data, sizeof(data), "%s/data", d->datadir);
-        if (projections)
-            execl(path, path, "--data", data, "--listen", d->url, "--http",
-                  "off", "--ready-file", ready, "--contexts", "64",
-                  "--log-level", "warn", "--map-size-mb", "1024",
-                  "--projections", projections, (char *)NULL);
-        else
-            execl(path, path, "--data", data, "--listen", d->url, "--http",
-                  "off", "--ready-file", ready, "--contexts", "64",
-                  "--log-level", "warn", "--map-size-mb", "1024",
-                  (char *)NULL);
+        snprintf(mkey, sizeof(mkey), "%s/master.key", d->datadir);
+        const char *argv[24] = {path, "--data", data, "--listen", d->url,
+                                "--http", "off", "--ready-file", ready,
+                                "--contexts", "64", "--log-level", "warn",
+                                "--map-size-mb", "1024"};
+        int n = 15;
+        if (projections) {
+            argv[n++] = "--projections";
+            argv[n++] = projections;
+        }
+        if (plain) {
+            argv[n++] = "--no-encryption";
+        } else {
+            /* the key beside the data directory, made on the first run */
+            if (access(mkey, F_OK) != 0) {
+                pid_t mk = fork();
+                if (mk == 0) {
+                    int nul = open("/dev/null", O_WRONLY);
+                    if (nul >= 0)
+                        dup2(nul, 1);
+                    execl(path, path, "--make-master-key", mkey, (char *)NULL);
+                    _exit(127);
+                }
+                int st;
+                if (mk < 0 || waitpid(mk, &st, 0) != mk || st != 0)
+                    _exit(126);
+            }
+            argv[n++] = "--master-key";
+            argv[n++] = mkey;
+        }
+        argv[n] = NULL;
+        execv(path, (char *const *)argv);
         _exit(127);
     }
     d->pid = pid;

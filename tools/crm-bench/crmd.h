@@ -41,6 +41,11 @@ const char *bench_crmd_default_path(void);
  * --projections; NULL: its default), and creates the bench tenant and
  * key. Returns 0, or -1 with a message on stderr; on failure d still needs
  * bench_crmd_stop. */
+/* Whether the crmd of later starts runs without a master key (its new
+ * tenants unsealed, --no-encryption); by default it seals with a key made
+ * beside its data directory. */
+void bench_crmd_plain(int on);
+
 int bench_crmd_start(const char *path, const char *dir, int port,
                      const char *projections, bench_crmd *d);
 

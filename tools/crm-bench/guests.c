@@ -527,6 +527,8 @@ guests_usage(FILE *f)
             "                   (its guests and events; --guests and --events "
             "are\n"
             "                   ignored); it is kept\n"
+            "  --no-encryption  crmd without a master key: personal data "
+            "unsealed\n"
             "  --projections LIST  the loaded crmd's (crmd --projections; "
             "default\n"
             "                   crmd's own); the \"on\" figures are then "
@@ -577,6 +579,10 @@ parse_args(int argc, char **argv, gopts *o)
         }
         if (strcmp(a, "--keep") == 0) {
             o->keep = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-encryption") == 0) {
+            bench_crmd_plain(1);
             continue;
         }
         if (v == NULL)

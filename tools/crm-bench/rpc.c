@@ -481,6 +481,9 @@ rpc_usage(FILE *f)
             "  --projections LIST  crmd's projections (settings, counts or "
             "none;\n"
             "               default crmd's own)\n"
+            "  --no-encryption  crmd without a master key (its tenant "
+            "keeps personal\n"
+            "               data unsealed), to compare\n"
             "  --rebuild    at the end, rebuild every projection from the "
             "log and\n"
             "               compare it with the inline state (exit 1 if one "
@@ -518,6 +521,8 @@ bench_rpc(int argc, char **argv)
             o.projections = argv[++i];
         else if (strcmp(argv[i], "--rebuild") == 0)
             o.rebuild = 1;
+        else if (strcmp(argv[i], "--no-encryption") == 0)
+            bench_crmd_plain(1);
         else if (strcmp(argv[i], "--help") == 0) {
             rpc_usage(stdout);
             return 0;

@@ -24,6 +24,8 @@ static const struct booking_field {
     {"guests", NULL, 2},
     {"amount", NULL, 64000},
     {"currency", "EUR", 0},
+    /* personal data (the PII column): sealed in a sealed tenant */
+    {"special_requests", "late arrival, quiet room", 0},
 };
 #define NFIELDS (sizeof(booking) / sizeof(booking[0]))
 

@@ -1,0 +1,397 @@
+/* seal_test.c - personal data sealed per guest, end to end against real
+ * crmd processes: what the front desk reads is whole, what lies on disk is
+ * not (no personal value in any file under the data directory, in plain
+ * bytes, either case, UTF-16, hex or base64), while an unsealed tenant's
+ * files do hold them (the scan can fail); readable again after a restart
+ * and a rebuild; an idempotent retry still tells the same event from a
+ * different one; a master key file that group or others may read, or the
+ * wrong master key, and crmd does not start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crmd_fixture.h"
+#include "rpc.h"
+#include "uuid.h"
+
+static fx_crmd D;
+static char K[CRM_ROLE__COUNT][128];
+
+/* The personal values appended, each distinctive enough to find. */
+static const char *const needles[] = {
+    "Zephyrine",  "Quillfeather", "zephyrine.quill@sealtest.example",
+    "+351919876543", "龍飛鳳",     "ياسمينة",
+    "kerosene-smelling minibar", "peanut-anaphylaxis",
+};
+#define NNEEDLES (sizeof(needles) / sizeof(needles[0]))
+
+static void
+guest_events(crm_event_in ev[4])
+{
+    fx_event(&ev[0], "guest-z", "customer.registered",
+             FX_BODY(FX_S("first_name", "Zephyrine"),
+                     FX_S("last_name", "Quillfeather"),
+                     FX_S("email", "zephyrine.quill@sealtest.example"),
+                     FX_S("phone", "+351919876543")));
+    fx_event(&ev[1], "guest-l", "customer.registered",
+             FX_BODY(FX_S("first_name", "龍飛鳳"), FX_S("last_name", "ياسمينة")));
+    fx_event(&ev[2], "guest-z", "complaint.opened",
+             FX_BODY(FX_S("complaint_id", "c-1"), FX_S("category", "room"),
+                     FX_S("description", "kerosene-smelling minibar")));
+    fx_event(&ev[3], "guest-z", "customer.preference_set",
+             FX_BODY(FX_S("category", "allergy"),
+                     FX_S("value", "peanut-anaphylaxis")));
+}
+
+static int
+load(fx_crmd *d, char keys[][128])
+{
+    if (fx_tenant(d, "vault-hotel", keys) != 0)
+        return -1;
+    crm_client *c = fx_client(d, d->url, keys[CRM_ROLE_AGENT]);
+    crm_event_in ev[4];
+    guest_events(ev);
+    const msgpack_object *res;
+    crm_error why;
+    crm_err err = fx_append(c, ev, 4, &res, &why);
+    crm_client_close(c);
+    fx_reset();
+    if (err != CRM_OK)
+        fprintf(stderr, "append: %s\n", why.msg);
+    return err == CRM_OK ? 0 : -1;
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    return fx_crmd_start(&D, 0, NULL) == 0 && load(&D, K) == 0 ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    fx_crmd_cleanup(&D);
+    return 0;
+}
+
+/* --- scanning files ------------------------------------------------------ */
+
+static void
+add_form(char forms[][400], size_t *n, const void *p, size_t len)
+{
+    if (len < sizeof(forms[0])) {
+        memcpy(forms[*n], p, len);
+        forms[*n][len] = '\0';
+        (*n)++;
+    }
+}
+
+/* The forms a value could be found in: as given, upper and lower case
+ * (ASCII letters), UTF-16LE of ASCII, hex and base64. Lengths kept apart:
+ * UTF-16 holds NULs. */
+static size_t
+forms_of(const char *s, char forms[][400], size_t lens[])
+{
+    size_t n = 0, len = strlen(s);
+    char t[400];
+    add_form(forms, &n, s, len);
+    for (size_t i = 0; i < len; i++)
+        t[i] = (char)((s[i] >= 'a' && s[i] <= 'z') ? s[i] - 32 : s[i]);
+    add_form(forms, &n, t, len);
+    for (size_t i = 0; i < len; i++)
+        t[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+    add_form(forms, &n, t, len);
+    for (size_t i = 0; i < len && 2 * i + 1 < sizeof(t); i++) {
+        t[2 * i] = s[i];
+        t[2 * i + 1] = 0;
+    }
+    add_form(forms, &n, t, 2 * len);
+    for (size_t i = 0; i < len && 2 * i + 2 < sizeof(t); i++)
+        snprintf(t + 2 * i, 3, "%02x", (unsigned char)s[i]);
+    add_form(forms, &n, t, 2 * len);
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    /* the full groups only: how base64 of a longer text would hold them */
+    for (size_t i = 0; i + 2 < len; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8 |
+                     (unsigned char)s[i + 2];
+        t[o++] = b64[v >> 18 & 63];
+        t[o++] = b64[v >> 12 & 63];
+        t[o++] = b64[v >> 6 & 63];
+        t[o++] = b64[v & 63];
+    }
+    add_form(forms, &n, t, o);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = (i == 3 || i == 4) ? 2 * len : i == 5 ? o : len;
+    return n;
+}
+
+/* Occurrences of any form of any needle in every file under dir. */
+static int
+scan_dir(const char *dir, char *found, size_t cap)
+{
+    int hits = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[1200];
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            hits += scan_dir(p, found, cap);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode))
+            continue;
+        FILE *f = fopen(p, "rb");
+        assert_non_null(f);
+        char *buf = malloc((size_t)st.st_size + 1);
+        assert_non_null(buf);
+        size_t n = fread(buf, 1, (size_t)st.st_size, f);
+        fclose(f);
+        for (size_t i = 0; i < NNEEDLES; i++) {
+            char forms[8][400];
+            size_t lens[8];
+            size_t nf = forms_of(needles[i], forms, lens);
+            for (size_t j = 0; j < nf; j++) {
+                if (lens[j] < 4 || memmem(buf, n, forms[j], lens[j]) == NULL)
+                    continue;
+                hits++;
+                size_t l = strlen(found);
+                snprintf(found + l, cap - l, "%s'%s' (form %zu) in %s",
+                         l ? "; " : "", needles[i], j, p);
+            }
+        }
+        free(buf);
+    }
+    closedir(d);
+    return hits;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+static const char *
+profile_str(crm_client *c, const char *id, const char *field, char *buf,
+            size_t len)
+{
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv kv[] = {FX_S("customer", id)};
+    assert_int_equal(fx_call_kv(c, "customer.get", kv, 1, &res, &why), CRM_OK);
+    const msgpack_object *p = crm_mp_get(res, "profile");
+    assert_non_null(p);
+    return fx_res_str(p, field, buf, len);
+}
+
+static void
+test_front_desk_reads_whole(void **state)
+{
+    (void)state;
+    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AGENT]);
+    char b[200];
+    assert_string_equal(profile_str(c, "guest-z", "first_name", b, sizeof(b)),
+                        "Zephyrine");
+    assert_string_equal(profile_str(c, "guest-z", "email", b, sizeof(b)),
+                        "zephyrine.quill@sealtest.example");
+    assert_string_equal(profile_str(c, "guest-l", "last_name", b, sizeof(b)),
+                        "ياسمينة");
+    /* the events themselves, opened for a role that sees personal data */
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv kv[] = {FX_S("stream", "guest-z")};
+    assert_int_equal(fx_call_kv(c, "read.stream", kv, 1, &res, &why), CRM_OK);
+    const msgpack_object *evs = crm_mp_get(res, "events");
+    assert_int_equal(evs->via.array.size, 3);
+    const msgpack_object *pii = crm_mp_get(&evs->via.array.ptr[1], "pii");
+    assert_string_equal(fx_res_str(pii, "description", b, sizeof(b)),
+                        "kerosene-smelling minibar");
+    /* found by e-mail: the blind index works over sealed data */
+    fx_kv f[] = {FX_S("email", "Zephyrine.Quill@sealtest.example")};
+    assert_int_equal(fx_call_kv(c, "customer.find", f, 1, &res, &why), CRM_OK);
+    const msgpack_object *hits = crm_mp_get(res, "hits");
+    assert_int_equal(hits->via.array.size, 1);
+    assert_string_equal(fx_res_str(&hits->via.array.ptr[0], "id", b, sizeof(b)),
+                        "guest-z");
+    crm_client_close(c);
+    fx_reset();
+}
+
+static void
+test_no_personal_value_on_disk(void **state)
+{
+    (void)state;
+    char data[600], found[4096] = "";
+    snprintf(data, sizeof(data), "%s/data", D.dir);
+    /* stopped: every page is on disk, nothing held in memory only */
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    int hits = scan_dir(data, found, sizeof(found));
+    if (hits)
+        fail_msg("personal data in plain on disk: %s", found);
+    assert_int_equal(fx_crmd_restart(&D), 0);
+}
+
+static void
+test_unsealed_tenant_holds_them(void **state)
+{
+    (void)state;
+    fx_crmd u;
+    char keys[CRM_ROLE__COUNT][128], data[600], found[8192] = "";
+    static const char *const plain[] = {"--no-encryption", NULL};
+    assert_int_equal(fx_crmd_start(&u, 0, plain), 0);
+    assert_int_equal(load(&u, keys), 0);
+    assert_int_equal(fx_crmd_stop_clean(&u), 0);
+    snprintf(data, sizeof(data), "%s/data", u.dir);
+    int hits = scan_dir(data, found, sizeof(found));
+    printf("unsealed tenant: %d hits, e.g. %.200s\n", hits, found);
+    assert_true(hits >= (int)NNEEDLES);
+    fx_crmd_cleanup(&u);
+}
+
+static void
+test_readable_after_restart_and_rebuild(void **state)
+{
+    (void)state;
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    assert_int_equal(fx_crmd_restart(&D), 0);
+    crm_client *a = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
+    const msgpack_object *res;
+    crm_error why;
+    assert_int_equal(fx_call_kv(a, "projection.rebuild", NULL, 0, &res, &why),
+                     CRM_OK);
+    const msgpack_object *ps = crm_mp_get(res, "projections");
+    assert_true(ps->via.array.size >= 5);
+    for (uint32_t i = 0; i < ps->via.array.size; i++) {
+        const msgpack_object *id = crm_mp_get(&ps->via.array.ptr[i], "identical");
+        assert_non_null(id);
+        assert_true(id->via.boolean);
+    }
+    char b[200];
+    assert_string_equal(profile_str(a, "guest-z", "phone", b, sizeof(b)),
+                        "+351919876543");
+    crm_client_close(a);
+    fx_reset();
+}
+
+static void
+test_retry_same_and_different(void **state)
+{
+    (void)state;
+    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AGENT]);
+    crm_event_in ev[2];
+    const msgpack_object *res;
+    crm_error why;
+    uint8_t id[16];
+    /* a new event, then the very same again: a duplicate */
+    fx_event(&ev[0], "guest-r", "customer.registered",
+             FX_BODY(FX_S("first_name", "Rui"), FX_S("last_name", "Sal"),
+                     FX_S("email", "rui@x.example")));
+    memcpy(id, ev[0].id, 16);
+    assert_int_equal(fx_append(c, ev, 1, &res, &why), CRM_OK);
+    assert_int_equal(fx_append(c, ev, 1, &res, &why), CRM_OK);
+    assert_int_equal(fx_res_u64(res, "duplicates"), 1);
+    /* the same id and public part, another personal part: a conflict */
+    fx_event(&ev[1], "guest-r", "customer.registered",
+             FX_BODY(FX_S("first_name", "Rui"), FX_S("last_name", "Sal"),
+                     FX_S("email", "rui@y.example")));
+    memcpy((void *)ev[1].id, id, 16);
+    ev[1].occurred_at = ev[0].occurred_at;
+    assert_int_equal(fx_append(c, &ev[1], 1, &res, &why), CRM_ERR_CONFLICT);
+    assert_non_null(strstr(why.msg, "different event"));
+    crm_client_close(c);
+    fx_reset();
+}
+
+/* crmd given key as its master key fails to start on D's data; its log
+ * says want (D is stopped meanwhile). */
+static void
+start_fails(const char *key, const char *want)
+{
+    fx_crmd b;
+    char data[600], opkey[600];
+    snprintf(data, sizeof(data), "%s/data", D.dir);
+    snprintf(opkey, sizeof(opkey), "%s/operator.key", D.dir);
+    const char *const extra[] = {"--data", data, "--operator-key-file", opkey,
+                                 "--master-key", key, NULL};
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    if (fx_crmd_start(&b, 0, extra) == 0) {
+        fx_crmd_stop(&b, SIGKILL);
+        fx_crmd_cleanup(&b);
+        fail_msg("crmd started with master key %s", key);
+    }
+    char *log = fx_crmd_log(&b);
+    assert_non_null(log);
+    if (strstr(log, want) == NULL)
+        fail_msg("crmd's log does not say '%s':\n%s", want, log);
+    free(log);
+    fx_crmd_cleanup(&b);
+    assert_int_equal(fx_crmd_restart(&D), 0);
+}
+
+static void
+test_loose_master_key_refused(void **state)
+{
+    (void)state;
+    char loose[700];
+    snprintf(loose, sizeof(loose), "%s/loose.key", D.dir);
+    FILE *in = fopen(D.master_key, "r"), *out = fopen(loose, "w");
+    char hex[80] = "";
+    assert_non_null(in);
+    assert_non_null(out);
+    assert_non_null(fgets(hex, sizeof(hex), in));
+    fputs(hex, out);
+    fclose(in);
+    fclose(out);
+    assert_int_equal(chmod(loose, 0644), 0);
+    start_fails(loose, "chmod 600");
+    assert_int_equal(chmod(loose, 0640), 0);
+    start_fails(loose, "may be read by group or others");
+}
+
+static void
+test_wrong_master_key_refused(void **state)
+{
+    (void)state;
+    char other[700];
+    snprintf(other, sizeof(other), "%s/other.key", D.dir);
+    assert_int_equal(fx_make_master_key(other), 0);
+    start_fails(other, "not the one this data directory was sealed with");
+    /* and the right one still opens everything */
+    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AGENT]);
+    char b[200];
+    assert_string_equal(profile_str(c, "guest-l", "first_name", b, sizeof(b)),
+                        "龍飛鳳");
+    crm_client_close(c);
+    fx_reset();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_front_desk_reads_whole),
+        cmocka_unit_test(test_no_personal_value_on_disk),
+        cmocka_unit_test(test_unsealed_tenant_holds_them),
+        cmocka_unit_test(test_readable_after_restart_and_rebuild),
+        cmocka_unit_test(test_retry_same_and_different),
+        cmocka_unit_test(test_loose_master_key_refused),
+        cmocka_unit_test(test_wrong_master_key_refused),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
