@@ -295,6 +295,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (int64_t)(gw < CRM_LOG_GROUP_WAIT_MAX ? gw : CRM_LOG_GROUP_WAIT_MAX);
     log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
     log->want = 1;
+    log->skey_gen = 1;
     log->on_commit = o.on_commit;
     log->on_commit_arg = o.on_commit_arg;
     log->progress = o.progress;
@@ -456,6 +457,10 @@ crm_log_close(crm_log *log)
     free(log->wg);
     crm_proj_close(log->proj);
     crm_vault_close(log->vault);
+    if (log->skeys) {
+        crm_wipe(log->skeys, SKEY_SLOTS * sizeof(*log->skeys));
+        free(log->skeys);
+    }
     pthread_mutex_destroy(&log->txn_mu);
     pthread_mutex_destroy(&log->ovl_mu);
     pthread_rwlock_destroy(&log->maplock);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log_int.h"
@@ -38,6 +39,37 @@ pack_bin_header(uint8_t out[5], size_t n)
     for (int i = 0; i < 4; i++)
         out[1 + i] = (uint8_t)(n >> (24 - 8 * i));
     return 5;
+}
+
+/* The subject key of stream sid for sealing, made when the guest has
+ * none: from the writer's cache, else from subject_keys (and then kept in
+ * the cache). 0 or an LMDB error. */
+static int
+writer_subject_key(crm_log *log, MDB_txn *txn, const char *sid, size_t len,
+                   uint8_t key[CRM_KEY_LEN])
+{
+    if (log->skeys == NULL &&
+        (log->skeys = calloc(SKEY_SLOTS, sizeof(*log->skeys))) == NULL)
+        return crm_vault_subject_key(log->vault, txn, log->dbi_subjects, sid,
+                                     len, 1, key);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)sid[i]) * 1099511628211ull;
+    skey_slot *sl = &log->skeys[h & (SKEY_SLOTS - 1)];
+    if (sl->gen == log->skey_gen && sl->len == len &&
+        memcmp(sl->id, sid, len) == 0) {
+        memcpy(key, sl->key, CRM_KEY_LEN);
+        return 0;
+    }
+    int rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects, sid,
+                                   len, 1, key);
+    if (rc == 0) {
+        sl->gen = log->skey_gen;
+        sl->len = (uint8_t)len;
+        memcpy(sl->id, sid, len);
+        memcpy(sl->key, key, CRM_KEY_LEN);
+    }
+    return rc;
 }
 
 /* Refusal of one batch by a check: recorded in the batch, nothing put. */
@@ -377,8 +409,7 @@ crm_log_apply_batch(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
         uint8_t skey[CRM_KEY_LEN], binh[5];
         size_t bh = 0;
         if (seal) {
-            if ((rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects,
-                                            sid, gr->len, 1, skey)) != 0)
+            if ((rc = writer_subject_key(log, txn, sid, gr->len, skey)) != 0)
                 return rc;
             bh = pack_bin_header(binh, plen + CRM_SEAL_OVERHEAD);
             clen = pub + bh + plen + CRM_SEAL_OVERHEAD;

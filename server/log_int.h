@@ -62,6 +62,12 @@ struct crm_log {
     crm_proj_set *proj;
     crm_vault *vault;     /* NULL: the tenant keeps no keys (not sealed) */
     MDB_dbi dbi_subjects; /* subject_keys */
+    /* The writer's cache of opened subject keys (direct-mapped by stream
+     * id). An entry of an older generation is empty: a transaction that
+     * does not commit moves skey_gen, so a key made in it is never used
+     * again unless it was stored. */
+    struct skey_slot *skeys;
+    uint32_t skey_gen;
     void (*progress)(void *, const char *, const char *, uint64_t, uint64_t);
     void *progress_arg;
     /* Whoever writes the environment holds it: the writer for a group and
@@ -115,6 +121,14 @@ struct crm_log {
     size_t ckpt_n, ckpt_cap, ckpt_next;
     uint64_t ckpt_to; /* the head when the round began */
 };
+
+#define SKEY_SLOTS 4096 /* a power of two */
+typedef struct skey_slot {
+    uint32_t gen;
+    uint8_t len;
+    char id[CRM_STREAM_MAX];
+    uint8_t key[CRM_KEY_LEN];
+} skey_slot;
 
 static inline void
 put_be64(uint8_t *p, uint64_t v)

@@ -188,6 +188,8 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
             rc = mdb_txn_commit(txn); /* durable: fsync before return */
         else
             mdb_txn_abort(txn);
+        if (rc != 0)
+            log->skey_gen++; /* keys cached by it may not be stored */
 
         if (rc == LOG_REDO)
             continue; /* a batch met a stored id: redo it carefully */

@@ -22,7 +22,9 @@
 
 static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
-static const char *const pin[] = {"--pin-clock", "2026-06-15T08:00:00Z", NULL};
+/* unused in a build without CRM_TEST_CLOCK, where the clock is not pinned */
+__attribute__((unused)) static const char *const pin[] = {
+    "--pin-clock", "2026-06-15T08:00:00Z", NULL};
 
 /* The client of the last answer: its reply lives until the next call. */
 static crm_client *last;
@@ -41,7 +43,7 @@ at(int y, int mo, int d, int h, int mi)
     return (int64_t)timegm(&t) * 1000000;
 }
 
-static void
+__attribute__((unused)) static void
 ev(crm_event_in *e, const char *stream, const char *type, int64_t when,
    const msgpack_object *body)
 {
