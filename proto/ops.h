@@ -88,6 +88,9 @@ enum {
     X(CRM_OP_PROJECTION_REBUILD, "projection.rebuild",                         \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN), CRM_OPF_TENANT,                            \
       "rebuild projections from the log while serving; compares with inline")  \
+    X(CRM_OP_TENANT_ROTATE_KEY, "tenant.rotate_key",                           \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN), CRM_OPF_TENANT,                            \
+      "a new tenant key: every guest key rewrapped, the old key destroyed")    \
     X(CRM_OP_LOYALTY_GET, "loyalty.get",                                       \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
           CRM_ROLE_BIT(CRM_ROLE_FINANCE) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),     \

@@ -540,3 +540,32 @@ h_projection_rebuild(rpc_call *call, msgpack_packer *pk, crm_error *why,
     *flow = RPC_DEFERRED;
     return CRM_OK;
 }
+
+/* --- tenant.rotate_key ------------------------------------------------------ */
+
+/* Synchronous: the rewrap holds the tenant's writer for about a second
+ * per 100,000 guests, which a request may wait for. */
+crm_err
+h_tenant_rotate_key(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                    rpc_flow *flow)
+{
+    (void)flow;
+    uint64_t n = 0;
+    uint32_t epoch = 0;
+    int64_t t0 = crm_mono_ns();
+    crm_err err = crm_log_rotate_key(call->log, &n, &epoch, why);
+    if (err != CRM_OK)
+        return err;
+    double secs = (double)(crm_mono_ns() - t0) / 1e9;
+    crm_slog(CRM_INFO, call->c->rid,
+             "msg=\"tenant key rotated\" tenant=%s epoch=%u rewrapped=%llu "
+             "seconds=%.3f",
+             crm_log_tenant(call->log), (unsigned)epoch,
+             (unsigned long long)n, secs);
+    msgpack_pack_map(pk, 3);
+    KV_U64(pk, "epoch", epoch);
+    KV_U64(pk, "rewrapped", n);
+    crm_mp_pack_cstr(pk, "seconds");
+    msgpack_pack_double(pk, secs);
+    return CRM_OK;
+}

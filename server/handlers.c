@@ -886,6 +886,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_SETTINGS_GET] = h_settings_get,
     [CRM_OP_SETTINGS_SET] = h_settings_set,
     [CRM_OP_PROJECTION_REBUILD] = h_projection_rebuild,
+    [CRM_OP_TENANT_ROTATE_KEY] = h_tenant_rotate_key,
     [CRM_OP_LOYALTY_GET] = h_loyalty_get,
     [CRM_OP_CUSTOMER_FIND] = h_customer_find,
     [CRM_OP_CUSTOMER_GET] = h_customer_get,

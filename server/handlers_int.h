@@ -104,6 +104,8 @@ crm_err h_settings_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_settings_set(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+crm_err h_tenant_rotate_key(rpc_call *call, msgpack_packer *pk,
+                            crm_error *why, rpc_flow *flow);
 crm_err h_projection_rebuild(rpc_call *call, msgpack_packer *pk,
                              crm_error *why, rpc_flow *flow);
 

@@ -225,6 +225,14 @@ int crm_log_record_open(crm_log *log, struct MDB_txn *txn, uint64_t position,
  * key). */
 int crm_log_sealed(const crm_log *log);
 
+/* Rotates the tenant key (vault.h): a new key in tenant.key's other
+ * slot, every subject key and the index key rewrapped under it in one
+ * transaction (appends wait meanwhile; no record is rewritten), then the
+ * old key's slot overwritten. *rewrapped: subject keys; *epoch: the new
+ * key's. CRM_ERR_BAD_REQUEST for a tenant without keys. */
+crm_err crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
+                           crm_error *why);
+
 /* The position of the stored event with this id, in txn (a read of
  * crm_log_proj_read's fn): 0, MDB_NOTFOUND when none is, or an LMDB
  * error. */

@@ -19,9 +19,18 @@
 struct crm_vault {
     char tenant[72];
     size_t tenant_len;
+    char path[4096]; /* tenant.key */
     uint32_t epoch;
     uint8_t key[CRM_KEY_LEN];
+    uint8_t master[CRM_KEY_LEN];
 };
+
+/* The slot of tenant.key that holds epoch e: they alternate. */
+static off_t
+slot_at(uint32_t e)
+{
+    return (off_t)((e - 1) % 2) * SLOT_LEN;
+}
 
 /* --- the master key ------------------------------------------------------- */
 
@@ -196,6 +205,8 @@ crm_vault_open(const char *dir, const char *tenant,
         return crm_error_set(why, CRM_ERR_BAD_REQUEST, "bad tenant id");
     }
     memcpy(v->tenant, tenant, v->tenant_len);
+    memcpy(v->master, master, CRM_KEY_LEN);
+    memcpy(v->path, path, strlen(path) + 1);
 
     uint8_t slots[2 * SLOT_LEN];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -259,6 +270,20 @@ crm_vault_open(const char *dir, const char *tenant,
     uint8_t aad[CRM_SEAL_AAD_MAX];
     int rc = crm_unseal(master, aad, slot_aad(v, v->epoch, aad),
                         slots + pick * SLOT_LEN + 12, CRM_WRAPPED_LEN, v->key);
+    /* A rotation that committed but did not get to overwrite the old
+     * slot is finished here (one that did not commit left a newer slot
+     * nobody will use: overwritten too). */
+    const uint8_t *other = slots + (1 - pick) * SLOT_LEN;
+    if (rc == 0 && memcmp(other, SLOT_MAGIC, 8) == 0) {
+        uint8_t zero[SLOT_LEN] = {0};
+        int wfd = open(path, O_WRONLY | O_CLOEXEC);
+        if (wfd >= 0) {
+            if (pwrite(wfd, zero, SLOT_LEN, (off_t)(1 - pick) * SLOT_LEN) ==
+                SLOT_LEN)
+                (void)fdatasync(wfd);
+            close(wfd);
+        }
+    }
     crm_wipe(slots, sizeof(slots));
     if (rc != 0) {
         crm_vault_close(v);
@@ -278,6 +303,50 @@ crm_vault_close(crm_vault *v)
         return;
     crm_wipe(v, sizeof(*v));
     free(v);
+}
+
+crm_err
+crm_vault_rotate(const crm_vault *v, crm_vault **next, crm_error *why)
+{
+    *next = NULL;
+    crm_vault *n = malloc(sizeof(*n));
+    if (n == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    *n = *v;
+    n->epoch = v->epoch + 1;
+    uint8_t slot[SLOT_LEN];
+    int fd = -1;
+    if (RAND_bytes(n->key, CRM_KEY_LEN) != 1 || slot_make(n, n->master, slot) ||
+        (fd = open(v->path, O_WRONLY | O_CLOEXEC)) < 0 ||
+        pwrite(fd, slot, SLOT_LEN, slot_at(n->epoch)) != SLOT_LEN ||
+        fdatasync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        crm_vault_close(n);
+        return crm_error_set(why, CRM_ERR_IO, "cannot write a new key to %s: %s",
+                             v->path, strerror(e));
+    }
+    close(fd);
+    *next = n;
+    return CRM_OK;
+}
+
+crm_err
+crm_vault_retire(const crm_vault *v, uint32_t old_epoch, crm_error *why)
+{
+    uint8_t zero[SLOT_LEN] = {0};
+    int fd = open(v->path, O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0 &&
+             pwrite(fd, zero, SLOT_LEN, slot_at(old_epoch)) == SLOT_LEN &&
+             fdatasync(fd) == 0;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    return ok ? CRM_OK
+              : crm_error_set(why, CRM_ERR_IO,
+                              "cannot overwrite the old key in %s: %s",
+                              v->path, strerror(e));
 }
 
 uint32_t

@@ -59,6 +59,17 @@ void crm_vault_close(crm_vault *v); /* accepts NULL; wipes the keys */
 
 uint32_t crm_vault_epoch(const crm_vault *v);
 
+/* Rotation, step one: a vault of the next epoch with a new tenant key,
+ * written (durably) to the slot of tenant.key that v's does not use.
+ * Until meta's key_epoch names it, opening still picks v's. */
+crm_err crm_vault_rotate(const crm_vault *v, crm_vault **next,
+                         crm_error *why);
+/* Step three, once the transaction that rewrapped every key under v (the
+ * new vault) and moved key_epoch has committed: overwrites the slot of
+ * old_epoch in place. */
+crm_err crm_vault_retire(const crm_vault *v, uint32_t old_epoch,
+                         crm_error *why);
+
 /* Wraps and unwraps a key of the tenant under the live tenant key;
  * label and name say what it is (they are the associated data). */
 int crm_vault_wrap(const crm_vault *v, char label, const void *name,

@@ -4,7 +4,9 @@
  * bytes, either case, UTF-16, hex or base64), while an unsealed tenant's
  * files do hold them (the scan can fail); readable again after a restart
  * and a rebuild; an idempotent retry still tells the same event from a
- * different one; a master key file that group or others may read, or the
+ * different one; a rotated tenant key keeps every guest readable and
+ * overwrites the old one; a master key file that group or others may read,
+ * or the
  * wrong master key, and crmd does not start. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -381,6 +383,60 @@ test_wrong_master_key_refused(void **state)
     fx_reset();
 }
 
+/* Rotation: a new tenant key, every guest still readable, before and
+ * after a restart; the old key's slot in tenant.key is overwritten. */
+static void
+test_rotation_keeps_every_guest_readable(void **state)
+{
+    (void)state;
+    crm_client *a = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
+    const msgpack_object *res;
+    crm_error why;
+    for (uint64_t want = 2; want <= 3; want++) {
+        assert_int_equal(fx_call_kv(a, "tenant.rotate_key", NULL, 0, &res,
+                                    &why),
+                         CRM_OK);
+        assert_int_equal(fx_res_u64(res, "epoch"), want);
+        assert_true(fx_res_u64(res, "rewrapped") >= 3); /* z, l, r */
+        char path[700];
+        unsigned char slots[256];
+        snprintf(path, sizeof(path), "%s/data/tenants/vault-hotel/tenant.key",
+                 D.dir);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(slots, 1, sizeof(slots), f), sizeof(slots));
+        fclose(f);
+        /* epochs alternate between the slots: the old one is all zeros */
+        const unsigned char *live = slots + ((want - 1) % 2) * 128,
+                            *old = slots + (want % 2) * 128;
+        assert_memory_equal(live, "CRMTK1", 6);
+        for (int i = 0; i < 128; i++)
+            assert_int_equal(old[i], 0);
+        char b[200];
+        assert_string_equal(profile_str(a, "guest-z", "email", b, sizeof(b)),
+                            "zephyrine.quill@sealtest.example");
+    }
+    crm_client_close(a);
+    fx_reset();
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    assert_int_equal(fx_crmd_restart(&D), 0);
+    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AGENT]);
+    char b[200];
+    assert_string_equal(profile_str(c, "guest-l", "last_name", b, sizeof(b)),
+                        "ياسمينة");
+    fx_kv kv[] = {FX_S("stream", "guest-z")};
+    assert_int_equal(fx_call_kv(c, "read.stream", kv, 1, &res, &why), CRM_OK);
+    const msgpack_object *pii =
+        crm_mp_get(&crm_mp_get(res, "events")->via.array.ptr[2], "pii");
+    assert_string_equal(fx_res_str(pii, "value", b, sizeof(b)),
+                        "peanut-anaphylaxis");
+    /* an agent may not rotate */
+    assert_int_equal(fx_call_kv(c, "tenant.rotate_key", NULL, 0, &res, &why),
+                     CRM_ERR_FORBIDDEN);
+    crm_client_close(c);
+    fx_reset();
+}
+
 int
 main(void)
 {
@@ -390,6 +446,7 @@ main(void)
         cmocka_unit_test(test_unsealed_tenant_holds_them),
         cmocka_unit_test(test_readable_after_restart_and_rebuild),
         cmocka_unit_test(test_retry_same_and_different),
+        cmocka_unit_test(test_rotation_keeps_every_guest_readable),
         cmocka_unit_test(test_loose_master_key_refused),
         cmocka_unit_test(test_wrong_master_key_refused),
     };

@@ -147,6 +147,47 @@ test_tenant_and_subject_keys(void **state)
     fx_rmrf(dir);
 }
 
+/* Rotation's steps, and a crash between any two of them. */
+static void
+test_rotation_and_crashes(void **state)
+{
+    (void)state;
+    char dir[512];
+    crm_error why;
+    uint8_t m[CRM_KEY_LEN], k[CRM_KEY_LEN], out[CRM_KEY_LEN];
+    uint8_t w1[4 + CRM_WRAPPED_LEN], w2[4 + CRM_WRAPPED_LEN];
+    memset(m, 3, sizeof(m));
+    memset(k, 9, sizeof(k));
+    fx_tmpdir(dir, sizeof(dir), "vault");
+    crm_vault *v, *n, *r;
+    assert_int_equal(crm_vault_open(dir, "acme", m, 0, 1, &v, &why), CRM_OK);
+    assert_int_equal(crm_vault_wrap(v, 'S', "g", 1, k, w1), 0);
+    /* a rotation that never committed: meta still names epoch 1, and
+     * opening overwrites the unused newer slot */
+    assert_int_equal(crm_vault_rotate(v, &n, &why), CRM_OK);
+    assert_int_equal(crm_vault_epoch(n), 2);
+    crm_vault_close(n);
+    assert_int_equal(crm_vault_open(dir, "acme", m, 1, 0, &r, &why), CRM_OK);
+    assert_int_equal(crm_vault_unwrap(r, 'S', "g", 1, w1, sizeof(w1), out), 0);
+    crm_vault_close(r);
+    assert_int_equal(crm_vault_open(dir, "acme", m, 2, 0, &r, &why),
+                     CRM_ERR_CORRUPT);
+    /* a whole rotation: the new key wraps, the old slot is gone */
+    assert_int_equal(crm_vault_rotate(v, &n, &why), CRM_OK);
+    assert_int_equal(crm_vault_wrap(n, 'S', "g", 1, k, w2), 0);
+    assert_int_equal(crm_vault_unwrap(n, 'S', "g", 1, w1, sizeof(w1), out), -1);
+    assert_int_equal(crm_vault_retire(n, 1, &why), CRM_OK);
+    assert_int_equal(crm_vault_open(dir, "acme", m, 1, 0, &r, &why),
+                     CRM_ERR_CORRUPT);
+    assert_int_equal(crm_vault_open(dir, "acme", m, 2, 0, &r, &why), CRM_OK);
+    assert_int_equal(crm_vault_unwrap(r, 'S', "g", 1, w2, sizeof(w2), out), 0);
+    assert_memory_equal(out, k, CRM_KEY_LEN);
+    crm_vault_close(r);
+    crm_vault_close(n);
+    crm_vault_close(v);
+    fx_rmrf(dir);
+}
+
 int
 main(void)
 {
@@ -154,6 +195,7 @@ main(void)
         cmocka_unit_test(test_seal_round_trip_and_refusals),
         cmocka_unit_test(test_master_key_files),
         cmocka_unit_test(test_tenant_and_subject_keys),
+        cmocka_unit_test(test_rotation_and_crashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -449,3 +449,21 @@ ctl_cmd_admin_rebuild(ctl *c, const ctl_args *a)
         rc = ctl_exit_status(CRM_ERR_CORRUPT);
     return rc;
 }
+
+/* --- admin rotate-tenant-key ---------------------------------------------- */
+
+int
+ctl_cmd_admin_rotate_key(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    (void)a;
+    if (c->min_timeout_ms < REBUILD_TIMEOUT_MS)
+        c->min_timeout_ms = REBUILD_TIMEOUT_MS;
+    int rc = ctl_call_kv(c, "tenant.rotate_key", NULL, 0, &res);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_kv(res);
+    return 0;
+}

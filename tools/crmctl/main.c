@@ -206,6 +206,16 @@ const ctl_cmd ctl_commands[] = {
                 "      --tier platinum:3:nights=50,bonus=2500 --earn gold/spa=15"
                 "\nThe earn rule naming tier and category wins over one naming "
                 "either, which\nwins over any/any."},
+    {.name = "admin rotate-tenant-key", .op = CRM_OP_TENANT_ROTATE_KEY,
+     .run = ctl_cmd_admin_rotate_key,
+     .opts = (const ctl_opt[]){{0}},
+     .summary = "a new tenant key; every guest key rewrapped (admin)",
+     .details = "Writes a new tenant key, rewraps every guest's key and the "
+                "index key under it\nin one transaction (appends wait; the "
+                "log is not rewritten) and overwrites the\nold key in place, "
+                "so stale copies of guest keys in free pages cannot be "
+                "opened.\nPrints the new epoch and how many keys were "
+                "rewrapped."},
     {.name = "admin rebuild", .op = CRM_OP_PROJECTION_REBUILD,
      .run = ctl_cmd_admin_rebuild,
      .opts = (const ctl_opt[]){
