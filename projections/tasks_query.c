@@ -213,22 +213,40 @@ arrival_hit(void *arg, const uint8_t *k, size_t kl, const MDB_val *v)
     return emit(a->w, &it);
 }
 
+/* The key of a time index: (time BE with the sign bit flipped, guest id,
+ * 0x00, item id). 0 with the parts set; 1 when the time is at or past
+ * before (the walk ends); -MDB_CORRUPTED for a key of no such shape. */
+static int
+time_key(const uint8_t *k, size_t kl, int64_t before, int64_t *at,
+         const char **id, size_t *il, const char **item, size_t *itl)
+{
+    if (kl < 10)
+        return -MDB_CORRUPTED;
+    *at = (int64_t)(crm_get_be(k, 8) ^ (1ull << 63));
+    if (*at >= before)
+        return 1;
+    const uint8_t *z = memchr(k + 8, 0, kl - 8);
+    if (z == NULL)
+        return -MDB_CORRUPTED;
+    *id = (const char *)k + 8;
+    *item = (const char *)z + 1;
+    *il = (size_t)(z - (k + 8));
+    *itl = kl - 8 - *il - 1;
+    return 0;
+}
+
 static int
 unconfirmed_hit(void *arg, const uint8_t *k, size_t kl, const MDB_val *v)
 {
     bwalk *a = arg;
     (void)v;
-    if (kl < 10)
-        return -MDB_CORRUPTED;
-    int64_t at = (int64_t)(crm_get_be(k, 8) ^ (1ull << 63));
-    if (at >= a->before)
-        return 1;
-    const uint8_t *z = memchr(k + 8, 0, kl - 8);
-    if (z == NULL)
-        return -MDB_CORRUPTED;
-    const char *id = (const char *)k + 8, *bid = (const char *)z + 1;
-    size_t il = (size_t)(z - (k + 8)), bl = kl - 8 - il - 1;
-    int rc = booking_of(a, id, il, bid, bl);
+    int64_t at;
+    const char *id, *bid;
+    size_t il, bl;
+    int rc = time_key(k, kl, a->before, &at, &id, &il, &bid, &bl);
+    if (rc != 0)
+        return rc;
+    rc = booking_of(a, id, il, bid, bl);
     if (rc != 0)
         return -rc;
     if (!property_ok(a->w->q, a->b.property, a->b.property_len))
@@ -251,21 +269,17 @@ complaint_hit(void *arg, const uint8_t *k, size_t kl, const MDB_val *v)
 {
     bwalk *a = arg;
     (void)v;
-    if (kl < 10)
-        return -MDB_CORRUPTED;
-    int64_t at = (int64_t)(crm_get_be(k, 8) ^ (1ull << 63));
-    if (at >= a->before)
-        return 1;
-    const uint8_t *z = memchr(k + 8, 0, kl - 8);
-    if (z == NULL)
-        return -MDB_CORRUPTED;
-    const char *id = (const char *)k + 8, *cid = (const char *)z + 1;
-    size_t il = (size_t)(z - (k + 8)), cl = kl - 8 - il - 1;
+    int64_t at;
+    const char *id, *cid;
+    size_t il, cl;
+    int rc = time_key(k, kl, a->before, &at, &id, &il, &cid, &cl);
+    if (rc != 0)
+        return rc;
     uint8_t kb[TASKS_KEY_MAX];
     if (il > CRM_STREAM_MAX || cl > TASKS_STR_MAX)
         return -MDB_CORRUPTED;
     MDB_val gk = {tasks_gkey(kb, id, il, 'k', cid, cl), kb}, gv;
-    int rc = mdb_get(a->w->q->txn, a->w->q->guest, &gk, &gv);
+    rc = mdb_get(a->w->q->txn, a->w->q->guest, &gk, &gv);
     if (rc == 0)
         rc = tasks_complaint_decode(&gv, &a->c);
     if (rc != 0)

@@ -587,10 +587,17 @@ crm_event_pii_at(const void *content, size_t len)
 }
 
 void
-crm_event_digest(const void *content, size_t len, uint8_t out[CRM_DIGEST_LEN])
+crm_event_digest_public(const void *content, size_t pub,
+                        uint8_t out[CRM_DIGEST_LEN])
 {
     uint8_t md[CRM_HASH_LEN];
-    size_t pub = crm_event_pii_at(content, len);
-    crm_sha256_2(content, pub ? pub : len, NULL, 0, md);
+    crm_sha256_2(content, pub, NULL, 0, md);
     memcpy(out, md, CRM_DIGEST_LEN);
+}
+
+void
+crm_event_digest(const void *content, size_t len, uint8_t out[CRM_DIGEST_LEN])
+{
+    size_t pub = crm_event_pii_at(content, len);
+    crm_event_digest_public(content, pub ? pub : len, out);
 }

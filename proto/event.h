@@ -55,6 +55,9 @@ crm_err crm_event_encode(const crm_event_in *e, msgpack_sbuffer *out,
  * kept; a retry's personal part is compared with the stored one opened. */
 void crm_event_digest(const void *content, size_t len,
                       uint8_t out[CRM_DIGEST_LEN]);
+/* The same when the public part's length (crm_event_pii_at) is known. */
+void crm_event_digest_public(const void *content, size_t pub,
+                             uint8_t out[CRM_DIGEST_LEN]);
 
 /* Offset of the pii element inside canonical content (the length of
  * the public part), or 0 if content is not canonical content. */

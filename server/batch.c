@@ -151,7 +151,10 @@ crm_batch_prepare(const crm_event_in *ev, size_t n, const crm_expect *exp,
         b->groups[i].off = off + 2 + CRM_ID_LEN + (slen < 32 ? 1 : 2);
         b->groups[i].len = slen;
         b->groups[i].expect = CRM_EXPECT_ANY;
-        crm_event_digest(b->content.data + off, b->ev[i].len, b->ev[i].digest);
+        crm_event_digest_public(b->content.data + off,
+                                b->ev[i].pii_at ? b->ev[i].pii_at
+                                                : b->ev[i].len,
+                                b->ev[i].digest);
         byid[i] = &b->ev[i];
     }
 

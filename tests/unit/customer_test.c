@@ -30,38 +30,13 @@ static const crm_proj_def *const defs[] = {&crm_proj_settings,
 static crm_log *
 open_log(const char *tag)
 {
-    char dir[512];
-    fx_tmpdir(dir, sizeof(dir), tag);
-    crm_log_opts o = {.projections = defs, .nprojections = 2};
-    crm_log *log;
-    crm_error why;
-    if (crm_log_open(dir, "lisbon-hotels", &o, &log, &why) != CRM_OK)
-        fail_msg("open: %s", why.msg);
-    return log;
+    return fx_log_open(tag, "lisbon-hotels", defs, 2);
 }
 
 #define HOUR 3600000000LL
 #define US(day) crm_settings_day_start(day)
 #define AT(day, h) (US(day) + (h)*HOUR)
 
-static uint64_t
-append1(crm_log *log, const char *stream, const char *type, int64_t at,
-        const msgpack_object *body)
-{
-    crm_event_in ev;
-    fx_event(&ev, stream, type, body);
-    ev.occurred_at = at;
-    crm_batch *b;
-    crm_error why;
-    if (crm_batch_prepare(&ev, 1, NULL, 0, "key-1", 5, &b, &why) != CRM_OK)
-        fail_msg("prepare %s: %s", type, why.msg);
-    if (crm_log_append(log, b, &why) != CRM_OK)
-        fail_msg("append %s: %s", type, why.msg);
-    uint64_t pos = crm_batch_position(b, 0);
-    crm_batch_free(b);
-    fx_reset();
-    return pos;
-}
 
 /* --- reading the view ----------------------------------------------------- */
 
@@ -354,33 +329,33 @@ test_profile_consents_preferences(void **state)
     (void)state;
     crm_log *log = open_log("cust-profile");
     uint64_t reg =
-        append1(log, "g-1", "customer.registered", AT(20260110, 9),
+        fx_log_append1(log, "g-1", "customer.registered", AT(20260110, 9),
                 FX_BODY(FX_S("first_name", "Ann"), FX_S("last_name", "Lee"),
                         FX_S("email", "ann@example.com"),
                         FX_S("nationality", "PT"), FX_S("language", "pt-PT")));
-    append1(log, "g-1", "customer.consent_changed", AT(20260110, 9),
+    fx_log_append1(log, "g-1", "customer.consent_changed", AT(20260110, 9),
             FX_BODY(FX_S("channel", "email"), FX_B("granted", 1),
                     FX_S("purpose", "marketing")));
-    append1(log, "g-1", "customer.consent_changed", AT(20260111, 9),
+    fx_log_append1(log, "g-1", "customer.consent_changed", AT(20260111, 9),
             FX_BODY(FX_S("channel", "sms"), FX_B("granted", 1),
                     FX_S("purpose", "service")));
-    append1(log, "g-1", "customer.preference_set", AT(20260110, 10),
+    fx_log_append1(log, "g-1", "customer.preference_set", AT(20260110, 10),
             FX_BODY(FX_S("category", "pillow"), FX_S("value", "firm")));
-    append1(log, "g-1", "customer.preference_set", AT(20260110, 11),
+    fx_log_append1(log, "g-1", "customer.preference_set", AT(20260110, 11),
             FX_BODY(FX_S("category", "diet"), FX_S("value", "vegetarian")));
     uint64_t soft =
-        append1(log, "g-1", "customer.preference_set", AT(20260210, 8),
+        fx_log_append1(log, "g-1", "customer.preference_set", AT(20260210, 8),
                 FX_BODY(FX_S("category", "pillow"), FX_S("value", "soft")));
     uint64_t mail =
-        append1(log, "g-1", "customer.profile_updated", AT(20260301, 12),
+        fx_log_append1(log, "g-1", "customer.profile_updated", AT(20260301, 12),
                 FX_BODY(FX_S("email", "ann.lee@example.com")));
     /* recorded after, but it happened in February: the March one stays */
     uint64_t old =
-        append1(log, "g-1", "customer.profile_updated", AT(20260201, 12),
+        fx_log_append1(log, "g-1", "customer.profile_updated", AT(20260201, 12),
                 FX_BODY(FX_S("email", "old@example.com")));
     /* withdrawn; no purpose means marketing */
     uint64_t wd =
-        append1(log, "g-1", "customer.consent_changed", AT(20260401, 15),
+        fx_log_append1(log, "g-1", "customer.consent_changed", AT(20260401, 15),
                 FX_BODY(FX_S("channel", "email"), FX_B("granted", 0)));
 
     see(log, "g-1", AT(20260402, 0));
@@ -454,7 +429,7 @@ booking(crm_log *log, const char *g, const char *id, const char *prop,
         const char *arrival, const char *departure, const char *channel,
         uint32_t made)
 {
-    append1(log, g, "booking.created", AT(made, 10),
+    fx_log_append1(log, g, "booking.created", AT(made, 10),
             FX_BODY(FX_S("booking_id", id), FX_S("property", prop),
                     FX_S("arrival", arrival), FX_S("departure", departure),
                     FX_S("channel", channel)));
@@ -464,7 +439,7 @@ static void
 checkout(crm_log *log, const char *g, const char *stay, const char *prop,
          int64_t nights, uint32_t day)
 {
-    append1(log, g, "stay.checked_out", AT(day, 11),
+    fx_log_append1(log, g, "stay.checked_out", AT(day, 11),
             FX_BODY(FX_S("stay_id", stay), FX_S("property", prop),
                     FX_I("nights", nights)));
 }
@@ -477,35 +452,35 @@ test_bookings_and_stays(void **state)
     const char *g = "g-2";
     /* b1: checked in, then cancelled: the stay stands */
     booking(log, g, "b1", "lis", "2026-06-01", "2026-06-04", "web", 20260501);
-    append1(log, g, "booking.confirmed", AT(20260502, 9),
+    fx_log_append1(log, g, "booking.confirmed", AT(20260502, 9),
             FX_BODY(FX_S("booking_id", "b1")));
-    append1(log, g, "stay.checked_in", AT(20260601, 15),
+    fx_log_append1(log, g, "stay.checked_in", AT(20260601, 15),
             FX_BODY(FX_S("stay_id", "s1"), FX_S("property", "lis"),
                     FX_S("booking_id", "b1")));
-    append1(log, g, "booking.cancelled", AT(20260602, 9),
+    fx_log_append1(log, g, "booking.cancelled", AT(20260602, 9),
             FX_BODY(FX_S("booking_id", "b1"), FX_S("reason", "duplicate")));
     checkout(log, g, "s1", "lis", 3, 20260604);
     /* b2: a no-show, as the cancellation says */
     booking(log, g, "b2", "opo", "2026-07-01", "2026-07-03", "phone", 20260510);
-    append1(log, g, "booking.cancelled", AT(20260702, 9),
+    fx_log_append1(log, g, "booking.cancelled", AT(20260702, 9),
             FX_BODY(FX_S("booking_id", "b2"), FX_S("reason", "no_show")));
     /* b3: confirmed, its arrival passed, never checked in */
     booking(log, g, "b3", "opo", "2026-08-01", "2026-08-05", "ota", 20260511);
-    append1(log, g, "booking.confirmed", AT(20260512, 9),
+    fx_log_append1(log, g, "booking.confirmed", AT(20260512, 9),
             FX_BODY(FX_S("booking_id", "b3")));
     /* b4: cancelled ahead; b5: still to come */
     booking(log, g, "b4", "lis", "2026-10-01", "2026-10-02", "web", 20260601);
-    append1(log, g, "booking.cancelled", AT(20260615, 9),
+    fx_log_append1(log, g, "booking.cancelled", AT(20260615, 9),
             FX_BODY(FX_S("booking_id", "b4"), FX_S("reason", "plans")));
     booking(log, g, "b5", "lis", "2026-12-01", "2026-12-02", "web", 20260801);
     /* a walk-in at faro, and a stay of last December recorded late */
-    append1(log, g, "stay.checked_in", AT(20260818, 15),
+    fx_log_append1(log, g, "stay.checked_in", AT(20260818, 15),
             FX_BODY(FX_S("stay_id", "s2"), FX_S("property", "faro")));
     checkout(log, g, "s2", "faro", 2, 20260820);
     checkout(log, g, "s0", "lis", 1, 20251201);
-    append1(log, g, "interaction.logged", AT(20260821, 10),
+    fx_log_append1(log, g, "interaction.logged", AT(20260821, 10),
             FX_BODY(FX_S("channel", "call")));
-    append1(log, g, "charter.flight_booked", AT(20260822, 10),
+    fx_log_append1(log, g, "charter.flight_booked", AT(20260822, 10),
             FX_BODY(FX_S("booking_id", "f1"), FX_S("flight_no", "TP123"),
                     FX_S("origin", "LIS"), FX_S("destination", "FNC"),
                     FX_S("departure_date", "2026-10-10")));
@@ -548,7 +523,7 @@ static void
 spend(crm_log *log, const char *g, uint32_t day, const char *cat,
       int64_t amount, const char *cur)
 {
-    append1(log, g, "spend.recorded", AT(day, 20),
+    fx_log_append1(log, g, "spend.recorded", AT(day, 20),
             FX_BODY(FX_I("amount", amount), FX_S("currency", cur),
                     FX_S("category", cat)));
 }
@@ -559,10 +534,10 @@ test_spend_at_the_rate_of_the_day(void **state)
     (void)state;
     crm_log *log = open_log("cust-spend");
     const char *g = "g-3";
-    append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 0),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 0),
             FX_BODY(FX_S("currency", "USD"), FX_S("rate", "0.9"),
                     FX_S("effective_from", "2026-01-01")));
-    append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 1),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 1),
             FX_BODY(FX_S("currency", "USD"), FX_S("rate", "0.8"),
                     FX_S("effective_from", "2026-06-01")));
     checkout(log, g, "s1", "lis", 2, 20260310);
@@ -599,7 +574,7 @@ test_guest_without_stays(void **state)
 {
     (void)state;
     crm_log *log = open_log("cust-new");
-    append1(log, "g-4", "customer.registered", AT(20260301, 9),
+    fx_log_append1(log, "g-4", "customer.registered", AT(20260301, 9),
             FX_BODY(FX_S("first_name", "Bo"), FX_S("last_name", "Ek")));
     see(log, "g-4", AT(20260301, 18));
     const msgpack_object *l = get(&view, "lifetime");
@@ -637,7 +612,7 @@ test_guest_without_stays(void **state)
     char big[301];
     memset(big, 'p', 300);
     big[300] = '\0';
-    append1(log, "g-4", "x.spa.visit", AT(20260601, 9),
+    fx_log_append1(log, "g-4", "x.spa.visit", AT(20260601, 9),
             FX_BODY(FX_S("property", big), FX_I("amount", 4500),
                     FX_S("treatment", "massage")));
     see(log, "g-4", AT(20260602, 9));
@@ -657,15 +632,15 @@ test_complaint_past_sla_then_resolved(void **state)
     (void)state;
     crm_log *log = open_log("cust-complaint");
     const char *g = "g-5";
-    append1(log, g, "complaint.opened", AT(20260901, 10),
+    fx_log_append1(log, g, "complaint.opened", AT(20260901, 10),
             FX_BODY(FX_S("complaint_id", "c1"), FX_S("category", "noise"),
                     FX_S("description", "loud neighbours")));
     /* resolved recorded before it was opened: never open */
-    append1(log, g, "complaint.resolved", AT(20260902, 10),
+    fx_log_append1(log, g, "complaint.resolved", AT(20260902, 10),
             FX_BODY(FX_S("complaint_id", "c3")));
-    append1(log, g, "complaint.opened", AT(20260901, 12),
+    fx_log_append1(log, g, "complaint.opened", AT(20260901, 12),
             FX_BODY(FX_S("complaint_id", "c3"), FX_S("category", "billing")));
-    append1(log, g, "complaint.opened", AT(20260903, 9),
+    fx_log_append1(log, g, "complaint.opened", AT(20260903, 9),
             FX_BODY(FX_S("complaint_id", "c2"), FX_S("category", "wifi")));
     /* 49 hours after c1: past the 48 h of the defaults */
     int64_t now = AT(20260903, 11);
@@ -689,7 +664,7 @@ test_complaint_past_sla_then_resolved(void **state)
                         "2 open complaints, 1 past the 48 h SLA");
     scan_db(log, NULL, "neighbours");
 
-    append1(
+    fx_log_append1(
         log, g, "complaint.resolved", AT(20260903, 12),
         FX_BODY(FX_S("complaint_id", "c1"), FX_I("compensation_points", 500)));
     see(log, g, AT(20260903, 13));
@@ -708,22 +683,22 @@ test_erasure_leaves_only_the_marker(void **state)
     crm_log *log = open_log("cust-erase");
     const char *guests[] = {"g-6", "g-60"}; /* one is a prefix of the other */
     for (int i = 0; i < 2; i++) {
-        append1(log, guests[i], "customer.registered", AT(20260101, 9),
+        fx_log_append1(log, guests[i], "customer.registered", AT(20260101, 9),
                 FX_BODY(FX_S("first_name", "Cy"), FX_S("last_name", "Do"),
                         FX_S("email", "cy@example.org")));
-        append1(log, guests[i], "customer.preference_set", AT(20260101, 10),
+        fx_log_append1(log, guests[i], "customer.preference_set", AT(20260101, 10),
                 FX_BODY(FX_S("category", "diet"), FX_S("value", "halal")));
         booking(log, guests[i], "b1", "lis", "2026-02-01", "2026-02-03", "web",
                 20260102);
         checkout(log, guests[i], "s1", "lis", 2, 20260203);
         spend(log, guests[i], 20260203, "room", 30000, "EUR");
-        append1(log, guests[i], "feedback.survey_submitted", AT(20260204, 9),
+        fx_log_append1(log, guests[i], "feedback.survey_submitted", AT(20260204, 9),
                 FX_BODY(FX_I("nps", 4), FX_S("comment", "meh")));
     }
-    append1(log, "g-6", "customer.erased", AT(20260301, 9),
+    fx_log_append1(log, "g-6", "customer.erased", AT(20260301, 9),
             FX_BODY(FX_S("reason", "gdpr")));
     /* anything after the erasure is not kept either */
-    append1(log, "g-6", "interaction.logged", AT(20260302, 9),
+    fx_log_append1(log, "g-6", "interaction.logged", AT(20260302, 9),
             FX_BODY(FX_S("channel", "call")));
 
     scan s = scan_db(log, "g-6", NULL);
@@ -759,10 +734,10 @@ static void
 survey(crm_log *log, const char *g, uint32_t day, int64_t nps, int64_t csat)
 {
     if (csat)
-        append1(log, g, "feedback.survey_submitted", AT(day, 9),
+        fx_log_append1(log, g, "feedback.survey_submitted", AT(day, 9),
                 FX_BODY(FX_I("nps", nps), FX_I("csat", csat)));
     else
-        append1(log, g, "feedback.survey_submitted", AT(day, 9),
+        fx_log_append1(log, g, "feedback.survey_submitted", AT(day, 9),
                 FX_BODY(FX_I("nps", nps)));
 }
 

@@ -36,14 +36,7 @@ static const crm_proj_def *const defs[] = {&crm_proj_settings, &crm_proj_kpi};
 static crm_log *
 open_log(const char *tag)
 {
-    char dir[512];
-    fx_tmpdir(dir, sizeof(dir), tag);
-    crm_log_opts o = {.projections = defs, .nprojections = 2};
-    crm_log *log;
-    crm_error why;
-    if (crm_log_open(dir, "lisbon-hotels", &o, &log, &why) != CRM_OK)
-        fail_msg("open: %s", why.msg);
-    return log;
+    return fx_log_open(tag, "lisbon-hotels", defs, 2);
 }
 
 #define MINUTE 60000000LL
@@ -51,22 +44,6 @@ open_log(const char *tag)
 #define US(day) crm_settings_day_start(day)
 #define AT(day, h) (US(day) + (h)*HOUR)
 
-static void
-append1(crm_log *log, const char *stream, const char *type, int64_t at,
-        const msgpack_object *body)
-{
-    crm_event_in ev;
-    fx_event(&ev, stream, type, body);
-    ev.occurred_at = at;
-    crm_batch *b;
-    crm_error why;
-    if (crm_batch_prepare(&ev, 1, NULL, 0, "key-1", 5, &b, &why) != CRM_OK)
-        fail_msg("prepare %s: %s", type, why.msg);
-    if (crm_log_append(log, b, &why) != CRM_OK)
-        fail_msg("append %s: %s", type, why.msg);
-    crm_batch_free(b);
-    fx_reset();
-}
 
 static void
 rebuild_identical(crm_log *log)
@@ -340,14 +317,14 @@ survey(crm_log *log, const char *g, int64_t at, const char *prop, int64_t nps,
         kv[n++] = (fx_kv)FX_I("nps", nps);
     if (csat)
         kv[n++] = (fx_kv)FX_I("csat", csat);
-    append1(log, g, "feedback.survey_submitted", at, fx_body(kv, n));
+    fx_log_append1(log, g, "feedback.survey_submitted", at, fx_body(kv, n));
 }
 
 static void
 checkout(crm_log *log, const char *g, const char *stay, const char *prop,
          int64_t nights, uint32_t day)
 {
-    append1(log, g, "stay.checked_out", AT(day, 11),
+    fx_log_append1(log, g, "stay.checked_out", AT(day, 11),
             FX_BODY(FX_S("stay_id", stay), FX_S("property", prop),
                     FX_I("nights", nights)));
 }
@@ -357,11 +334,11 @@ spend(crm_log *log, const char *g, uint32_t day, const char *prop,
       int64_t amount, const char *cur)
 {
     if (prop)
-        append1(log, g, "spend.recorded", AT(day, 20),
+        fx_log_append1(log, g, "spend.recorded", AT(day, 20),
                 FX_BODY(FX_I("amount", amount), FX_S("currency", cur),
                         FX_S("category", "room"), FX_S("property", prop)));
     else
-        append1(log, g, "spend.recorded", AT(day, 20),
+        fx_log_append1(log, g, "spend.recorded", AT(day, 20),
                 FX_BODY(FX_I("amount", amount), FX_S("currency", cur),
                         FX_S("category", "fnb")));
 }
@@ -369,7 +346,7 @@ spend(crm_log *log, const char *g, uint32_t day, const char *prop,
 static void
 rate(crm_log *log, const char *cur, const char *r, const char *from)
 {
-    append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 0),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 0),
             FX_BODY(FX_S("currency", cur), FX_S("rate", r),
                     FX_S("effective_from", from)));
 }
@@ -379,19 +356,19 @@ opened(crm_log *log, const char *g, const char *id, const char *prop,
        int64_t at)
 {
     if (prop)
-        append1(log, g, "complaint.opened", at,
+        fx_log_append1(log, g, "complaint.opened", at,
                 FX_BODY(FX_S("complaint_id", id), FX_S("category", "noise"),
                         FX_S("property", prop),
                         FX_S("description", "loud neighbours")));
     else
-        append1(log, g, "complaint.opened", at,
+        fx_log_append1(log, g, "complaint.opened", at,
                 FX_BODY(FX_S("complaint_id", id), FX_S("category", "noise")));
 }
 
 static void
 resolved(crm_log *log, const char *g, const char *id, int64_t at)
 {
-    append1(log, g, "complaint.resolved", at,
+    fx_log_append1(log, g, "complaint.resolved", at,
             FX_BODY(FX_S("complaint_id", id)));
 }
 
@@ -399,7 +376,7 @@ static void
 booked(crm_log *log, const char *g, const char *id, const char *prop,
        uint32_t day)
 {
-    append1(log, g, "booking.created", AT(day, 10),
+    fx_log_append1(log, g, "booking.created", AT(day, 10),
             FX_BODY(FX_S("booking_id", id), FX_S("property", prop),
                     FX_S("arrival", "2026-09-01"),
                     FX_S("departure", "2026-09-03")));
@@ -410,11 +387,11 @@ checkin(crm_log *log, const char *g, const char *stay, const char *prop,
         const char *booking, uint32_t day)
 {
     if (booking)
-        append1(log, g, "stay.checked_in", AT(day, 15),
+        fx_log_append1(log, g, "stay.checked_in", AT(day, 15),
                 FX_BODY(FX_S("stay_id", stay), FX_S("property", prop),
                         FX_S("booking_id", booking)));
     else
-        append1(log, g, "stay.checked_in", AT(day, 15),
+        fx_log_append1(log, g, "stay.checked_in", AT(day, 15),
                 FX_BODY(FX_S("stay_id", stay), FX_S("property", prop)));
 }
 
@@ -423,10 +400,10 @@ message(crm_log *log, const char *g, const char *type, const char *campaign,
         uint32_t day)
 {
     if (strcmp(type, "marketing.message_sent") == 0)
-        append1(log, g, type, AT(day, 8),
+        fx_log_append1(log, g, type, AT(day, 8),
                 FX_BODY(FX_S("campaign", campaign), FX_S("channel", "email")));
     else
-        append1(log, g, type, AT(day, 8), FX_BODY(FX_S("campaign", campaign)));
+        fx_log_append1(log, g, type, AT(day, 8), FX_BODY(FX_S("campaign", campaign)));
 }
 
 /* --- the tests -------------------------------------------------------------
@@ -838,7 +815,7 @@ test_booking_conversion(void **state)
     checkin(log, "g-a", "s1", "lis", "b1", 20260801);
     /* b2 cancelled, never checked in */
     booked(log, "g-a", "b2", "lis", 20260710);
-    append1(log, "g-a", "booking.cancelled", AT(20260711, 9),
+    fx_log_append1(log, "g-a", "booking.cancelled", AT(20260711, 9),
             FX_BODY(FX_S("booking_id", "b2")));
     /* b3: the check-in recorded before the booking */
     checkin(log, "g-b", "s3", "opo", "b3", 20260820);
@@ -988,7 +965,7 @@ test_erasure_keeps_totals(void **state)
     msgpack_sbuffer_init(&tenant);
     msgpack_sbuffer_write(&tenant, last.out.data, last.out.size);
 
-    append1(log, "g-6", "customer.erased", AT(20260301, 9),
+    fx_log_append1(log, "g-6", "customer.erased", AT(20260301, 9),
             FX_BODY(FX_S("reason", "gdpr")));
     /* what comes after the erasure does not count */
     checkout(log, "g-6", "s3", "lis", 2, 20260225);

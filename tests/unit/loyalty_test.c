@@ -25,48 +25,23 @@ static const crm_proj_def *const defs[] = {&crm_proj_settings,
 static crm_log *
 open_log(const char *tag)
 {
-    char dir[512];
-    fx_tmpdir(dir, sizeof(dir), tag);
-    crm_log_opts o = {.projections = defs, .nprojections = 2};
-    crm_log *log;
-    crm_error why;
-    if (crm_log_open(dir, "lisbon-hotels", &o, &log, &why) != CRM_OK)
-        fail_msg("open: %s", why.msg);
-    return log;
+    return fx_log_open(tag, "lisbon-hotels", defs, 2);
 }
 
 #define US(day) crm_settings_day_start(day)
 
-static uint64_t
-append1(crm_log *log, const char *stream, const char *type, int64_t at,
-        const msgpack_object *body)
-{
-    crm_event_in ev;
-    fx_event(&ev, stream, type, body);
-    ev.occurred_at = at;
-    crm_batch *b;
-    crm_error why;
-    if (crm_batch_prepare(&ev, 1, NULL, 0, "key-1", 5, &b, &why) != CRM_OK)
-        fail_msg("prepare: %s", why.msg);
-    if (crm_log_append(log, b, &why) != CRM_OK)
-        fail_msg("append: %s", why.msg);
-    uint64_t pos = crm_batch_position(b, 0);
-    crm_batch_free(b);
-    fx_reset();
-    return pos;
-}
 
 static uint64_t
 earn(crm_log *log, const char *g, uint32_t day, int64_t points)
 {
-    return append1(log, g, "loyalty.points_earned", US(day) + 3600000000LL,
+    return fx_log_append1(log, g, "loyalty.points_earned", US(day) + 3600000000LL,
                    FX_BODY(FX_I("points", points)));
 }
 
 static void
 redeem(crm_log *log, const char *g, uint32_t day, int64_t points)
 {
-    append1(log, g, "loyalty.points_redeemed", US(day) + 7200000000LL,
+    fx_log_append1(log, g, "loyalty.points_redeemed", US(day) + 7200000000LL,
             FX_BODY(FX_I("points", points)));
 }
 
@@ -230,7 +205,7 @@ test_expiry_boundary_day(void **state)
     assert_int_equal(s.a.balance, 1700);
     assert_int_equal(s.available, 500);
     /* the sweep's event names the accrual that lapsed */
-    append1(log, "g-2", "loyalty.points_expired", US(20270402),
+    fx_log_append1(log, "g-2", "loyalty.points_expired", US(20270402),
             FX_BODY(FX_I("points", 1200), FX_S("earned_on", "2025-03-31"),
                     FX_I("accrual", (int64_t)old)));
     s = see(log, "g-2", 20270402);
@@ -272,7 +247,7 @@ test_tier_change_and_window(void **state)
     (void)state;
     crm_log *log = open_log("loy-tier");
     /* 6 + 5 nights within a year: silver qualifies by nights (10) */
-    append1(log, "g-4", "stay.checked_out", US(20260110),
+    fx_log_append1(log, "g-4", "stay.checked_out", US(20260110),
             FX_BODY(FX_S("stay_id", "s1"), FX_S("property", "lis"),
                     FX_I("nights", 6)));
     s = see(log, "g-4", 20260111);
@@ -284,10 +259,10 @@ test_tier_change_and_window(void **state)
     assert_int_equal(vint(next, "nights_needed"), 4);
     assert_int_equal(vint(next, "points_needed"), 5000);
 
-    append1(log, "g-4", "stay.checked_out", US(20260620),
+    fx_log_append1(log, "g-4", "stay.checked_out", US(20260620),
             FX_BODY(FX_S("stay_id", "s2"), FX_S("property", "opo"),
                     FX_I("nights", 5)));
-    append1(log, "g-4", "loyalty.tier_changed", US(20260621),
+    fx_log_append1(log, "g-4", "loyalty.tier_changed", US(20260621),
             FX_BODY(FX_S("to", "silver"), FX_S("from", "ordinary")));
     s = see(log, "g-4", 20260622);
     assert_string_equal(s.a.tier, "silver");
@@ -314,12 +289,12 @@ test_expiry_rule_in_force_on_the_day(void **state)
 {
     (void)state;
     crm_log *log = open_log("loy-rule");
-    append1(log, CRM_TENANT_STREAM, "tenant.settings_changed", US(20260101),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.settings_changed", US(20260101),
             FX_BODY(FX_S("effective_from", "2026-05-01"),
                     FX_I("points_expiry_months", 6)));
     earn(log, "g-5", 20260420, 10); /* before the change: 24 months */
     earn(log, "g-5", 20260501, 20); /* from its first day: 6 months */
-    append1(log, "g-5", "loyalty.points_adjusted", US(20260502),
+    fx_log_append1(log, "g-5", "loyalty.points_adjusted", US(20260502),
             FX_BODY(FX_I("points", -5), FX_S("reason", "goodwill reversed")));
     s = see(log, "g-5", 20260503);
     assert_int_equal(s.a.balance, 25);

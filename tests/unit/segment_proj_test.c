@@ -34,35 +34,12 @@ static const crm_proj_def *const defs[] = {&crm_proj_settings,
 static crm_log *
 open_log(const char *tag)
 {
-    char dir[512];
-    fx_tmpdir(dir, sizeof(dir), tag);
-    crm_log_opts o = {.projections = defs, .nprojections = 3};
-    crm_log *log;
-    crm_error why;
-    if (crm_log_open(dir, "lisbon-hotels", &o, &log, &why) != CRM_OK)
-        fail_msg("open: %s", why.msg);
-    return log;
+    return fx_log_open(tag, "lisbon-hotels", defs, 3);
 }
 
 #define HOUR 3600000000LL
 #define AT(day, h) (crm_settings_day_start(day) + (h)*HOUR)
 
-static void
-append1(crm_log *log, const char *stream, const char *type, int64_t at,
-        const msgpack_object *body)
-{
-    crm_event_in ev;
-    fx_event(&ev, stream, type, body);
-    ev.occurred_at = at;
-    crm_batch *b;
-    crm_error why;
-    if (crm_batch_prepare(&ev, 1, NULL, 0, "key-1", 5, &b, &why) != CRM_OK)
-        fail_msg("prepare %s: %s", type, why.msg);
-    if (crm_log_append(log, b, &why) != CRM_OK)
-        fail_msg("append %s: %s", type, why.msg);
-    crm_batch_free(b);
-    fx_reset();
-}
 
 static void
 rebuild_identical(crm_log *log)
@@ -80,7 +57,7 @@ static void
 checkout(crm_log *log, const char *g, const char *stay, const char *prop,
          int nights, uint32_t day)
 {
-    append1(log, g, "stay.checked_out", AT(day, 11),
+    fx_log_append1(log, g, "stay.checked_out", AT(day, 11),
             FX_BODY(FX_S("stay_id", stay), FX_S("property", prop),
                     FX_I("nights", nights)));
 }
@@ -89,11 +66,11 @@ static void
 registered(crm_log *log, const char *g, uint32_t day, const char *home)
 {
     if (home)
-        append1(log, g, "customer.registered", AT(day, 9),
+        fx_log_append1(log, g, "customer.registered", AT(day, 9),
                 FX_BODY(FX_S("first_name", "Ana"), FX_S("last_name", "Silva"),
                         FX_S("home_property", home)));
     else
-        append1(log, g, "customer.registered", AT(day, 9),
+        fx_log_append1(log, g, "customer.registered", AT(day, 9),
                 FX_BODY(FX_S("first_name", "Rui"), FX_S("last_name", "Sá")));
 }
 
@@ -101,7 +78,7 @@ static void
 spend(crm_log *log, const char *g, uint32_t day, int64_t amount,
       const char *cur)
 {
-    append1(log, g, "spend.recorded", AT(day, 20),
+    fx_log_append1(log, g, "spend.recorded", AT(day, 20),
             FX_BODY(FX_I("amount", amount), FX_S("currency", cur),
                     FX_S("category", "room")));
 }
@@ -109,7 +86,7 @@ spend(crm_log *log, const char *g, uint32_t day, int64_t amount,
 static void
 consent(crm_log *log, const char *g, const char *ch, int granted, int64_t at)
 {
-    append1(log, g, "customer.consent_changed", at,
+    fx_log_append1(log, g, "customer.consent_changed", at,
             FX_BODY(FX_S("channel", ch), FX_B("granted", granted)));
 }
 
@@ -117,7 +94,7 @@ static void
 preference(crm_log *log, const char *g, const char *cat, const char *v,
            int64_t at)
 {
-    append1(log, g, "customer.preference_set", at,
+    fx_log_append1(log, g, "customer.preference_set", at,
             FX_BODY(FX_S("category", cat), FX_S("value", v)));
 }
 
@@ -232,7 +209,7 @@ test_row_folds_everything(void **state)
 {
     (void)state;
     crm_log *log = open_log("seg-row");
-    append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 0),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.rate_set", AT(20251201, 0),
             FX_BODY(FX_S("currency", "USD"), FX_S("rate", "0.9"),
                     FX_S("effective_from", "2026-01-01")));
     registered(log, "g-1", 20260105, "lisbon");
@@ -243,21 +220,21 @@ test_row_folds_everything(void **state)
     spend(log, "g-1", 20260111, 2000, "EUR");           /* 2,000 */
     spend(log, "g-1", 20260112, -500, "EUR");           /* refund */
     spend(log, "g-1", 20260113, 700, "GBP");            /* no rate */
-    append1(log, "g-1", "booking.created", AT(20260601, 8),
+    fx_log_append1(log, "g-1", "booking.created", AT(20260601, 8),
             FX_BODY(FX_S("booking_id", "b1"), FX_S("property", "porto"),
                     FX_S("arrival", "2026-08-01"),
                     FX_S("departure", "2026-08-03")));
     /* the later survey wins, though recorded first */
-    append1(log, "g-1", "feedback.survey_submitted", AT(20260530, 0),
+    fx_log_append1(log, "g-1", "feedback.survey_submitted", AT(20260530, 0),
             FX_BODY(FX_I("nps", 4)));
-    append1(log, "g-1", "feedback.survey_submitted", AT(20260525, 0),
+    fx_log_append1(log, "g-1", "feedback.survey_submitted", AT(20260525, 0),
             FX_BODY(FX_I("nps", 10)));
     /* c1 resolved before it is opened; c2 open */
-    append1(log, "g-1", "complaint.resolved", AT(20260522, 0),
+    fx_log_append1(log, "g-1", "complaint.resolved", AT(20260522, 0),
             FX_BODY(FX_S("complaint_id", "c1")));
-    append1(log, "g-1", "complaint.opened", AT(20260521, 0),
+    fx_log_append1(log, "g-1", "complaint.opened", AT(20260521, 0),
             FX_BODY(FX_S("complaint_id", "c1"), FX_S("category", "noise")));
-    append1(log, "g-1", "complaint.opened", AT(20260523, 0),
+    fx_log_append1(log, "g-1", "complaint.opened", AT(20260523, 0),
             FX_BODY(FX_S("complaint_id", "c2"), FX_S("category", "noise")));
     /* e-mail granted on the 10th; a withdrawal dated the 5th, recorded
      * later, changes nothing; sms granted */
@@ -353,7 +330,7 @@ test_lifecycle_moves_with_the_day(void **state)
                         "g-new,g-stay");
     assert_string_equal(members(log, 20260630, "lifecycle = \"dormant\""), "");
     /* a booking wakes the guest; a tenant setting changes the threshold */
-    append1(log, "g-stay", "booking.created", AT(20260801, 8),
+    fx_log_append1(log, "g-stay", "booking.created", AT(20260801, 8),
             FX_BODY(FX_S("booking_id", "b1"), FX_S("property", "lisbon"),
                     FX_S("arrival", "2026-09-01"),
                     FX_S("departure", "2026-09-03")));
@@ -431,11 +408,11 @@ test_loyalty_tier_and_expiring(void **state)
     crm_log *log = open_log("seg-loyalty");
     registered(log, "g-1", 20260101, NULL);
     registered(log, "g-2", 20260101, NULL);
-    append1(log, "g-1", "loyalty.points_earned", AT(20260110, 0),
+    fx_log_append1(log, "g-1", "loyalty.points_earned", AT(20260110, 0),
             FX_BODY(FX_I("points", 300), FX_S("expires_on", "2026-07-20")));
-    append1(log, "g-1", "loyalty.points_earned", AT(20260110, 1),
+    fx_log_append1(log, "g-1", "loyalty.points_earned", AT(20260110, 1),
             FX_BODY(FX_I("points", 50), FX_S("expires_on", "2026-09-01")));
-    append1(log, "g-2", "loyalty.tier_changed", AT(20260201, 0),
+    fx_log_append1(log, "g-2", "loyalty.tier_changed", AT(20260201, 0),
             FX_BODY(FX_S("to", "gold"), FX_S("from", "ordinary")));
     const crm_seg_guest *g = guest(log, 20260701, "g-1");
     assert_int_equal(g->points_expiring, 300);
@@ -540,12 +517,12 @@ static void
 define(crm_log *log, const char *name, const char *filter, const char *desc)
 {
     if (desc)
-        append1(log, CRM_TENANT_STREAM, "tenant.segment_defined",
+        fx_log_append1(log, CRM_TENANT_STREAM, "tenant.segment_defined",
                 AT(20260101, 0),
                 FX_BODY(FX_S("name", name), FX_S("filter", filter),
                         FX_S("description", desc)));
     else
-        append1(log, CRM_TENANT_STREAM, "tenant.segment_defined",
+        fx_log_append1(log, CRM_TENANT_STREAM, "tenant.segment_defined",
                 AT(20260101, 0),
                 FX_BODY(FX_S("name", name), FX_S("filter", filter)));
 }
@@ -560,9 +537,9 @@ test_definitions_replace_and_drop(void **state)
     assert_string_equal(definitions(log),
                         "halal=diet = \"halal\"/;vip=spend > 100/big spenders;");
     define(log, "vip", "spend > 500", NULL);
-    append1(log, CRM_TENANT_STREAM, "tenant.segment_dropped", AT(20260102, 0),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.segment_dropped", AT(20260102, 0),
             FX_BODY(FX_S("name", "halal")));
-    append1(log, CRM_TENANT_STREAM, "tenant.segment_dropped", AT(20260102, 0),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.segment_dropped", AT(20260102, 0),
             FX_BODY(FX_S("name", "never-defined")));
     assert_string_equal(definitions(log), "vip=spend > 500/;");
     rebuild_identical(log);
@@ -626,7 +603,7 @@ test_erased_guest_leaves_every_segment(void **state)
     checkout(log, "g-1", "s1", "lisbon", 2, 20260110);
     preference(log, "g-1", "diet", "halal", AT(20260102, 0));
     consent(log, "g-1", "email", 1, AT(20260102, 0));
-    append1(log, "g-1", "complaint.opened", AT(20260111, 0),
+    fx_log_append1(log, "g-1", "complaint.opened", AT(20260111, 0),
             FX_BODY(FX_S("complaint_id", "c1"), FX_S("category", "noise")));
     /* no plaintext value in the rows */
     assert_int_equal(look(log, "halal")->hits, 0);
@@ -636,7 +613,7 @@ test_erased_guest_leaves_every_segment(void **state)
     assert_string_equal(members(log, 20260201, "diet = \"halal\""), "g-1");
     assert_string_equal(members(log, 20260201, "stays >= 0"), "g-1,g-2");
 
-    append1(log, "g-1", "customer.erased", AT(20260301, 0),
+    fx_log_append1(log, "g-1", "customer.erased", AT(20260301, 0),
             FX_BODY(FX_S("reason", "gdpr")));
     /* later events of the guest are ignored */
     checkout(log, "g-1", "s2", "lisbon", 2, 20260310);
@@ -738,11 +715,11 @@ apply_seq(crm_log *log, int reverse)
             i = NSEQ - 1;
         const ev *e = &seqv[i];
         if (strcmp(e->type, "booking.created") == 0)
-            append1(log, e->g, e->type, AT(e->day, e->h),
+            fx_log_append1(log, e->g, e->type, AT(e->day, e->h),
                     FX_BODY(e->kv[0], e->kv[1], e->kv[2],
                             FX_S("departure", "2026-05-02")));
         else
-            append1(log, e->g, e->type, AT(e->day, e->h),
+            fx_log_append1(log, e->g, e->type, AT(e->day, e->h),
                     fx_body(e->kv, e->n));
     }
 }

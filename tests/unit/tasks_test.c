@@ -36,32 +36,9 @@ static const crm_proj_def *const defs[] = {&crm_proj_settings,
 static crm_log *
 open_log(const char *tag)
 {
-    char dir[512];
-    fx_tmpdir(dir, sizeof(dir), tag);
-    crm_log_opts o = {.projections = defs, .nprojections = 3};
-    crm_log *log;
-    crm_error why;
-    if (crm_log_open(dir, "porto-hotels", &o, &log, &why) != CRM_OK)
-        fail_msg("open: %s", why.msg);
-    return log;
+    return fx_log_open(tag, "porto-hotels", defs, 3);
 }
 
-static void
-append1(crm_log *log, const char *stream, const char *type, int64_t at,
-        const msgpack_object *body)
-{
-    crm_event_in ev;
-    fx_event(&ev, stream, type, body);
-    ev.occurred_at = at;
-    crm_batch *b;
-    crm_error why;
-    if (crm_batch_prepare(&ev, 1, NULL, 0, "key-1", 5, &b, &why) != CRM_OK)
-        fail_msg("prepare %s: %s", type, why.msg);
-    if (crm_log_append(log, b, &why) != CRM_OK)
-        fail_msg("append %s: %s", type, why.msg);
-    crm_batch_free(b);
-    fx_reset();
-}
 
 static uint32_t
 day_add(uint32_t day, int64_t n)
@@ -206,7 +183,7 @@ rebuild_identical(crm_log *log)
 static void
 born(crm_log *log, const char *g, const char *date)
 {
-    append1(log, g, "customer.registered", AT(20200101, 9),
+    fx_log_append1(log, g, "customer.registered", AT(20200101, 9),
             FX_BODY(FX_S("first_name", "Ana"), FX_S("last_name", "Silva"),
                     FX_S("birth_date", date)));
 }
@@ -216,11 +193,11 @@ consent(crm_log *log, const char *g, const char *ch, int granted, int64_t at,
         const char *purpose)
 {
     if (purpose)
-        append1(log, g, "customer.consent_changed", at,
+        fx_log_append1(log, g, "customer.consent_changed", at,
                 FX_BODY(FX_S("channel", ch), FX_B("granted", granted),
                         FX_S("purpose", purpose)));
     else
-        append1(log, g, "customer.consent_changed", at,
+        fx_log_append1(log, g, "customer.consent_changed", at,
                 FX_BODY(FX_S("channel", ch), FX_B("granted", granted)));
 }
 
@@ -228,7 +205,7 @@ static void
 booking(crm_log *log, const char *g, const char *id, const char *prop,
         const char *arrival, const char *channel, int64_t at)
 {
-    append1(log, g, "booking.created", at,
+    fx_log_append1(log, g, "booking.created", at,
             FX_BODY(FX_S("booking_id", id), FX_S("property", prop),
                     FX_S("arrival", arrival), FX_S("departure", "2026-07-30"),
                     FX_S("channel", channel), FX_S("room_type", "double")));
@@ -238,13 +215,13 @@ static void
 booking_event(crm_log *log, const char *g, const char *type, const char *id,
               int64_t at)
 {
-    append1(log, g, type, at, FX_BODY(FX_S("booking_id", id)));
+    fx_log_append1(log, g, type, at, FX_BODY(FX_S("booking_id", id)));
 }
 
 static void
 spend(crm_log *log, const char *g, int64_t amount)
 {
-    append1(log, g, "spend.recorded", AT(20250101, 12),
+    fx_log_append1(log, g, "spend.recorded", AT(20250101, 12),
             FX_BODY(FX_I("amount", amount), FX_S("currency", "EUR"),
                     FX_S("category", "room")));
 }
@@ -252,7 +229,7 @@ spend(crm_log *log, const char *g, int64_t amount)
 static void
 checkout(crm_log *log, const char *g, uint32_t day)
 {
-    append1(log, g, "stay.checked_out", AT(day, 11),
+    fx_log_append1(log, g, "stay.checked_out", AT(day, 11),
             FX_BODY(FX_S("stay_id", "s"), FX_S("property", "porto"),
                     FX_I("nights", 2)));
 }
@@ -260,7 +237,7 @@ checkout(crm_log *log, const char *g, uint32_t day)
 static void
 earn(crm_log *log, const char *g, int points, const char *expires)
 {
-    append1(log, g, "loyalty.points_earned", AT(20260101, 10),
+    fx_log_append1(log, g, "loyalty.points_earned", AT(20260101, 10),
             FX_BODY(FX_I("points", points), FX_S("expires_on", expires)));
 }
 
@@ -294,7 +271,7 @@ test_birthdays(void **state)
            "g-today@2026-06-15+0,g-in7@2026-06-22+7,g-in8@2026-06-23+8");
     /* consent given later brings the guest in; moving the birthday moves it */
     consent(log, "g-noconsent", "post", 1, AT(20250101, 9), NULL);
-    append1(log, "g-in8", "customer.profile_updated", AT(20250601, 9),
+    fx_log_append1(log, "g-in8", "customer.profile_updated", AT(20250601, 9),
             FX_BODY(FX_S("birth_date", "1985-07-23")));
     EXPECT(run(log, CRM_TASKS_BIRTHDAYS, ON, 8, 0),
            "g-today@2026-06-15+0,g-noconsent@2026-06-16+1,"
@@ -339,18 +316,18 @@ test_arrivals_and_unconfirmed(void **state)
     booking(log, "g3", "b-cancelled", "porto", "2026-06-18", "web", made);
     booking_event(log, "g3", "booking.cancelled", "b-cancelled", made + HOUR);
     booking(log, "g3", "b-in", "porto", "2026-06-15", "direct", made);
-    append1(log, "g3", "stay.checked_in", AT(ON, 14),
+    fx_log_append1(log, "g3", "stay.checked_in", AT(ON, 14),
             FX_BODY(FX_S("stay_id", "s1"), FX_S("property", "porto"),
                     FX_S("booking_id", "b-in")));
     /* a confirmation recorded before its booking still counts */
     booking_event(log, "g4", "booking.confirmed", "b-early", made - HOUR);
     booking(log, "g4", "b-early", "lisbon", "2026-06-19", "app", made);
     booking(log, "g4", "b-moved", "porto", "2026-06-30", "direct", made);
-    append1(log, "g4", "booking.modified", made + DAY,
+    fx_log_append1(log, "g4", "booking.modified", made + DAY,
             FX_BODY(FX_S("booking_id", "b-moved"),
                     FX_S("arrival", "2026-06-17")));
     /* an older modification recorded later does not move it back */
-    append1(log, "g4", "booking.modified", made + HOUR,
+    fx_log_append1(log, "g4", "booking.modified", made + HOUR,
             FX_BODY(FX_S("booking_id", "b-moved"),
                     FX_S("arrival", "2026-06-29")));
     EXPECT(run(log, CRM_TASKS_ARRIVALS, ON, 7, 0),
@@ -405,7 +382,7 @@ static void
 complaint(crm_log *log, const char *g, const char *id, const char *prop,
           int64_t at)
 {
-    append1(log, g, "complaint.opened", at,
+    fx_log_append1(log, g, "complaint.opened", at,
             FX_BODY(FX_S("complaint_id", id), FX_S("category", "noise"),
                     FX_S("severity", "high"), FX_S("property", prop)));
 }
@@ -419,10 +396,10 @@ test_complaints_sla(void **state)
     complaint(log, "c1", "k-at", "porto", moment - 48 * HOUR);
     complaint(log, "c2", "k-past", "porto", moment - 49 * HOUR);
     complaint(log, "c3", "k-resolved", "porto", moment - 80 * HOUR);
-    append1(log, "c3", "complaint.resolved", moment - 2 * HOUR,
+    fx_log_append1(log, "c3", "complaint.resolved", moment - 2 * HOUR,
             FX_BODY(FX_S("complaint_id", "k-resolved")));
     /* resolved before it was opened (out of order): not open */
-    append1(log, "c4", "complaint.resolved", moment - 2 * HOUR,
+    fx_log_append1(log, "c4", "complaint.resolved", moment - 2 * HOUR,
             FX_BODY(FX_S("complaint_id", "k-early")));
     complaint(log, "c4", "k-early", "porto", moment - 90 * HOUR);
     complaint(log, "c5", "k-lisbon", "lisbon", moment - 60 * HOUR);
@@ -434,7 +411,7 @@ test_complaints_sla(void **state)
     a->property = "porto";
     EXPECT(a, "c2/k-past:49h");
     /* the tenant's SLA in force at the moment */
-    append1(log, CRM_TENANT_STREAM, "tenant.settings_changed", AT(20260101, 9),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.settings_changed", AT(20260101, 9),
             FX_BODY(FX_S("effective_from", "2026-06-01"),
                     FX_I("complaint_sla_hours", 70)));
     EXPECT(run(log, CRM_TASKS_COMPLAINTS, ON, 7, moment), "");
@@ -476,7 +453,7 @@ test_dormant_high_value(void **state)
     spend(log, "d-210", -5000);
     EXPECT(run(log, CRM_TASKS_DORMANT, ON, 7, 0), "d-180@2025-12-17=10000");
     /* dormant_days from the settings in force on the day asked */
-    append1(log, CRM_TENANT_STREAM, "tenant.settings_changed", AT(20260101, 9),
+    fx_log_append1(log, CRM_TENANT_STREAM, "tenant.settings_changed", AT(20260101, 9),
             FX_BODY(FX_S("effective_from", "2026-06-01"),
                     FX_I("dormant_days", 179)));
     EXPECT(run(log, CRM_TASKS_DORMANT, ON, 7, 0),
@@ -497,7 +474,7 @@ test_points_expiring(void **state)
     earn(log, "p-two", 200, "2026-06-25");
     earn(log, "p-today", 100, "2026-06-15");
     earn(log, "p-used", 250, "2026-06-16");
-    append1(log, "p-used", "loyalty.points_redeemed", AT(20260301, 10),
+    fx_log_append1(log, "p-used", "loyalty.points_redeemed", AT(20260301, 10),
             FX_BODY(FX_I("points", 250)));
     EXPECT(run(log, CRM_TASKS_POINTS, ON, 7, 0),
            "p-today@2026-06-15=100,p-in@2026-06-20=500,"
@@ -558,7 +535,7 @@ test_erasure(void **state)
     earn(log, g, 100, "2026-06-20");
     spend(log, g, 100000);
     checkout(log, g, 20251201);
-    append1(log, g, "charter.flight_booked", AT(20260601, 9),
+    fx_log_append1(log, g, "charter.flight_booked", AT(20260601, 9),
             FX_BODY(FX_S("booking_id", "f1"), FX_S("flight_no", "TP123"),
                     FX_S("origin", "LIS"), FX_S("destination", "FNC"),
                     FX_S("departure_date", "2026-07-01")));
@@ -571,7 +548,7 @@ test_erasure(void **state)
     assert_true(s.in_idx >= 5); /* birthday, arrival, unconfirmed, ... */
     EXPECT(run(log, CRM_TASKS_BIRTHDAYS, ON, 7, 0),
            "guest-to-forget@2026-06-16+1,other@2026-06-16+1");
-    append1(log, g, "customer.erased", AT(20260610, 9),
+    fx_log_append1(log, g, "customer.erased", AT(20260610, 9),
             FX_BODY(FX_S("reason", "gdpr")));
     /* later events of the guest are ignored */
     booking(log, g, "b2", "porto", "2026-06-18", "web", AT(20260611, 9));
