@@ -194,6 +194,7 @@ const crm_proj_def crm_proj_find = {
     .ndbs = 1,
     .dbs = {"blind"},
     .apply = find_apply,
+    .blind = 1,
 };
 
 int

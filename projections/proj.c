@@ -39,19 +39,27 @@ struct crm_proj_set {
     int settings; /* index of the settings projection, or -1 */
     crm_settings_cache *cache;
     uint8_t index_key[CRM_PROJ_INDEX_KEY_LEN];
+    uint8_t next_key[CRM_PROJ_INDEX_KEY_LEN]; /* a rekey's */
 };
 
 /* What apply gets for projection p: dbi are the databases it writes. */
 static crm_proj_ctx
-ctx_for(const crm_proj_set *s, MDB_txn *txn, const MDB_dbi *dbi)
+ctx_keyed(const crm_proj_set *s, MDB_txn *txn, const MDB_dbi *dbi,
+          const uint8_t *key)
 {
-    crm_proj_ctx cx = {txn, dbi, 0, 0, s->cache, s->index_key};
+    crm_proj_ctx cx = {txn, dbi, 0, 0, s->cache, key};
     if (s->settings >= 0) {
         const proj *st = &s->p[s->settings];
         cx.has_settings = 1;
         cx.settings = st->dbi[st->live][0];
     }
     return cx;
+}
+
+static crm_proj_ctx
+ctx_for(const crm_proj_set *s, MDB_txn *txn, const MDB_dbi *dbi)
+{
+    return ctx_keyed(s, txn, dbi, s->index_key);
 }
 
 
@@ -159,6 +167,7 @@ crm_proj_close(crm_proj_set *s)
     if (s) {
         crm_settings_cache_free(s->cache);
         crm_wipe(s->index_key, sizeof(s->index_key));
+        crm_wipe(s->next_key, sizeof(s->next_key));
     }
     free(s); /* handles belong to the environment */
 }
@@ -376,6 +385,78 @@ crm_proj_swapped(crm_proj_set *s, size_t i, uint64_t position)
     p->live = !p->live;
     p->format = p->def->format;
     p->position = position;
+}
+
+int
+crm_proj_rekey_begin(crm_proj_set *s, MDB_txn *txn,
+                     const uint8_t key[CRM_PROJ_INDEX_KEY_LEN])
+{
+    memcpy(s->next_key, key, CRM_PROJ_INDEX_KEY_LEN);
+    for (size_t i = 0; i < s->n; i++) {
+        int rc = s->p[i].def->blind ? crm_proj_rebuild_begin(s, txn, i) : 0;
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+crm_proj_rekey_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        proj *p = &s->p[i];
+        if (!p->def->blind)
+            continue;
+        crm_proj_ctx cx = ctx_keyed(s, txn, p->dbi[!p->live], s->next_key);
+        int rc = p->def->apply(&cx, r);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+crm_proj_rekey_finish(crm_proj_set *s, MDB_txn *txn, uint64_t position)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        proj *p = &s->p[i];
+        if (!p->def->blind)
+            continue;
+        for (size_t d = 0; d < p->def->ndbs; d++) {
+            int rc = mdb_drop(txn, p->dbi[p->live][d], 0);
+            if (rc != 0)
+                return rc;
+        }
+        int rc = write_meta(p, txn, p->def->format, !p->live, position);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void
+crm_proj_rekeyed(crm_proj_set *s, uint64_t position)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->p[i].def->blind)
+            crm_proj_swapped(s, i, position);
+    memcpy(s->index_key, s->next_key, CRM_PROJ_INDEX_KEY_LEN);
+    crm_wipe(s->next_key, sizeof(s->next_key));
+}
+
+void
+crm_proj_rekey_abort(crm_proj_set *s)
+{
+    crm_wipe(s->next_key, sizeof(s->next_key));
+}
+
+size_t
+crm_proj_blind_count(const crm_proj_set *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; s && i < s->n; i++)
+        n += s->p[i].def->blind != 0;
+    return n;
 }
 
 int

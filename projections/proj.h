@@ -63,6 +63,9 @@ typedef struct crm_proj_def {
     const char *dbs[CRM_PROJ_DBS_MAX];
     /* Folds r into the projection: 0 or an LMDB error. Pure. */
     int (*apply)(const crm_proj_ctx *cx, const crm_record *r);
+    /* keeps values blinded under the index key: rebuilt under a new one
+     * when the key changes (crm_proj_rekey_begin) */
+    int blind;
 } crm_proj_def;
 
 /* For apply functions whose keys start with a guest's stream id and
@@ -124,6 +127,26 @@ int crm_proj_rebuild_finish(crm_proj_set *s, MDB_txn *txn, size_t i,
                             uint64_t position, int *identical, char *diff,
                             size_t diff_len);
 void crm_proj_swapped(crm_proj_set *s, size_t i, uint64_t position);
+
+/* A new index key: every blind projection (def->blind) is rebuilt into
+ * its other generation under key, as a rebuild is, and all of them are
+ * made live together with the key. begin empties them; apply folds one
+ * record into each; finish, in the transaction that has applied every
+ * record up to position, makes them live (no comparison: their values
+ * differ by design) and empties the old generations. After that
+ * transaction commits, crm_proj_rekeyed makes the key the set's; if the
+ * rekey is given up, crm_proj_rekey_abort forgets it. The caller keeps
+ * readers out while the commit and crm_proj_rekeyed happen (a reader must
+ * not blind a query under one key and look it up in the other's
+ * generation). */
+int crm_proj_rekey_begin(crm_proj_set *s, MDB_txn *txn,
+                         const uint8_t key[CRM_PROJ_INDEX_KEY_LEN]);
+int crm_proj_rekey_apply(crm_proj_set *s, MDB_txn *txn, const crm_record *r);
+int crm_proj_rekey_finish(crm_proj_set *s, MDB_txn *txn, uint64_t position);
+void crm_proj_rekeyed(crm_proj_set *s, uint64_t position);
+void crm_proj_rekey_abort(crm_proj_set *s);
+/* How many projections of the set are blind. */
+size_t crm_proj_blind_count(const crm_proj_set *s);
 
 /* For readers: the handles of projection i's databases that are live in
  * txn, in the order of its def, and the position they have applied (read

@@ -570,4 +570,5 @@ const crm_proj_def crm_proj_segment = {
     .ndbs = 3,
     .dbs = {"guest", "aux", "defs"},
     .apply = segment_apply,
+    .blind = 1,
 };

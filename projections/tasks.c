@@ -708,4 +708,5 @@ const crm_proj_def crm_proj_tasks = {
     .ndbs = 2,
     .dbs = {"idx", "guest"},
     .apply = tasks_apply,
+    .blind = 1,
 };

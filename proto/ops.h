@@ -108,6 +108,13 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "a guest's 360 view: profile, consents, figures, loyalty, churn risk")  \
+    X(CRM_OP_CUSTOMER_ERASE, "customer.erase", CRM_ROLE_BIT(CRM_ROLE_ADMIN),   \
+      CRM_OPF_TENANT,                                                          \
+      "erase a guest (and what was merged into it) by destroying its keys")    \
+    X(CRM_OP_CUSTOMER_ERASURE_RECEIPT, "customer.erasure_receipt",             \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "the erasure ledger's receipt of a guest, for the guest")               \
     X(CRM_OP_CUSTOMER_FIND, "customer.find",                                   \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \

@@ -84,6 +84,10 @@ crm_err h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+crm_err h_customer_erase(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                         rpc_flow *flow);
+crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,
+                                   crm_error *why, rpc_flow *flow);
 crm_err h_kpi_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                   rpc_flow *flow);
 crm_err h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -331,7 +331,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     if ((rc = mdb_env_create(&log->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(log->env, 8 + 2 * CRM_PROJ_MAX * CRM_PROJ_DBS_MAX)) != 0 ||
+        (rc = mdb_env_set_maxdbs(log->env, 12 + 2 * CRM_PROJ_MAX * CRM_PROJ_DBS_MAX)) != 0 ||
         (rc = mdb_env_set_maxreaders(log->env, 512)) != 0 ||
         (rc = mdb_env_set_mapsize(log->env, log->map_size)) != 0 ||
         (rc = mdb_env_open(log->env, dir, MDB_NOTLS, 0600)) != 0) {
@@ -371,7 +371,9 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (rc = mdb_dbi_open(txn, "stream_skip", MDB_CREATE, &log->dbi_skip)) !=
             0 ||
         (rc = mdb_dbi_open(txn, "subject_keys", MDB_CREATE,
-                           &log->dbi_subjects)) != 0) {
+                           &log->dbi_subjects)) != 0 ||
+        (rc = mdb_dbi_open(txn, "erasures", MDB_CREATE,
+                           &log->dbi_erasures)) != 0) {
         err = crm_mdb_fail(why, rc, "open log databases");
         goto fail;
     }
@@ -423,6 +425,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
                                    &r, &nr, why)) != CRM_OK)
             goto fail;
     }
+    if ((err = crm_log_eraser_start(log, why)) != CRM_OK)
+        goto fail;
     *out = log;
     return CRM_OK;
 fail:
@@ -439,14 +443,18 @@ crm_log_close(crm_log *log)
         return;
     if (log->writer_running) {
         pthread_mutex_lock(&log->mu);
-        log->closing = 1;
+        log->closing = 1; /* a round of the eraser stops at its next chunk */
         pthread_cond_broadcast(&log->cv);
+        pthread_mutex_unlock(&log->mu);
+        crm_log_eraser_stop(log);
+        pthread_mutex_lock(&log->mu);
         /* a rebuild on another thread stops at its next chunk */
         while (log->rebuilding)
             pthread_cond_wait(&log->cv, &log->mu);
         pthread_mutex_unlock(&log->mu);
         pthread_join(log->writer, NULL);
     }
+    crm_log_eraser_free(log);
     if (log->env)
         mdb_env_close(log->env);
     if (log->wzone)

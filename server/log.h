@@ -181,6 +181,30 @@ typedef struct crm_log_rebuilt {
 crm_err crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
                         size_t *n, crm_error *why);
 
+/* The erasure ledger's entry of a guest (log_erase.c): a stored
+ * customer.erased destroys the guest's subject key in its own
+ * transaction; an erasure round then replaces the tenant key and the
+ * index key so that no stale copy in free pages opens (complete). */
+typedef struct crm_log_erasure {
+    int complete;
+    uint64_t position;     /* of the customer.erased */
+    int64_t requested_at;  /* its recorded_at, µs */
+    int64_t completed_at;  /* µs; 0 while pending */
+    uint32_t key_epoch;    /* the tenant key epoch the round made */
+    uint32_t keys;         /* subject keys destroyed (0: had none) */
+    uint64_t events;       /* events of the guest before the erasure */
+} crm_log_erasure;
+
+/* The entry of stream: CRM_OK, CRM_ERR_NOT_FOUND (never erased), or an
+ * LMDB failure. Any thread. */
+crm_err crm_log_erasure_get(crm_log *log, const char *stream, size_t len,
+                            crm_log_erasure *out, crm_error *why);
+/* Blocks until every erasure committed before the call is complete:
+ * CRM_OK, CRM_ERR_TIMEOUT after timeout_ms (why says the last round's
+ * failure, if any), CRM_ERR_CLOSED when the log closes first. A worker
+ * thread's call. */
+crm_err crm_log_erasure_wait(crm_log *log, int64_t timeout_ms, crm_error *why);
+
 /* Reads key in database db of projection proj as the last commit left it,
  * copying at most cap bytes of the value to out (*len: its whole size).
  * CRM_ERR_NOT_FOUND for an unknown projection or key. Any thread. */

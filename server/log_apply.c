@@ -41,6 +41,27 @@ pack_bin_header(uint8_t out[5], size_t n)
     return 5;
 }
 
+/* The writer's cache slot of stream sid (NULL without a cache), and
+ * whether it holds sid's key. */
+static skey_slot *
+skey_slot_of(crm_log *log, const char *sid, size_t len)
+{
+    if (log->skeys == NULL)
+        return NULL;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)sid[i]) * 1099511628211ull;
+    return &log->skeys[h & (SKEY_SLOTS - 1)];
+}
+
+static int
+skey_cached(const crm_log *log, const skey_slot *sl, const char *sid,
+            size_t len)
+{
+    return sl && sl->gen == log->skey_gen && sl->len == len &&
+           memcmp(sl->id, sid, len) == 0;
+}
+
 /* The subject key of stream sid for sealing, made when the guest has
  * none: from the writer's cache, else from subject_keys (and then kept in
  * the cache). 0 or an LMDB error. */
@@ -52,12 +73,8 @@ writer_subject_key(crm_log *log, MDB_txn *txn, const char *sid, size_t len,
         (log->skeys = calloc(SKEY_SLOTS, sizeof(*log->skeys))) == NULL)
         return crm_vault_subject_key(log->vault, txn, log->dbi_subjects, sid,
                                      len, 1, key);
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)sid[i]) * 1099511628211ull;
-    skey_slot *sl = &log->skeys[h & (SKEY_SLOTS - 1)];
-    if (sl->gen == log->skey_gen && sl->len == len &&
-        memcmp(sl->id, sid, len) == 0) {
+    skey_slot *sl = skey_slot_of(log, sid, len);
+    if (skey_cached(log, sl, sid, len)) {
         memcpy(key, sl->key, CRM_KEY_LEN);
         return 0;
     }
@@ -118,6 +135,74 @@ stored_same(crm_log *log, MDB_txn *txn, uint64_t pos, const uint8_t *content,
     const uint8_t *mine = content + e->off + e->pii_at;
     size_t mlen = e->len - e->pii_at;
     *same = n == mlen && memcmp(pii, mine, n) == 0;
+    return 0;
+}
+
+/* Whether canonical content c (event.h: id, stream, type, ...) is a
+ * customer.erased. */
+static int
+is_erasure(const uint8_t *c, size_t len)
+{
+    size_t at = 2 + CRM_ID_LEN, n = 0;
+    for (int field = 0; field < 2; field++) {
+        if (at >= len)
+            return 0;
+        uint8_t t = c[at];
+        size_t hl = (t & 0xe0) == 0xa0 ? 1 : t == 0xd9 ? 2 : t == 0xda ? 3 : 0;
+        if (hl == 0 || at + hl > len)
+            return 0;
+        n = hl == 1 ? (size_t)(t & 0x1f)
+            : hl == 2 ? c[at + 1]
+                      : (size_t)c[at + 1] << 8 | c[at + 2];
+        if (field == 0)
+            at += hl + n; /* the stream */
+        else
+            at += hl;
+    }
+    static const char type[] = "customer.erased";
+    return n == sizeof(type) - 1 && at + n <= len &&
+           memcmp(c + at, type, n) == 0;
+}
+
+/* Personal data for a guest already erased is refused: the guest's key
+ * is gone, and a new one would begin a second, unerased life of the
+ * same subject. Only a stream whose key is not in the writer's cache
+ * (a cached key means the guest is not erased) costs a lookup. 0 with
+ * b->why set when refused, or an LMDB error. */
+static int
+check_erased(crm_log *log, MDB_txn *txn, crm_batch *b)
+{
+    const uint8_t *content = (const uint8_t *)b->content.data;
+    for (size_t i = 0; i < b->n; i++) {
+        const bevent *e = &b->ev[i];
+        if (e->dup || e->len - e->pii_at <= 1) /* nil: nothing personal */
+            continue;
+        const bgroup *gr = &b->groups[e->group];
+        const char *sid = (const char *)batch_stream(b, gr);
+        if (skey_cached(log, skey_slot_of(log, sid, gr->len), sid, gr->len))
+            continue;
+        int erased = crm_log_erased(log, txn, sid, gr->len);
+        if (erased < 0)
+            return -erased;
+        for (size_t j = 0; j < i && !erased; j++)
+            erased = b->ev[j].group == e->group && !b->ev[j].dup &&
+                     is_erasure(content + b->ev[j].off, b->ev[j].len);
+        if (erased && !b->careful) {
+            /* an id stored before: a retry, which the careful redo tells
+             * from a new event (index_record meets it) */
+            MDB_val k = {CRM_ID_LEN, (void *)(content + e->off + 2)}, v;
+            int rc = mdb_get(txn, log->dbi_ids, &k, &v);
+            if (rc == 0)
+                continue;
+            if (rc != MDB_NOTFOUND)
+                return rc;
+        }
+        if (erased)
+            return refuse(b, CRM_ERR_CONFLICT,
+                          "event %zu: guest '%.*s' is erased; no personal "
+                          "data can be added to it",
+                          i, (int)gr->len, sid);
+    }
     return 0;
 }
 
@@ -315,7 +400,12 @@ check_batch(crm_log *log, MDB_txn *txn, crm_batch *b)
             return rc;
         check_expect(log, b);
     }
-    if (b->why.code != CRM_OK || b->check == NULL)
+    if (b->why.code != CRM_OK)
+        return 0;
+    if (log->vault != NULL &&
+        ((rc = check_erased(log, txn, b)) != 0 || b->why.code != CRM_OK))
+        return rc;
+    if (b->check == NULL)
         return 0;
 
     /* The command's own check sees this transaction, earlier batches of
@@ -452,6 +542,15 @@ crm_log_apply_batch(crm_log *log, MDB_txn *txn, crm_batch *b, uint64_t *pos,
             if (rc == LOG_REDO)
                 b->careful = 1;
             return rc;
+        }
+        if (log->vault != NULL && is_erasure(c, e->len)) {
+            /* the guest's key goes in this transaction (log_erase.c) */
+            if ((rc = crm_log_erase_record(log, txn, sid, gr->len,
+                                           h.position, h.version, now)) != 0)
+                return rc;
+            skey_slot *sl = skey_slot_of(log, sid, gr->len);
+            if (sl)
+                crm_wipe(sl, sizeof(*sl));
         }
         if (crm_proj_count(log->proj) > 0) {
             /* the projections see the record exactly as a rebuild will */

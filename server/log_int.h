@@ -62,6 +62,16 @@ struct crm_log {
     crm_proj_set *proj;
     crm_vault *vault;     /* NULL: the tenant keeps no keys (not sealed) */
     MDB_dbi dbi_subjects; /* subject_keys */
+    MDB_dbi dbi_erasures; /* the erasure ledger (log_erase.c) */
+    int erase_due; /* writer: the transaction being built erased a guest */
+    /* the eraser thread (log_erase.c): er_asked counts commits that
+     * erased, er_done what the last completed round covered */
+    pthread_mutex_t er_mu;
+    pthread_cond_t er_cv;
+    pthread_t eraser;
+    int er_init, eraser_running, er_stop, er_waiters;
+    uint64_t er_asked, er_done, er_rounds;
+    char er_why[160]; /* why the last round failed, "" after one that did not */
     /* The writer's cache of opened subject keys (direct-mapped by stream
      * id). An entry of an older generation is empty: a transaction that
      * does not commit moves skey_gen, so a key made in it is never used
@@ -87,7 +97,7 @@ struct crm_log {
     size_t qbatches;
     size_t want; /* the writer sleeps until this many batches are queued */
     int closing, writer_running;
-    int rebuilding; /* crm_log_rebuild runs on some thread */
+    int rebuilding; /* a rebuild, rotation or erasure round runs */
     /* batches are queued, or the writer has taken a group and waits for
      * txn_mu: a rebuild ends its transaction soon and lets it in (set
      * under mu, read by the rebuild without it) */
@@ -214,6 +224,56 @@ typedef int (*crm_log_scan_fn)(void *arg, uint64_t key_pos, const MDB_val *raw,
 crm_err crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from,
                      msgpack_zone *z, int open_pii, crm_log_scan_fn fn,
                      void *arg, uint64_t *bad_pos, crm_error *why);
+
+/* log_rebuild.c. A pass over the whole log while appends go on: begin
+ * in a first write transaction, apply to every record (personal parts
+ * opened) in transactions of a few thousand records between the writer's
+ * commits, finish in the transaction whose scan reaches the head (no
+ * commit can come in between: it holds txn_mu). After that commit swap
+ * runs, with readers kept out during both when exclusive is set. The
+ * callbacks return 0 or an LMDB error (EIO: key material does not open).
+ * *events: records applied; *position: the head it finished at. */
+typedef struct crm_log_pass {
+    const char *name; /* for progress and errors */
+    int (*begin)(void *arg, MDB_txn *txn);
+    int (*apply)(void *arg, MDB_txn *txn, const crm_record *r);
+    int (*finish)(void *arg, MDB_txn *txn, uint64_t head);
+    void (*swap)(void *arg, uint64_t head); /* may be NULL */
+    int exclusive;
+    void *arg;
+} crm_log_pass;
+crm_err crm_log_run_pass(crm_log *log, const crm_log_pass *p, uint64_t *events,
+                         uint64_t *position, crm_error *why);
+/* One rebuild, key rotation or erasure round at a time per log (the
+ * rebuilding flag, which crm_log_close waits for): CRM_OK when this
+ * caller may run one (end it with crm_log_exclusive_end), else
+ * CRM_ERR_UNAVAILABLE. */
+crm_err crm_log_exclusive_begin(crm_log *log, crm_error *why);
+void crm_log_exclusive_end(crm_log *log);
+
+/* log_keys.c. Rewraps every subject key and the index key from vault
+ * from to vault to and records to's epoch, in txn; index_key, when not
+ * NULL, replaces the index key. 0 or an LMDB error (EIO: a stored key
+ * does not open). *n: subject keys rewrapped. */
+int crm_log_rewrap(crm_log *log, MDB_txn *txn, const crm_vault *from,
+                   const crm_vault *to, const uint8_t *index_key, uint64_t *n);
+
+/* log_erase.c. erase_record, in the writer's transaction of a stored
+ * customer.erased (version: its version, the events before it):
+ * destroys the guest's subject key and enters it in the ledger as
+ * pending. erased: whether the ledger holds the guest (1, 0, or a
+ * negated LMDB error). kick: after the commit of a transaction that
+ * erased, the eraser's next round covers it. */
+int crm_log_erase_record(crm_log *log, MDB_txn *txn, const char *sid,
+                         size_t len, uint64_t position, uint64_t version,
+                         int64_t now);
+int crm_log_erased(crm_log *log, MDB_txn *txn, const char *sid, size_t len);
+void crm_log_erase_kick(crm_log *log);
+/* At open, once the writer runs (a round left unfinished runs at once),
+ * and at close (stop joins the thread, free releases what start made). */
+crm_err crm_log_eraser_start(crm_log *log, crm_error *why);
+void crm_log_eraser_stop(crm_log *log);
+void crm_log_eraser_free(crm_log *log);
 
 /* Folds into each projection that lags behind the head what it missed
  * (log_rebuild.c); at open, before the writer starts. */

@@ -11,12 +11,9 @@
 #include "log_int.h"
 #include "mdberr.h"
 
-/* Rewraps every subject key and the index key from vault `from` to `to`
- * and records to's epoch, in txn. 0 or an LMDB error (EIO: a stored key
- * does not open). */
-static int
-rewrap_all(crm_log *log, MDB_txn *txn, const crm_vault *from,
-           const crm_vault *to, uint64_t *n)
+int
+crm_log_rewrap(crm_log *log, MDB_txn *txn, const crm_vault *from,
+               const crm_vault *to, const uint8_t *index_key, uint64_t *n)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, log->dbi_subjects, &cur);
@@ -44,12 +41,17 @@ rewrap_all(crm_log *log, MDB_txn *txn, const crm_vault *from,
         return rc;
     }
     MDB_val ik = {11, "index_key_w"};
-    if ((rc = mdb_get(txn, log->dbi_meta, &ik, &v)) != 0 ||
-        crm_vault_unwrap(from, 'I', "index", 5, v.mv_data, v.mv_size, key) !=
-            0 ||
-        crm_vault_wrap(to, 'I', "index", 5, key, w) != 0) {
+    if (index_key)
+        memcpy(key, index_key, CRM_KEY_LEN);
+    else if ((rc = mdb_get(txn, log->dbi_meta, &ik, &v)) != 0 ||
+             crm_vault_unwrap(from, 'I', "index", 5, v.mv_data, v.mv_size,
+                              key) != 0) {
         crm_wipe(key, sizeof(key));
         return rc ? rc : EIO;
+    }
+    if (crm_vault_wrap(to, 'I', "index", 5, key, w) != 0) {
+        crm_wipe(key, sizeof(key));
+        return EIO;
     }
     crm_wipe(key, sizeof(key));
     MDB_val iv = {sizeof(w), w};
@@ -61,15 +63,9 @@ rewrap_all(crm_log *log, MDB_txn *txn, const crm_vault *from,
     return mdb_put(txn, log->dbi_meta, &ek, &ev, 0);
 }
 
-crm_err
-crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
-                   crm_error *why)
+static crm_err
+rotate(crm_log *log, uint64_t *rewrapped, uint32_t *epoch, crm_error *why)
 {
-    if (log->vault == NULL)
-        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                             "tenant %s keeps no keys (it was created "
-                             "without a master key)",
-                             log->tenant);
     crm_vault *next;
     pthread_mutex_lock(&log->txn_mu); /* the writer waits meanwhile */
     crm_err err = crm_vault_rotate(log->vault, &next, why);
@@ -86,7 +82,7 @@ crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
         pthread_rwlock_wrlock(&log->maplock);
         MDB_txn *txn;
         if ((rc = mdb_txn_begin(log->env, NULL, 0, &txn)) == 0) {
-            rc = rewrap_all(log, txn, log->vault, next, rewrapped);
+            rc = crm_log_rewrap(log, txn, log->vault, next, NULL, rewrapped);
             rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
         }
         if (rc == 0) {
@@ -107,4 +103,21 @@ crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
     /* the old tenant key, and every stale copy of a key it wrapped that
      * free pages still hold, can no longer be opened */
     return crm_vault_retire(log->vault, old, why);
+}
+
+crm_err
+crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
+                   crm_error *why)
+{
+    if (log->vault == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "tenant %s keeps no keys (it was created "
+                             "without a master key)",
+                             log->tenant);
+    crm_err err = crm_log_exclusive_begin(log, why);
+    if (err != CRM_OK)
+        return err;
+    err = rotate(log, rewrapped, epoch, why);
+    crm_log_exclusive_end(log);
+    return err;
 }

@@ -2,7 +2,8 @@
  * log_rebuild.c - rebuilding projections from the log while appends go
  * on (proj.h: the other generation is filled, then made live).
  *
- * The rebuild runs on the caller's thread in write transactions, each
+ * A rebuild is one pass over the log (crm_log_run_pass, which an
+ * erasure round's rekey uses too). It runs on the caller's thread in write transactions, each
  * under txn_mu, so the writer commits between them: one ends after
  * CHUNK_MIN records once the writer wants the environment, else after
  * CHUNK_MAX (a long transaction writes a page that many records touch
@@ -11,6 +12,7 @@
  * the rebuilt generation is then exactly at the head, where the inline
  * one is too, and the two are compared before the swap.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,7 +27,7 @@
 typedef struct chunk {
     crm_log *log;
     MDB_txn *txn;
-    size_t proj;
+    const crm_log_pass *pass;
     uint64_t last, n;
     int rc, stopped;
 } chunk;
@@ -35,7 +37,7 @@ fold(void *arg, uint64_t key_pos, const MDB_val *raw, const crm_record *r)
 {
     chunk *c = arg;
     (void)raw;
-    c->rc = crm_proj_rebuild_apply(c->log->proj, c->txn, c->proj, r);
+    c->rc = c->pass->apply(c->pass->arg, c->txn, r);
     if (c->rc != 0)
         return 1;
     c->last = key_pos;
@@ -47,68 +49,90 @@ fold(void *arg, uint64_t key_pos, const MDB_val *raw, const crm_record *r)
     return c->stopped;
 }
 
-/* One write transaction of the rebuild: begins (from == 0) or folds the
- * next records in, finishing when they run out. *done once live. */
+/* Commits the transaction that finished pass p: with readers kept out
+ * (and p's swap made before they come back) when p asks for it. */
+static int
+commit_finish(crm_log *log, const crm_log_pass *p, MDB_txn *txn,
+              uint64_t head)
+{
+    if (!p->exclusive) {
+        int rc = mdb_txn_commit(txn);
+        if (rc == 0 && p->swap)
+            p->swap(p->arg, head);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&log->maplock);
+    int rc = mdb_txn_commit(txn);
+    if (rc == 0 && p->swap)
+        p->swap(p->arg, head);
+    pthread_rwlock_unlock(&log->maplock);
+    return rc;
+}
+
+/* One write transaction of pass p: begins (from == 0) or folds the next
+ * records in, finishing when they run out. *done once finished. */
 static crm_err
-step(crm_log *log, size_t i, msgpack_zone *z, uint64_t *from,
-     crm_log_rebuilt *out, int *done, crm_error *why)
+step(crm_log *log, const crm_log_pass *p, msgpack_zone *z, uint64_t *from,
+     uint64_t *events, uint64_t *position, int *done, crm_error *why)
 {
     for (;;) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
         if (rc != 0)
-            return crm_mdb_fail(why, rc, "rebuild");
-        chunk c = {log, txn, i, 0, 0, 0, 0};
+            return crm_mdb_fail(why, rc, p->name);
+        chunk c = {log, txn, p, 0, 0, 0, 0};
         crm_err err = CRM_OK;
         int finished = 0;
         uint64_t head = log->head_pos; /* stable: txn_mu is held */
         if (*from == 0) {
-            rc = crm_proj_rebuild_begin(log->proj, txn, i);
+            rc = p->begin(p->arg, txn);
         } else {
             err = crm_log_scan(log, txn, *from, z, 1, fold, &c, NULL, why);
             rc = c.rc;
             if (err == CRM_OK && rc == 0 && !c.stopped) {
                 finished = 1;
-                rc = crm_proj_rebuild_finish(log->proj, txn, i, head,
-                                             &out->identical, out->diff,
-                                             sizeof(out->diff));
+                rc = p->finish(p->arg, txn, head);
             }
         }
         if (err != CRM_OK) {
             mdb_txn_abort(txn);
             return err;
         }
-        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+        if (rc != 0)
+            mdb_txn_abort(txn);
+        else
+            rc = finished ? commit_finish(log, p, txn, head)
+                          : mdb_txn_commit(txn);
         if (rc == MDB_MAP_FULL && crm_log_grow_map(log, 0) == 0)
             continue;
         if (rc != 0)
-            return crm_mdb_fail(why, rc, "rebuild");
+            return rc == EIO ? crm_error_set(why, CRM_ERR_IO,
+                                             "%s: stored key material does "
+                                             "not open", p->name)
+                             : crm_mdb_fail(why, rc, p->name);
         if (*from == 0)
             *from = 1;
         else if (c.n > 0)
             *from = c.last + 1;
-        out->events += c.n;
+        *events += c.n;
         if (finished) {
-            crm_proj_swapped(log->proj, i, head);
-            out->position = head;
+            *position = head;
             *done = 1;
         }
         return CRM_OK;
     }
 }
 
-static crm_err
-rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
+crm_err
+crm_log_run_pass(crm_log *log, const crm_log_pass *p, uint64_t *events,
+                 uint64_t *position, crm_error *why)
 {
-    const char *name = crm_proj_def_at(log->proj, i)->name;
     msgpack_zone *z = msgpack_zone_new(4096);
     if (z == NULL)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
-    memset(out, 0, sizeof(*out));
-    snprintf(out->name, sizeof(out->name), "%s", name);
-    int64_t t0 = crm_mono_ns();
     uint64_t from = 0, total;
     crm_log_head(log, &total, NULL);
+    *events = *position = 0;
     int done = 0;
     crm_err err = CRM_OK;
     while (!done && err == CRM_OK) {
@@ -117,16 +141,16 @@ rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
         pthread_mutex_unlock(&log->mu);
         if (closing) {
             err = crm_error_set(why, CRM_ERR_UNAVAILABLE,
-                                "tenant is closing; rebuild of '%s' stopped "
-                                "(the live view is unchanged)", name);
+                                "tenant is closing; %s stopped (the live "
+                                "view is unchanged)", p->name);
             break;
         }
         pthread_mutex_lock(&log->txn_mu);
-        err = step(log, i, z, &from, out, &done, why);
+        err = step(log, p, z, &from, events, position, &done, why);
         pthread_mutex_unlock(&log->txn_mu);
         if (log->progress)
-            log->progress(log->progress_arg, log->tenant, name, out->events,
-                          total > out->events ? total : out->events);
+            log->progress(log->progress_arg, log->tenant, p->name, *events,
+                          total > *events ? total : *events);
         /* Let appends that queued meanwhile have their commit first. */
         pthread_mutex_lock(&log->mu);
         int waiting = atomic_load(&log->wants_txn);
@@ -134,9 +158,87 @@ rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
         if (waiting && !done)
             usleep(500);
     }
-    out->seconds = (double)(crm_mono_ns() - t0) / 1e9;
     msgpack_zone_free(z);
     return err;
+}
+
+/* A rebuild of projection i as a pass. */
+typedef struct rebuild {
+    crm_log *log;
+    size_t i;
+    crm_log_rebuilt *out;
+} rebuild;
+
+static int
+rb_begin(void *arg, MDB_txn *txn)
+{
+    rebuild *r = arg;
+    return crm_proj_rebuild_begin(r->log->proj, txn, r->i);
+}
+
+static int
+rb_apply(void *arg, MDB_txn *txn, const crm_record *rec)
+{
+    rebuild *r = arg;
+    return crm_proj_rebuild_apply(r->log->proj, txn, r->i, rec);
+}
+
+static int
+rb_finish(void *arg, MDB_txn *txn, uint64_t head)
+{
+    rebuild *r = arg;
+    return crm_proj_rebuild_finish(r->log->proj, txn, r->i, head,
+                                   &r->out->identical, r->out->diff,
+                                   sizeof(r->out->diff));
+}
+
+static void
+rb_swap(void *arg, uint64_t head)
+{
+    rebuild *r = arg;
+    crm_proj_swapped(r->log->proj, r->i, head);
+}
+
+static crm_err
+rebuild_one(crm_log *log, size_t i, crm_log_rebuilt *out, crm_error *why)
+{
+    const char *name = crm_proj_def_at(log->proj, i)->name;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    rebuild r = {log, i, out};
+    crm_log_pass p = {.name = name, .begin = rb_begin, .apply = rb_apply,
+                      .finish = rb_finish, .swap = rb_swap, .arg = &r};
+    int64_t t0 = crm_mono_ns();
+    crm_err err = crm_log_run_pass(log, &p, &out->events, &out->position, why);
+    out->seconds = (double)(crm_mono_ns() - t0) / 1e9;
+    return err;
+}
+
+crm_err
+crm_log_exclusive_begin(crm_log *log, crm_error *why)
+{
+    pthread_mutex_lock(&log->mu);
+    int refused = log->closing || log->rebuilding;
+    if (!refused)
+        log->rebuilding = 1;
+    pthread_mutex_unlock(&log->mu);
+    if (!refused)
+        return CRM_OK;
+    return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                         log->closing ? "tenant is closing"
+                                      : "a rebuild, key rotation or erasure "
+                                        "round of this tenant is running; "
+                                        "try again when it ends");
+}
+
+void
+crm_log_exclusive_end(crm_log *log)
+{
+    /* crm_log_close waits for this before it frees the log */
+    pthread_mutex_lock(&log->mu);
+    log->rebuilding = 0;
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
 }
 
 crm_err
@@ -148,28 +250,16 @@ crm_log_rebuild(crm_log *log, const char *name, crm_log_rebuilt *out,
     if (name && (only = crm_proj_index(log->proj, name)) < 0)
         return crm_error_set(why, CRM_ERR_NOT_FOUND, "no projection '%s'",
                              name);
-    pthread_mutex_lock(&log->mu);
-    int refused = log->closing || log->rebuilding;
-    if (!refused)
-        log->rebuilding = 1;
-    pthread_mutex_unlock(&log->mu);
-    if (refused)
-        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
-                             log->closing ? "tenant is closing"
-                                          : "a rebuild of this tenant is "
-                                            "already running");
-    crm_err err = CRM_OK;
+    crm_err err = crm_log_exclusive_begin(log, why);
+    if (err != CRM_OK)
+        return err;
     for (size_t i = 0; i < crm_proj_count(log->proj) && err == CRM_OK; i++) {
         if (only >= 0 && (size_t)only != i)
             continue;
         if ((err = rebuild_one(log, i, &out[*n], why)) == CRM_OK)
             (*n)++;
     }
-    /* crm_log_close waits for this before it frees the log */
-    pthread_mutex_lock(&log->mu);
-    log->rebuilding = 0;
-    pthread_cond_broadcast(&log->cv);
-    pthread_mutex_unlock(&log->mu);
+    crm_log_exclusive_end(log);
     return err;
 }
 

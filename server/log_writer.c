@@ -137,6 +137,7 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
             return;
         }
         crm_scache_clear(log->pending);
+        log->erase_due = 0;
         /* A round begins when enough heads are dirty or a second has
          * passed; an idle log or a closing one finishes it at once, and a
          * closing one writes every dirty head (nothing left to replay). */
@@ -205,6 +206,8 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
             fail_group(list, e.code, e.msg);
             return;
         }
+        if (log->erase_due)
+            crm_log_erase_kick(log); /* before anyone hears of it */
 
         int ended = ckpt && slice_end == log->ckpt_n;
         if (ckpt)

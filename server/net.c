@@ -688,8 +688,11 @@ crm_server_free(crm_server *s)
     s->store = NULL;
     /* A rebuild stops at its next chunk when its log closes (above) and
      * has answered by the time its thread ends. */
-    for (int i = 0; s->ctxs && i < s->nctx; i++)
+    for (int i = 0; s->ctxs && i < s->nctx; i++) {
         net_job_join(&s->ctxs[i]);
+        free(s->ctxs[i].job_arg);
+        s->ctxs[i].job_arg = NULL;
+    }
     /* the appends that close committed have their replies on the way */
     for (int i = 0; s->ctxs && i < s->nctx; i++)
         if (s->ctxs[i].reply_aio)

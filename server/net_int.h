@@ -88,6 +88,8 @@ struct rpc_ctx {
     crm_log *job_log;
     char job_proj[32];
     uint32_t job_day; /* loyalty.sweep: the day it decides for */
+    void *job_arg;    /* customer.erase: its job (h_erase.c), freed by the next
+                         or with the context */
     int parked, resumed;
     uint64_t wait_from;
     rpc_ctx *wnext;

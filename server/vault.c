@@ -188,6 +188,35 @@ fsync_dir(const char *dir)
 }
 
 crm_err
+crm_vault_from_slot(const char *tenant, const uint8_t master[CRM_KEY_LEN],
+                    const uint8_t *slot, size_t len, crm_vault **out,
+                    crm_error *why)
+{
+    *out = NULL;
+    if (len < 12 + CRM_WRAPPED_LEN || memcmp(slot, SLOT_MAGIC, 8) != 0)
+        return crm_error_set(why, CRM_ERR_NOT_FOUND, "no key slot there");
+    crm_vault *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    v->tenant_len = strlen(tenant);
+    if (v->tenant_len >= sizeof(v->tenant)) {
+        free(v);
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST, "bad tenant id");
+    }
+    memcpy(v->tenant, tenant, v->tenant_len);
+    v->epoch = (uint32_t)crm_get_be(slot + 8, 4);
+    uint8_t aad[CRM_SEAL_AAD_MAX];
+    if (crm_unseal(master, aad, slot_aad(v, v->epoch, aad), slot + 12,
+                   CRM_WRAPPED_LEN, v->key) != 0) {
+        crm_vault_close(v);
+        return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                             "the master key does not open this slot");
+    }
+    *out = v; /* no path: it cannot rotate or retire */
+    return CRM_OK;
+}
+
+crm_err
 crm_vault_open(const char *dir, const char *tenant,
                const uint8_t master[CRM_KEY_LEN], uint32_t epoch, int create,
                crm_vault **out, crm_error *why)

@@ -57,6 +57,15 @@ crm_err crm_vault_open(const char *dir, const char *tenant,
                        int create, crm_vault **out, crm_error *why);
 void crm_vault_close(crm_vault *v); /* accepts NULL; wipes the keys */
 
+/* A vault of the tenant key in the raw bytes of a tenant.key slot
+ * wherever they were found (an audit of what a directory or a backup
+ * still holds), for wrap and unwrap only: CRM_ERR_NOT_FOUND when slot is
+ * not one, CRM_ERR_FORBIDDEN when master does not open it. */
+crm_err crm_vault_from_slot(const char *tenant,
+                            const uint8_t master[CRM_KEY_LEN],
+                            const uint8_t *slot, size_t len, crm_vault **out,
+                            crm_error *why);
+
 uint32_t crm_vault_epoch(const crm_vault *v);
 
 /* Rotation, step one: a vault of the next epoch with a new tenant key,

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "crmd_fixture.h"
+#include "rawscan.h"
 #include "rpc.h"
 #include "uuid.h"
 
@@ -89,101 +89,16 @@ group_teardown(void **state)
 
 /* --- scanning files ------------------------------------------------------ */
 
-static void
-add_form(char forms[][400], size_t *n, const void *p, size_t len)
-{
-    if (len < sizeof(forms[0])) {
-        memcpy(forms[*n], p, len);
-        forms[*n][len] = '\0';
-        (*n)++;
-    }
-}
-
-/* The forms a value could be found in: as given, upper and lower case
- * (ASCII letters), UTF-16LE of ASCII, hex and base64. Lengths kept apart:
- * UTF-16 holds NULs. */
-static size_t
-forms_of(const char *s, char forms[][400], size_t lens[])
-{
-    size_t n = 0, len = strlen(s);
-    char t[400];
-    add_form(forms, &n, s, len);
-    for (size_t i = 0; i < len; i++)
-        t[i] = (char)((s[i] >= 'a' && s[i] <= 'z') ? s[i] - 32 : s[i]);
-    add_form(forms, &n, t, len);
-    for (size_t i = 0; i < len; i++)
-        t[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
-    add_form(forms, &n, t, len);
-    for (size_t i = 0; i < len && 2 * i + 1 < sizeof(t); i++) {
-        t[2 * i] = s[i];
-        t[2 * i + 1] = 0;
-    }
-    add_form(forms, &n, t, 2 * len);
-    for (size_t i = 0; i < len && 2 * i + 2 < sizeof(t); i++)
-        snprintf(t + 2 * i, 3, "%02x", (unsigned char)s[i]);
-    add_form(forms, &n, t, 2 * len);
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    /* the full groups only: how base64 of a longer text would hold them */
-    for (size_t i = 0; i + 2 < len; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8 |
-                     (unsigned char)s[i + 2];
-        t[o++] = b64[v >> 18 & 63];
-        t[o++] = b64[v >> 12 & 63];
-        t[o++] = b64[v >> 6 & 63];
-        t[o++] = b64[v & 63];
-    }
-    add_form(forms, &n, t, o);
-    for (size_t i = 0; i < n; i++)
-        lens[i] = (i == 3 || i == 4) ? 2 * len : i == 5 ? o : len;
-    return n;
-}
-
 /* Occurrences of any form of any needle in every file under dir. */
 static int
 scan_dir(const char *dir, char *found, size_t cap)
 {
-    int hits = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[1200];
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            hits += scan_dir(p, found, cap);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        FILE *f = fopen(p, "rb");
-        assert_non_null(f);
-        char *buf = malloc((size_t)st.st_size + 1);
-        assert_non_null(buf);
-        size_t n = fread(buf, 1, (size_t)st.st_size, f);
-        fclose(f);
-        for (size_t i = 0; i < NNEEDLES; i++) {
-            char forms[8][400];
-            size_t lens[8];
-            size_t nf = forms_of(needles[i], forms, lens);
-            for (size_t j = 0; j < nf; j++) {
-                if (lens[j] < 4 || memmem(buf, n, forms[j], lens[j]) == NULL)
-                    continue;
-                hits++;
-                size_t l = strlen(found);
-                snprintf(found + l, cap - l, "%s'%s' (form %zu) in %s",
-                         l ? "; " : "", needles[i], j, p);
-            }
-        }
-        free(buf);
-    }
-    closedir(d);
+    fx_scan *s = fx_scan_new();
+    assert_non_null(s);
+    for (size_t i = 0; i < NNEEDLES; i++)
+        fx_scan_add_text(s, needles[i]);
+    int hits = fx_scan_dir(s, dir, found, cap);
+    fx_scan_free(s);
     return hits;
 }
 

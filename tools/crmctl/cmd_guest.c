@@ -1,6 +1,7 @@
 /*
  * cmd_guest.c - what the front desk and the loyalty desk ask about one
- * guest: customer get, customer find, loyalty get, loyalty redeem.
+ * guest: customer get, customer find, customer erase and its receipt,
+ * loyalty get, loyalty redeem.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +23,42 @@ ctl_cmd_customer_get(ctl *c, const ctl_args *a)
     ctl_kv kv[] = {CTL_S("customer", a->pos[0]), CTL_I("touchpoints", tp),
                    CTL_S("on", ctl_arg(a, "on"))};
     if ((rc = ctl_call_kv(c, "customer.get", kv, 3, &res)) != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_view(res);
+    return 0;
+}
+
+#define ERASE_WAIT_MS (3600 * 1000) /* the server's longest wait */
+
+int
+ctl_cmd_customer_erase(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int wait = ctl_flag(a, "wait");
+    if (wait && c->min_timeout_ms < ERASE_WAIT_MS + 60000)
+        c->min_timeout_ms = ERASE_WAIT_MS + 60000;
+    ctl_kv kv[] = {CTL_S("customer", a->pos[0]),
+                   CTL_S("reason", ctl_arg(a, "reason")),
+                   CTL_S("request_ref", ctl_arg(a, "ref")), CTL_B("wait", wait),
+                   CTL_I("wait_ms", ERASE_WAIT_MS)};
+    int rc = ctl_call_kv(c, "customer.erase", kv, 5, &res);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_view(res);
+    return 0;
+}
+
+int
+ctl_cmd_customer_erasure_receipt(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    ctl_kv kv[] = {CTL_S("customer", a->pos[0])};
+    int rc = ctl_call_kv(c, "customer.erasure_receipt", kv, 1, &res);
+    if (rc != 0)
         return rc;
     if (c->json)
         return ctl_out_mp_json(res);

@@ -207,6 +207,8 @@ int ctl_cmd_settings_set(ctl *c, const ctl_args *a);
 int ctl_cmd_admin_rebuild(ctl *c, const ctl_args *a);
 int ctl_cmd_admin_rotate_key(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_get(ctl *c, const ctl_args *a);
+int ctl_cmd_customer_erase(ctl *c, const ctl_args *a);
+int ctl_cmd_customer_erasure_receipt(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_find(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);

@@ -243,6 +243,33 @@ const ctl_cmd ctl_commands[] = {
                 "at each day's rate), satisfaction, open\ncomplaints with "
                 "their age, the loyalty summary, the churn risk 0-100 with "
                 "the\nrules that scored it, and the latest touchpoints."},
+    {.name = "customer erase", .synopsis = "CUSTOMER", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_CUSTOMER_ERASE, .run = ctl_cmd_customer_erase,
+     .opts = (const ctl_opt[]){
+         {.name = "wait", .doc = "return once the erasure is complete"},
+         {.name = "reason", .arg = "WHY",
+          .doc = "gdpr, ccpa, request (default) or retention"},
+         {.name = "ref", .arg = "REF",
+          .doc = "the data-protection request's reference"},
+         {0}},
+     .summary = "erase a guest's personal data for good (admin)",
+     .details = "Appends customer.erased to the guest and every guest merged "
+                "into it, destroys\ntheir keys and removes them from every "
+                "index and view; an erasure round then\nreplaces the keys "
+                "that could open stale copies (the tenant key, the index\n"
+                "key). With --wait it returns once that round is done: "
+                "nothing under the data\ndirectory, nor any backup or export "
+                "taken afterwards, gives the person back.\nPrints the "
+                "receipt (see customer erasure-receipt)."},
+    {.name = "customer erasure-receipt", .synopsis = "CUSTOMER",
+     .min_pos = 1, .max_pos = 1, .op = CRM_OP_CUSTOMER_ERASURE_RECEIPT,
+     .run = ctl_cmd_customer_erasure_receipt,
+     .opts = (const ctl_opt[]){{0}},
+     .summary = "the receipt of a guest's erasure (admin, auditor)",
+     .details = "Tenant, subject, the log position of customer.erased, when "
+                "it was asked and\ncompleted, the key epoch that completed "
+                "it, the streams it covered and what\nwas removed: for the "
+                "guest, from the erasure ledger (no personal data)."},
     {.name = "customer find", .op = CRM_OP_CUSTOMER_FIND,
      .run = ctl_cmd_customer_find,
      .opts = (const ctl_opt[]){
