@@ -48,8 +48,8 @@
 static const crm_field *
 consent_field(const char *name)
 {
-    const crm_event_type *t = crm_schema_find(CONSENT_TYPE,
-                                              strlen(CONSENT_TYPE));
+    const crm_event_type *t =
+        crm_schema_find(CONSENT_TYPE, strlen(CONSENT_TYPE));
     return t ? crm_schema_field(t, name, strlen(name)) : NULL;
 }
 
@@ -115,11 +115,11 @@ typedef struct consent {
 
 typedef struct history {
     msgpack_zone *z;
-    int channel;         /* keep this channel only, or every one (-1) */
-    int purpose;         /* keep this purpose only */
-    consent *c;          /* in position order; malloc'd */
+    int channel; /* keep this channel only, or every one (-1) */
+    int purpose; /* keep this purpose only */
+    consent *c;  /* in position order; malloc'd */
     size_t n, cap;
-    uint64_t last;       /* the last position of the stream read */
+    uint64_t last; /* the last position of the stream read */
     crm_err err;
 } history;
 
@@ -155,8 +155,8 @@ consent_of(const crm_record *r, uint64_t pos, consent *e)
     int c = crm_mp_is_str(ch)
                 ? enum_index("channel", ch->via.str.ptr, ch->via.str.size)
                 : -1;
-    int p = crm_mp_is_str(pu) ? enum_index("purpose", pu->via.str.ptr,
-                                           pu->via.str.size)
+    int p = crm_mp_is_str(pu)
+                ? enum_index("purpose", pu->via.str.ptr, pu->via.str.size)
             : pu == NULL || pu->type == MSGPACK_OBJECT_NIL
                 ? enum_index("purpose", "marketing", 9)
                 : -1;
@@ -256,8 +256,8 @@ h_customer_consent_at(rpc_call *call, msgpack_packer *pk, crm_error *why,
         (err = arg_enum(call, "purpose", "purpose",
                         enum_index("purpose", "marketing", 9), &purpose,
                         why)) != CRM_OK ||
-        (err = h_arg_int(call, "at", crm_query_now_us(), 1, CRM_TIME_MAX,
-                         &at, why)) != CRM_OK)
+        (err = h_arg_int(call, "at", crm_query_now_us(), 1, CRM_TIME_MAX, &at,
+                         why)) != CRM_OK)
         return err;
     if (len == 0)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
@@ -265,8 +265,8 @@ h_customer_consent_at(rpc_call *call, msgpack_packer *pk, crm_error *why,
     /* the server's streams ('$tenant') are no guest */
     if (id[0] == '$')
         return h_not_found_guest(id, len, "no such guest", why);
-    history h = {.z = &call->c->scratch, .channel = channel,
-                 .purpose = purpose};
+    history h = {
+        .z = &call->c->scratch, .channel = channel, .purpose = purpose};
     err = history_read(call->log, id, len, &h);
     if (err == CRM_ERR_NOT_FOUND) {
         history_free(&h);
@@ -344,9 +344,9 @@ visit_send(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
                 ? enum_index("channel", ch->via.str.ptr, ch->via.str.size)
                 : -1;
     if (c < 0 || !crm_mp_is_str(camp) ||
-        (sc->campaign && (camp->via.str.size != sc->campaign_len ||
-                          memcmp(camp->via.str.ptr, sc->campaign,
-                                 sc->campaign_len) != 0)))
+        (sc->campaign &&
+         (camp->via.str.size != sc->campaign_len ||
+          memcmp(camp->via.str.ptr, sc->campaign, sc->campaign_len) != 0)))
         return 0;
     sent_msg *s = &sc->s[sc->n++];
     s->position = pos;
@@ -450,8 +450,8 @@ h_audit_consent_violations(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          &limit, why)) != CRM_OK)
         return err;
     int marketing = enum_index("purpose", "marketing", 9);
-    scan sc = {.z = &call->c->scratch, .campaign = campaign,
-               .campaign_len = clen};
+    scan sc = {
+        .z = &call->c->scratch, .campaign = campaign, .campaign_len = clen};
     guest *tab = calloc(VIOL_SLOTS, sizeof(*tab));
     violation *v = malloc((size_t)limit * sizeof(*v));
     sc.s = malloc(VIOL_SENDS_MAX * sizeof(*sc.s));

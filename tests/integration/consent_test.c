@@ -16,7 +16,7 @@
 #include "crmd_fixture.h"
 #include "rpc.h"
 
-#define H INT64_C(3600000000) /* an hour in µs */
+#define H INT64_C(3600000000)        /* an hour in µs */
 #define T0 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
 
 static fx_crmd D;
@@ -116,14 +116,14 @@ opt_i64(const msgpack_object *m, const char *k)
 }
 
 static crm_err
-ask(crm_client *c, const char *guest, const char *channel,
-    const char *purpose, int64_t at, answer *a, crm_error *why)
+ask(crm_client *c, const char *guest, const char *channel, const char *purpose,
+    int64_t at, answer *a, crm_error *why)
 {
     const msgpack_object *res;
     fx_kv kv[] = {FX_S("customer", guest), FX_S("channel", channel),
                   FX_I("at", at), FX_S("purpose", purpose)};
-    crm_err err = fx_call_kv(c, "customer.consent_at", kv, purpose ? 4 : 3,
-                             &res, why);
+    crm_err err =
+        fx_call_kv(c, "customer.consent_at", kv, purpose ? 4 : 3, &res, why);
     if (err != CRM_OK)
         return err;
     const msgpack_object *g = crm_mp_get(res, "granted");
@@ -148,8 +148,8 @@ expect_at(crm_client *c, const char *guest, const char *channel,
     crm_error why;
     crm_err err = ask(c, guest, channel, purpose, at, &a, &why);
     if (err != CRM_OK)
-        fail_msg("consent_at %s %s at %lld: %s", guest, channel,
-                 (long long)at, why.msg);
+        fail_msg("consent_at %s %s at %lld: %s", guest, channel, (long long)at,
+                 why.msg);
     if (a.granted != granted || a.position != position)
         fail_msg("%s %s/%s at T0%+lldh: granted %d from position %llu, "
                  "want %d from %llu",
@@ -196,13 +196,11 @@ test_consent_as_of_any_moment(void **state)
     /* what the answer carries: when, where and from what source */
     answer a;
     crm_error why;
-    assert_int_equal(ask(c, "g-1", "email", "marketing", T0 + 12 * H, &a,
-                         &why),
+    assert_int_equal(ask(c, "g-1", "email", "marketing", T0 + 12 * H, &a, &why),
                      CRM_OK);
     assert_int_equal(a.since, T0 + 10 * H);
     assert_string_equal(a.source, "web");
-    assert_int_equal(ask(c, "g-1", "email", "marketing", T0 + 22 * H, &a,
-                         &why),
+    assert_int_equal(ask(c, "g-1", "email", "marketing", T0 + 22 * H, &a, &why),
                      CRM_OK);
     assert_int_equal(a.since, T0 + 20 * H);
     assert_string_equal(a.source, "");
@@ -244,9 +242,9 @@ test_roles(void **state)
         crm_client *c = fx_client(&D, D.url, K[may_not[i]]);
         answer a;
         crm_error why;
-        assert_int_equal(ask(c, "g-roles", "post", "marketing", T0 + H, &a,
-                             &why),
-                         CRM_ERR_FORBIDDEN);
+        assert_int_equal(
+            ask(c, "g-roles", "post", "marketing", T0 + H, &a, &why),
+            CRM_ERR_FORBIDDEN);
         crm_client_close(c);
     }
     /* the audit: admin and auditor only */
@@ -254,8 +252,8 @@ test_roles(void **state)
         crm_client *c = fx_client(&D, D.url, K[r]);
         const msgpack_object *res;
         crm_error why;
-        crm_err err = fx_call_kv(c, "audit.consent_violations", NULL, 0, &res,
-                                 &why);
+        crm_err err =
+            fx_call_kv(c, "audit.consent_violations", NULL, 0, &res, &why);
         int want = r == CRM_ROLE_ADMIN || r == CRM_ROLE_AUDITOR;
         if (want ? err != CRM_OK : err != CRM_ERR_FORBIDDEN)
             fail_msg("audit.consent_violations by %s: %s (%s)",
@@ -298,8 +296,7 @@ test_bad_args(void **state)
             FX_S("channel", "email"), FX_S("at", "2026-01-01T00:00:00Z"));
     REFUSED(CRM_ERR_BAD_REQUEST, FX_S("customer", "g-bad"),
             FX_S("channel", "email"), FX_I("at", 0));
-    REFUSED(CRM_ERR_BAD_REQUEST, FX_S("customer", "g-bad"),
-            FX_I("channel", 1));
+    REFUSED(CRM_ERR_BAD_REQUEST, FX_S("customer", "g-bad"), FX_I("channel", 1));
     REFUSED(CRM_ERR_BAD_REQUEST, FX_S("customer", "g-bad"));
     REFUSED(CRM_ERR_BAD_REQUEST, FX_S("channel", "email"));
     REFUSED(CRM_ERR_BAD_REQUEST, FX_S("customer", ""),
@@ -444,9 +441,8 @@ test_violations(void **state)
     const msgpack_object *res;
     crm_error why;
     fx_kv kv[] = {FX_I("cursor", (int64_t)b1)};
-    assert_int_equal(fx_call_kv(aud, "audit.consent_violations", kv, 1, &res,
-                                &why),
-                     CRM_OK);
+    assert_int_equal(
+        fx_call_kv(aud, "audit.consent_violations", kv, 1, &res, &why), CRM_OK);
     const msgpack_object *v = crm_mp_get(res, "violations");
     assert_int_equal(v->via.array.size, 2);
     check_row(&v->via.array.ptr[0], &all[4]);

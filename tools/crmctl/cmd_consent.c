@@ -15,8 +15,7 @@
 
 /* An integer member of m as a time, "-" when nil or absent. */
 static const char *
-time_cell(const msgpack_object *m, const char *k,
-          char out[CTL_TIME_STRLEN + 1])
+time_cell(const msgpack_object *m, const char *k, char out[CTL_TIME_STRLEN + 1])
 {
     const msgpack_object *o = crm_mp_get(m, k);
     int64_t us;
@@ -35,8 +34,9 @@ ctl_cmd_customer_consent_at(ctl *c, const ctl_args *a)
     if (ctl_arg(a, "channel") == NULL)
         return ctl_usage(a->cmd, "--channel is required");
     if (when && ctl_time_parse(when, &at) != 0)
-        return ctl_usage(a->cmd, "--at must be a time "
-                                 "YYYY-MM-DDTHH:MM:SS[.ffffff]Z, not '%s'",
+        return ctl_usage(a->cmd,
+                         "--at must be a time "
+                         "YYYY-MM-DDTHH:MM:SS[.ffffff]Z, not '%s'",
                          when);
     ctl_kv kv[] = {CTL_S("customer", a->pos[0]),
                    CTL_S("channel", ctl_arg(a, "channel")),
@@ -67,9 +67,9 @@ ctl_cmd_customer_consent_at(ctl *c, const ctl_args *a)
 }
 
 #define NVCOLS 7
-static const char *const vheads[NVCOLS] = {
-    "position", "customer", "campaign", "channel", "sent_at", "consent",
-    "since"};
+static const char *const vheads[NVCOLS] = {"position", "customer", "campaign",
+                                           "channel",  "sent_at",  "consent",
+                                           "since"};
 
 /* Adds the rows of one page to t. 0 or -1 (out of memory). */
 static int
@@ -112,8 +112,7 @@ ctl_cmd_audit_consent_violations(ctl *c, const ctl_args *a)
     for (;;) {
         ctl_kv kv[] = {CTL_S("campaign", ctl_arg(a, "campaign")),
                        CTL_I("cursor", cursor), CTL_I("limit", limit)};
-        if ((rc = ctl_call_kv(c, "audit.consent_violations", kv, 3, &res)) !=
-            0)
+        if ((rc = ctl_call_kv(c, "audit.consent_violations", kv, 3, &res)) != 0)
             break;
         const msgpack_object *list = crm_mp_get(res, "violations");
         if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY) {
