@@ -119,6 +119,15 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "find guests by e-mail, phone, loyalty number or name (+ birth date)")   \
+    X(CRM_OP_CUSTOMER_CONSENT_AT, "customer.consent_at",                      \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
+          CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),   \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "a guest's consent for a channel and purpose in force at a moment")     \
+    X(CRM_OP_AUDIT_CONSENT_VIOLATIONS, "audit.consent_violations",             \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT,                                                          \
+      "marketing messages sent without the guest's consent, paged by position") \
     X(CRM_OP_KPI_GET, "kpi.get",                                               \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
           CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_FINANCE) |  \

@@ -1,7 +1,7 @@
 /*
  * handlers_int.h - what the op handlers share across their files
  * (handlers.c: the table, keys, appends and reads; h_settings.c: tenant
- * settings and projection rebuilds).
+ * settings and projection rebuilds; h_consent.c: consent from the log).
  */
 #ifndef CRM_HANDLERS_INT_H
 #define CRM_HANDLERS_INT_H
@@ -94,6 +94,11 @@ crm_err h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,
                       rpc_flow *flow);
 crm_err h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
                         rpc_flow *flow);
+/* h_consent.c: consent in force at a moment, sends made without it. */
+crm_err h_customer_consent_at(rpc_call *call, msgpack_packer *pk,
+                              crm_error *why, rpc_flow *flow);
+crm_err h_audit_consent_violations(rpc_call *call, msgpack_packer *pk,
+                                   crm_error *why, rpc_flow *flow);
 crm_err h_segment_list(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_segment_counts(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -274,6 +274,16 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         crm_mp_pack_cstr(&pk, "customer");
         crm_mp_pack_cstr(&pk, A_STREAM);
         break;
+    case CRM_OP_CUSTOMER_CONSENT_AT:
+        msgpack_pack_map(&pk, 2);
+        crm_mp_pack_cstr(&pk, "customer");
+        crm_mp_pack_cstr(&pk, A_STREAM);
+        crm_mp_pack_cstr(&pk, "channel");
+        crm_mp_pack_cstr(&pk, "email");
+        break;
+    case CRM_OP_AUDIT_CONSENT_VIOLATIONS:
+        msgpack_pack_map(&pk, 0);
+        break;
     case CRM_OP_CUSTOMER_FIND:
         msgpack_pack_map(&pk, 1);
         crm_mp_pack_cstr(&pk, "email");
@@ -710,7 +720,8 @@ gamma_entry_ok(const crm_op_info *op, crm_role role, int known,
                        : !allowed                     ? "forbidden"
                        : op->op == CRM_OP_READ_STREAM ||
                                op->op == CRM_OP_LOYALTY_GET ||
-                               op->op == CRM_OP_CUSTOMER_GET
+                               op->op == CRM_OP_CUSTOMER_GET ||
+                               op->op == CRM_OP_CUSTOMER_CONSENT_AT
                            ? "not_found"
                            : "ok";
     if (batchable && allowed && !known)

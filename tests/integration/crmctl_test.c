@@ -2,7 +2,8 @@
  * appends from JSON and JSONL (and the versions they print), read, tail and
  * tail -f (personal data by role), exit statuses and error names, local
  * file errors, --help of every command, the event catalogue, and TLS
- * server verification (--ca, --server-name, --insecure), and segments.
+ * server verification (--ca, --server-name, --insecure), segments, and
+ * consent as of a moment with the audit of sends made without it.
  *
  * Tests run in order and share one crmd: test_tenant_and_keys makes the
  * tenant and the keys the later tests use. */
@@ -1522,6 +1523,92 @@ test_tasks_today(void **state)
                 "--days", "40");
 }
 
+/* crmctl customer consent-at and audit consent-violations: the answer
+ * before and after a grant (the moment of the grant included), the
+ * send made without consent listed and the one made with it not, the
+ * campaign filter, --json, and bad arguments refused. */
+static void
+test_consent(void **state)
+{
+    run_out r;
+    (void)state;
+    static const char *const chain[] = {
+        "{\"stream\":\"cons-a\",\"type\":\"marketing.message_sent\","
+        "\"occurred_at\":\"2026-02-01T09:00:00Z\",\"body\":{\"campaign\":"
+        "\"ctl-spring\",\"channel\":\"email\"}}",
+        "{\"stream\":\"cons-a\",\"type\":\"customer.consent_changed\","
+        "\"occurred_at\":\"2026-03-01T10:00:00Z\",\"body\":{\"channel\":"
+        "\"email\",\"granted\":true,\"source\":\"desk\"}}",
+        "{\"stream\":\"cons-a\",\"type\":\"marketing.message_sent\","
+        "\"occurred_at\":\"2026-03-02T09:00:00Z\",\"body\":{\"campaign\":"
+        "\"ctl-spring\",\"channel\":\"email\"}}"};
+    for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]); i++) {
+        RUN_OK(&r, "--key-file", ADMIN_FILE, "append", chain[i]);
+        run_free(&r);
+    }
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "customer", "consent-at", "cons-a",
+           "--channel", "email", "--at", "2026-02-15T00:00:00Z");
+    assert_string_equal(r.out, "cons-a email/marketing at "
+                               "2026-02-15T00:00:00Z: not granted (never "
+                               "given)\n");
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "customer", "consent-at", "cons-a",
+           "--channel", "email", "--purpose", "marketing", "--at",
+           "2026-03-01T10:00:00Z");
+    assert_non_null(strstr(r.out, "cons-a email/marketing at "
+                                  "2026-03-01T10:00:00Z: granted since "
+                                  "2026-03-01T10:00:00Z (position "));
+    assert_non_null(strstr(r.out, ", source desk)\n"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "customer", "consent-at", "cons-a",
+           "--channel", "email", "--purpose", "service");
+    assert_non_null(strstr(r.out, "not granted (never given)"));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "customer", "consent-at",
+           "cons-a", "--channel", "email");
+    json_t *j = jparse(r.out);
+    assert_true(json_is_true(jget(j, "granted")));
+    assert_string_equal(jstr(jget(j, "source")), "desk");
+    jfree(j);
+    run_free(&r);
+
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "audit", "consent-violations",
+           "--campaign", "ctl-spring");
+    assert_non_null(strstr(r.out, "2026-02-01T09:00:00Z"));
+    assert_non_null(strstr(r.out, "never given"));
+    assert_null(strstr(r.out, "2026-03-02T09:00:00Z"));
+    assert_non_null(strstr(r.out, "1 message sent without consent; "));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "audit", "consent-violations",
+           "--campaign", "ctl-none");
+    assert_non_null(strstr(r.out, "0 messages sent without consent; "));
+    run_free(&r);
+    RUN_OK(&r, "--key-file", ADMIN_FILE, "--json", "audit",
+           "consent-violations", "--campaign", "ctl-spring", "--limit", "1");
+    /* one document per page: the first holds the only violation */
+    *strchr(r.out, '\n') = '\0';
+    j = jparse(r.out);
+    assert_string_equal(jstr(jget(j, "violations", "0", "customer")),
+                        "cons-a");
+    assert_string_equal(jstr(jget(j, "violations", "0", "consent")),
+                        "never_given");
+    jfree(j);
+    run_free(&r);
+
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "customer",
+                "consent-at", "cons-a");
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "customer",
+                "consent-at", "cons-a", "--channel", "email", "--at",
+                "yesterday");
+    EXPECT_FAIL_MSG(1, "bad_request", "'channel' must be one of", "--key-file",
+                    ADMIN_FILE, "customer", "consent-at", "cons-a",
+                    "--channel", "fax");
+    EXPECT_FAIL(4, "not_found", "--key-file", ADMIN_FILE, "customer",
+                "consent-at", "cons-nobody", "--channel", "email");
+    EXPECT_FAIL(2, "usage", "--key-file", ADMIN_FILE, "audit",
+                "consent-violations", "--limit", "0");
+}
+
 int
 main(void)
 {
@@ -1542,6 +1629,7 @@ main(void)
         cmocka_unit_test_setup(test_settings_and_rebuild, test_setup),
         cmocka_unit_test_setup(test_segments, test_setup),
         cmocka_unit_test_setup(test_tasks_today, test_setup),
+        cmocka_unit_test_setup(test_consent, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -289,6 +289,41 @@ const ctl_cmd ctl_commands[] = {
                 "tenant's country_code), names folded by\ncase and accent. "
                 "Prints each guest's id, tier and points; 'more' says there\n"
                 "are further hits."},
+    {.name = "customer consent-at", .synopsis = "CUSTOMER", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_CUSTOMER_CONSENT_AT,
+     .run = ctl_cmd_customer_consent_at,
+     .opts = (const ctl_opt[]){
+         {.name = "channel", .arg = "CHANNEL",
+          .doc = "email, sms, phone, post, push or whatsapp (required)"},
+         {.name = "purpose", .arg = "PURPOSE",
+          .doc = "marketing, profiling, service or third_party (default "
+                 "marketing)"},
+         {.name = "at", .arg = "TIME",
+          .doc = "the moment, YYYY-MM-DDTHH:MM:SS[.ffffff]Z (default now)"},
+         {0}},
+     .summary = "whether a guest had consented to a channel and purpose at "
+                "a moment",
+     .details = "Answers from the guest's events: the consent change of the "
+                "channel and purpose\nwith the latest time at or before "
+                "TIME is in force (the later one of equal\ntimes). A guest "
+                "who never gave one has not consented. Prints when it was\n"
+                "given or withdrawn, its log position and its source."},
+    {.name = "audit consent-violations", .op = CRM_OP_AUDIT_CONSENT_VIOLATIONS,
+     .run = ctl_cmd_audit_consent_violations,
+     .opts = (const ctl_opt[]){
+         {.name = "campaign", .arg = "NAME", .doc = "one campaign's sends"},
+         {.name = "cursor", .arg = "POSITION",
+          .doc = "from this log position on (default 1: the whole log)"},
+         {.name = "limit", .arg = "N",
+          .doc = "violations asked per page (default 100, at most 1000)"},
+         {0}},
+     .summary = "marketing messages sent to guests who had not consented "
+                "(admin, auditor)",
+     .details = "Lists every marketing.message_sent whose guest had not, at "
+                "the time it was\nsent, consented to its channel for "
+                "marketing: never given, or withdrawn\n(with when). Follows "
+                "the pages to the end of the log and prints the position\n"
+                "a later run can start from with --cursor."},
     {.name = "loyalty get", .synopsis = "CUSTOMER", .min_pos = 1,
      .max_pos = 1, .op = CRM_OP_LOYALTY_GET, .run = ctl_cmd_loyalty_get,
      .opts = (const ctl_opt[]){
