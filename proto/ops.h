@@ -112,6 +112,10 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "find guests by e-mail, phone, loyalty number or name (+ birth date)")   \
+    X(CRM_OP_CUSTOMER_EXPORT, "customer.export",                               \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
+      CRM_OPF_TENANT,                                                          \
+      "everything kept about a guest, decrypted, in pages (right of access)") \
     X(CRM_OP_KPI_GET, "kpi.get",                                               \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
           CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_FINANCE) |  \
