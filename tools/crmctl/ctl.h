@@ -208,6 +208,7 @@ int ctl_cmd_admin_rebuild(ctl *c, const ctl_args *a);
 int ctl_cmd_admin_rotate_key(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_get(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_find(ctl *c, const ctl_args *a);
+int ctl_cmd_customer_export(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a);
