@@ -2,8 +2,9 @@
  * master key): customer.export pages a guest of 600-odd events (Chinese
  * and Arabic names, consents given and withdrawn, a stay that earned
  * points) so that every event comes exactly once, in order, with its
- * personal fields opened; the pages are of one moment (events appended
- * meanwhile are not in them); an erased guest's export holds no personal
+ * personal fields opened, and pages are cut by size as well as count;
+ * the pages are of one moment (events appended meanwhile are not in
+ * them); an erased guest's export holds no personal
  * data; unknown guests, other roles and bad cursors are refused; and
  * `crmctl customer export` writes one document that parses as JSON (by
  * jansson, what crmctl itself uses) and holds it all. */
@@ -316,6 +317,49 @@ test_pages_of_one_moment(void **state)
     crm_client_close(c);
 }
 
+/* Pages are cut by size too: 100 events of ~60 KB pass one reply. */
+static void
+test_pages_cut_by_size(void **state)
+{
+    (void)state;
+    crm_client *c = as(CRM_ROLE_AGENT);
+    static char text[60001];
+    memset(text, 'q', sizeof(text) - 1);
+    for (int b = 0; b < 10; b++) {
+        crm_event_in ev[10];
+        for (int i = 0; i < 10; i++)
+            fx_event(&ev[i], "guest-big", "x.scan",
+                     FX_BODY(FX_S("text", text), FX_I("n", b * 10 + i)));
+        append_ok(c, ev, 10);
+        fx_reset();
+    }
+    const msgpack_object *res;
+    crm_error why;
+    char cursor[128];
+    const char *at = NULL;
+    uint64_t want = 0;
+    size_t pages = 0;
+    do {
+        assert_int_equal(export_page(c, "guest-big", at, 1000, &res, &why),
+                         CRM_OK);
+        const msgpack_object *evs = crm_mp_get(res, "events");
+        assert_true(evs->via.array.size >= 1 && evs->via.array.size < 100);
+        for (uint32_t i = 0; i < evs->via.array.size; i++, want++) {
+            const msgpack_object *data = crm_mp_get(&evs->via.array.ptr[i],
+                                                    "data");
+            assert_int_equal(fx_res_u64(data, "n"), want);
+            assert_int_equal(crm_mp_get(data, "text")->via.str.size, 60000);
+        }
+        pages++;
+        at = str_of(crm_mp_get(res, "next"), cursor, sizeof(cursor));
+        at = at[0] ? at : NULL;
+        fx_reset();
+    } while (at);
+    assert_int_equal(want, 100);
+    assert_true(pages >= 2);
+    crm_client_close(c);
+}
+
 static void
 test_erased_guest(void **state)
 {
@@ -518,6 +562,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pages_every_event_once),
         cmocka_unit_test(test_pages_of_one_moment),
+        cmocka_unit_test(test_pages_cut_by_size),
         cmocka_unit_test(test_erased_guest),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_crmctl_document),
