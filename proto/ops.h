@@ -128,6 +128,10 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT,                                                          \
       "marketing messages sent without the guest's consent, paged by position") \
+    X(CRM_OP_CUSTOMER_EXPORT, "customer.export",                               \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
+      CRM_OPF_TENANT,                                                          \
+      "everything kept about a guest, decrypted, in pages (right of access)") \
     X(CRM_OP_KPI_GET, "kpi.get",                                               \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
           CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_FINANCE) |  \

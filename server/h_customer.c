@@ -361,56 +361,66 @@ typedef struct get_q {
     int missing;
 } get_q;
 
-static int
-get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+int
+h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
+                    uint64_t position, const char *id, size_t len,
+                    int64_t now, size_t touchpoints, msgpack_zone *z,
+                    msgpack_packer *pk)
 {
-    get_q *g = arg;
-    uint32_t day = crm_settings_day_of(g->now);
+    uint32_t day = crm_settings_day_of(now);
     crm_settings *s = malloc(sizeof(*s));
     if (s == NULL)
         return ENOMEM;
     MDB_dbi loyalty = 0;
-    int rc = h_settings_in(g->log, txn, day, s);
+    int rc = h_settings_in(log, txn, day, s);
     int has_loyalty = 0;
     if (rc == 0) {
-        rc = h_proj_db(g->log, txn, "loyalty", &loyalty);
+        rc = h_proj_db(log, txn, "loyalty", &loyalty);
         has_loyalty = rc == 0;
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    fetcher f = {g->log, txn, g->zone};
-    crm_customer_query q = {.now_us = g->now,
+    fetcher f = {log, txn, z};
+    crm_customer_query q = {.now_us = now,
                             .settings = s,
                             .fetch = fetch_record,
                             .fetch_arg = &f,
-                            .touchpoints = g->touchpoints,
+                            .touchpoints = touchpoints,
                             .extra = 3};
     if (rc == 0)
-        rc = crm_customer_pack(txn, dbi[0], g->id, g->id_len, &q, g->pk);
-    if (rc == MDB_NOTFOUND) {
-        g->missing = 1; /* nothing packed */
-        rc = 0;
-        goto out;
-    }
+        rc = crm_customer_pack(txn, customer, id, len, &q, pk);
     if (rc != 0)
-        goto out;
-    crm_mp_pack_cstr(g->pk, "loyalty");
+        goto out; /* MDB_NOTFOUND: nothing packed */
+    crm_mp_pack_cstr(pk, "loyalty");
     if (has_loyalty) {
-        rc = crm_loyalty_pack_summary(txn, loyalty, g->id, g->id_len, day,
-                                      s, g->pk);
+        rc = crm_loyalty_pack_summary(txn, loyalty, id, len, day, s, pk);
         if (rc == MDB_NOTFOUND) {
-            msgpack_pack_nil(g->pk);
+            msgpack_pack_nil(pk);
             rc = 0;
         }
     } else {
-        msgpack_pack_nil(g->pk);
+        msgpack_pack_nil(pk);
     }
     char text[11];
     crm_settings_day_text(day, text);
-    KV_STR(g->pk, "on", text);
-    KV_U64(g->pk, "as_of", position);
+    KV_STR(pk, "on", text);
+    KV_U64(pk, "as_of", position);
 out:
     free(s);
+    return rc;
+}
+
+static int
+get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
+{
+    get_q *g = arg;
+    int rc = h_customer_pack_get(g->log, txn, dbi[0], position, g->id,
+                                 g->id_len, g->now, g->touchpoints, g->zone,
+                                 g->pk);
+    if (rc == MDB_NOTFOUND) {
+        g->missing = 1; /* nothing packed */
+        rc = 0;
+    }
     return rc;
 }
 

@@ -349,28 +349,38 @@ typedef struct get_read {
     int missing;
 } get_read;
 
+int
+h_loyalty_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi loyalty,
+                   uint64_t position, const char *id, size_t len,
+                   uint32_t day, size_t ledger, crm_settings *s,
+                   msgpack_packer *pk)
+{
+    char text[11];
+    int rc = h_settings_in(log, txn, day, s);
+    if (rc != 0)
+        return rc;
+    rc = crm_loyalty_pack(txn, loyalty, id, len, day, s, ledger, 3, pk);
+    if (rc != 0)
+        return rc; /* MDB_NOTFOUND: nothing packed */
+    crm_mp_pack_cstr(pk, "customer");
+    crm_mp_pack_str(pk, id, len);
+    crm_settings_day_text(day, text);
+    KV_STR(pk, "on", text);
+    KV_U64(pk, "as_of", position);
+    return 0;
+}
+
 static int
 get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
 {
     get_read *g = arg;
-    char day[11];
-    int rc = h_settings_in(g->log, txn, g->day, g->s);
-    if (rc != 0)
-        return rc;
-    rc = crm_loyalty_pack(txn, dbi[0], g->id, g->id_len, g->day, g->s,
-                          g->ledger, 3, g->pk);
+    int rc = h_loyalty_pack_get(g->log, txn, dbi[0], position, g->id,
+                                g->id_len, g->day, g->ledger, g->s, g->pk);
     if (rc == MDB_NOTFOUND) {
         g->missing = 1; /* nothing packed */
         return 0;
     }
-    if (rc != 0)
-        return rc;
-    crm_mp_pack_cstr(g->pk, "customer");
-    crm_mp_pack_str(g->pk, g->id, g->id_len);
-    crm_settings_day_text(g->day, day);
-    KV_STR(g->pk, "on", day);
-    KV_U64(g->pk, "as_of", position);
-    return 0;
+    return rc;
 }
 
 crm_err

@@ -680,9 +680,8 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
     return 0;
 }
 
-/* An array whose length is written once the reader knows it. */
-static size_t
-open_array(rpc_ctx *c)
+size_t
+h_open_array(rpc_ctx *c)
 {
     static const uint8_t hdr[5] = {0xdd, 0, 0, 0, 0};
     size_t at = nng_msg_len(c->rep);
@@ -691,8 +690,8 @@ open_array(rpc_ctx *c)
     return at;
 }
 
-static void
-close_array(rpc_ctx *c, size_t at, uint32_t n)
+void
+h_close_array(rpc_ctx *c, size_t at, uint32_t n)
 {
     if (at == SIZE_MAX)
         return; /* the reply already failed; net.c answers no_memory */
@@ -733,14 +732,14 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
                 .redact = c->key.role == CRM_ROLE_AUDITOR};
     msgpack_pack_map(pk, 4);
     crm_mp_pack_cstr(pk, raw ? "records" : "events");
-    size_t at = open_array(c);
+    size_t at = h_open_array(c);
     err = crm_log_read_all(call->log, (uint64_t)from, (size_t)max,
                            visit_record, &r);
     if (err == CRM_OK && r.err != CRM_OK)
         err = r.err;
     if (err != CRM_OK)
         return crm_error_set(why, err, "reading the log failed");
-    close_array(c, at, r.count);
+    h_close_array(c, at, r.count);
     uint64_t next = r.count ? r.last + 1 : (uint64_t)from;
     crm_log_head(call->log, &head, NULL);
     KV_U64(pk, "head", head);
@@ -775,7 +774,7 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
                 .redact = c->key.role == CRM_ROLE_AUDITOR};
     msgpack_pack_map(pk, 4);
     crm_mp_pack_cstr(pk, "events");
-    size_t at = open_array(c);
+    size_t at = h_open_array(c);
     err = crm_log_read_stream(call->log, stream, slen, (uint64_t)from,
                               (size_t)max, visit_record, &r);
     if (err == CRM_OK && r.err != CRM_OK)
@@ -790,7 +789,7 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
                                            ? "stream '%.*s' has no events"
                                            : "reading stream '%.*s' failed",
                              (int)slen, stream);
-    close_array(c, at, r.count);
+    h_close_array(c, at, r.count);
     uint64_t next = r.count ? r.version + 1 : (uint64_t)from;
     KV_U64(pk, "last_version", last_ver);
     KV_U64(pk, "next", next);
@@ -894,6 +893,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_CUSTOMER_ERASURE_RECEIPT] = h_customer_erasure_receipt,
     [CRM_OP_CUSTOMER_CONSENT_AT] = h_customer_consent_at,
     [CRM_OP_AUDIT_CONSENT_VIOLATIONS] = h_audit_consent_violations,
+    [CRM_OP_CUSTOMER_EXPORT] = h_customer_export,
     [CRM_OP_LOYALTY_REDEEM] = h_loyalty_redeem,
     [CRM_OP_LOYALTY_SWEEP] = h_loyalty_sweep,
     [CRM_OP_KPI_GET] = h_kpi_get,

@@ -1,7 +1,8 @@
 /*
  * handlers_int.h - what the op handlers share across their files
  * (handlers.c: the table, keys, appends and reads; h_settings.c: tenant
- * settings and projection rebuilds; h_consent.c: consent from the log).
+ * settings and projection rebuilds; h_consent.c: consent from the log;
+ * h_customer.c, h_loyalty.c, h_export.c, h_erase.c: one guest).
  */
 #ifndef CRM_HANDLERS_INT_H
 #define CRM_HANDLERS_INT_H
@@ -44,6 +45,12 @@ int h_proj_db(crm_log *log, MDB_txn *txn, const char *name, MDB_dbi *out);
 /* The settings in force on day from the settings projection in txn (the
  * defaults when the log keeps none). 0 or an LMDB error. */
 int h_settings_in(crm_log *log, MDB_txn *txn, uint32_t day, crm_settings *s);
+/* An array in c's reply whose length is written once the caller knows
+ * it (the reply's bytes, not the packer's, so a page can be cut back):
+ * open returns where it starts (SIZE_MAX when the reply already failed),
+ * close writes n there. */
+size_t h_open_array(rpc_ctx *c);
+void h_close_array(rpc_ctx *c, size_t at, uint32_t n);
 /* not_found for guest id, quoted safely: "guest 'x': what". */
 crm_err h_not_found_guest(const char *id, size_t len, const char *what,
                           crm_error *why);
@@ -88,6 +95,25 @@ crm_err h_customer_erase(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,
                                    crm_error *why, rpc_flow *flow);
+/* customer.get's result for guest id, from the customer projection's
+ * database in txn (a read at position), as of now (µs) with touchpoints
+ * of them; personal values are read into z. 0, MDB_NOTFOUND (an unknown
+ * guest: nothing packed), ENOMEM or an LMDB error. h_customer.c. */
+int h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
+                        uint64_t position, const char *id, size_t len,
+                        int64_t now, size_t touchpoints, msgpack_zone *z,
+                        msgpack_packer *pk);
+/* loyalty.get's result for guest id on day with ledger lines at most,
+ * from the loyalty projection's database in txn (s: scratch for the
+ * settings). 0, MDB_NOTFOUND (no loyalty activity: nothing packed) or an
+ * LMDB error. h_loyalty.c. */
+int h_loyalty_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi loyalty,
+                       uint64_t position, const char *id, size_t len,
+                       uint32_t day, size_t ledger, crm_settings *s,
+                       msgpack_packer *pk);
+/* The right of access, page by page. h_export.c. */
+crm_err h_customer_export(rpc_call *call, msgpack_packer *pk,
+                          crm_error *why, rpc_flow *flow);
 crm_err h_kpi_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                   rpc_flow *flow);
 crm_err h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,

@@ -270,6 +270,7 @@ build_args(crm_op op, crm_role role, msgpack_sbuffer *sb, int *known)
         crm_mp_pack_cstr(&pk, "stays >= 1");
         break;
     case CRM_OP_CUSTOMER_GET:
+    case CRM_OP_CUSTOMER_EXPORT:
         msgpack_pack_map(&pk, 1);
         crm_mp_pack_cstr(&pk, "customer");
         crm_mp_pack_cstr(&pk, A_STREAM);

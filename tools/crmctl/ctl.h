@@ -212,6 +212,7 @@ int ctl_cmd_customer_erasure_receipt(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_find(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_consent_at(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_consent_violations(ctl *c, const ctl_args *a);
+int ctl_cmd_customer_export(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_get(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_redeem(ctl *c, const ctl_args *a);
 int ctl_cmd_loyalty_sweep(ctl *c, const ctl_args *a);

@@ -324,6 +324,24 @@ const ctl_cmd ctl_commands[] = {
                 "marketing: never given, or withdrawn\n(with when). Follows "
                 "the pages to the end of the log and prints the position\n"
                 "a later run can start from with --cursor."},
+    {.name = "customer export", .synopsis = "CUSTOMER", .min_pos = 1,
+     .max_pos = 1, .op = CRM_OP_CUSTOMER_EXPORT,
+     .run = ctl_cmd_customer_export,
+     .opts = (const ctl_opt[]){
+         {.name = "page", .arg = "N",
+          .doc = "events asked per reply (default 500, at most 1000)"},
+         {0}},
+     .summary = "everything kept about a guest, as one JSON document",
+     .details = "The right of access: writes to stdout one JSON document "
+                "with every event of the\nguest (personal fields decrypted, "
+                "in the event's data), the 360 view, the\nloyalty account "
+                "and ledger, and every consent given or withdrawn, all as "
+                "of\none moment (as_of). It is written page by page as the "
+                "server sends it, so a\nlong history never has to fit in "
+                "memory; if a later page fails the document\nis left "
+                "unclosed. An erased guest's export says erased: true and "
+                "holds no\npersonal data. Example: crmctl customer export "
+                "guest-42 > guest-42.json"},
     {.name = "loyalty get", .synopsis = "CUSTOMER", .min_pos = 1,
      .max_pos = 1, .op = CRM_OP_LOYALTY_GET, .run = ctl_cmd_loyalty_get,
      .opts = (const ctl_opt[]){
