@@ -206,8 +206,6 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
             fail_group(list, e.code, e.msg);
             return;
         }
-        if (log->erase_due)
-            crm_log_erase_kick(log); /* before anyone hears of it */
 
         int ended = ckpt && slice_end == log->ckpt_n;
         if (ckpt)
@@ -229,6 +227,10 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
         memcpy(log->head_hash, hash, CRM_HASH_LEN);
         log->last_recorded = now;
         pthread_mutex_unlock(&log->mu);
+        /* after the head moved (a round covers what is at or before the
+         * head it begins at) and before anyone hears of it */
+        if (log->erase_due)
+            crm_log_erase_kick(log);
 
         /* Then the stream heads, before anyone is acknowledged: a reader
          * never sees a stream position beyond the head. */
