@@ -84,6 +84,23 @@ typedef struct bench_tally {
  * or l is out of range. The tally is filled either way. */
 int bench_rpc_load(const bench_load *l, bench_tally *t);
 
+/* erase.c: what the erasure phase of crm-bench guests measured. */
+typedef struct bench_erased {
+    unsigned one, burst; /* erasures made each way */
+    double one_s;        /* mean seconds of one erasure with wait */
+    double one_max;
+    double burst_s; /* from the first of the burst to its completion */
+    double per_s;   /* erasures of the burst per second, completion in */
+    crm_err na;     /* CRM_OK, or why the server could not erase */
+} bench_erased;
+
+/* one erasures of guests of the chain (chain.h) each with wait, then a
+ * burst of burst without wait ending with one with wait, over the crmd at
+ * url with admin key. 0, or -1 when a call failed (on stderr); an older
+ * server or an unsealed tenant gives 0 with out->na set. */
+int bench_erase(const char *url, const char *key, unsigned guests,
+                unsigned one, unsigned burst, bench_erased *out);
+
 /* Catches SIGINT and SIGTERM from now on: bench_stopped() becomes nonzero
  * and loads end early, so that a mode can stop what it started. */
 void bench_catch_stop(void);

@@ -17,6 +17,8 @@
  *            the last day of the load) on that day (an op the server
  *            does not have is n/a)
  *   rebuild  projection.rebuild of every projection from the log
+ *   erase    customer.erase of guests with completion, one by one and in
+ *            a burst (erase.c); last, since it changes the tenant
  *
  * and prints a table and one "figure NAME VALUE" line per figure.
  */
@@ -58,6 +60,7 @@ typedef struct gopts {
     int rounds;
     int port;
     int keep;
+    unsigned erasures; /* the erase phase's burst; 0: no erase phase */
 } gopts;
 
 /* --- appends of the chain's events -----------------------------------------
@@ -502,6 +505,7 @@ guests_usage(FILE *f)
             "                        [--clients N] [--seconds S] [--repeat R]\n"
             "                        [--crmd PATH] [--port P] [--keep]\n"
             "                        [--skip-load DIR] [--projections LIST]\n"
+            "                        [--erasures N]\n"
             "\n"
             "  --dir DIR        where crmd's data directory goes: the disk "
             "measured\n"
@@ -533,7 +537,14 @@ guests_usage(FILE *f)
             "default\n"
             "                   crmd's own); the \"on\" figures are then "
             "this\n"
-            "                   crmd's, and with none there is no rebuild\n",
+            "                   crmd's, and with none there is no rebuild\n"
+            "  --erasures N     the erase phase: 10 guests erased one by one "
+            "with\n"
+            "                   --wait, then a burst of N (default 100; 0: "
+            "none).\n"
+            "                   It changes the tenant: a kept directory "
+            "then holds\n"
+            "                   erased guests\n",
             BENCH_MAX_CLIENTS, BENCH_MAX_ROUNDS);
 }
 
@@ -608,6 +619,8 @@ parse_args(int argc, char **argv, gopts *o)
             o->port = atoi(v);
         else if (strcmp(a, "--projections") == 0)
             o->projections = v;
+        else if (strcmp(a, "--erasures") == 0)
+            o->erasures = (unsigned)strtoul(v, NULL, 10);
         else
             return -1;
     }
@@ -624,7 +637,8 @@ bench_guests(int argc, char **argv)
                .clients = 8,
                .seconds = 5,
                .rounds = 1,
-               .port = 17520};
+               .port = 17520,
+               .erasures = 100};
     int pa = parse_args(argc, argv, &o);
     if (pa > 0)
         return 0;
@@ -650,6 +664,7 @@ bench_guests(int argc, char **argv)
     static series rd[R_N];
     static const size_t batches[2] = {100, 1};
     bench_rebuilt rb[BENCH_MAX_PROJ];
+    bench_erased er = {.na = CRM_ERR_UNAVAILABLE};
     int nrb = 0;
     double rb_wall = 0;
     memset(app, 0, sizeof(app));
@@ -778,6 +793,20 @@ bench_guests(int argc, char **argv)
             goto out;
         printf("\nprojection.rebuild of every projection, %.1f s:\n", rb_wall);
         failed |= bench_crmd_print_rebuilt(rb, nrb);
+    }
+    /* --- erasures, last: they change the tenant */
+    if (!bench_stopped() && o.erasures > 0) {
+        unsigned one = o.erasures < 10 ? o.erasures : 10;
+        if (bench_erase(on.url, admin, o.guests, one, o.erasures, &er) != 0)
+            goto out;
+        if (er.na == CRM_OK)
+            printf("\nerase: %u one by one with wait, %.2f s each (at most "
+                   "%.2f s); %u in a burst, complete in %.2f s: %.1f "
+                   "erasures/s\n",
+                   er.one, er.one_s, er.one_max, er.burst, er.burst_s,
+                   er.per_s);
+        else
+            printf("\nerase: n/a (%s)\n", crm_err_name(er.na));
     }
     if (bench_stopped())
         goto out;
@@ -913,6 +942,13 @@ bench_guests(int argc, char **argv)
     }
     if (!no_proj)
         figure("rebuild.all.seconds", rb_wall, 1);
+    if (o.erasures > 0 && er.na == CRM_OK) {
+        figure("erase.one.seconds", er.one_s, 2);
+        figure("erase.burst.erasures_per_s", er.per_s, 1);
+        figure("erase.burst.seconds", er.burst_s, 2);
+    } else if (o.erasures > 0) {
+        figure_na("erase.burst.erasures_per_s", er.na);
+    }
     figure("run.seconds", bench_now() - wall0, 1);
     rc = failed;
 out:
