@@ -115,6 +115,22 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "the erasure ledger's receipt of a guest, for the guest")               \
+    X(CRM_OP_AUDIT_PUBKEY, "audit.pubkey",                                     \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "the tenant's Ed25519 public key that signs its checkpoints")            \
+    X(CRM_OP_AUDIT_CHECKPOINT, "audit.checkpoint",                             \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT,                                                          \
+      "sign a checkpoint of the head now {tenant, position, head, time}")      \
+    X(CRM_OP_AUDIT_SIGNATURES, "audit.signatures",                           \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "the signed checkpoints kept, oldest first, paged")                     \
+    X(CRM_OP_AUDIT_VERIFY, "audit.verify",                                     \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT,                                                          \
+      "verify a range of the chain online against the signed checkpoints")     \
     X(CRM_OP_CUSTOMER_FIND, "customer.find",                                   \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \

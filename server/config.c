@@ -30,6 +30,9 @@ static const char usage[] =
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
     "                             writers of the last one (default 150)\n"
+    "      --checkpoint-every S   sign a checkpoint of each tenant's head at\n"
+    "                             most this often while appends come in\n"
+    "                             (default 60; 0: only audit.checkpoint)\n"
     "      --projections LIST     views kept inline, comma-separated: settings,\n"
     "                             loyalty, find, customer, kpi, segment,\n"
     "                             tasks, counts, or none (default all but\n"
@@ -173,6 +176,13 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         c->group_wait_us = (unsigned)v;
         return 1;
     }
+    if (IS("audit", "checkpoint_every_s")) {
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > 86400)
+            goto bad;
+        c->checkpoint_every_s = (unsigned)v;
+        return 1;
+    }
     if (IS("keys", "master_key"))
         return set_str(&c->master_key_file, value) == 0;
     if (IS("keys", "encryption")) {
@@ -226,6 +236,7 @@ set_defaults(crm_config *c, crm_error *why)
     c->log_level = CRM_INFO;
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
+    c->checkpoint_every_s = 60;
     static const char *const defaults[] = {"settings", "loyalty", "find",
                                            "customer", "kpi", "segment",
                                            "tasks"};
@@ -256,7 +267,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_PIN,
         O_MKEY,
         O_MAKE_MKEY,
-        O_NOENC
+        O_NOENC,
+        O_CKPT
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -276,6 +288,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"master-key", required_argument, NULL, O_MKEY},
         {"make-master-key", required_argument, NULL, O_MAKE_MKEY},
         {"no-encryption", no_argument, NULL, O_NOENC},
+        {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -378,6 +391,14 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--group-wait-us must be 1..1000000");
             c->group_wait_us = (unsigned)v;
+            break;
+        case O_CKPT:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 86400)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--checkpoint-every must be 0..86400 "
+                                     "seconds");
+            c->checkpoint_every_s = (unsigned)v;
             break;
         case O_PROJ:
             if (parse_projections(c, optarg) != 0)

@@ -31,6 +31,8 @@ typedef struct crm_config {
     char *operator_key_file; /* [auth] operator_key_file */
     size_t map_size_mb;      /* [storage] map_size_mb: initial per tenant */
     unsigned group_wait_us;  /* [storage] group_wait_us: group commit */
+    unsigned checkpoint_every_s; /* [audit] checkpoint_every_s: signed
+                                    checkpoints of each tenant's head */
     /* [projections] enable: the views kept inline (default: settings) */
     const crm_proj_def *projections[CRM_PROJ_MAX];
     size_t nprojections;

@@ -91,6 +91,15 @@ crm_err h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+/* h_audit.c: signed checkpoints. */
+crm_err h_audit_pubkey(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
+crm_err h_audit_checkpoint(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                           rpc_flow *flow);
+crm_err h_audit_signatures(rpc_call *call, msgpack_packer *pk,
+                            crm_error *why, rpc_flow *flow);
+crm_err h_audit_verify(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
 crm_err h_customer_erase(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,

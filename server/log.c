@@ -296,6 +296,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     log->ckpt_ns = (int64_t)(o.ckpt_ms ? o.ckpt_ms : CRM_LOG_CKPT_MS) * 1000000;
     log->want = 1;
     log->skey_gen = 1;
+    log->sign_ns = (int64_t)o.sign_ms * 1000000;
     log->on_commit = o.on_commit;
     log->on_commit_arg = o.on_commit_arg;
     log->progress = o.progress;
@@ -373,7 +374,9 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (rc = mdb_dbi_open(txn, "subject_keys", MDB_CREATE,
                            &log->dbi_subjects)) != 0 ||
         (rc = mdb_dbi_open(txn, "erasures", MDB_CREATE,
-                           &log->dbi_erasures)) != 0) {
+                           &log->dbi_erasures)) != 0 ||
+        (rc = mdb_dbi_open(txn, "checkpoints", MDB_CREATE,
+                           &log->dbi_ckpts)) != 0) {
         err = crm_mdb_fail(why, rc, "open log databases");
         goto fail;
     }
@@ -391,6 +394,14 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
     if ((err = upgrade_format(log, txn, why)) != CRM_OK ||
         (err = replay_heads(log, txn, why)) != CRM_OK ||
         (err = open_keys(log, txn, dir, o.master_key, index_key, &idx, why)) !=
+            CRM_OK ||
+        (err = (rc = crm_log_sign_open(log, txn)) == 0
+                   ? CRM_OK
+                   : rc == EIO ? crm_error_set(why, CRM_ERR_CORRUPT,
+                                               "tenant %s: its signing key "
+                                               "does not open",
+                                               tenant)
+                               : crm_mdb_fail(why, rc, "signing key")) !=
             CRM_OK ||
         (err = crm_proj_open(txn, log->dbi_meta, idx, o.projections,
                              o.nprojections, &log->proj, why)) != CRM_OK) {
@@ -465,6 +476,7 @@ crm_log_close(crm_log *log)
     free(log->wg);
     crm_proj_close(log->proj);
     crm_vault_close(log->vault);
+    crm_wipe(log->sign_seed, sizeof(log->sign_seed));
     if (log->skeys) {
         crm_wipe(log->skeys, SKEY_SLOTS * sizeof(*log->skeys));
         free(log->skeys);

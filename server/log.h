@@ -30,6 +30,7 @@
 #include "event.h"
 #include "hash.h"
 #include "proj.h"
+#include "sign.h"
 
 typedef struct crm_log crm_log;
 
@@ -66,6 +67,9 @@ typedef struct crm_log_opts {
     const uint8_t *master_key;
     const crm_proj_def *const *projections;
     size_t nprojections;
+    /* the writer signs a checkpoint of its head this often (ms) while
+     * appends come in; 0 = only crm_log_sign_now */
+    unsigned sign_ms;
     /* progress of rebuilds, now and then (may be NULL); any thread */
     void (*progress)(void *arg, const char *tenant, const char *projection,
                      uint64_t done, uint64_t total);
@@ -204,6 +208,30 @@ crm_err crm_log_erasure_get(crm_log *log, const char *stream, size_t len,
  * failure, if any), CRM_ERR_CLOSED when the log closes first. A worker
  * thread's call. */
 crm_err crm_log_erasure_wait(crm_log *log, int64_t timeout_ms, crm_error *why);
+
+/* Signed checkpoints (log_sign.c; sign.h): sign_now signs the head now
+ * unless the newest checkpoint is of it already (then *out is that one);
+ * checkpoints visits those at positions >= from, oldest first, at most
+ * max (0: all), until fn returns nonzero; sign_pub is the tenant's public
+ * key. Any thread. */
+crm_err crm_log_sign_now(crm_log *log, crm_checkpoint *out, crm_error *why);
+crm_err crm_log_checkpoints(crm_log *log, uint64_t from, size_t max,
+                            int (*fn)(void *arg, const crm_checkpoint *c),
+                            void *arg, crm_error *why);
+void crm_log_sign_pub(const crm_log *log, uint8_t pub[CRM_SIGN_PUB_LEN]);
+
+/* Verifies positions from..to (0: the head) online: the chain is hashed
+ * from the newest checkpoint before from (its signature checked; the
+ * genesis when there is none) through to, and every checkpoint on the
+ * way must name the hash the chain has there and carry the tenant's
+ * signature. CRM_OK, or CRM_ERR_CORRUPT with *bad the first position
+ * that fails and why saying how. */
+typedef struct crm_log_verified {
+    uint64_t from, to, anchor; /* anchor: the checkpoint it began at */
+    uint64_t records, checkpoints, bad;
+} crm_log_verified;
+crm_err crm_log_verify_range(crm_log *log, uint64_t from, uint64_t to,
+                             crm_log_verified *out, crm_error *why);
 
 /* Reads key in database db of projection proj as the last commit left it,
  * copying at most cap bytes of the value to out (*len: its whole size).

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "record.h"
 #include "scache.h"
+#include "sign.h"
 #include "vault.h"
 
 #define MIB ((size_t)1 << 20)
@@ -63,6 +64,11 @@ struct crm_log {
     crm_vault *vault;     /* NULL: the tenant keeps no keys (not sealed) */
     MDB_dbi dbi_subjects; /* subject_keys */
     MDB_dbi dbi_erasures; /* the erasure ledger (log_erase.c) */
+    MDB_dbi dbi_ckpts;    /* signed checkpoints (log_sign.c) */
+    uint8_t sign_seed[CRM_SIGN_SEED_LEN], sign_pub[CRM_SIGN_PUB_LEN];
+    int64_t sign_ns;     /* the writer signs its head this often; 0: never */
+    int64_t signed_ns;   /* when the last checkpoint was made (writer) */
+    uint64_t signed_pos; /* its position */
     int erase_due; /* writer: the transaction being built erased a guest */
     /* the eraser thread (log_erase.c): er_asked counts commits that
      * erased, er_done what the last completed round covered */
@@ -274,6 +280,24 @@ void crm_log_erase_kick(crm_log *log);
 crm_err crm_log_eraser_start(crm_log *log, crm_error *why);
 void crm_log_eraser_stop(crm_log *log);
 void crm_log_eraser_free(crm_log *log);
+
+/* log_sign.c. sign_open, at open once the keys are: the signing key,
+ * made on the first open. sign_rewrap: its wrapped seed from vault from
+ * to vault to (crm_log_rewrap). sign_put: a checkpoint of (pos, head) at
+ * now in txn (out may be NULL). sign_due: whether the writer should sign
+ * the head pos it commits; signed: that it did (after the commit). All
+ * but the last two return 0 or an LMDB error (EIO: a key failed). */
+int crm_log_sign_open(crm_log *log, MDB_txn *txn);
+int crm_log_sign_rewrap(crm_log *log, MDB_txn *txn, const crm_vault *from,
+                        const crm_vault *to);
+int crm_log_sign_put(crm_log *log, MDB_txn *txn, uint64_t pos,
+                     const uint8_t head[CRM_HASH_LEN], int64_t now,
+                     crm_checkpoint *out);
+int crm_log_sign_due(const crm_log *log, uint64_t pos);
+void crm_log_signed(crm_log *log, uint64_t pos);
+/* A stored checkpoint (key and value of "checkpoints"): 0 or
+ * MDB_CORRUPTED. */
+int crm_log_ckpt_unpack(const MDB_val *k, const MDB_val *v, crm_checkpoint *c);
 
 /* Folds into each projection that lags behind the head what it missed
  * (log_rebuild.c); at open, before the writer starts. */

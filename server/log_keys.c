@@ -1,7 +1,7 @@
 /*
  * log_keys.c - the tenant's keys over the log's life: rotating the tenant
- * key (vault.h) rewraps every subject key and the index key in one write
- * transaction, without rewriting a record.
+ * key (vault.h) rewraps every subject key, the index key and the signing
+ * key in one write transaction, without rewriting a record.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +56,8 @@ crm_log_rewrap(crm_log *log, MDB_txn *txn, const crm_vault *from,
     crm_wipe(key, sizeof(key));
     MDB_val iv = {sizeof(w), w};
     if ((rc = mdb_put(txn, log->dbi_meta, &ik, &iv, 0)) != 0)
+        return rc;
+    if ((rc = crm_log_sign_rewrap(log, txn, from, to)) != 0)
         return rc;
     uint8_t eb[4];
     crm_put_be(eb, crm_vault_epoch(to), 4);

@@ -1,5 +1,6 @@
 /* log_verify.c - checking a whole tenant log: chain, density, stream
  * links and the indexes. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -290,6 +291,138 @@ done:
     crm_scache_free(heads);
     crm_scache_free(at_sa);
     crm_scache_free(at_ct);
+    crm_log_rd_end(log, txn);
+    return err;
+}
+
+/* --- a range, online, anchored at a signed checkpoint ---------------------- */
+
+typedef struct rscan {
+    crm_log *log;
+    MDB_txn *txn;
+    MDB_cursor *ckpts;
+    uint64_t expect, to;
+    uint8_t hash[CRM_HASH_LEN];
+    crm_log_verified *out;
+    crm_err err;
+    crm_error *why;
+} rscan;
+
+/* The checkpoint at pos, if any, against the chain's hash there. */
+static crm_err
+check_ckpt_at(rscan *rs, uint64_t pos)
+{
+    uint8_t kb[8];
+    put_be64(kb, pos);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_cursor_get(rs->ckpts, &k, &v, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND)
+        return CRM_OK;
+    crm_checkpoint c;
+    if (rc != 0 || crm_log_ckpt_unpack(&k, &v, &c) != 0)
+        return bad(rs->why, &rs->out->bad, pos,
+                   "checkpoint at %llu is unreadable",
+                   (unsigned long long)pos);
+    if (memcmp(c.head, rs->hash, CRM_HASH_LEN) != 0)
+        return bad(rs->why, &rs->out->bad, pos,
+                   "checkpoint at %llu names another head than the chain",
+                   (unsigned long long)pos);
+    if (!crm_checkpoint_verify(rs->log->sign_pub, rs->log->tenant, &c))
+        return bad(rs->why, &rs->out->bad, pos,
+                   "checkpoint at %llu: the signature does not verify",
+                   (unsigned long long)pos);
+    rs->out->checkpoints++;
+    return CRM_OK;
+}
+
+static int
+range_record(void *arg, uint64_t pos, const MDB_val *v, const crm_record *r)
+{
+    rscan *rs = arg;
+    if (pos > rs->to)
+        return 1;
+    if (pos != rs->expect)
+        rs->err = bad(rs->why, &rs->out->bad, rs->expect,
+                      "position %llu is missing",
+                      (unsigned long long)rs->expect);
+    else if (r->h.position != pos ||
+             !crm_record_verify(v->mv_data, r, rs->hash))
+        rs->err = bad(rs->why, &rs->out->bad, pos,
+                      "position %llu: hash chain broken",
+                      (unsigned long long)pos);
+    if (rs->err != CRM_OK)
+        return 1;
+    memcpy(rs->hash, r->hash, CRM_HASH_LEN);
+    rs->expect++;
+    rs->out->records++;
+    rs->err = check_ckpt_at(rs, pos);
+    return rs->err != CRM_OK;
+}
+
+crm_err
+crm_log_verify_range(crm_log *log, uint64_t from, uint64_t to,
+                     crm_log_verified *out, crm_error *why)
+{
+    memset(out, 0, sizeof(*out));
+    MDB_txn *txn;
+    crm_err err = crm_log_rd_begin(log, &txn, why);
+    if (err != CRM_OK)
+        return err;
+    uint64_t head;
+    crm_log_head(log, &head, NULL);
+    if (to == 0 || to > head)
+        to = head;
+    if (from == 0)
+        from = 1;
+    out->from = from;
+    out->to = to;
+    rscan rs = {.log = log, .txn = txn, .to = to, .out = out, .why = why};
+    memcpy(rs.hash, log->genesis, CRM_HASH_LEN);
+    msgpack_zone *z = msgpack_zone_new(4096);
+    int rc = z ? mdb_cursor_open(txn, log->dbi_ckpts, &rs.ckpts) : ENOMEM;
+    if (rc != 0) {
+        err = crm_mdb_fail(why, rc, "verify");
+        goto done;
+    }
+    /* the anchor: the newest checkpoint before from, signature checked */
+    uint8_t kb[8];
+    put_be64(kb, from);
+    MDB_val k = {8, kb}, v;
+    rc = mdb_cursor_get(rs.ckpts, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 || rc == MDB_NOTFOUND
+             ? mdb_cursor_get(rs.ckpts, &k, &v,
+                              rc == 0 ? MDB_PREV : MDB_LAST)
+             : rc;
+    crm_checkpoint a;
+    if (rc == 0 && crm_log_ckpt_unpack(&k, &v, &a) == 0 && a.position < from) {
+        if (!crm_checkpoint_verify(log->sign_pub, log->tenant, &a)) {
+            err = bad(why, &out->bad, a.position,
+                      "checkpoint at %llu: the signature does not verify",
+                      (unsigned long long)a.position);
+            goto done;
+        }
+        out->anchor = a.position;
+        memcpy(rs.hash, a.head, CRM_HASH_LEN);
+        out->checkpoints++;
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        err = crm_mdb_fail(why, rc, "verify");
+        goto done;
+    }
+    rs.expect = out->anchor + 1;
+    if (rs.expect <= to) {
+        err = crm_log_scan(log, txn, rs.expect, z, 0, range_record, &rs,
+                           &out->bad, why);
+        if (err == CRM_OK)
+            err = rs.err;
+        if (err == CRM_OK && rs.expect != to + 1)
+            err = bad(why, &out->bad, rs.expect, "position %llu is missing",
+                      (unsigned long long)rs.expect);
+    }
+done:
+    if (rs.ckpts)
+        mdb_cursor_close(rs.ckpts);
+    if (z)
+        msgpack_zone_free(z);
     crm_log_rd_end(log, txn);
     return err;
 }

@@ -185,6 +185,11 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
             MDB_val k = {4, "head"}, v = {HEADVAL_LEN, hv};
             rc = mdb_put(txn, log->dbi_meta, &k, &v, 0);
         }
+        /* a signed checkpoint of the head this commit makes, now and
+         * then, in the same transaction */
+        int sign = rc == 0 && crm_log_sign_due(log, pos);
+        if (sign)
+            rc = crm_log_sign_put(log, txn, pos, hash, now, NULL);
         if (rc == 0)
             rc = mdb_txn_commit(txn); /* durable: fsync before return */
         else
@@ -231,6 +236,8 @@ run_group(crm_log *log, group *g, int force_ckpt, size_t expect,
          * head it begins at) and before anyone hears of it */
         if (log->erase_due)
             crm_log_erase_kick(log);
+        if (sign)
+            crm_log_signed(log, pos);
 
         /* Then the stream heads, before anyone is acknowledged: a reader
          * never sees a stream position beyond the head. */

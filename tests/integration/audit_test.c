@@ -2,7 +2,9 @@
  * the live directory while crmd appends and after it stopped, and the
  * first bad position on copies tampered with through LMDB (a byte of a
  * body, a deleted or swapped record, a truncated log, a wrong head, an
- * index entry gone). */
+ * index entry gone). Signed checkpoints: audit.checkpoint, audit.pubkey
+ * and audit.verify over RPC, each checked by crm-audit --pubkey with the
+ * tenant's key, refused under another key, and a forged head found. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,8 @@
 #include <unistd.h>
 
 #include "crmd_fixture.h"
+#include "rpc.h"
+#include "sign.h"
 
 #define TENANT "acme"
 #define BATCHES 20 /* of 10 events, appended before the tests */
@@ -29,6 +33,8 @@ static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
 static char DATA[700];
 static uint64_t HEAD; /* crmd's head once it stopped */
+static char PUB[700];   /* DIR/pub.pem: the tenant's key, from audit.pubkey */
+static uint64_t SIGNED; /* the position audit.checkpoint signed */
 
 /* A batch of 10 interaction.logged: guest-1 gets one of every batch's
  * first five events (more than 64 versions: the skip index), guest-2..6
@@ -74,6 +80,30 @@ group_setup(void **state)
         if (append_batch(c, ev) != (uint64_t)(b + 1) * 10)
             return -1;
     }
+    /* a checkpoint signed now, the key it verifies under, and the chain
+     * checked online */
+    const msgpack_object *res;
+    crm_error why;
+    crm_client *au = fx_client(&D, D.url, K[CRM_ROLE_AUDITOR]);
+    if (fx_call_kv(au, "audit.checkpoint", NULL, 0, &res, &why) != CRM_OK)
+        return -1;
+    SIGNED = fx_res_u64(res, "position");
+    char pem[512];
+    if (SIGNED != BATCHES * 10 ||
+        fx_call_kv(au, "audit.pubkey", NULL, 0, &res, &why) != CRM_OK ||
+        fx_res_str(res, "pem", pem, sizeof(pem))[0] == '\0')
+        return -1;
+    snprintf(PUB, sizeof(PUB), "%s/pub.pem", D.dir);
+    FILE *f = fopen(PUB, "w");
+    if (f == NULL || fputs(pem, f) < 0 || fclose(f) != 0)
+        return -1;
+    const msgpack_object *ok;
+    if (fx_call_kv(au, "audit.verify", NULL, 0, &res, &why) != CRM_OK ||
+        (ok = crm_mp_get(res, "ok")) == NULL || !ok->via.boolean ||
+        fx_res_u64(res, "records") != SIGNED ||
+        fx_res_u64(res, "checkpoints") < 1)
+        return -1;
+    crm_client_close(au);
     crm_client_close(c);
     return 0;
 }
@@ -504,6 +534,74 @@ test_streams_entry_ahead(void **state)
     expect_broken(copy, 0, "streams index entry 'guest-1'");
 }
 
+/* --- signed checkpoints ----------------------------------------------------- */
+
+static int
+audit_key(const char *data, const char *pem, char *out, size_t len)
+{
+    char args[2048];
+    snprintf(args, sizeof(args), "verify --data %s --tenant " TENANT
+             " --pubkey %s", data, pem);
+    return audit(args, out, len);
+}
+
+static void
+test_checkpoints_under_the_key(void **state)
+{
+    (void)state;
+    char out[4096];
+    unsigned long long n;
+    assert_int_equal(audit_key(DATA, PUB, out, sizeof(out)), 0);
+    const char *k = strstr(out, " signed checkpoint");
+    assert_non_null(k);
+    while (k > out && k[-1] != ' ')
+        k--;
+    assert_int_equal(sscanf(k, "%llu", &n), 1);
+    assert_true(n >= 1);
+    assert_non_null(strstr(out, "(the key given)"));
+
+    /* another key: the first checkpoint is refused */
+    uint8_t seed[CRM_SIGN_SEED_LEN], pub[CRM_SIGN_PUB_LEN];
+    char pem[512], other[700];
+    assert_int_equal(crm_sign_keygen(seed, pub), 0);
+    assert_true(crm_sign_pub_pem(pub, pem, sizeof(pem)) > 0);
+    snprintf(other, sizeof(other), "%s/other.pem", D.dir);
+    FILE *f = fopen(other, "w");
+    assert_non_null(f);
+    fputs(pem, f);
+    fclose(f);
+    assert_int_equal(audit_key(DATA, other, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "not signed by the tenant's key"));
+    /* not a key at all: a usage error */
+    assert_int_equal(audit_key(DATA, "/dev/null", out, sizeof(out)), 2);
+}
+
+static void
+test_checkpoint_forged_head(void **state)
+{
+    (void)state;
+    char copy[600], out[4096];
+    tamper t;
+    MDB_dbi ck;
+    tamper_open(&t, copy, sizeof(copy), "audit-ckpt");
+    assert_int_equal(mdb_dbi_open(t.txn, "checkpoints", 0, &ck), 0);
+    uint8_t kb[8];
+    MDB_val k = pos_key(kb, SIGNED), v;
+    assert_int_equal(mdb_get(t.txn, ck, &k, &v), 0);
+    uint8_t val[8 + 32 + 64];
+    assert_int_equal(v.mv_size, sizeof(val));
+    memcpy(val, v.mv_data, sizeof(val));
+    val[8] ^= 1; /* the head it names */
+    MDB_val nv = {sizeof(val), val};
+    assert_int_equal(mdb_put(t.txn, ck, &k, &nv, 0), 0);
+    tamper_commit(&t);
+    assert_int_equal(audit_key(copy, PUB, out, sizeof(out)), 1);
+    if (broken_at(out) != SIGNED || strstr(out, "names another head") == NULL)
+        fail_msg("expected the checkpoint at %llu, got: %s",
+                 (unsigned long long)SIGNED, out);
+    remove_copy(copy);
+}
+
 int
 main(void)
 {
@@ -519,6 +617,8 @@ main(void)
         cmocka_unit_test(test_changed_head),
         cmocka_unit_test(test_id_index_entry_gone),
         cmocka_unit_test(test_streams_entry_ahead),
+        cmocka_unit_test(test_checkpoints_under_the_key),
+        cmocka_unit_test(test_checkpoint_forged_head),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

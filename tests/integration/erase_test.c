@@ -577,6 +577,14 @@ test_receipt_and_refusals(void **state)
         fail_msg("retry: %s", why.msg);
     assert_int_equal(fx_res_u64(res, "duplicates"), 1);
     fx_reset();
+    /* the signing key came through the erasure rounds' rewraps */
+    assert_int_equal(fx_call_kv(a, "audit.checkpoint", NULL, 0, &res, &why),
+                     CRM_OK);
+    assert_int_equal(fx_call_kv(a, "audit.verify", NULL, 0, &res, &why),
+                     CRM_OK);
+    const msgpack_object *ok = crm_mp_get(res, "ok");
+    assert_true(ok && ok->via.boolean);
+    fx_reset();
     fx_event(&ev, g.id, "spend.recorded",
              FX_BODY(FX_I("amount", 1200), FX_S("currency", "EUR"),
                      FX_S("category", "spa")));

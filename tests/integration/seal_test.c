@@ -350,6 +350,19 @@ test_rotation_keeps_every_guest_readable(void **state)
                      CRM_ERR_FORBIDDEN);
     crm_client_close(c);
     fx_reset();
+    /* the signing key came through the rotations (rewrapped with the
+     * rest) and opened again after the restart: a checkpoint signed now
+     * verifies with those signed before */
+    a = fx_client(&D, D.url, K[CRM_ROLE_ADMIN]);
+    assert_int_equal(fx_call_kv(a, "audit.checkpoint", NULL, 0, &res, &why),
+                     CRM_OK);
+    assert_int_equal(fx_call_kv(a, "audit.verify", NULL, 0, &res, &why),
+                     CRM_OK);
+    const msgpack_object *ok = crm_mp_get(res, "ok");
+    assert_true(ok && ok->via.boolean);
+    assert_true(fx_res_u64(res, "checkpoints") >= 2);
+    crm_client_close(a);
+    fx_reset();
 }
 
 int

@@ -22,6 +22,8 @@
 #define AUDIT_STREAMVAL_LEN 16                   /* version, position */
 #define AUDIT_SKIP_EVERY 64
 #define AUDIT_SKIPKEY_MAX (CRM_STREAM_MAX + 8)
+/* checkpoints: position -> time i64, head (32), Ed25519 signature (64) */
+#define AUDIT_CKPTVAL_LEN (8 + CRM_HASH_LEN + 64)
 
 static inline uint64_t
 audit_be64(const void *p)

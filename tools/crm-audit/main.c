@@ -1,15 +1,17 @@
 /*
  * crm-audit - the offline auditor's tool.
  *
- *   crm-audit verify --data DIR [--tenant T] [--threads N]
+ *   crm-audit verify --data DIR [--tenant T] [--threads N] [--pubkey F]
  *
  * Verifies each tenant log of a crmd data directory (all of them, or T)
  * from a read-only snapshot, also while crmd runs and appends: every
  * record's hash, the chain from the genesis, dense positions, stream
- * versions, the head in meta and the indexes. One line per tenant on
- * stdout:
+ * versions, the head in meta, the indexes, and every signed checkpoint
+ * (the chain's hash at its position, the tenant's Ed25519 signature:
+ * under the key in F, PEM from crmctl audit pubkey, or else the key the
+ * log names). One line per tenant on stdout:
  *
- *   OK tenant T: N events, head POSITION HASHHEX
+ *   OK tenant T: N events, head POSITION HASHHEX, K signed checkpoints
  *   BROKEN tenant T at position P: why
  *
  * (P is the first bad position; 0 means meta or an index as a whole).
@@ -26,6 +28,7 @@
 
 #include "clock.h"
 #include "progress.h"
+#include "sign.h"
 #include "snap.h"
 #include "store.h"
 #include "verify.h"
@@ -38,14 +41,20 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: crm-audit verify --data DIR [--tenant T] [--threads N]\n"
+            "                        [--pubkey FILE]\n"
             "\n"
             "  --data DIR    crmd's data directory (its tenants/ are read,\n"
             "                read-only; crmd may be running)\n"
             "  --tenant T    only this tenant (default: every tenant)\n"
             "  --threads N   threads that hash and look up records, 1..%d\n"
             "                (default: the online CPUs)\n"
+            "  --pubkey FILE the tenant's Ed25519 public key, PEM (crmctl\n"
+            "                audit pubkey > FILE): every signed checkpoint\n"
+            "                must verify under it (default: under the key\n"
+            "                the log itself names, which proves less)\n"
             "\n"
-            "Prints 'OK tenant T: N events, head POSITION HASHHEX' or\n"
+            "Prints 'OK tenant T: N events, head POSITION HASHHEX, K signed\n"
+            "checkpoints' or\n"
             "'BROKEN tenant T at position P: why' (the first bad position;\n"
             "0: meta or an index as a whole) per tenant. Exit status 0 all\n"
             "verified, 1 something is broken, 2 usage or I/O error.\n",
@@ -102,7 +111,8 @@ list_tenants(const char *tdir)
 
 /* 0 verified, 1 broken, 2 could not verify. */
 static int
-verify_tenant(const char *tdir, const char *tenant, int nthreads)
+verify_tenant(const char *tdir, const char *tenant, int nthreads,
+              const uint8_t *pub)
 {
     char dir[4096];
     crm_audit_snap s;
@@ -117,7 +127,7 @@ verify_tenant(const char *tdir, const char *tenant, int nthreads)
         return EXIT_USAGE;
     }
     crm_audit_progress_begin(&p, tenant, s.records);
-    crm_err err = crm_audit_verify(&s, &p, &res, &e);
+    crm_err err = crm_audit_verify(&s, pub, &p, &res, &e);
     crm_audit_progress_end(&p);
     crm_audit_snap_close(&s);
     if (err != CRM_OK) {
@@ -136,9 +146,13 @@ verify_tenant(const char *tdir, const char *tenant, int nthreads)
             hex[2 * i + 1] = digits[res.head_hash[i] & 15];
         }
         hex[2 * CRM_HASH_LEN] = '\0';
-        printf("OK tenant %s: %llu events, head %llu %s\n", tenant,
-               (unsigned long long)res.events,
-               (unsigned long long)res.head_pos, hex);
+        printf("OK tenant %s: %llu events, head %llu %s, %llu signed "
+               "checkpoint%s (%s)\n",
+               tenant, (unsigned long long)res.events,
+               (unsigned long long)res.head_pos, hex,
+               (unsigned long long)res.checkpoints,
+               res.checkpoints == 1 ? "" : "s",
+               pub ? "the key given" : "the key the log names");
     }
     fflush(stdout);
     fprintf(stderr,
@@ -150,10 +164,29 @@ verify_tenant(const char *tdir, const char *tenant, int nthreads)
     return res.broken ? EXIT_BROKEN : 0;
 }
 
+/* The PEM public key in file path (crmctl audit pubkey). 0 or -1. */
+static int
+read_pubkey(const char *path, uint8_t pub[CRM_SIGN_PUB_LEN])
+{
+    char buf[4096];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f)
+        fclose(f);
+    if (f == NULL || n == 0 || crm_sign_pub_parse(buf, n, pub) != 0) {
+        fprintf(stderr, "crm-audit: --pubkey %s: %s\n", path,
+                f == NULL ? strerror(errno)
+                          : "not an Ed25519 public key in PEM "
+                            "(crmctl audit pubkey > FILE)");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
-    const char *data = NULL, *tenant = NULL;
+    const char *data = NULL, *tenant = NULL, *pubkey = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int nthreads = cpus < 1 ? 1
                    : cpus > CRM_AUDIT_THREADS_MAX ? CRM_AUDIT_THREADS_MAX
@@ -173,6 +206,8 @@ cmd_verify(int argc, char **argv)
             data = val;
         } else if (strcmp(a, "--tenant") == 0) {
             tenant = val;
+        } else if (strcmp(a, "--pubkey") == 0) {
+            pubkey = val;
         } else if (strcmp(a, "--threads") == 0) {
             char *end;
             long n = strtol(val, &end, 10);
@@ -198,6 +233,9 @@ cmd_verify(int argc, char **argv)
                 tenant);
         return EXIT_USAGE;
     }
+    uint8_t pub[CRM_SIGN_PUB_LEN];
+    if (pubkey && read_pubkey(pubkey, pub) != 0)
+        return EXIT_USAGE;
     char tdir[2048];
     if (strlen(data) > sizeof(tdir) - sizeof("/tenants")) {
         fprintf(stderr, "crm-audit: --data path is too long\n");
@@ -210,7 +248,7 @@ cmd_verify(int argc, char **argv)
         return EXIT_USAGE;
     int worst_broken = 0, io = 0;
     for (char **t = ids; *t; t++) {
-        int rc = verify_tenant(tdir, *t, nthreads);
+        int rc = verify_tenant(tdir, *t, nthreads, pubkey ? pub : NULL);
         worst_broken |= rc == EXIT_BROKEN;
         io |= rc == EXIT_USAGE;
     }

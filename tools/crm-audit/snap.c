@@ -76,6 +76,13 @@ open_dbis(crm_audit_snap *s)
         mdb_txn_abort(txn);
         return rc;
     }
+    /* logs from before signed checkpoints have none */
+    rc = mdb_dbi_open(txn, "checkpoints", 0, &s->dbi_ckpts);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    s->has_ckpts = rc == 0;
     /* a read-only commit keeps the handles for later transactions */
     return mdb_txn_commit(txn);
 }
@@ -157,6 +164,12 @@ read_meta(crm_audit_snap *s)
         snprintf(s->meta_fault, sizeof(s->meta_fault),
                  "meta ckpt_to is unreadable");
         return 0;
+    }
+    if ((rc = meta_get(s, "sign_pub", &v)) != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && v.mv_size == sizeof(s->sign_pub)) {
+        s->has_sign_pub = 1;
+        memcpy(s->sign_pub, v.mv_data, sizeof(s->sign_pub));
     }
     MDB_stat st;
     if ((rc = mdb_stat(s->txn[0], s->dbi_log, &st)) != 0)

@@ -26,6 +26,11 @@ typedef struct crm_audit_snap {
     MDB_txn *txn[CRM_AUDIT_THREADS_MAX]; /* txn[i] for thread i */
     int ntxn;
     MDB_dbi dbi_log, dbi_streams, dbi_ids, dbi_meta, dbi_skip;
+    int has_ckpts; /* a "checkpoints" database (signed checkpoints) */
+    MDB_dbi dbi_ckpts;
+    int has_sign_pub; /* meta "sign_pub": the key the tenant says it signs
+                         with (crm-audit --pubkey trusts a given one) */
+    uint8_t sign_pub[32];
     /* meta, as the snapshot holds it */
     int has_genesis, has_head;
     uint8_t genesis[CRM_HASH_LEN];

@@ -19,6 +19,7 @@
 #include "layout.h"
 #include "mdberr.h"
 #include "record.h"
+#include "sign.h"
 #include "heads.h"
 
 #define CHUNK 65536 /* positions verified at a time */
@@ -69,6 +70,12 @@ typedef struct vctx {
     struct sentry *ents; /* a chunk of the streams index */
     size_t nents;
     worker w[CRM_AUDIT_THREADS_MAX];
+    /* the signed checkpoints, met in position order by judge_chunk */
+    const uint8_t *pub;
+    MDB_cursor *ck;
+    int ck_more; /* ck_next holds the next one */
+    crm_checkpoint ck_next;
+    uint64_t nck;
 } vctx;
 
 /* Decodes and hashes r, then looks it up in stream_skip and event_ids. */
@@ -302,6 +309,52 @@ run_chunk(vctx *v, crm_error *why)
     return CRM_OK;
 }
 
+/* The next checkpoint into v->ck_next (v->ck_more 0 past the last); 1
+ * when one is malformed (res says so). */
+static int
+ck_advance(vctx *v, MDB_cursor_op op, crm_audit_result *res)
+{
+    MDB_val k, val;
+    v->ck_more = 0;
+    if (v->ck == NULL || mdb_cursor_get(v->ck, &k, &val, op) != 0)
+        return 0;
+    if (k.mv_size != 8 || val.mv_size != AUDIT_CKPTVAL_LEN) {
+        broken(res, 0, "the checkpoints database holds a malformed entry");
+        return 1;
+    }
+    const uint8_t *b = val.mv_data;
+    v->ck_next.position = audit_be64(k.mv_data);
+    v->ck_next.time = (int64_t)audit_be64(b);
+    memcpy(v->ck_next.head, b + 8, CRM_HASH_LEN);
+    memcpy(v->ck_next.sig, b + 8 + CRM_HASH_LEN, CRM_SIGN_LEN);
+    v->ck_more = 1;
+    return 0;
+}
+
+/* The checkpoint at pos (the chain's hash there is hash), if the next one
+ * is there; 1 when it fails. */
+static int
+ck_check(vctx *v, uint64_t pos, const uint8_t hash[CRM_HASH_LEN],
+         crm_audit_result *res)
+{
+    if (!v->ck_more || v->ck_next.position != pos)
+        return 0;
+    if (memcmp(v->ck_next.head, hash, CRM_HASH_LEN) != 0) {
+        broken(res, pos, "the signed checkpoint at %llu names another head "
+                         "than the chain has there",
+               (unsigned long long)pos);
+        return 1;
+    }
+    if (!crm_checkpoint_verify(v->pub, v->s->tenant, &v->ck_next)) {
+        broken(res, pos, "the checkpoint at %llu is not signed by the "
+                         "tenant's key",
+               (unsigned long long)pos);
+        return 1;
+    }
+    v->nck++;
+    return ck_advance(v, MDB_NEXT, res);
+}
+
 static const char *
 decode_why(const vctx *v, uint64_t pos)
 {
@@ -375,6 +428,8 @@ judge_chunk(vctx *v, uint64_t last_key, uint64_t *expect,
         }
         memcpy(hash, r->hash, CRM_HASH_LEN);
         (*expect)++;
+        if (ck_check(v, pos, hash, res))
+            return 1;
     }
     return 0;
 }
@@ -549,7 +604,7 @@ check_end(vctx *v, uint64_t last, const uint8_t hash[CRM_HASH_LEN],
 }
 
 crm_err
-crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
+crm_audit_verify(crm_audit_snap *s, const uint8_t *pub, crm_audit_progress *p,
                  crm_audit_result *res, crm_error *why)
 {
     vctx *v;
@@ -583,6 +638,23 @@ crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
         }
     }
     memcpy(hash, s->genesis, CRM_HASH_LEN);
+    v->pub = pub ? pub : s->sign_pub;
+    if (s->has_ckpts) {
+        if ((rc = mdb_cursor_open(s->txn[0], s->dbi_ckpts, &v->ck)) != 0) {
+            err = crm_mdb_fail(why, rc, "read checkpoints");
+            goto done;
+        }
+        if (ck_advance(v, MDB_FIRST, res))
+            goto done;
+        if (v->ck_more && pub == NULL && !s->has_sign_pub) {
+            broken(res, 0, "signed checkpoints, but no key to check them "
+                           "with (meta sign_pub is missing: give --pubkey)");
+            goto done;
+        }
+        /* one of the empty log signs the genesis */
+        if (ck_check(v, 0, hash, res))
+            goto done;
+    }
     if ((rc = mdb_cursor_open(s->txn[0], s->dbi_log, &cur)) != 0) {
         err = crm_mdb_fail(why, rc, "read log");
         goto done;
@@ -621,6 +693,15 @@ crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
         goto done;
     }
     res->events = expect - 1;
+    if (v->ck_more) {
+        broken(res, v->ck_next.position,
+               "a signed checkpoint names position %llu, past the last "
+               "record (%llu)",
+               (unsigned long long)v->ck_next.position,
+               (unsigned long long)(expect - 1));
+        goto done;
+    }
+    res->checkpoints = v->nck;
     err = check_end(v, expect - 1, hash, res, why);
     if (err == CRM_OK && !res->broken) {
         res->head_pos = expect - 1;
@@ -631,6 +712,8 @@ done:
         res->events = expect - 1;
     if (cur)
         mdb_cursor_close(cur);
+    if (v && v->ck)
+        mdb_cursor_close(v->ck);
     if (v) {
         for (int t = 0; t < v->nt; t++) {
             if (v->w[t].zone)

@@ -24,13 +24,18 @@ typedef struct crm_audit_result {
      * whole, not one record) and what is wrong there */
     uint64_t bad_pos;
     char why[240];
+    uint64_t checkpoints; /* signed checkpoints that verified */
 } crm_audit_result;
 
 /* Verifies s with s->ntxn threads (one per transaction), drawing progress
- * on p (may be NULL). CRM_OK when the verification ran to a verdict
+ * on p (may be NULL); every signed checkpoint must name the hash the
+ * chain has at its position and carry a signature of pub (the tenant's
+ * Ed25519 public key; NULL: the key the log itself names, which proves
+ * less), and none may lie past the head. CRM_OK when the verification ran to a verdict
  * (res->broken says which); CRM_ERR_NOMEM or an LMDB failure translated
  * (CRM_ERR_IO) when it could not. */
-crm_err crm_audit_verify(crm_audit_snap *s, crm_audit_progress *p,
-                         crm_audit_result *res, crm_error *why);
+crm_err crm_audit_verify(crm_audit_snap *s, const uint8_t *pub,
+                         crm_audit_progress *p, crm_audit_result *res,
+                         crm_error *why);
 
 #endif

@@ -308,6 +308,41 @@ const ctl_cmd ctl_commands[] = {
                 "TIME is in force (the later one of equal\ntimes). A guest "
                 "who never gave one has not consented. Prints when it was\n"
                 "given or withdrawn, its log position and its source."},
+    {.name = "audit pubkey", .op = CRM_OP_AUDIT_PUBKEY,
+     .run = ctl_cmd_audit_pubkey, .opts = (const ctl_opt[]){{0}},
+     .summary = "the tenant's public key that signs its checkpoints (PEM)",
+     .details = "Prints the tenant's Ed25519 public key as PEM: give it to "
+                "crm-audit verify\n--pubkey, which then trusts no key found "
+                "in the data it checks."},
+    {.name = "audit checkpoint", .op = CRM_OP_AUDIT_CHECKPOINT,
+     .run = ctl_cmd_audit_checkpoint, .opts = (const ctl_opt[]){{0}},
+     .summary = "sign a checkpoint of the log's head now (admin, auditor)",
+     .details = "The server signs {tenant, position, head hash, time} with "
+                "the tenant's key and\nkeeps it (it also signs one on its "
+                "own, --checkpoint-every). Prints it."},
+    {.name = "audit checkpoints", .op = CRM_OP_AUDIT_SIGNATURES,
+     .run = ctl_cmd_audit_checkpoints,
+     .opts = (const ctl_opt[]){
+         {.name = "from", .arg = "POSITION",
+          .doc = "those at this position or later (default all)"},
+         {.name = "limit", .arg = "N", .doc = "at most N (default 100)"},
+         {0}},
+     .summary = "the signed checkpoints kept, oldest first",
+     .details = "Position, head hash, time and signature of each; 'next' "
+                "is where --from goes\nfor the following ones."},
+    {.name = "audit verify", .op = CRM_OP_AUDIT_VERIFY,
+     .run = ctl_cmd_audit_verify,
+     .opts = (const ctl_opt[]){
+         {.name = "from", .arg = "POSITION", .doc = "first position (1)"},
+         {.name = "to", .arg = "POSITION", .doc = "last position (the head)"},
+         {0}},
+     .summary = "the server checks a range of the chain against its "
+                "checkpoints",
+     .details = "Hashes the chain from the newest signed checkpoint before "
+                "--from through --to\nand checks every checkpoint on the "
+                "way (head and signature). Exits 0 when\nit holds, with the "
+                "corrupt status and the first bad position when not. The\n"
+                "offline check is crm-audit verify."},
     {.name = "audit consent-violations", .op = CRM_OP_AUDIT_CONSENT_VIOLATIONS,
      .run = ctl_cmd_audit_consent_violations,
      .opts = (const ctl_opt[]){
