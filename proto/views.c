@@ -289,3 +289,55 @@ crm_view_describe(crm_role r, unsigned grants, char *buf, size_t cap)
     }
     return t.len;
 }
+
+/* "`f1`, `f2`": the fields of class c in type t, into buf. */
+static void
+type_fields(const crm_event_type *t, crm_pii_class c, char *buf, size_t cap)
+{
+    text x = {buf, cap, 0};
+    int any = 0;
+    buf[0] = '\0';
+    for (size_t j = 0; j < t->nfields; j++) {
+        if (t->fields[j].pii != c)
+            continue;
+        put(&x, any++ ? ", `" : "`");
+        put(&x, t->fields[j].name);
+        put(&x, "`");
+    }
+}
+
+size_t
+crm_view_describe_class(crm_pii_class c, char *buf, size_t cap)
+{
+    text t = {buf, cap, 0};
+    char cur[512], next[512];
+    if (cap)
+        buf[0] = '\0';
+    if (c == CRM_PII_OTHER) {
+        put(&t, "the `pii` map of an `x.*` event");
+        return t.len;
+    }
+    /* "`a.b`, `a.c`: `f1`, `f2`; `d.e`: `f3`": types in catalogue order,
+     * those in a row with the same fields named together */
+    int groups = 0;
+    for (size_t i = 0; i < crm_schema_count(); i++) {
+        const crm_event_type *ty = crm_schema_at(i);
+        type_fields(ty, c, cur, sizeof(cur));
+        if (cur[0] == '\0')
+            continue;
+        put(&t, groups++ ? "; `" : "`");
+        put(&t, ty->name);
+        put(&t, "`");
+        while (i + 1 < crm_schema_count()) {
+            type_fields(crm_schema_at(i + 1), c, next, sizeof(next));
+            if (strcmp(next, cur) != 0)
+                break;
+            put(&t, ", `");
+            put(&t, crm_schema_at(++i)->name);
+            put(&t, "`");
+        }
+        put(&t, ": ");
+        put(&t, cur);
+    }
+    return t.len;
+}

@@ -109,4 +109,8 @@ int crm_grant_allowed(crm_role r, unsigned grants);
  * most cap bytes, NUL-terminated; returns the length it needed. */
 size_t crm_view_describe(crm_role r, unsigned grants, char *buf, size_t cap);
 
+/* The catalogue's fields of class c, as PROTOCOL.md lists them:
+ * "`first_name`, `last_name`, ..." (each name once). As above. */
+size_t crm_view_describe_class(crm_pii_class c, char *buf, size_t cap);
+
 #endif
