@@ -159,6 +159,12 @@ int crm_customer_preferences(MDB_txn *txn, MDB_dbi db, const char *id,
                              int (*fn)(void *arg, const char *category,
                                        size_t clen, uint64_t position),
                              void *arg);
+/* The channels guest id consents to for marketing as things stand (the
+ * latest consent event per channel and purpose), as CRM_CH_BIT bits of
+ * views.h: what a view that sees contact data only with consent may
+ * show. 0 or an LMDB error code (an unknown guest consents to none). */
+int crm_customer_consents(MDB_txn *txn, MDB_dbi db, const char *id,
+                          size_t len, unsigned *channels);
 int crm_customer_properties(MDB_txn *txn, MDB_dbi db, const char *id,
                             size_t len,
                             int (*fn)(void *arg, const char *property,

@@ -7,6 +7,7 @@
 
 #include "customer_int.h"
 #include "rpc.h"
+#include "views.h"
 
 #define SIGN_BIT 0x8000000000000000ull
 #define HOUR_US 3600000000LL
@@ -757,6 +758,31 @@ crm_customer_preferences(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
 {
     each_pref e = {fn, arg};
     return each_tagged(txn, db, id, len, 'f', on_each_pref, &e);
+}
+
+/* A consent entry: key suffix "channel\0purpose", value granted u8, day
+ * u32, then where it was set. */
+static int
+on_each_consent(void *arg, const uint8_t *sfx, size_t slen, const MDB_val *v)
+{
+    unsigned *mask = arg;
+    const uint8_t *z = memchr(sfx, 0, slen);
+    crm_channel ch;
+    if (z == NULL || v->mv_size != 21 || !((const uint8_t *)v->mv_data)[0])
+        return 0;
+    size_t cl = (size_t)(z - sfx);
+    if (crm_schema_name_eq("marketing", (const char *)z + 1, slen - cl - 1) &&
+        crm_channel_parse((const char *)sfx, cl, &ch) == 0)
+        *mask |= CRM_CH_BIT(ch);
+    return 0;
+}
+
+int
+crm_customer_consents(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
+                      unsigned *channels)
+{
+    *channels = 0;
+    return each_tagged(txn, db, id, len, 'c', on_each_consent, channels);
 }
 
 typedef struct each_prop {

@@ -105,9 +105,11 @@ enum {
       CRM_OPF_TENANT,                                                          \
       "append the expiries and tier changes due on a day")                     \
     X(CRM_OP_CUSTOMER_GET, "customer.get",                                     \
-      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT) |            \
+          CRM_ROLE_BIT(CRM_ROLE_MARKETING) | CRM_ROLE_BIT(CRM_ROLE_FINANCE),   \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
-      "a guest's 360 view: profile, consents, figures, loyalty, churn risk")  \
+      "a guest's 360 view: profile, consents, figures, loyalty, churn risk "  \
+      "(personal fields as the role sees them)")                               \
     X(CRM_OP_CUSTOMER_ERASE, "customer.erase", CRM_ROLE_BIT(CRM_ROLE_ADMIN),   \
       CRM_OPF_TENANT,                                                          \
       "erase a guest (and what was merged into it) by destroying its keys")    \

@@ -317,11 +317,24 @@ crm_rpc_event_in(const msgpack_object *m, crm_event_in *e, crm_error *why)
 int
 crm_rpc_pack_record(msgpack_packer *pk, const crm_record *r, int redact_pii)
 {
-    /* sealed (bin) pii that was not opened goes out as redacted */
+    return crm_rpc_pack_record_view(pk, r, redact_pii, NULL);
+}
+
+int
+crm_rpc_pack_record_view(msgpack_packer *pk, const crm_record *r,
+                         int redact_pii, const msgpack_object *withheld)
+{
+    /* sealed (bin) pii that was not opened goes out as redacted, and so
+     * does a map the caller's view emptied: pii_redacted keeps meaning
+     * "there was personal data you do not get" */
     int has_pii = r->pii.type == MSGPACK_OBJECT_MAP ||
                   r->pii.type == MSGPACK_OBJECT_BIN;
-    int redacted = has_pii && (redact_pii || r->pii.type == MSGPACK_OBJECT_BIN);
-    int rc = msgpack_pack_map(pk, 11 + redacted);
+    int listed = withheld && withheld->type == MSGPACK_OBJECT_ARRAY &&
+                 withheld->via.array.size > 0;
+    int redacted = (has_pii && (redact_pii ||
+                                r->pii.type == MSGPACK_OBJECT_BIN)) ||
+                   (listed && !has_pii);
+    int rc = msgpack_pack_map(pk, 11 + redacted + listed);
     rc |= crm_mp_pack_cstr(pk, "position") | msgpack_pack_uint64(pk, r->h.position);
     rc |= crm_mp_pack_cstr(pk, "stream") |
           crm_mp_pack_str(pk, r->stream, r->stream_len);
@@ -340,6 +353,9 @@ crm_rpc_pack_record(msgpack_packer *pk, const crm_record *r, int redact_pii)
           msgpack_pack_bin_body(pk, r->hash, CRM_HASH_LEN);
     if (redacted)
         rc |= crm_mp_pack_cstr(pk, "pii_redacted") | msgpack_pack_true(pk);
+    if (listed)
+        rc |= crm_mp_pack_cstr(pk, "pii_withheld") |
+              crm_mp_pack_object(pk, withheld);
     return rc;
 }
 

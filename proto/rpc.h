@@ -120,4 +120,11 @@ int crm_rpc_pack_event(msgpack_packer *pk, const crm_event_in *e);
 int crm_rpc_pack_record(msgpack_packer *pk, const crm_record *r,
                         int redact_pii);
 
+/* As crm_rpc_pack_record, for a record whose pii a view filtered
+ * (views.h): withheld (may be NULL or nil) is the array of the names it
+ * took out, packed as pii_withheld; when it took out every one (pii
+ * nil), pii_redacted: true is added too. */
+int crm_rpc_pack_record_view(msgpack_packer *pk, const crm_record *r,
+                             int redact_pii, const msgpack_object *withheld);
+
 #endif

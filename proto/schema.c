@@ -10,7 +10,8 @@
 #include <string.h>
 
 #define REQ CRM_FIELD_REQUIRED
-#define PII CRM_FIELD_PII
+/* personal data of class c (schema.h) */
+#define PII(c) CRM_FIELD_PII, .pii = CRM_PII_##c
 #define NF(a) (sizeof(a) / sizeof(a[0]))
 #define TYPE(n, arr, d) {.name = n, .doc = d, .fields = arr, .nfields = NF(arr)}
 
@@ -38,19 +39,22 @@ static const char *const v_gender[] = {"female", "male", "other", "undisclosed",
 
 /* Person fields shared by registration and profile updates. */
 #define PERSON_FIELDS(first_flags, last_flags)                                 \
-    {.name = "first_name", .type = CRM_F_STR, .flags = first_flags | PII,      \
-     .max = 100, .doc = "given name"},                                         \
-    {.name = "last_name", .type = CRM_F_STR, .flags = last_flags | PII,        \
-     .max = 100, .doc = "family name"},                                        \
-    {.name = "email", .type = CRM_F_EMAIL, .flags = PII, .doc = "e-mail"},     \
-    {.name = "phone", .type = CRM_F_PHONE, .flags = PII, .doc = "E.164"},      \
-    {.name = "birth_date", .type = CRM_F_DATE, .flags = PII,                   \
+    {.name = "first_name", .type = CRM_F_STR,                                  \
+     .flags = first_flags | PII(IDENTITY), .max = 100, .doc = "given name"},   \
+    {.name = "last_name", .type = CRM_F_STR,                                   \
+     .flags = last_flags | PII(IDENTITY), .max = 100, .doc = "family name"},   \
+    {.name = "email", .type = CRM_F_EMAIL, .flags = PII(CONTACT),              \
+     .doc = "e-mail"},                                                         \
+    {.name = "phone", .type = CRM_F_PHONE, .flags = PII(CONTACT),              \
+     .doc = "E.164"},                                                          \
+    {.name = "birth_date", .type = CRM_F_DATE, .flags = PII(IDENTITY),         \
      .doc = "date of birth"},                                                  \
-    {.name = "loyalty_number", .type = CRM_F_STR, .flags = PII, .max = 40,     \
+    {.name = "loyalty_number", .type = CRM_F_STR, .flags = PII(IDENTITY),      \
+     .max = 40,                                                                \
      .doc = "loyalty card number"},                                            \
-    {.name = "address", .type = CRM_F_STR, .flags = PII, .max = 400,           \
+    {.name = "address", .type = CRM_F_STR, .flags = PII(CONTACT), .max = 400,  \
      .doc = "postal address"},                                                 \
-    {.name = "gender", .type = CRM_F_ENUM, .flags = PII,                       \
+    {.name = "gender", .type = CRM_F_ENUM, .flags = PII(IDENTITY),             \
      .values = v_gender},                                                      \
     {.name = "nationality", .type = CRM_F_STR, .max = 2,                       \
      .doc = "ISO-3166 alpha-2"},                                               \
@@ -77,9 +81,9 @@ static const crm_field f_consent[] = {
 static const crm_field f_preference[] = {
     {.name = "category", .type = CRM_F_STR, .flags = REQ, .max = 40,
      .doc = "diet, pillow, room, health, accessibility, ..."},
-    {.name = "value", .type = CRM_F_STR, .flags = REQ | PII, .max = 200,
+    {.name = "value", .type = CRM_F_STR, .flags = REQ | PII(SERVICE), .max = 200,
      .doc = "may reveal religion or health: personal data"},
-    {.name = "note", .type = CRM_F_STR, .flags = PII, .max = 1000},
+    {.name = "note", .type = CRM_F_STR, .flags = PII(SERVICE), .max = 1000},
 };
 
 static const crm_field f_merged[] = {
@@ -105,7 +109,8 @@ static const crm_field f_booking_created[] = {
     {.name = "amount", .type = CRM_F_INT, .min = 0, .max = INT64_MAX,
      .with = "currency", .doc = "minor units"},
     {.name = "currency", .type = CRM_F_CURRENCY, .with = "amount"},
-    {.name = "special_requests", .type = CRM_F_STR, .flags = PII, .max = 1000},
+    {.name = "special_requests", .type = CRM_F_STR, .flags = PII(SERVICE),
+     .max = 1000},
 };
 
 static const crm_field f_booking_modified[] = {
@@ -117,7 +122,8 @@ static const crm_field f_booking_modified[] = {
     {.name = "amount", .type = CRM_F_INT, .min = 0, .max = INT64_MAX,
      .with = "currency"},
     {.name = "currency", .type = CRM_F_CURRENCY, .with = "amount"},
-    {.name = "special_requests", .type = CRM_F_STR, .flags = PII, .max = 1000},
+    {.name = "special_requests", .type = CRM_F_STR, .flags = PII(SERVICE),
+     .max = 1000},
 };
 
 static const crm_field f_booking_confirmed[] = {
@@ -160,7 +166,8 @@ static const crm_field f_flight_booked[] = {
     {.name = "amount", .type = CRM_F_INT, .min = 0, .max = INT64_MAX,
      .with = "currency"},
     {.name = "currency", .type = CRM_F_CURRENCY, .with = "amount"},
-    {.name = "passport_no", .type = CRM_F_STR, .flags = PII, .max = 20},
+    {.name = "passport_no", .type = CRM_F_STR, .flags = PII(DOCUMENT),
+     .max = 20},
 };
 
 static const crm_field f_spend[] = {
@@ -218,7 +225,8 @@ static const crm_field f_survey[] = {
     {.name = "nps", .type = CRM_F_INT, .min = 0, .max = 10},
     {.name = "csat", .type = CRM_F_INT, .min = 1, .max = 5},
     {.name = "stay_id", .type = CRM_F_STR, .max = 64},
-    {.name = "comment", .type = CRM_F_STR, .flags = PII, .max = 4000},
+    {.name = "comment", .type = CRM_F_STR, .flags = PII(COMPLAINT),
+     .max = 4000},
 };
 
 static const crm_field f_complaint_opened[] = {
@@ -227,7 +235,8 @@ static const crm_field f_complaint_opened[] = {
     {.name = "severity", .type = CRM_F_ENUM, .values = v_severity},
     {.name = "property", .type = CRM_F_STR, .max = 64},
     {.name = "stay_id", .type = CRM_F_STR, .max = 64},
-    {.name = "description", .type = CRM_F_STR, .flags = PII, .max = 4000},
+    {.name = "description", .type = CRM_F_STR, .flags = PII(COMPLAINT),
+     .max = 4000},
 };
 
 static const crm_field f_complaint_resolved[] = {
@@ -238,7 +247,8 @@ static const crm_field f_complaint_resolved[] = {
      .max = INT64_MAX, .with = "currency"},
     {.name = "currency", .type = CRM_F_CURRENCY,
      .with = "compensation_amount"},
-    {.name = "resolution", .type = CRM_F_STR, .flags = PII, .max = 4000},
+    {.name = "resolution", .type = CRM_F_STR, .flags = PII(COMPLAINT),
+     .max = 4000},
 };
 
 static const crm_field f_interaction[] = {
@@ -248,7 +258,8 @@ static const crm_field f_interaction[] = {
     {.name = "subject", .type = CRM_F_STR, .max = 200},
     {.name = "duration_s", .type = CRM_F_INT, .min = 0, .max = 86400},
     {.name = "agent", .type = CRM_F_STR, .max = 64},
-    {.name = "summary", .type = CRM_F_STR, .flags = PII, .max = 4000},
+    {.name = "summary", .type = CRM_F_STR, .flags = PII(COMPLAINT),
+     .max = 4000},
 };
 
 static const crm_field f_msg_sent[] = {
@@ -450,6 +461,27 @@ crm_schema_is_ext(const char *name, size_t len)
             return false;
     }
     return true;
+}
+
+static const struct {
+    const char *name, *doc;
+} pii_classes[] = {
+    {NULL, NULL},
+#define CRM_PII_CLASS_ROW(c, n, d) {n, d},
+    CRM_PII_CLASS_MAP(CRM_PII_CLASS_ROW)
+#undef CRM_PII_CLASS_ROW
+};
+
+const char *
+crm_pii_class_name(crm_pii_class c)
+{
+    return (unsigned)c < CRM_PII__COUNT ? pii_classes[c].name : NULL;
+}
+
+const char *
+crm_pii_class_doc(crm_pii_class c)
+{
+    return (unsigned)c < CRM_PII__COUNT ? pii_classes[c].doc : NULL;
 }
 
 const char *

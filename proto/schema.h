@@ -33,10 +33,36 @@ enum {
     CRM_FIELD_PII = 1u << 1, /* personal data: encrypted per subject */
 };
 
+/* X(CLASS, name, what): the kind of personal data a PII field holds. Who
+ * sees which class is the role table of views.h; every CRM_FIELD_PII
+ * field names one (schema_test checks), CRM_PII_NONE is for the rest. */
+#define CRM_PII_CLASS_MAP(X)                                                   \
+    X(CRM_PII_IDENTITY, "identity",                                            \
+      "who the guest is: names, date of birth, gender, loyalty number")       \
+    X(CRM_PII_CONTACT, "contact", "how to reach the guest: e-mail, phone, "    \
+      "postal address")                                                        \
+    X(CRM_PII_DOCUMENT, "document", "identity documents: passport number")    \
+    X(CRM_PII_SERVICE, "service",                                              \
+      "what the guest asks for: preferences, notes, special requests")        \
+    X(CRM_PII_COMPLAINT, "complaint",                                          \
+      "what the guest said: complaint texts and resolutions, survey "         \
+      "comments, interaction summaries")                                       \
+    X(CRM_PII_OTHER, "other",                                                  \
+      "personal fields of extension types (x.*), unknown to the catalogue")
+
+typedef enum crm_pii_class {
+    CRM_PII_NONE = 0, /* not personal data */
+#define CRM_PII_CLASS_ENUM(c, name, doc) c,
+    CRM_PII_CLASS_MAP(CRM_PII_CLASS_ENUM)
+#undef CRM_PII_CLASS_ENUM
+    CRM_PII__COUNT
+} crm_pii_class;
+
 typedef struct crm_field {
     const char *name;
     crm_ftype type;
     unsigned flags;
+    crm_pii_class pii; /* with CRM_FIELD_PII: its class, else NONE */
     int64_t min, max;          /* CRM_F_INT range; CRM_F_STR max length */
     const char *const *values; /* CRM_F_ENUM: NULL-terminated */
     const char *with;          /* when present, this field is required too */
@@ -83,6 +109,11 @@ bool crm_schema_is_ext(const char *name, size_t len);
  * (which may hold anything, NUL included). Reads name no further than
  * its terminator: one pass, no strlen. */
 bool crm_schema_name_eq(const char *name, const char *s, size_t len);
+
+/* Name and description of a class of personal data (NULL out of range
+ * or for CRM_PII_NONE). */
+const char *crm_pii_class_name(crm_pii_class c);
+const char *crm_pii_class_doc(crm_pii_class c);
 
 /* Short name of a field type ("string", "date", ...), for errors and docs. */
 const char *crm_ftype_name(crm_ftype t);

@@ -39,6 +39,7 @@ typedef struct find_q {
     size_t limit;
     msgpack_packer *pk;
     msgpack_zone *zone; /* for the records names are read from */
+    crm_view view;      /* what the caller sees of them */
     /* what the lookup found */
     uint8_t lead[CRM_BLIND_LEN];
     crm_norm_kind lead_kind;
@@ -162,10 +163,11 @@ find_keys(find_q *q, const crm_settings *s)
 
 /* The name a fetched record set: field of its personal data. */
 static const msgpack_object *
-name_in(crm_log *log, MDB_txn *txn, msgpack_zone *z, uint64_t pos,
-        const char *field, crm_record *r)
+name_in(const find_q *q, MDB_txn *txn, uint64_t pos, const char *field,
+        crm_record *r)
 {
-    if (pos == 0 || crm_log_record_open(log, txn, pos, z, r) != 0)
+    if (pos == 0 ||
+        h_record_view(q->log, txn, pos, q->zone, &q->view, 0, r) != 0)
         return NULL;
     const msgpack_object *o = crm_mp_get(&r->pii, field);
     return o && o->type == MSGPACK_OBJECT_STR ? o : NULL;
@@ -202,10 +204,8 @@ find_pack_hit(find_q *q, MDB_txn *txn, const MDB_dbi *loyalty,
     crm_mp_pack_cstr(q->pk, "name");
     crm_record r1, r2;
     msgpack_zone_clear(q->zone);
-    const msgpack_object *f = name_in(q->log, txn, q->zone, first_pos,
-                                      "first_name", &r1);
-    const msgpack_object *l = name_in(q->log, txn, q->zone, last_pos,
-                                      "last_name", &r2);
+    const msgpack_object *f = name_in(q, txn, first_pos, "first_name", &r1);
+    const msgpack_object *l = name_in(q, txn, last_pos, "last_name", &r2);
     if (f == NULL && l == NULL) {
         msgpack_pack_nil(q->pk);
     } else {
@@ -284,6 +284,7 @@ h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
     int64_t limit;
     crm_err err;
     (void)flow;
+    h_view(call->c, &q.view);
     if ((err = h_arg_str(call, "email", 0, CRM_NORM_MAX, &q.email,
                          &q.email_len, why)) != CRM_OK ||
         (err = h_arg_str(call, "phone", 0, 64, &q.phone, &q.phone_len,
@@ -333,11 +334,14 @@ h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
 /* --- customer.get ----------------------------------------------------------- */
 
 /* What the view reads back: the record at a position, decoded into the
- * connection's scratch zone (valid until the next fetch). */
+ * connection's scratch zone (valid until the next fetch), with only the
+ * personal fields the caller's view shows of this guest. */
 typedef struct fetcher {
     crm_log *log;
     MDB_txn *txn;
     msgpack_zone *zone;
+    const crm_view *view;
+    unsigned consents;
 } fetcher;
 
 static int
@@ -345,7 +349,8 @@ fetch_record(void *arg, uint64_t position, crm_record *out)
 {
     fetcher *f = arg;
     msgpack_zone_clear(f->zone);
-    return crm_log_record_open(f->log, f->txn, position, f->zone, out) == 0
+    return h_record_view(f->log, f->txn, position, f->zone, f->view,
+                         f->consents, out) == 0
                ? 0
                : -1;
 }
@@ -356,6 +361,7 @@ typedef struct get_q {
     size_t id_len;
     int64_t now;
     size_t touchpoints;
+    crm_view view;
     msgpack_packer *pk;
     msgpack_zone *zone;
     int missing;
@@ -364,8 +370,8 @@ typedef struct get_q {
 int
 h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
                     uint64_t position, const char *id, size_t len,
-                    int64_t now, size_t touchpoints, msgpack_zone *z,
-                    msgpack_packer *pk)
+                    int64_t now, size_t touchpoints, const crm_view *v,
+                    msgpack_zone *z, msgpack_packer *pk)
 {
     uint32_t day = crm_settings_day_of(now);
     crm_settings *s = malloc(sizeof(*s));
@@ -380,10 +386,14 @@ h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    fetcher f = {log, txn, z};
+    fetcher f = {log, txn, z, v, 0};
+    /* contact data shown with consent: the consents as they stand now */
+    if (rc == 0 && v->consented)
+        rc = crm_customer_consents(txn, customer, id, len, &f.consents);
     crm_customer_query q = {.now_us = now,
                             .settings = s,
-                            .fetch = fetch_record,
+                            /* a view that sees nothing reads no record */
+                            .fetch = v->opens ? fetch_record : NULL,
                             .fetch_arg = &f,
                             .touchpoints = touchpoints,
                             .extra = 3};
@@ -415,8 +425,8 @@ get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
 {
     get_q *g = arg;
     int rc = h_customer_pack_get(g->log, txn, dbi[0], position, g->id,
-                                 g->id_len, g->now, g->touchpoints, g->zone,
-                                 g->pk);
+                                 g->id_len, g->now, g->touchpoints, &g->view,
+                                 g->zone, g->pk);
     if (rc == MDB_NOTFOUND) {
         g->missing = 1; /* nothing packed */
         rc = 0;
@@ -433,6 +443,7 @@ h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
     int64_t tp;
     crm_err err;
     (void)flow;
+    h_view(call->c, &g.view);
     if ((err = h_arg_str(call, "customer", 1, CRM_STREAM_MAX, &g.id,
                          &g.id_len, why)) != CRM_OK ||
         (err = h_arg_day(call, "on", &day, why)) != CRM_OK ||

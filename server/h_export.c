@@ -121,6 +121,8 @@ typedef struct export_q {
     uint64_t as_of;    /* in: a later page's; out: the first page's */
     int missing;       /* no such guest */
     int erased;        /* personal data withheld */
+    crm_view view;     /* what the caller sees of personal data */
+    unsigned consents; /* the guest's, for the fields shown with consent */
     /* the events */
     uint64_t from;     /* stream version */
     uint32_t max, count;
@@ -143,6 +145,9 @@ head_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
         q->missing = 1;
         return 0;
     }
+    if (rc == 0 && q->view.consented)
+        rc = crm_customer_consents(txn, dbi[0], q->id, q->id_len,
+                                   &q->consents);
     if (rc != 0 || !q->first)
         return rc;
     q->as_of = position;
@@ -151,7 +156,8 @@ head_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     KV_BOOL(pk, "erased", q->erased);
     crm_mp_pack_cstr(pk, "view");
     rc = h_customer_pack_get(q->log, txn, dbi[0], position, q->id, q->id_len,
-                             q->now, EXPORT_TOUCHPOINTS, &q->c->scratch, pk);
+                             q->now, EXPORT_TOUCHPOINTS, &q->view,
+                             &q->c->scratch, pk);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* brief found it */
     crm_mp_pack_cstr(pk, "loyalty");
@@ -287,8 +293,17 @@ event_visit(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
         return 1;
     }
     /* an erased guest's key is gone: pii stays nil, what is left goes */
-    if (!q->erased && crm_log_open_reading(q->log, &r, &c->scratch) != 0 &&
+    if (!q->erased && q->view.opens &&
+        crm_log_open_reading(q->log, &r, &c->scratch) != 0 &&
         r.pii.type != MSGPACK_OBJECT_NIL) {
+        q->err = 1;
+        return 1;
+    }
+    msgpack_object withheld;
+    if (!q->view.opens)
+        r.pii.type = MSGPACK_OBJECT_NIL;
+    else if (crm_view_filter(&q->view, r.type, r.type_len, q->consents,
+                             &r.pii, &c->scratch, &withheld) < 0) {
         q->err = 1;
         return 1;
     }
@@ -393,6 +408,7 @@ h_customer_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
     int64_t max;
     crm_err err;
     (void)flow;
+    h_view(call->c, &q.view);
     if ((err = h_arg_str(call, "customer", 1, CRM_STREAM_MAX, &q.id,
                          &q.id_len, why)) != CRM_OK ||
         (err = h_arg_int(call, "max", EXPORT_MAX_DEFAULT, 1, CRM_RPC_MAX_READ,

@@ -660,12 +660,26 @@ typedef struct exporter {
     MDB_txn *txn;
     MDB_dbi customer;
     msgpack_zone *zone;
+    crm_view view; /* what the caller sees of personal values */
     uint64_t no_consent, no_address;
     int rc, no_customer;
 } exporter;
 
 /* Packs guest id's profile field as the event that set it has it (nil
  * when none did or it cannot be read); *had whether it was there. */
+/* The guest's marketing consents as views.h counts them: the segment row
+ * keeps purpose 0 (marketing) of channel c at bit c * 4, in the same
+ * channel order. */
+static unsigned
+marketing_channels(const crm_seg_guest *g)
+{
+    unsigned m = 0;
+    for (unsigned c = 0; c < CRM_CH__COUNT; c++)
+        if ((g->consent >> (c * 4)) & 1)
+            m |= CRM_CH_BIT(c);
+    return m;
+}
+
 static int
 pack_field(exporter *x, const crm_seg_guest *g, const char *field, int *had)
 {
@@ -678,8 +692,8 @@ pack_field(exporter *x, const crm_seg_guest *g, const char *field, int *had)
         return rc;
     msgpack_zone_clear(x->zone);
     const msgpack_object *o = NULL;
-    if (rc == 0 &&
-        crm_log_record_open(x->m.log, x->txn, pos, x->zone, &r) == 0) {
+    if (rc == 0 && h_record_view(x->m.log, x->txn, pos, x->zone, &x->view,
+                                 marketing_channels(g), &r) == 0) {
         o = crm_mp_get(&r.pii, field);
         if (o == NULL)
             o = crm_mp_get(&r.body, field);
@@ -840,6 +854,7 @@ h_segment_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
     x->m.log = call->log;
     x->m.pk = pk;
     x->zone = &call->c->scratch;
+    h_view(call->c, &x->view);
     if ((err = page_args(call, &x->m, after, EXPORT_DEFAULT, why)) != CRM_OK ||
         (err = h_arg_str(call, "channel", 1, 16, &ch, &chl, why)) != CRM_OK)
         goto done;

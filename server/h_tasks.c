@@ -28,7 +28,8 @@ typedef struct tasks_read {
     msgpack_zone *zone;
     crm_tasks_query q;
     int64_t limit;
-    int pii; /* the caller's role may see personal values */
+    crm_view view; /* what the caller sees of personal values */
+    int pii;       /* it sees any: names and preferences are read */
     /* the other views of the same transaction */
     int has_customer;
     MDB_dbi customer;
@@ -51,7 +52,8 @@ field_at(tasks_read *t, uint64_t pos, const char *field)
     if (pos == 0)
         return NULL;
     msgpack_zone_clear(t->zone);
-    if (crm_log_record_open(t->log, t->q.txn, pos, t->zone, &r) != 0)
+    /* no contact field is read here: no consents needed */
+    if (h_record_view(t->log, t->q.txn, pos, t->zone, &t->view, 0, &r) != 0)
         return NULL;
     const msgpack_object *o = crm_mp_get(&r.pii, field);
     if (o == NULL)
@@ -418,7 +420,7 @@ h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,
     t.q.property = property;
     t.q.property_len = property ? plen : 0;
     t.q.index_key = crm_proj_index_key(set);
-    t.pii = (crm_op_get(CRM_OP_CUSTOMER_GET)->roles &
-             CRM_ROLE_BIT(call->c->key.role)) != 0;
+    h_view(call->c, &t.view);
+    t.pii = t.view.opens;
     return crm_log_proj_read(call->log, "tasks", tasks_fn, &t, why);
 }

@@ -7,6 +7,7 @@
  * writer says they are durable, long-polls when the log moves or the
  * wait ends.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,43 @@
 #include "schema.h"
 #include "slog.h"
 #include "utf8.h"
+#include "views.h"
 
 #ifndef CRM_VERSION
 #define CRM_VERSION "dev"
 #endif
+
+void
+h_view(const rpc_ctx *c, crm_view *v)
+{
+    crm_view_for(c->key.role, c->key.grants, v);
+}
+
+int
+h_record_view(crm_log *log, MDB_txn *txn, uint64_t position, msgpack_zone *z,
+              const crm_view *v, unsigned consents, crm_record *r)
+{
+    if (!v->opens) {
+        /* nothing to show: the sealed part is not even opened */
+        const void *rec;
+        size_t len;
+        int rc = crm_log_record_at(log, txn, position, &rec, &len);
+        if (rc != 0)
+            return rc;
+        if (crm_record_decode(rec, len, z, r, NULL) != CRM_OK)
+            return MDB_CORRUPTED;
+        r->pii.type = MSGPACK_OBJECT_NIL;
+        return 0;
+    }
+    int rc = crm_log_record_open(log, txn, position, z, r);
+    if (rc != 0)
+        return rc;
+    msgpack_object withheld;
+    return crm_view_filter(v, r->type, r->type_len, consents, &r->pii, z,
+                           &withheld) < 0
+               ? ENOMEM
+               : 0;
+}
 
 /* --- argument helpers ------------------------------------------------------ */
 
@@ -297,16 +331,59 @@ key_scope(rpc_call *call, char *tenant, int required, crm_error *why)
     return CRM_OK;
 }
 
+/* "grant": the name of the key's grant, nil for none. */
+static void
+kv_grant(msgpack_packer *pk, unsigned grants)
+{
+    const char *g = crm_grant_name(grants);
+    crm_mp_pack_cstr(pk, "grant");
+    if (g)
+        crm_mp_pack_cstr(pk, g);
+    else
+        msgpack_pack_nil(pk);
+}
+
 static void
 pack_key_info(msgpack_packer *pk, const crm_key_info *k)
 {
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     KV_STR(pk, "key_id", k->id);
     KV_STR(pk, "tenant", k->tenant);
     KV_STR(pk, "role", crm_role_name(k->role));
     KV_STR(pk, "label", k->label);
     KV_I64(pk, "created_at", k->created_at);
     KV_I64(pk, "revoked_at", k->revoked_at);
+    kv_grant(pk, k->grants);
+}
+
+/* The grant argument of key.create: only an admin gives one, for its own
+ * tenant's keys, and only to a role that may carry it (an auditor
+ * reading personal data is the data controller's decision, not the
+ * hosting operator's). */
+static crm_err
+key_grant(rpc_call *call, crm_role role, unsigned *grants, crm_error *why)
+{
+    const char *gs;
+    size_t glen;
+    crm_err err = h_arg_str(call, "grant", 0, 32, &gs, &glen, why);
+    *grants = 0;
+    if (err != CRM_OK || gs == NULL)
+        return err;
+    if (crm_grant_parse(gs, glen, grants) != 0) {
+        char q[CRM_UTF8_QUOTE_CAP];
+        crm_utf8_quote(gs, glen, CRM_UTF8_QUOTE_MAX, q, sizeof(q));
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST, "unknown grant '%s'",
+                             q);
+    }
+    if (call->c->key.role != CRM_ROLE_ADMIN)
+        return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                             "only a tenant's admin gives grant '%s'",
+                             crm_grant_name(*grants));
+    if (!crm_grant_allowed(role, *grants))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "grant '%s' is not for %s keys",
+                             crm_grant_name(*grants), crm_role_name(role));
+    return CRM_OK;
 }
 
 static crm_err
@@ -319,6 +396,7 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
     const char *rs;
     size_t rlen;
     crm_role role;
+    unsigned grants;
     crm_key_info info;
     crm_err err;
     (void)flow;
@@ -336,7 +414,8 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if ((err = key_scope(call, tenant, role != CRM_ROLE_OPERATOR, why)) !=
             CRM_OK ||
         (err = h_arg_cstr(call, "label", 0, label, CRM_KEY_LABEL_MAX, why)) !=
-            CRM_OK)
+            CRM_OK ||
+        (err = key_grant(call, role, &grants, why)) != CRM_OK)
         return err;
     if (role == CRM_ROLE_OPERATOR)
         tenant[0] = '\0';
@@ -346,18 +425,20 @@ h_key_create(rpc_call *call, msgpack_packer *pk, crm_error *why,
             CRM_OK)
             return err;
     }
-    if ((err = crm_keys_create(c->srv->keys, tenant, role, label, token, &info,
-                               why)) != CRM_OK)
+    if ((err = crm_keys_create_granted(c->srv->keys, tenant, role, grants,
+                                       label, token, &info, why)) != CRM_OK)
         return err;
     crm_slog(CRM_INFO, c->rid,
-             "msg=\"key created\" key=%s tenant=%s role=%s by=%s", info.id,
-             tenant[0] ? tenant : "-", crm_role_name(role), c->key.id);
-    msgpack_pack_map(pk, 5);
+             "msg=\"key created\" key=%s tenant=%s role=%s grant=%s by=%s",
+             info.id, tenant[0] ? tenant : "-", crm_role_name(role),
+             grants ? crm_grant_name(grants) : "-", c->key.id);
+    msgpack_pack_map(pk, 6);
     KV_STR(pk, "key_id", info.id);
     KV_STR(pk, "key", token);
     KV_STR(pk, "tenant", info.tenant);
     KV_STR(pk, "role", crm_role_name(role));
     KV_STR(pk, "label", info.label);
+    kv_grant(pk, info.grants);
     memset(token, 0, sizeof(token));
     return CRM_OK;
 }
@@ -630,7 +711,8 @@ typedef struct reader {
     rpc_ctx *c;
     crm_log *log;
     msgpack_packer *pk;
-    int raw, redact;
+    int raw;
+    crm_view view; /* what the caller sees of personal data */
     int must_fill; /* a lone read: its first event goes in regardless */
     uint32_t count;
     uint64_t last;    /* position of the last event packed */
@@ -648,10 +730,10 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
     reader *r = arg;
     size_t mark = nng_msg_len(r->c->rep);
     int first = r->count == 0 && r->must_fill;
-    /* Unless PII is redacted away, the packed event is at most ~100 bytes
+    /* Unless PII is left out, the packed event is at most ~100 bytes
      * smaller than its record (tenant, prev_hash), so this one certainly
      * does not fit: not even worth decoding. */
-    if (!first && !r->redact && mark + len > READ_BUDGET + (size_t)1024)
+    if (!first && r->view.opens && mark + len > READ_BUDGET + (size_t)1024)
         return 1;
     uint64_t version = r->version;
     if (r->raw) {
@@ -659,15 +741,24 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
         msgpack_pack_bin_body(r->pk, rec, len);
     } else {
         crm_record d;
-        msgpack_zone_clear(&r->c->scratch);
-        if (crm_record_decode(rec, len, &r->c->scratch, &d, NULL) != CRM_OK ||
-            (!r->redact && crm_log_open_reading(r->log, &d,
-                                                &r->c->scratch) != 0 &&
+        msgpack_object withheld = {.type = MSGPACK_OBJECT_NIL};
+        msgpack_zone *z = &r->c->scratch;
+        msgpack_zone_clear(z);
+        /* a view that sees nothing never has the record opened */
+        if (crm_record_decode(rec, len, z, &d, NULL) != CRM_OK ||
+            (r->view.opens && crm_log_open_reading(r->log, &d, z) != 0 &&
              d.pii.type != MSGPACK_OBJECT_NIL)) {
             r->err = CRM_ERR_CORRUPT;
             return 1;
         }
-        crm_rpc_pack_record(r->pk, &d, r->redact);
+        /* the log carries no consent state: a field shown only with the
+         * guest's consent stays out of log reads */
+        if (r->view.opens && crm_view_filter(&r->view, d.type, d.type_len, 0,
+                                             &d.pii, z, &withheld) < 0) {
+            r->err = CRM_ERR_NOMEM;
+            return 1;
+        }
+        crm_rpc_pack_record_view(r->pk, &d, !r->view.opens, &withheld);
         version = d.h.version;
     }
     if (!first && nng_msg_len(r->c->rep) > READ_BUDGET) {
@@ -717,6 +808,17 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
                        why)) != CRM_OK ||
         (err = h_arg_bool(call, "raw", &raw, why)) != CRM_OK)
         return err;
+    crm_view view;
+    h_view(c, &view);
+    /* Stored records hold personal data sealed, except in a tenant made
+     * without encryption: there they go as stored only to a view that
+     * sees every class, or to a replica, which copies the log as it is. */
+    if (raw && !crm_log_sealed(call->log) && !crm_view_sees_all(&view) &&
+        c->key.role != CRM_ROLE_REPLICA)
+        return crm_error_set(why, CRM_ERR_FORBIDDEN,
+                             "raw records of this tenant hold personal data "
+                             "in plain, which a %s key does not see",
+                             crm_role_name(c->key.role));
     uint64_t head;
     crm_log_head(call->log, &head, NULL);
     if (head < (uint64_t)from && wait > 0 && !call->in_batch && !c->resumed) {
@@ -729,7 +831,7 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
                 .pk = pk,
                 .raw = raw,
                 .must_fill = !call->in_batch,
-                .redact = c->key.role == CRM_ROLE_AUDITOR};
+                .view = view};
     msgpack_pack_map(pk, 4);
     crm_mp_pack_cstr(pk, raw ? "records" : "events");
     size_t at = h_open_array(c);
@@ -770,8 +872,8 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
     reader r = {.c = c,
                 .log = call->log,
                 .pk = pk,
-                .must_fill = !call->in_batch,
-                .redact = c->key.role == CRM_ROLE_AUDITOR};
+                .must_fill = !call->in_batch};
+    h_view(c, &r.view);
     msgpack_pack_map(pk, 4);
     crm_mp_pack_cstr(pk, "events");
     size_t at = h_open_array(c);

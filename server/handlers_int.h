@@ -9,6 +9,7 @@
 
 #include "net_int.h"
 #include "settings.h"
+#include "views.h"
 
 /* Pack failures (only ENOMEM) are caught by net.c when the reply is sent. */
 #define KV_STR(pk, k, v) (void)(crm_mp_pack_cstr(pk, k) | crm_mp_pack_cstr(pk, v))
@@ -17,6 +18,18 @@
 #define KV_BOOL(pk, k, v)                                                      \
     (void)(crm_mp_pack_cstr(pk, k) |                                           \
            ((v) ? msgpack_pack_true(pk) : msgpack_pack_false(pk)))
+
+/* What the key of c sees of personal data (views.h): every op that lets
+ * a personal value out asks this view, field by field. */
+void h_view(const rpc_ctx *c, crm_view *v);
+/* The stored record at position in txn, decoded into z, its personal
+ * part opened and cut down to what v shows of it for a guest who
+ * consents to consents (CRM_CH_BIT; views.h). A view that sees nothing
+ * leaves pii nil and opens nothing. 0, MDB_NOTFOUND, MDB_CORRUPTED, EIO,
+ * ENOMEM or an LMDB error (crm_log_record_open). */
+int h_record_view(crm_log *log, MDB_txn *txn, uint64_t position,
+                  msgpack_zone *z, const crm_view *v, unsigned consents,
+                  crm_record *r);
 
 /* Arguments of call by name. A missing or nil argument is an error only
  * when required (bad_request naming it); otherwise *s = NULL, the
@@ -106,12 +119,13 @@ crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,
                                    crm_error *why, rpc_flow *flow);
 /* customer.get's result for guest id, from the customer projection's
  * database in txn (a read at position), as of now (µs) with touchpoints
- * of them; personal values are read into z. 0, MDB_NOTFOUND (an unknown
+ * of them; personal values are read into z, those v shows (with the
+ * guest's current consents for marketing). 0, MDB_NOTFOUND (an unknown
  * guest: nothing packed), ENOMEM or an LMDB error. h_customer.c. */
 int h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
                         uint64_t position, const char *id, size_t len,
-                        int64_t now, size_t touchpoints, msgpack_zone *z,
-                        msgpack_packer *pk);
+                        int64_t now, size_t touchpoints, const crm_view *v,
+                        msgpack_zone *z, msgpack_packer *pk);
 /* loyalty.get's result for guest id on day with ledger lines at most,
  * from the loyalty projection's database in txn (s: scratch for the
  * settings). 0, MDB_NOTFOUND (no loyalty activity: nothing packed) or an

@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "mdberr.h"
 #include "rpc.h"
+#include "views.h"
 
 typedef struct key_entry {
     crm_key_info info;
@@ -68,14 +69,18 @@ cmp_entry(const void *a, const void *b)
     return strcmp(((const key_entry *)a)->info.id, ((const key_entry *)b)->info.id);
 }
 
-/* --- registry encoding: {t, r, h, c, x, l} ------------------------------- */
+/* --- registry encoding: {t, r, h, c, x, l, g?} ---------------------------- */
+
+/* g (grants) is written only when there are some: a registry of keys
+ * without grants stays byte for byte what it was, and keys written
+ * before grants existed read as having none. */
 
 static int
 encode(const key_entry *e, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 6);
+    int rc = msgpack_pack_map(&pk, 6 + (e->info.grants != 0));
     rc |= crm_mp_pack_cstr(&pk, "t") | crm_mp_pack_cstr(&pk, e->info.tenant);
     rc |= crm_mp_pack_cstr(&pk, "r") | msgpack_pack_int(&pk, (int)e->info.role);
     rc |= crm_mp_pack_cstr(&pk, "h") | msgpack_pack_bin(&pk, CRM_HASH_LEN) |
@@ -83,6 +88,9 @@ encode(const key_entry *e, msgpack_sbuffer *sb)
     rc |= crm_mp_pack_cstr(&pk, "c") | msgpack_pack_int64(&pk, e->info.created_at);
     rc |= crm_mp_pack_cstr(&pk, "x") | msgpack_pack_int64(&pk, e->info.revoked_at);
     rc |= crm_mp_pack_cstr(&pk, "l") | crm_mp_pack_cstr(&pk, e->info.label);
+    if (e->info.grants)
+        rc |= crm_mp_pack_cstr(&pk, "g") |
+              msgpack_pack_uint32(&pk, (uint32_t)e->info.grants);
     return rc;
 }
 
@@ -92,7 +100,7 @@ decode(const MDB_val *k, const MDB_val *v, key_entry *e)
     msgpack_zone z;
     msgpack_object o;
     size_t off = 0;
-    int64_t role, c, x;
+    int64_t role, c, x, g = 0;
     int ok = 0;
 
     memset(e, 0, sizeof(*e));
@@ -109,12 +117,15 @@ decode(const MDB_val *k, const MDB_val *v, key_entry *e)
             h->via.bin.size == CRM_HASH_LEN &&
             crm_mp_int(crm_mp_get(&o, "r"), 0, CRM_ROLE__COUNT - 1, &role) == 0 &&
             crm_mp_int(crm_mp_get(&o, "c"), 0, INT64_MAX, &c) == 0 &&
-            crm_mp_int(crm_mp_get(&o, "x"), 0, INT64_MAX, &x) == 0) {
+            crm_mp_int(crm_mp_get(&o, "x"), 0, INT64_MAX, &x) == 0 &&
+            (crm_mp_get(&o, "g") == NULL ||
+             crm_mp_int(crm_mp_get(&o, "g"), 0, UINT32_MAX, &g) == 0)) {
             memcpy(e->info.tenant, t->via.str.ptr, t->via.str.size);
             memcpy(e->hash, h->via.bin.ptr, CRM_HASH_LEN);
             e->info.role = (crm_role)role;
             e->info.created_at = c;
             e->info.revoked_at = x;
+            e->info.grants = (unsigned)g;
             if (crm_mp_is_str(l) && l->via.str.size <= CRM_KEY_LABEL_MAX)
                 memcpy(e->info.label, l->via.str.ptr, l->via.str.size);
             ok = 1;
@@ -248,6 +259,15 @@ crm_keys_create(crm_keys *k, const char *tenant, crm_role role,
                 const char *label, char *token_out, crm_key_info *info,
                 crm_error *why)
 {
+    return crm_keys_create_granted(k, tenant, role, 0, label, token_out, info,
+                                   why);
+}
+
+crm_err
+crm_keys_create_granted(crm_keys *k, const char *tenant, crm_role role,
+                        unsigned grants, const char *label, char *token_out,
+                        crm_key_info *info, crm_error *why)
+{
     key_entry e;
     uint8_t idb[CRM_KEY_ID_LEN / 2], secret[32];
     int rc;
@@ -257,6 +277,10 @@ crm_keys_create(crm_keys *k, const char *tenant, crm_role role,
                              "operator keys have no tenant; other keys need one");
     if (strlen(tenant) > CRM_TENANT_MAX || (unsigned)role >= CRM_ROLE__COUNT)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST, "bad tenant or role");
+    if (!crm_grant_allowed(role, grants))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "a %s key cannot carry that grant",
+                             crm_role_name(role));
     if (label && strlen(label) > CRM_KEY_LABEL_MAX)
         return crm_error_set(why, CRM_ERR_TOO_LARGE,
                              "key label is longer than %d bytes",
@@ -265,6 +289,7 @@ crm_keys_create(crm_keys *k, const char *tenant, crm_role role,
     snprintf(e.info.tenant, sizeof(e.info.tenant), "%s", tenant);
     snprintf(e.info.label, sizeof(e.info.label), "%s", label ? label : "");
     e.info.role = role;
+    e.info.grants = grants;
     e.info.created_at = crm_now_us();
 
     pthread_mutex_lock(&k->wlock);

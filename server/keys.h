@@ -30,6 +30,7 @@ typedef struct crm_key_info {
     char id[CRM_KEY_ID_LEN + 1];
     char tenant[CRM_TENANT_MAX + 1]; /* "" for operator keys */
     crm_role role;
+    unsigned grants; /* CRM_GRANT_* (views.h); 0 for keys made before */
     int64_t created_at;
     int64_t revoked_at; /* 0 while active */
     char label[CRM_KEY_LABEL_MAX + 1];
@@ -47,6 +48,13 @@ crm_err crm_keys_reload(crm_keys *k, crm_error *why);
 crm_err crm_keys_create(crm_keys *k, const char *tenant, crm_role role,
                         const char *label, char *token_out,
                         crm_key_info *info, crm_error *why);
+
+/* As crm_keys_create, the key carrying grants (CRM_GRANT_* bits; one the
+ * role may not carry is CRM_ERR_BAD_REQUEST). */
+crm_err crm_keys_create_granted(crm_keys *k, const char *tenant,
+                                crm_role role, unsigned grants,
+                                const char *label, char *token_out,
+                                crm_key_info *info, crm_error *why);
 
 /* Revokes key id. With scope non-NULL, only a key of that tenant can be
  * revoked (CRM_ERR_NOT_FOUND otherwise, so tenants cannot probe each

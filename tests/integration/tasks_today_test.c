@@ -331,13 +331,16 @@ test_roles(void **state)
 {
     (void)state;
     NEED_PIN();
+    /* by the table of who sees which personal field: marketing sees
+     * names, not preference values; an auditor neither */
     crm_role masked[] = {CRM_ROLE_MARKETING, CRM_ROLE_AUDITOR};
     for (size_t i = 0; i < 2; i++) {
+        int names = masked[i] == CRM_ROLE_MARKETING;
         const msgpack_object *res = today(masked[i], NULL, 0);
         const msgpack_object *b = section(res, "birthdays", 1);
-        assert_null(crm_mp_get(b, "name"));
+        assert_int_equal(crm_mp_get(b, "name") != NULL, names);
         const msgpack_object *a = section(res, "arrivals", 1);
-        assert_null(crm_mp_get(a, "name"));
+        assert_int_equal(crm_mp_get(a, "name") != NULL, names);
         const msgpack_object *pref = crm_mp_get(a, "preferences");
         assert_non_null(crm_mp_get(pref, "diet"));
         str_is(pref, "diet", NULL); /* the category, not its value */

@@ -4,7 +4,9 @@
  * roles and flags imply; the role table matches each op's roles; the list
  * of ops a batch may hold matches CRM_OPF_BATCHABLE; the error code table
  * matches CRM_ERR_MAP row for row; the limits table matches the
- * constants; every event type with each of its fields. */
+ * constants; every event type with each of its fields; the tables of
+ * who sees which personal field match the classes of the catalogue and
+ * the role table of views.c, row for row. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include "ops.h"
 #include "rpc.h"
 #include "schema.h"
+#include "views.h"
 
 static char *doc;
 
@@ -331,6 +334,47 @@ test_every_error(void **state)
     assert_int_equal(rows, codes);
 }
 
+/* The table under header in the doc, up to its first line that is not a
+ * row, must be want exactly. */
+static void
+table_is(const char *header, const char *want)
+{
+    const char *t = strstr(doc, header);
+    if (t == NULL)
+        fail_msg("PROTOCOL.md has no table %s", header);
+    t += strlen(header);
+    const char *end = t;
+    while (end[0] == '|')
+        end = strchr(end, '\n') + 1;
+    size_t n = (size_t)(end - t);
+    if (n != strlen(want) || memcmp(t, want, n) != 0)
+        fail_msg("PROTOCOL.md table %s is\n%.*s\nbut the code says\n%s",
+                 header, (int)n, t, want);
+}
+
+static void
+test_personal_field_tables_match_views(void **state)
+{
+    (void)state;
+    char want[8192], cell[2048];
+    size_t at = 0;
+    for (int c = CRM_PII_NONE + 1; c < CRM_PII__COUNT; c++) {
+        crm_view_describe_class((crm_pii_class)c, cell, sizeof(cell));
+        at += (size_t)snprintf(want + at, sizeof(want) - at,
+                               "| %s | %s | %s |\n",
+                               crm_pii_class_name((crm_pii_class)c),
+                               crm_pii_class_doc((crm_pii_class)c), cell);
+    }
+    table_is("| class | what | fields |\n|---|---|---|\n", want);
+    at = 0;
+    for (int r = 0; r < CRM_ROLE__COUNT; r++) {
+        crm_view_describe((crm_role)r, 0, cell, sizeof(cell));
+        at += (size_t)snprintf(want + at, sizeof(want) - at, "| %s | %s |\n",
+                               crm_role_name((crm_role)r), cell);
+    }
+    table_is("| role | sees |\n|---|---|\n", want);
+}
+
 static void
 test_every_role(void **state)
 {
@@ -387,6 +431,7 @@ main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_every_error),
         cmocka_unit_test(test_every_role),
+        cmocka_unit_test(test_personal_field_tables_match_views),
         cmocka_unit_test(test_every_event_type_and_field),
     };
     return cmocka_run_group_tests(tests, load, unload);

@@ -224,6 +224,53 @@ test_pii_flags(void **state)
         assert_false(t->fields[i].flags & CRM_FIELD_PII);
 }
 
+/* Who sees a personal field is decided by its class (views.h): every
+ * PII field has one, no other field has one, and a few are where the
+ * role table expects them. */
+static void
+test_pii_classes(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < crm_schema_count(); i++) {
+        const crm_event_type *t = crm_schema_at(i);
+        for (size_t j = 0; j < t->nfields; j++) {
+            const crm_field *f = &t->fields[j];
+            int pii = (f->flags & CRM_FIELD_PII) != 0;
+            if (pii && (f->pii <= CRM_PII_NONE || f->pii >= CRM_PII__COUNT))
+                fail_msg("%s.%s is PII without a class", t->name, f->name);
+            if (!pii && f->pii != CRM_PII_NONE)
+                fail_msg("%s.%s has a class but is not PII", t->name,
+                         f->name);
+            /* extension fields only: the catalogue knows its own */
+            if (f->pii == CRM_PII_OTHER)
+                fail_msg("%s.%s is of class other", t->name, f->name);
+        }
+    }
+    static const struct {
+        const char *type, *field;
+        crm_pii_class c;
+    } want[] = {
+        {"customer.registered", "first_name", CRM_PII_IDENTITY},
+        {"customer.profile_updated", "loyalty_number", CRM_PII_IDENTITY},
+        {"customer.registered", "email", CRM_PII_CONTACT},
+        {"customer.registered", "address", CRM_PII_CONTACT},
+        {"charter.flight_booked", "passport_no", CRM_PII_DOCUMENT},
+        {"customer.preference_set", "value", CRM_PII_SERVICE},
+        {"booking.created", "special_requests", CRM_PII_SERVICE},
+        {"complaint.opened", "description", CRM_PII_COMPLAINT},
+        {"feedback.survey_submitted", "comment", CRM_PII_COMPLAINT},
+        {"interaction.logged", "summary", CRM_PII_COMPLAINT},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_int_equal(field(want[i].type, want[i].field)->pii, want[i].c);
+    for (int c = CRM_PII_NONE + 1; c < CRM_PII__COUNT; c++) {
+        assert_non_null(crm_pii_class_name((crm_pii_class)c));
+        assert_non_null(crm_pii_class_doc((crm_pii_class)c));
+    }
+    assert_null(crm_pii_class_name(CRM_PII_NONE));
+    assert_null(crm_pii_class_name(CRM_PII__COUNT));
+}
+
 static void
 test_ftype_names(void **state)
 {
@@ -279,6 +326,7 @@ main(void)
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_is_ext),
         cmocka_unit_test(test_pii_flags),
+        cmocka_unit_test(test_pii_classes),
         cmocka_unit_test(test_ftype_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

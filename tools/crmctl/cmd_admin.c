@@ -123,10 +123,11 @@ ctl_cmd_key_create(ctl *c, const ctl_args *a)
     const msgpack_object *res;
     ctl_kv kv[] = {CTL_S("role", ctl_arg(a, "role")),
                    CTL_S("tenant", key_tenant(c, a)),
-                   CTL_S("label", ctl_arg(a, "label"))};
+                   CTL_S("label", ctl_arg(a, "label")),
+                   CTL_S("grant", ctl_arg(a, "grant"))};
     if (kv[0].s == NULL)
         return ctl_usage(a->cmd, "--role is required");
-    int rc = ctl_call_kv(c, "key.create", kv, 3, &res);
+    int rc = ctl_call_kv(c, "key.create", kv, 4, &res);
     if (rc != 0)
         return rc;
     if (c->json)
@@ -183,7 +184,8 @@ int
 ctl_cmd_key_list(ctl *c, const ctl_args *a)
 {
     static const char *const head[] = {"KEY_ID",  "TENANT",  "ROLE",
-                                       "CREATED", "REVOKED", "LABEL"};
+                                       "CREATED", "REVOKED", "LABEL",
+                                       "GRANT"};
     const msgpack_object *res, *list;
     ctl_kv kv[] = {CTL_S("tenant", key_tenant(c, a))};
     int rc = ctl_call_kv(c, "key.list", kv, 1, &res);
@@ -193,12 +195,12 @@ ctl_cmd_key_list(ctl *c, const ctl_args *a)
         return ctl_out_mp_json(res);
     if ((list = array_member(res, "keys")) == NULL)
         return ctl_error(CRM_ERR_INTERNAL, "reply has no 'keys' list");
-    ctl_table *t = ctl_table_open(6, head, NULL, 0);
+    ctl_table *t = ctl_table_open(7, head, NULL, 0);
     if (t == NULL)
         return ctl_error(CRM_ERR_NOMEM, "cannot build the table");
     for (uint32_t i = 0; i < list->via.array.size && rc == 0; i++) {
         const msgpack_object *e = &list->via.array.ptr[i];
-        char id[32], tenant[64], role[32], label[80];
+        char id[32], tenant[64], role[32], label[80], grant[32];
         char created[CTL_TIME_STRLEN + 1], revoked[CTL_TIME_STRLEN + 1];
         int64_t rv = ctl_i64(e, "revoked_at", 0);
         ctl_time_format(ctl_i64(e, "created_at", -1), 0, created);
@@ -209,7 +211,10 @@ ctl_cmd_key_list(ctl *c, const ctl_args *a)
                              ctl_str(e, "role", role, sizeof(role)),
                              created,
                              revoked,
-                             ctl_str(e, "label", label, sizeof(label))};
+                             ctl_str(e, "label", label, sizeof(label)),
+                             ctl_str(e, "grant", grant, sizeof(grant))};
+        if (grant[0] == '\0')
+            row[6] = "-";
         if (ctl_table_row(t, row) != 0)
             rc = ctl_error(CRM_ERR_NOMEM, "cannot build the table");
     }

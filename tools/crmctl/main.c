@@ -73,11 +73,15 @@ const ctl_cmd ctl_commands[] = {
           .doc = "tenant of the key (operators; an admin's keys are of its "
                  "own tenant)"},
          {.name = "label", .arg = "L", .doc = "a note to recognise the key by"},
+         {.name = "grant", .arg = "G",
+          .doc = "personal_data: an auditor key that reads personal data "
+                 "(admins only)"},
          {0}},
      .summary = "create an API key; its secret is printed once",
      .details = "The key is printed once and never again: the server keeps "
                 "only its hash.\nWith --json it is the \"key\" member of the "
-                "result."},
+                "result. An auditor key sees no\npersonal data unless an "
+                "admin creates it with --grant personal_data."},
     {.name = "key revoke", .synopsis = "KEY_ID", .min_pos = 1, .max_pos = 1,
      .op = CRM_OP_KEY_REVOKE, .run = ctl_cmd_key_revoke,
      .summary = "revoke an API key by its id",
