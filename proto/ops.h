@@ -117,6 +117,9 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "the erasure ledger's receipt of a guest, for the guest")               \
+    X(CRM_OP_BACKUP, "backup",                                                 \
+      CRM_ROLE_BIT(CRM_ROLE_OPERATOR) | CRM_ROLE_BIT(CRM_ROLE_ADMIN), 0,       \
+      "a hot backup under --backup-dir: every tenant, or the admin's own")    \
     X(CRM_OP_AUDIT_PUBKEY, "audit.pubkey",                                     \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \

@@ -26,6 +26,8 @@ static const char usage[] =
     "      --operator-key-file F  where the bootstrap operator key is written\n"
     "                             (default DATA/operator.key)\n"
     "      --ready-file FILE      written once every listener is up\n"
+    "      --backup-dir DIR       where the backup op writes (default\n"
+    "                             ./backups)\n"
     "      --contexts N           requests served concurrently (default 128)\n"
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
@@ -149,6 +151,8 @@ on_ini(void *user, const char *section, const char *name, const char *value)
     }
     if (IS("server", "ready_file"))
         return set_str(&c->ready_file, value) == 0;
+    if (IS("server", "backup_dir"))
+        return set_str(&c->backup_dir, value) == 0;
     if (IS("server", "contexts")) {
         long v = strtol(value, &end, 10);
         if (*end || v < 1 || v > 4096)
@@ -243,6 +247,7 @@ set_defaults(crm_config *c, crm_error *why)
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         c->projections[c->nprojections++] = crm_proj_builtin(defaults[i]);
     if (set_str(&c->data_dir, "./data") ||
+        set_str(&c->backup_dir, "./backups") ||
         set_str(&c->http, "http://127.0.0.1:7401") ||
         (c->listen[0] = strdup("tcp://127.0.0.1:7400")) == NULL)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
@@ -268,7 +273,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_MKEY,
         O_MAKE_MKEY,
         O_NOENC,
-        O_CKPT
+        O_CKPT,
+        O_BACKUP
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -289,6 +295,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"make-master-key", required_argument, NULL, O_MAKE_MKEY},
         {"no-encryption", no_argument, NULL, O_NOENC},
         {"checkpoint-every", required_argument, NULL, O_CKPT},
+        {"backup-dir", required_argument, NULL, O_BACKUP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -367,6 +374,10 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             break;
         case O_OPKEY:
             set_str(&c->operator_key_file, optarg);
+            break;
+        case O_BACKUP:
+            if (set_str(&c->backup_dir, optarg) != 0)
+                return crm_error_set(why, CRM_ERR_NOMEM, NULL);
             break;
         case O_READY:
             set_str(&c->ready_file, optarg);
@@ -492,6 +503,7 @@ crm_config_free(crm_config *c)
         free(c->listen[i]);
     free(c->http);
     free(c->ready_file);
+    free(c->backup_dir);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->operator_key_file);

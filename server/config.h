@@ -24,6 +24,7 @@ typedef struct crm_config {
     size_t nlisten;
     char *http;              /* [server] http, NULL when "off" */
     char *ready_file;        /* [server] ready_file */
+    char *backup_dir;        /* [server] backup_dir: where `backup` writes */
     int contexts;            /* [server] contexts: requests in flight */
     crm_level log_level;     /* [server] log_level */
     char *tls_cert;          /* [tls] cert (PEM) */

@@ -991,6 +991,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_LOYALTY_GET] = h_loyalty_get,
     [CRM_OP_CUSTOMER_FIND] = h_customer_find,
     [CRM_OP_CUSTOMER_GET] = h_customer_get,
+    [CRM_OP_BACKUP] = h_backup,
     [CRM_OP_AUDIT_PUBKEY] = h_audit_pubkey,
     [CRM_OP_AUDIT_CHECKPOINT] = h_audit_checkpoint,
     [CRM_OP_AUDIT_SIGNATURES] = h_audit_signatures,

@@ -104,6 +104,9 @@ crm_err h_loyalty_redeem(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+/* h_backup.c */
+crm_err h_backup(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                 rpc_flow *flow);
 /* h_audit.c: signed checkpoints. */
 crm_err h_audit_pubkey(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);

@@ -233,6 +233,22 @@ typedef struct crm_log_verified {
 crm_err crm_log_verify_range(crm_log *log, uint64_t from, uint64_t to,
                              crm_log_verified *out, crm_error *why);
 
+/* A hot backup of the log in src_dir (its directory) into dst_dir, which
+ * is made (mode 0700; CRM_ERR_EXISTS when it exists): a checkpoint of the
+ * head signed first, then a compacted copy of the environment (one
+ * consistent state, free pages left out) and the tenant key file, while
+ * appends go on. Exclusive with rebuilds, rotations and erasure rounds
+ * (CRM_ERR_UNAVAILABLE while one runs). */
+typedef struct crm_log_backup_info {
+    uint64_t position;            /* the head the copy holds */
+    uint8_t head[CRM_HASH_LEN];
+    uint64_t checkpoint;          /* the signed checkpoint it ends with */
+    uint64_t bytes;               /* of the copy */
+    double seconds;
+} crm_log_backup_info;
+crm_err crm_log_backup(crm_log *log, const char *src_dir, const char *dst_dir,
+                       crm_log_backup_info *out, crm_error *why);
+
 /* Reads key in database db of projection proj as the last commit left it,
  * copying at most cap bytes of the value to out (*len: its whole size).
  * CRM_ERR_NOT_FOUND for an unknown projection or key. Any thread. */

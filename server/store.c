@@ -322,3 +322,56 @@ crm_store_checkpoint(crm_store *s)
         crm_log_checkpoint(o->log);
     pthread_mutex_unlock(&s->mu);
 }
+
+/* One tenant's copy into dst/tenants/<id>. */
+static crm_err
+backup_tenant(crm_store *s, const char *id, const char *dst,
+              void (*fn)(void *, const char *, const crm_log_backup_info *),
+              void *arg, crm_error *why)
+{
+    crm_log *log;
+    crm_err err = crm_store_tenant_log(s, id, &log, why);
+    if (err != CRM_OK)
+        return err;
+    char src[4096], to[4096];
+    snprintf(src, sizeof(src), "%s/tenants/%s", s->dir, id);
+    snprintf(to, sizeof(to), "%s/tenants/%s", dst, id);
+    crm_log_backup_info b;
+    if ((err = crm_log_backup(log, src, to, &b, why)) == CRM_OK && fn)
+        fn(arg, id, &b);
+    return err;
+}
+
+crm_err
+crm_store_backup(crm_store *s, const char *id, const char *dst,
+                 void (*fn)(void *, const char *, const crm_log_backup_info *),
+                 void *arg, crm_error *why)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/tenants", dst) >= (int)sizeof(path))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST, "path too long");
+    if (mkdir(dst, 0700) != 0)
+        return crm_error_set(why, errno == EEXIST ? CRM_ERR_EXISTS : CRM_ERR_IO,
+                             "backup %s: %s", dst, strerror(errno));
+    if (mkdir(path, 0700) != 0)
+        return crm_error_set(why, CRM_ERR_IO, "backup %s: %s", path,
+                             strerror(errno));
+    if (id)
+        return backup_tenant(s, id, dst, fn, arg, why);
+    /* the registry first: a tenant created meanwhile is in neither */
+    snprintf(path, sizeof(path), "%s/registry", dst);
+    int rc = mkdir(path, 0700) != 0 ? errno : 0;
+    if (rc == 0)
+        rc = mdb_env_copy2(s->reg, path, MDB_CP_COMPACT);
+    if (rc != 0)
+        return crm_mdb_fail(why, rc, "backup registry");
+    crm_tenant_info *t;
+    size_t n;
+    crm_err err = crm_store_tenant_list(s, &t, &n, why);
+    if (err != CRM_OK)
+        return err;
+    for (size_t i = 0; err == CRM_OK && i < n; i++)
+        err = backup_tenant(s, t[i].id, dst, fn, arg, why);
+    free(t);
+    return err;
+}

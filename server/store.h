@@ -52,6 +52,16 @@ crm_err crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
 /* Asks every open tenant log to checkpoint when idle (crm_log_checkpoint). */
 void crm_store_checkpoint(crm_store *s);
 
+/* A hot backup into dst (made, mode 0700; CRM_ERR_EXISTS when it exists),
+ * laid out as a data directory: tenants/<id>/ for tenant id, or for every
+ * tenant and registry/ (keys, tenants, the master key check) when id is
+ * NULL. fn is told of each tenant copied (may be NULL). Restoring is
+ * copying it back while crmd is stopped (README.md). */
+crm_err crm_store_backup(crm_store *s, const char *id, const char *dst,
+                         void (*fn)(void *arg, const char *tenant,
+                                    const crm_log_backup_info *b),
+                         void *arg, crm_error *why);
+
 /* The registry environment, for the modules that keep their tables there
  * (keys.c). Owned by the store. */
 struct MDB_env *crm_store_registry(crm_store *s);

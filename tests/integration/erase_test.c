@@ -6,8 +6,8 @@
  * values, no key that opens an erased guest's key among every tenant key
  * the master key opens anywhere in those files, and no blind-index entry
  * of an erased guest's e-mail, phone or name under any index key found
- * anywhere. The same searches do find what belongs to guests kept (they
- * can fail). The 900 others stay readable before and after a restart and
+ * anywhere; the same of a backup and of exports taken afterwards. The
+ * same searches do find what belongs to guests kept (they can fail). The 900 others stay readable before and after a restart and
  * a rebuild. Also: the receipt, merged guests, what is refused, and a
  * kill -9 right after an erasure was acknowledged. */
 #include <setjmp.h>
@@ -472,6 +472,12 @@ test_erase_hundred_and_scan(void **state)
             fail_msg("export of an erased guest: %s", found);
     assert_true(export_hits(a, 1, found, sizeof(found)) >= 4);
     crm_client_close(a);
+    /* and a backup taken afterwards (checked with the data directory) */
+    crm_client *op = fx_client(&D, D.url, D.operator_key);
+    fx_kv bk[] = {FX_S("name", "after-erasure")};
+    assert_int_equal(fx_call_kv(op, "backup", bk, 1, &res, &why), CRM_OK);
+    crm_client_close(op);
+    fx_reset();
 
     /* stopped: every page on disk */
     assert_int_equal(fx_crmd_stop_clean(&D), 0);
@@ -481,6 +487,10 @@ test_erase_hundred_and_scan(void **state)
     for (int i = 0; i < 10; i++)
         kept[i] = 1 + 97 * i + erased(1 + 97 * i); /* never erased */
     check_files(data, D.master_key, kept, 10, 0);
+    char backup[600];
+    snprintf(backup, sizeof(backup), "%s/backups/after-erasure", D.dir);
+    check_files(backup, D.master_key, ids, n, 1);
+    check_files(backup, D.master_key, kept, 10, 0);
 
     /* the 900 after a restart and a rebuild */
     assert_int_equal(fx_crmd_restart(&D), 0);

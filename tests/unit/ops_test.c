@@ -248,7 +248,8 @@ test_batchable_are_reads(void **state)
         "settings.set", "projection.rebuild", "loyalty.redeem",
         "loyalty.sweep", "segment.export", "segment.define",
         "tenant.rotate_key", "audit.consent_violations", "customer.export",
-        "customer.erase", "audit.checkpoint", "audit.verify", "batch"};
+        "customer.erase", "audit.checkpoint", "audit.verify", "backup",
+        "batch"};
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
         const crm_op_info *o = find(reads[i]);
         assert_non_null(o);

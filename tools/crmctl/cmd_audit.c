@@ -3,7 +3,8 @@
  * tenant's Ed25519 public key, PEM on stdout for crm-audit --pubkey),
  * audit checkpoint (sign the head now), audit checkpoints (those kept)
  * and audit verify (a range of the chain checked by the server against
- * them).
+ * them); and admin backup, the hot copy an operator or a tenant admin
+ * takes for restoring later.
  */
 #include <stdio.h>
 #include <string.h>
@@ -86,4 +87,21 @@ ctl_cmd_audit_verify(ctl *c, const ctl_args *a)
         ctl_out_view(res);
     /* as crm-audit verify: the exit status says which */
     return rc ? rc : good ? 0 : ctl_exit_status(CRM_ERR_CORRUPT);
+}
+
+int
+ctl_cmd_admin_backup(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    /* a large tenant is copied page by page */
+    if (c->min_timeout_ms < 3600 * 1000)
+        c->min_timeout_ms = 3600 * 1000;
+    ctl_kv kv[] = {CTL_S("name", a->pos[0])};
+    int rc = ctl_call_kv(c, "backup", kv, 1, &res);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_view(res);
+    return 0;
 }

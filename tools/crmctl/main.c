@@ -220,6 +220,17 @@ const ctl_cmd ctl_commands[] = {
                 "so stale copies of guest keys in free pages cannot be "
                 "opened.\nPrints the new epoch and how many keys were "
                 "rewrapped."},
+    {.name = "admin backup", .synopsis = "NAME", .min_pos = 1, .max_pos = 1,
+     .op = CRM_OP_BACKUP, .run = ctl_cmd_admin_backup,
+     .opts = (const ctl_opt[]){{0}},
+     .summary = "a hot backup under crmd's --backup-dir (operator, admin)",
+     .details = "Writes BACKUP_DIR/NAME laid out as a data directory: with "
+                "the operator key every\ntenant and the registry, with an "
+                "admin key that tenant alone. Each tenant is a\ncompacted "
+                "copy of one consistent state (free pages left out) and its "
+                "tenant.key,\ntaken while appends go on, ending with a "
+                "signed checkpoint of its head. Prints\nthe head each copy "
+                "holds. To restore, stop crmd and copy it back (README.md)."},
     {.name = "admin rebuild", .op = CRM_OP_PROJECTION_REBUILD,
      .run = ctl_cmd_admin_rebuild,
      .opts = (const ctl_opt[]){

@@ -1,0 +1,222 @@
+/* backup_test.c - hot backup and restore against a real crmd: the
+ * operator's backup (every tenant and the registry) taken while a client
+ * appends, a tenant admin's (that tenant alone), what is refused; then
+ * restored by copying it back while crmd is stopped: the same heads, the
+ * guests readable (their keys came with them), the chain verified online
+ * with its signed checkpoints, appends going on from there. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crmd_fixture.h"
+#include "rpc.h"
+
+static fx_crmd D;
+static char K1[CRM_ROLE__COUNT][128], K2[CRM_ROLE__COUNT][128];
+
+static int
+register_guest(crm_client *c, const char *id, const char *first)
+{
+    crm_event_in ev;
+    const msgpack_object *res;
+    crm_error why;
+    fx_event(&ev, id, "customer.registered",
+             FX_BODY(FX_S("first_name", first), FX_S("last_name", "Backupson"),
+                     FX_S("email", "guest@backup.example")));
+    crm_err err = fx_append(c, &ev, 1, &res, &why);
+    fx_reset();
+    return err == CRM_OK ? 0 : -1;
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    if (fx_crmd_start(&D, 0, NULL) != 0 || fx_tenant(&D, "bk-one", K1) != 0 ||
+        fx_tenant(&D, "bk-two", K2) != 0)
+        return -1;
+    crm_client *a = fx_client(&D, D.url, K1[CRM_ROLE_AGENT]);
+    crm_client *b = fx_client(&D, D.url, K2[CRM_ROLE_AGENT]);
+    int rc = register_guest(a, "g-1", "Olwen") | register_guest(b, "g-2", "Tamsin");
+    crm_client_close(a);
+    crm_client_close(b);
+    return rc;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    fx_crmd_cleanup(&D);
+    return 0;
+}
+
+static uint64_t
+head_of(const char *key)
+{
+    crm_client *c = fx_client(&D, D.url, key);
+    const msgpack_object *res;
+    crm_error why;
+    assert_int_equal(fx_call_kv(c, "audit.verify", NULL, 0, &res, &why),
+                     CRM_OK);
+    const msgpack_object *ok = crm_mp_get(res, "ok");
+    assert_true(ok && ok->via.boolean);
+    uint64_t to = fx_res_u64(res, "to");
+    crm_client_close(c);
+    fx_reset();
+    return to;
+}
+
+typedef struct feeder {
+    atomic_int stop;
+    int appended;
+} feeder;
+
+static void *
+feed(void *arg)
+{
+    feeder *f = arg;
+    crm_client *c = fx_client(&D, D.url, K1[CRM_ROLE_AGENT]);
+    char id[32];
+    while (!atomic_load(&f->stop) && f->appended < 2000) {
+        snprintf(id, sizeof(id), "g-feed-%d", f->appended);
+        if (register_guest(c, id, "Fenna") != 0)
+            break;
+        f->appended++;
+    }
+    crm_client_close(c);
+    return NULL;
+}
+
+/* The position the backup reply gives for tenant t. */
+static uint64_t
+backup_pos(const msgpack_object *res, const char *t)
+{
+    const msgpack_object *ts = crm_mp_get(res, "tenants");
+    assert_non_null(ts);
+    char b[64];
+    for (uint32_t i = 0; i < ts->via.array.size; i++)
+        if (strcmp(fx_res_str(&ts->via.array.ptr[i], "tenant", b, sizeof(b)),
+                   t) == 0)
+            return fx_res_u64(&ts->via.array.ptr[i], "position");
+    fail_msg("no tenant %s in the backup", t);
+    return 0;
+}
+
+/* Puts the backup named name back as the data directory of D. */
+static void
+restore_all(const char *name)
+{
+    char cmd[2400];
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf '%s/data' && cp -a '%s/backups/%s' '%s/data'", D.dir,
+             D.dir, name, D.dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_backup_and_restore(void **state)
+{
+    (void)state;
+    const msgpack_object *res;
+    crm_error why;
+    crm_client *op = fx_client(&D, D.url, D.operator_key);
+    crm_client *adm = fx_client(&D, D.url, K1[CRM_ROLE_ADMIN]);
+    crm_client *ag = fx_client(&D, D.url, K1[CRM_ROLE_AGENT]);
+
+    /* refused, and nothing written */
+    fx_kv bad[] = {FX_S("name", "../escape")};
+    assert_int_equal(fx_call_kv(op, "backup", bad, 1, &res, &why),
+                     CRM_ERR_BAD_REQUEST);
+    fx_kv dot[] = {FX_S("name", ".hidden")};
+    assert_int_equal(fx_call_kv(op, "backup", dot, 1, &res, &why),
+                     CRM_ERR_BAD_REQUEST);
+    fx_kv nightly[] = {FX_S("name", "nightly")};
+    assert_int_equal(fx_call_kv(ag, "backup", nightly, 1, &res, &why),
+                     CRM_ERR_FORBIDDEN);
+
+    /* the operator's, while appends go on */
+    feeder f = {.appended = 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, feed, &f), 0);
+    while (f.appended < 50)
+        usleep(1000);
+    assert_int_equal(fx_call_kv(op, "backup", nightly, 1, &res, &why), CRM_OK);
+    atomic_store(&f.stop, 1);
+    pthread_join(t, NULL);
+    const msgpack_object *reg = crm_mp_get(res, "registry");
+    assert_true(reg && reg->via.boolean);
+    uint64_t one = backup_pos(res, "bk-one"), two = backup_pos(res, "bk-two");
+    assert_true(one >= 51 && two == 1);
+    fx_reset();
+    assert_int_equal(fx_call_kv(op, "backup", nightly, 1, &res, &why),
+                     CRM_ERR_EXISTS);
+
+    /* the tenant admin's: that tenant alone */
+    fx_kv mine[] = {FX_S("name", "one-only")};
+    assert_int_equal(fx_call_kv(adm, "backup", mine, 1, &res, &why), CRM_OK);
+    reg = crm_mp_get(res, "registry");
+    assert_false(reg->via.boolean);
+    assert_int_equal(crm_mp_get(res, "tenants")->via.array.size, 1);
+    uint64_t one_only = backup_pos(res, "bk-one");
+    fx_reset();
+    char path[700];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/backups/one-only/registry", D.dir);
+    assert_int_equal(stat(path, &st), -1);
+    snprintf(path, sizeof(path), "%s/backups/one-only/tenants/bk-two", D.dir);
+    assert_int_equal(stat(path, &st), -1);
+    crm_client_close(op);
+    crm_client_close(adm);
+    crm_client_close(ag);
+    assert_true(head_of(K1[CRM_ROLE_ADMIN]) > one);
+
+    /* restore the operator's: crmd stopped, the copy put back */
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    restore_all("nightly");
+    assert_int_equal(fx_crmd_restart(&D), 0);
+    assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), one);
+    assert_int_equal(head_of(K2[CRM_ROLE_ADMIN]), two);
+    crm_client *c = fx_client(&D, D.url, K2[CRM_ROLE_AGENT]);
+    fx_kv kv[] = {FX_S("customer", "g-2")};
+    assert_int_equal(fx_call_kv(c, "customer.get", kv, 1, &res, &why), CRM_OK);
+    char b[64];
+    assert_string_equal(
+        fx_res_str(crm_mp_get(res, "profile"), "first_name", b, sizeof(b)),
+        "Tamsin");
+    fx_reset();
+    /* and it goes on from there */
+    assert_int_equal(register_guest(c, "g-3", "Ysolde"), 0);
+    crm_client_close(c);
+    assert_int_equal(head_of(K2[CRM_ROLE_ADMIN]), two + 1);
+
+    /* one tenant from the admin's backup, beside the others */
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    char cmd[2400];
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf '%s/data/tenants/bk-one' && cp -a "
+             "'%s/backups/one-only/tenants/bk-one' '%s/data/tenants/bk-one'",
+             D.dir, D.dir, D.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fx_crmd_restart(&D), 0);
+    assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), one_only);
+    assert_int_equal(head_of(K2[CRM_ROLE_ADMIN]), two + 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backup_and_restore),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
