@@ -115,6 +115,15 @@ tasks_row_get(MDB_txn *txn, MDB_dbi guest, const char *id, size_t len,
     return 0;
 }
 
+const char *
+crm_tasks_channel(unsigned i)
+{
+    for (unsigned j = 0; tasks_channels[j]; j++)
+        if (j == i)
+            return tasks_channels[j];
+    return NULL;
+}
+
 static int
 row_put(const crm_proj_ctx *cx, const crm_record *r, const tasks_row *row)
 {

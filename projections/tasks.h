@@ -136,7 +136,14 @@ typedef struct crm_tasks_item {
     int64_t at;           /* created_at or opened_at, µs */
     int64_t hours;        /* waiting or open, whole hours */
     int64_t amount;       /* lifetime spend (minor units) or points */
+    /* birthdays: the channels the guest consents to for marketing, bit i
+     * for crm_tasks_channel(i) */
+    unsigned channels;
 } crm_tasks_item;
+
+/* The name of consent channel i ("email", "sms", ...), NULL past the
+ * last. */
+const char *crm_tasks_channel(unsigned i);
 
 /* Calls fn for the items of section, in its order, at most limit of them
  * (fn returning nonzero stops without error); *more is 1 when the limit

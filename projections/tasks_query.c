@@ -36,6 +36,7 @@ typedef struct walk {
     int *more, stop;
     int (*fn)(void *arg, const crm_tasks_item *it);
     void *arg;
+    int rc; /* an LMDB error met on the way (the walk stopped) */
 } walk;
 
 /* Hands it on: 1 when the walk must stop (the limit was reached before
@@ -113,6 +114,15 @@ bday_hit(void *arg, const uint8_t *k, size_t kl, const MDB_val *v)
     it.customer_len = kl;
     it.day = b->day;
     it.in_days = b->in_days;
+    /* the greeting goes only where the guest consents to marketing */
+    tasks_row row;
+    int rc = tasks_row_get(b->w->q->txn, b->w->q->guest, (const char *)k, kl,
+                           &row);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        b->w->rc = rc;
+        return 1;
+    }
+    it.channels = rc == 0 ? row.consent : 0;
     return emit(b->w, &it);
 }
 
@@ -152,6 +162,8 @@ birthdays(walk *w)
             mdb_cursor_close(cur);
             if (rc != 0 && rc != MDB_NOTFOUND)
                 return rc;
+            if (w->rc != 0)
+                return w->rc;
         }
     }
     return 0;

@@ -223,15 +223,26 @@ on_item(void *arg, const crm_tasks_item *it, int section)
     msgpack_packer *pk = &t->part;
     t->n++;
     switch (section) {
-    case CRM_TASKS_BIRTHDAYS:
-        msgpack_pack_map(pk, 3 + t->pii);
+    case CRM_TASKS_BIRTHDAYS: {
+        msgpack_pack_map(pk, 4 + t->pii);
         crm_mp_pack_cstr(pk, "customer");
         crm_mp_pack_str(pk, it->customer, it->customer_len);
         h_kv_day(pk, "on", it->day);
         KV_I64(pk, "in_days", it->in_days);
+        /* where a greeting may go: the channels consented to for
+         * marketing, and no other */
+        crm_mp_pack_cstr(pk, "channels");
+        unsigned n = 0;
+        for (unsigned i = 0; crm_tasks_channel(i); i++)
+            n += (it->channels >> i) & 1;
+        msgpack_pack_array(pk, n);
+        for (unsigned i = 0; crm_tasks_channel(i); i++)
+            if ((it->channels >> i) & 1)
+                crm_mp_pack_cstr(pk, crm_tasks_channel(i));
         if (t->pii)
             t->rc = pack_name(t, it);
         break;
+    }
     case CRM_TASKS_ARRIVALS:
         msgpack_pack_map(pk, 11 + t->pii);
         crm_mp_pack_cstr(pk, "customer");

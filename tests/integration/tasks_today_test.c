@@ -67,6 +67,12 @@ group_setup(void **state)
                FX_S("birth_date", "1990-06-17")));
     ev(&e[n++], "g-ana", "customer.consent_changed", at(2024, 1, 5, 9, 1),
        FX_BODY(FX_S("channel", "email"), FX_B("granted", 1)));
+    /* push for service only, sms withdrawn: a greeting goes by e-mail */
+    ev(&e[n++], "g-ana", "customer.consent_changed", at(2024, 1, 5, 9, 1),
+       FX_BODY(FX_S("channel", "push"), FX_B("granted", 1),
+               FX_S("purpose", "service")));
+    ev(&e[n++], "g-ana", "customer.consent_changed", at(2024, 1, 5, 9, 1),
+       FX_BODY(FX_S("channel", "sms"), FX_B("granted", 0)));
     ev(&e[n++], "g-ana", "customer.preference_set", at(2024, 1, 5, 9, 2),
        FX_BODY(FX_S("category", "diet"), FX_S("value", "halal")));
     ev(&e[n++], "g-ana", "customer.preference_set", at(2024, 1, 5, 9, 3),
@@ -224,6 +230,12 @@ test_pinned_today(void **state)
     assert_int_equal(int_of(b, "in_days"), 2);
     str_is(crm_mp_get(b, "name"), "first", "Ana");
     str_is(crm_mp_get(b, "name"), "last", "Silva");
+    const msgpack_object *ch = crm_mp_get(b, "channels");
+    assert_non_null(ch);
+    assert_int_equal(ch->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(ch->via.array.size, 1);
+    assert_int_equal(ch->via.array.ptr[0].via.str.size, 5);
+    assert_memory_equal(ch->via.array.ptr[0].via.str.ptr, "email", 5);
 
     const msgpack_object *a = section(res, "arrivals", 1);
     str_is(a, "customer", "g-ana");
