@@ -28,6 +28,9 @@ static const char usage[] =
     "      --ready-file FILE      written once every listener is up\n"
     "      --backup-dir DIR       where the backup op writes (default\n"
     "                             ./backups)\n"
+    "      --restore BACKUP       put a backup back into the data directory\n"
+    "                             (crmd stopped): each tenant verified, the\n"
+    "                             erasures made since re-applied; then exit\n"
     "      --contexts N           requests served concurrently (default 128)\n"
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
@@ -274,7 +277,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_MAKE_MKEY,
         O_NOENC,
         O_CKPT,
-        O_BACKUP
+        O_BACKUP,
+        O_RESTORE
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -296,6 +300,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"no-encryption", no_argument, NULL, O_NOENC},
         {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"backup-dir", required_argument, NULL, O_BACKUP},
+        {"restore", required_argument, NULL, O_RESTORE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -377,6 +382,10 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             break;
         case O_BACKUP:
             if (set_str(&c->backup_dir, optarg) != 0)
+                return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            break;
+        case O_RESTORE:
+            if (set_str(&c->restore_from, optarg) != 0)
                 return crm_error_set(why, CRM_ERR_NOMEM, NULL);
             break;
         case O_READY:
@@ -504,6 +513,7 @@ crm_config_free(crm_config *c)
     free(c->http);
     free(c->ready_file);
     free(c->backup_dir);
+    free(c->restore_from);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->operator_key_file);

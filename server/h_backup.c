@@ -52,7 +52,7 @@ on_tenant(void *arg, const char *tenant, const crm_log_backup_info *b)
     KV_STR(&c->pk, "tenant", tenant);
     KV_U64(&c->pk, "position", b->position);
     KV_STR(&c->pk, "head", h);
-    KV_U64(&c->pk, "checkpoint", b->checkpoint);
+    KV_U64(&c->pk, "checkpoint", b->checkpoint.position);
     KV_U64(&c->pk, "bytes", b->bytes);
     crm_mp_pack_cstr(&c->pk, "seconds");
     msgpack_pack_double(&c->pk, b->seconds);

@@ -18,7 +18,6 @@
 #include "schema.h"
 #include "slog.h"
 #include "utf8.h"
-#include "uuid.h"
 
 #define ERASE_STREAMS_MAX 64 /* a guest and what was merged into it */
 #define ERASE_WAIT_MS_DEFAULT 600000
@@ -198,51 +197,16 @@ pack_receipt(crm_log *log, const erase_job *j, msgpack_packer *pk,
 
 /* --- customer.erase ------------------------------------------------------ */
 
-/* The batch: customer.erased for every stream not erased yet. */
+/* customer.erased for every stream of j not erased yet. */
 static crm_err
 append_erasures(crm_log *log, erase_job *j, const char *actor,
                 crm_error *why)
 {
-    crm_event_in ev[ERASE_STREAMS_MAX];
-    msgpack_object_kv kv[2];
-    kv[0].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
-                                 .via.str = {6, "reason"}};
-    kv[0].val = (msgpack_object){
-        .type = MSGPACK_OBJECT_STR,
-        .via.str = {(uint32_t)strlen(j->reason), j->reason}};
-    kv[1].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
-                                 .via.str = {11, "request_ref"}};
-    kv[1].val = (msgpack_object){.type = MSGPACK_OBJECT_STR,
-                                 .via.str = {(uint32_t)strlen(j->ref), j->ref}};
-    msgpack_object body = {.type = MSGPACK_OBJECT_MAP,
-                           .via.map = {j->ref[0] ? 2 : 1, kv}};
-    int64_t now = crm_now_us();
-    size_t n = 0;
-    for (size_t i = 0; i < j->nstreams; i++) {
-        crm_log_erasure e;
-        crm_error ignore;
-        if (crm_log_erasure_get(log, j->streams[i], strlen(j->streams[i]), &e,
-                                &ignore) == CRM_OK)
-            continue; /* erased before: its receipt stands */
-        crm_uuid_v7(ev[n].id);
-        ev[n].stream = j->streams[i];
-        ev[n].stream_len = strlen(j->streams[i]);
-        ev[n].type = "customer.erased";
-        ev[n].type_len = 15;
-        ev[n].occurred_at = now;
-        ev[n].body = &body;
-        n++;
-    }
-    j->appended = n;
-    if (n == 0)
-        return CRM_OK;
-    crm_batch *b = NULL;
-    crm_err err =
-        crm_batch_prepare(ev, n, NULL, 0, actor, strlen(actor), &b, why);
-    if (err == CRM_OK)
-        err = crm_log_append(log, b, why);
-    crm_batch_free(b);
-    return err;
+    const char *ids[ERASE_STREAMS_MAX];
+    for (size_t i = 0; i < j->nstreams; i++)
+        ids[i] = j->streams[i];
+    return crm_log_erase_append(log, ids, j->nstreams, j->reason, j->ref,
+                                actor, &j->appended, why);
 }
 
 static void *

@@ -203,6 +203,13 @@ typedef struct crm_log_erasure {
  * LMDB failure. Any thread. */
 crm_err crm_log_erasure_get(crm_log *log, const char *stream, size_t len,
                             crm_log_erasure *out, crm_error *why);
+/* Appends customer.erased (reason, request_ref ref when not "") for each
+ * of streams[0..n) that the ledger does not hold yet, in one atomic
+ * batch made by actor; *appended says how many. Blocks until durable. */
+crm_err crm_log_erase_append(crm_log *log, const char *const *streams,
+                             size_t n, const char *reason, const char *ref,
+                             const char *actor, uint64_t *appended,
+                             crm_error *why);
 /* Blocks until every erasure committed before the call is complete:
  * CRM_OK, CRM_ERR_TIMEOUT after timeout_ms (why says the last round's
  * failure, if any), CRM_ERR_CLOSED when the log closes first. A worker
@@ -242,12 +249,15 @@ crm_err crm_log_verify_range(crm_log *log, uint64_t from, uint64_t to,
 typedef struct crm_log_backup_info {
     uint64_t position;            /* the head the copy holds */
     uint8_t head[CRM_HASH_LEN];
-    uint64_t checkpoint;          /* the signed checkpoint it ends with */
+    crm_checkpoint checkpoint;    /* the signed checkpoint it ends with */
     uint64_t bytes;               /* of the copy */
     double seconds;
 } crm_log_backup_info;
 crm_err crm_log_backup(crm_log *log, const char *src_dir, const char *dst_dir,
                        crm_log_backup_info *out, crm_error *why);
+/* Copies file src to dst (created, mode 0600; it must not exist) and
+ * fsyncs it: 0 or an errno value. */
+int crm_file_copy(const char *src, const char *dst);
 
 /* Reads key in database db of projection proj as the last commit left it,
  * copying at most cap bytes of the value to out (*len: its whole size).

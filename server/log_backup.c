@@ -21,9 +21,8 @@
 #include "log_int.h"
 #include "mdberr.h"
 
-/* Copies the file src to dst (created, mode 0600), durably. 0 or errno. */
-static int
-copy_file(const char *src, const char *dst)
+int
+crm_file_copy(const char *src, const char *dst)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
@@ -116,7 +115,7 @@ crm_log_backup(crm_log *log, const char *src_dir, const char *dst_dir,
     if (err == CRM_OK && log->vault) {
         snprintf(src, sizeof(src), "%s/tenant.key", src_dir);
         snprintf(dst, sizeof(dst), "%s/tenant.key", dst_dir);
-        if ((rc = copy_file(src, dst)) != 0)
+        if ((rc = crm_file_copy(src, dst)) != 0)
             err = crm_error_set(why, CRM_ERR_IO, "backup of %s: %s", src,
                                 strerror(rc));
     }
@@ -125,6 +124,6 @@ crm_log_backup(crm_log *log, const char *src_dir, const char *dst_dir,
         (rc = copy_head(dst_dir, &out->position, out->head, &out->bytes)) != 0)
         err = crm_mdb_fail(why, rc, "read the backup back");
     out->seconds = (double)(crm_mono_ns() - t0) / 1e9;
-    out->checkpoint = c.position;
+    out->checkpoint = c;
     return err;
 }

@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +46,7 @@
 #include "clock.h"
 #include "log_int.h"
 #include "mdberr.h"
+#include "uuid.h"
 
 #define LEDGER_LEN (1 + 8 + 8 + 8 + 4 + 4 + 8)
 #define RETRY_MS 1000 /* after a round that failed */
@@ -167,6 +169,60 @@ crm_log_erasure_wait(crm_log *log, int64_t timeout_ms, crm_error *why)
     if (--log->er_waiters == 0)
         pthread_cond_broadcast(&log->er_cv);
     pthread_mutex_unlock(&log->er_mu);
+    return err;
+}
+
+crm_err
+crm_log_erase_append(crm_log *log, const char *const *streams, size_t n,
+                     const char *reason, const char *ref, const char *actor,
+                     uint64_t *appended, crm_error *why)
+{
+    crm_event_in *ev = calloc(n ? n : 1, sizeof(*ev));
+    if (ev == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    msgpack_object_kv kv[2];
+    kv[0].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+                                 .via.str = {6, "reason"}};
+    kv[0].val = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+                                 .via.str = {(uint32_t)strlen(reason), reason}};
+    kv[1].key = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+                                 .via.str = {11, "request_ref"}};
+    kv[1].val = (msgpack_object){.type = MSGPACK_OBJECT_STR,
+                                 .via.str = {(uint32_t)strlen(ref), ref}};
+    msgpack_object body = {.type = MSGPACK_OBJECT_MAP,
+                           .via.map = {ref[0] ? 2 : 1, kv}};
+    int64_t now = crm_now_us();
+    size_t k = 0;
+    crm_err err = CRM_OK;
+    for (size_t i = 0; i < n && err == CRM_OK; i++) {
+        crm_log_erasure e;
+        crm_error ignore;
+        err = crm_log_erasure_get(log, streams[i], strlen(streams[i]), &e,
+                                  &ignore);
+        if (err == CRM_OK) /* erased before: its receipt stands */
+            continue;
+        if (err != CRM_ERR_NOT_FOUND) {
+            *why = ignore;
+            break;
+        }
+        err = CRM_OK;
+        crm_uuid_v7(ev[k].id);
+        ev[k].stream = streams[i];
+        ev[k].stream_len = strlen(streams[i]);
+        ev[k].type = "customer.erased";
+        ev[k].type_len = 15;
+        ev[k].occurred_at = now;
+        ev[k].body = &body;
+        k++;
+    }
+    *appended = k;
+    crm_batch *b = NULL;
+    if (err == CRM_OK && k > 0 &&
+        (err = crm_batch_prepare(ev, k, NULL, 0, actor, strlen(actor), &b,
+                                 why)) == CRM_OK)
+        err = crm_log_append(log, b, why);
+    crm_batch_free(b);
+    free(ev);
     return err;
 }
 

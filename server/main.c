@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "restore.h"
 #include "net.h"
 #include "slog.h"
 
@@ -119,6 +120,13 @@ main(int argc, char **argv)
     }
     crm_slog_set_level(a.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    if (a.cfg.restore_from) {
+        err = crm_restore_run(&a.cfg, &why);
+        if (err != CRM_OK)
+            fprintf(stderr, "crmd: restore: %s\n", why.msg);
+        crm_config_free(&a.cfg);
+        return err == CRM_OK ? 0 : 1;
+    }
 #ifdef CRM_TEST_CLOCK
     if (a.cfg.pin_clock_us) {
         crm_clock_pin(a.cfg.pin_clock_us);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TENANTVAL_LEN 9 /* created_at u64 BE, state */
 
@@ -323,11 +324,38 @@ crm_store_checkpoint(crm_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+static void
+hex(FILE *f, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", b[i]);
+}
+
+/* What a backup holds, one tenant a line (store.h, the manifest). */
+typedef struct manifest {
+    FILE *f;
+    void (*fn)(void *, const char *, const crm_log_backup_info *);
+    void *arg;
+} manifest;
+
+static void
+manifest_line(manifest *m, const char *id, const crm_log_backup_info *b)
+{
+    const crm_checkpoint *c = &b->checkpoint;
+    fprintf(m->f, "tenant %s position %llu head ", id,
+            (unsigned long long)b->position);
+    hex(m->f, b->head, CRM_HASH_LEN);
+    fprintf(m->f, " checkpoint %llu ", (unsigned long long)c->position);
+    hex(m->f, c->head, CRM_HASH_LEN);
+    fprintf(m->f, " %lld ", (long long)c->time);
+    hex(m->f, c->sig, CRM_SIGN_LEN);
+    fputc('\n', m->f);
+}
+
 /* One tenant's copy into dst/tenants/<id>. */
 static crm_err
-backup_tenant(crm_store *s, const char *id, const char *dst,
-              void (*fn)(void *, const char *, const crm_log_backup_info *),
-              void *arg, crm_error *why)
+backup_tenant(crm_store *s, const char *id, const char *dst, manifest *m,
+              crm_error *why)
 {
     crm_log *log;
     crm_err err = crm_store_tenant_log(s, id, &log, why);
@@ -337,8 +365,22 @@ backup_tenant(crm_store *s, const char *id, const char *dst,
     snprintf(src, sizeof(src), "%s/tenants/%s", s->dir, id);
     snprintf(to, sizeof(to), "%s/tenants/%s", dst, id);
     crm_log_backup_info b;
-    if ((err = crm_log_backup(log, src, to, &b, why)) == CRM_OK && fn)
-        fn(arg, id, &b);
+    if ((err = crm_log_backup(log, src, to, &b, why)) != CRM_OK)
+        return err;
+    manifest_line(m, id, &b);
+    if (m->fn)
+        m->fn(m->arg, id, &b);
+    return CRM_OK;
+}
+
+/* Writes the manifest durably (fflush, fsync) and closes it. */
+static crm_err
+manifest_close(manifest *m, crm_err err, crm_error *why)
+{
+    int ok = fflush(m->f) == 0 && fsync(fileno(m->f)) == 0;
+    ok &= fclose(m->f) == 0;
+    if (err == CRM_OK && !ok)
+        err = crm_error_set(why, CRM_ERR_IO, "cannot write the manifest");
     return err;
 }
 
@@ -356,22 +398,28 @@ crm_store_backup(crm_store *s, const char *id, const char *dst,
     if (mkdir(path, 0700) != 0)
         return crm_error_set(why, CRM_ERR_IO, "backup %s: %s", path,
                              strerror(errno));
+    snprintf(path, sizeof(path), "%s/" CRM_BACKUP_MANIFEST, dst);
+    manifest m = {fopen(path, "wx"), fn, arg};
+    if (m.f == NULL)
+        return crm_error_set(why, CRM_ERR_IO, "backup %s: %s", path,
+                             strerror(errno));
+    fprintf(m.f, "crmd backup 1\ncreated_at %lld\nregistry %s\n",
+            (long long)crm_now_us(), id ? "no" : "yes");
     if (id)
-        return backup_tenant(s, id, dst, fn, arg, why);
+        return manifest_close(&m, backup_tenant(s, id, dst, &m, why), why);
     /* the registry first: a tenant created meanwhile is in neither */
     snprintf(path, sizeof(path), "%s/registry", dst);
     int rc = mkdir(path, 0700) != 0 ? errno : 0;
     if (rc == 0)
         rc = mdb_env_copy2(s->reg, path, MDB_CP_COMPACT);
     if (rc != 0)
-        return crm_mdb_fail(why, rc, "backup registry");
-    crm_tenant_info *t;
-    size_t n;
+        return manifest_close(&m, crm_mdb_fail(why, rc, "backup registry"),
+                              why);
+    crm_tenant_info *t = NULL;
+    size_t n = 0;
     crm_err err = crm_store_tenant_list(s, &t, &n, why);
-    if (err != CRM_OK)
-        return err;
     for (size_t i = 0; err == CRM_OK && i < n; i++)
-        err = backup_tenant(s, t[i].id, dst, fn, arg, why);
+        err = backup_tenant(s, t[i].id, dst, &m, why);
     free(t);
-    return err;
+    return manifest_close(&m, err, why);
 }

@@ -1,9 +1,12 @@
 /* backup_test.c - hot backup and restore against a real crmd: the
  * operator's backup (every tenant and the registry) taken while a client
  * appends, a tenant admin's (that tenant alone), what is refused; then
- * restored by copying it back while crmd is stopped: the same heads, the
- * guests readable (their keys came with them), the chain verified online
- * with its signed checkpoints, appends going on from there. */
+ * crmd --restore over the data directory as it stands (a guest erased
+ * since the backup stays erased), into an empty one (the registry too),
+ * one tenant from the admin's backup, and a tampered manifest refused
+ * with nothing changed: the same heads, the guests readable (their keys
+ * came with them), the chain verified online with its signed
+ * checkpoints, appends going on from there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crmd_fixture.h"
@@ -112,15 +116,28 @@ backup_pos(const msgpack_object *res, const char *t)
     return 0;
 }
 
-/* Puts the backup named name back as the data directory of D. */
-static void
-restore_all(const char *name)
+/* crmd --restore of D's backup name into D's directory data; its exit
+ * status, its stdout in out (4096 bytes) when not NULL. */
+static int
+restore(const char *name, const char *data, char *out)
 {
-    char cmd[2400];
+    char cmd[3000], log[700];
+    snprintf(log, sizeof(log), "%s/restore.out", D.dir);
     snprintf(cmd, sizeof(cmd),
-             "rm -rf '%s/data' && cp -a '%s/backups/%s' '%s/data'", D.dir,
-             D.dir, name, D.dir);
-    assert_int_equal(system(cmd), 0);
+             "'%s' --restore '%s/backups/%s' --data '%s/%s' --master-key "
+             "'%s' > '%s' 2>&1",
+             CRM_CRMD_PATH, D.dir, name, D.dir, data, D.master_key, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    printf("crmd --restore %s: %s", name, buf);
+    if (out)
+        memcpy(out, buf, n + 1);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void
@@ -180,16 +197,62 @@ test_backup_and_restore(void **state)
     crm_client_close(ag);
     assert_true(head_of(K1[CRM_ROLE_ADMIN]) > one);
 
-    /* restore the operator's: crmd stopped, the copy put back */
+    /* a guest erased after the backup was taken */
+    crm_client *ad = fx_client(&D, D.url, K1[CRM_ROLE_ADMIN]);
+    fx_kv er[] = {FX_S("customer", "g-1"), FX_B("wait", 1)};
+    assert_int_equal(fx_call_kv(ad, "customer.erase", er, 2, &res, &why),
+                     CRM_OK);
+    crm_client_close(ad);
+    fx_reset();
+    uint64_t before = head_of(K1[CRM_ROLE_ADMIN]);
+
+    /* a tampered manifest: refused, nothing changed (bk-one, which comes
+     * first and would pass, is not restored either) */
     assert_int_equal(fx_crmd_stop_clean(&D), 0);
-    restore_all("nightly");
+    char cmd[2400];
+    snprintf(cmd, sizeof(cmd),
+             "cp -a '%s/backups/nightly' '%s/backups/bad' && sed -i "
+             "'s/^\\(tenant bk-two position 1 head \\).\\(.*\\)$/"
+             "\\1f\\2/' '%s/backups/bad/MANIFEST' && grep -q 'head f' "
+             "'%s/backups/bad/MANIFEST'",
+             D.dir, D.dir, D.dir, D.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(restore("bad", "data", NULL), 1);
+    assert_int_equal(fx_crmd_restart(&D), 0);
+    assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), before);
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+
+    /* over the data directory as it stands: the erasure made since is
+     * applied again before the tenant goes live */
+    char out[4096];
+    assert_int_equal(restore("nightly", "data", out), 0);
+    assert_non_null(strstr(out, "restored tenant bk-one"));
+    assert_non_null(strstr(out, "1 erasure made since the backup re-applied"));
+    assert_int_equal(fx_crmd_restart(&D), 0);
+    assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), one + 1);
+    assert_int_equal(head_of(K2[CRM_ROLE_ADMIN]), two);
+    crm_client *c = fx_client(&D, D.url, K1[CRM_ROLE_ADMIN]);
+    fx_kv g1[] = {FX_S("customer", "g-1")};
+    assert_int_equal(fx_call_kv(c, "customer.erasure_receipt", g1, 1, &res,
+                                &why),
+                     CRM_OK);
+    char b[64];
+    assert_string_equal(fx_res_str(res, "status", b, sizeof(b)), "complete");
+    crm_client_close(c);
+    fx_reset();
+
+    /* into an empty data directory: the registry comes too */
+    assert_int_equal(fx_crmd_stop_clean(&D), 0);
+    snprintf(cmd, sizeof(cmd), "mv '%s/data' '%s/data.before'", D.dir, D.dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(restore("nightly", "data", out), 0);
+    assert_non_null(strstr(out, "restored the registry"));
     assert_int_equal(fx_crmd_restart(&D), 0);
     assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), one);
     assert_int_equal(head_of(K2[CRM_ROLE_ADMIN]), two);
-    crm_client *c = fx_client(&D, D.url, K2[CRM_ROLE_AGENT]);
+    c = fx_client(&D, D.url, K2[CRM_ROLE_AGENT]);
     fx_kv kv[] = {FX_S("customer", "g-2")};
     assert_int_equal(fx_call_kv(c, "customer.get", kv, 1, &res, &why), CRM_OK);
-    char b[64];
     assert_string_equal(
         fx_res_str(crm_mp_get(res, "profile"), "first_name", b, sizeof(b)),
         "Tamsin");
@@ -201,15 +264,12 @@ test_backup_and_restore(void **state)
 
     /* one tenant from the admin's backup, beside the others */
     assert_int_equal(fx_crmd_stop_clean(&D), 0);
-    char cmd[2400];
-    snprintf(cmd, sizeof(cmd),
-             "rm -rf '%s/data/tenants/bk-one' && cp -a "
-             "'%s/backups/one-only/tenants/bk-one' '%s/data/tenants/bk-one'",
-             D.dir, D.dir, D.dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(restore("one-only", "data", out), 0);
     assert_int_equal(fx_crmd_restart(&D), 0);
     assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), one_only);
     assert_int_equal(head_of(K2[CRM_ROLE_ADMIN]), two + 1);
+    /* a running crmd's data is not restored over */
+    assert_int_equal(restore("one-only", "data", NULL), 1);
 }
 
 int
