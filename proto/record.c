@@ -163,6 +163,179 @@ crm_record_decode(const void *buf, size_t len, msgpack_zone *zone,
     return CRM_OK;
 }
 
+/* --- the lean reading: no objects, one pass ------------------------------ */
+
+typedef struct rd {
+    const uint8_t *p, *end;
+} rd;
+
+static int
+rd_uint(rd *r, uint64_t *v)
+{
+    if (r->p >= r->end)
+        return 0;
+    uint8_t t = *r->p++;
+    size_t n = t == 0xcc ? 1 : t == 0xcd ? 2 : t == 0xce ? 4 : t == 0xcf ? 8 : 0;
+    if (t <= 0x7f) {
+        *v = t;
+        return 1;
+    }
+    if (n == 0 || (size_t)(r->end - r->p) < n)
+        return 0;
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        *v = *v << 8 | *r->p++;
+    return 1;
+}
+
+static int
+rd_int(rd *r, int64_t *v)
+{
+    if (r->p >= r->end)
+        return 0;
+    uint8_t t = *r->p;
+    if (t >= 0xe0) {
+        r->p++;
+        *v = (int8_t)t;
+        return 1;
+    }
+    size_t n = t == 0xd0 ? 1 : t == 0xd1 ? 2 : t == 0xd2 ? 4 : t == 0xd3 ? 8 : 0;
+    if (n == 0) {
+        uint64_t u;
+        if (!rd_uint(r, &u) || u > INT64_MAX)
+            return 0;
+        *v = (int64_t)u;
+        return 1;
+    }
+    r->p++;
+    if ((size_t)(r->end - r->p) < n)
+        return 0;
+    uint64_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        u = u << 8 | *r->p++;
+    /* sign-extend the n-byte value */
+    if (n < 8 && (u >> (8 * n - 1)) & 1)
+        u |= ~(uint64_t)0 << (8 * n);
+    *v = (int64_t)u;
+    return 1;
+}
+
+/* A str (bin: a bin) of any length: its bytes. */
+static int
+rd_bytes(rd *r, int bin, const uint8_t **s, size_t *len)
+{
+    if (r->p >= r->end)
+        return 0;
+    uint8_t t = *r->p++;
+    size_t hl;
+    if (!bin && (t & 0xe0) == 0xa0) {
+        *len = t & 0x1f;
+        hl = 0;
+    } else if (t == (bin ? 0xc4 : 0xd9)) {
+        hl = 1;
+    } else if (t == (bin ? 0xc5 : 0xda)) {
+        hl = 2;
+    } else if (t == (bin ? 0xc6 : 0xdb)) {
+        hl = 4;
+    } else {
+        return 0;
+    }
+    if ((size_t)(r->end - r->p) < hl)
+        return 0;
+    if (hl) {
+        *len = 0;
+        for (size_t i = 0; i < hl; i++)
+            *len = *len << 8 | *r->p++;
+    }
+    if ((size_t)(r->end - r->p) < *len)
+        return 0;
+    *s = r->p;
+    r->p += *len;
+    return 1;
+}
+
+/* The length of the one object at p (at most n bytes, well formed), or 0. */
+static size_t
+object_len(const uint8_t *p, size_t n)
+{
+    size_t used;
+    return crm_mpcheck_prefix(p, n, CRM_MP_MAX_DEPTH, &used, NULL) == CRM_OK
+               ? used
+               : 0;
+}
+
+static int
+is_map(uint8_t t)
+{
+    return (t & 0xf0) == 0x80 || t == 0xde || t == 0xdf;
+}
+
+crm_err
+crm_record_decode_lean(const void *buf, size_t len, crm_record *r,
+                       crm_error *why)
+{
+    const uint8_t *b = buf;
+    memset(r, 0, sizeof(*r));
+    /* H has one encoding, so R ends where it begins */
+    if (len < CRM_RECORD_TRAILER + 1 ||
+        b[len - CRM_RECORD_TRAILER] != 0xc4 ||
+        b[len - CRM_RECORD_TRAILER + 1] != CRM_HASH_LEN)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record is not well formed");
+    size_t rlen = len - CRM_RECORD_TRAILER;
+    r->rlen = rlen;
+    r->hash = b + rlen + 2;
+    rd d = {b, b + rlen};
+    if (*d.p++ != (0x90 | CRM_RECORD_FIELDS))
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record is not an array");
+    uint64_t fmt;
+    const uint8_t *s, *prev;
+    size_t sl, n;
+    if (!rd_uint(&d, &fmt) || fmt != CRM_RECORD_FMT)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "unknown record format");
+    int ok = rd_bytes(&d, 0, &s, &sl);
+    r->h.tenant = (const char *)s;
+    r->h.tenant_len = sl;
+    ok = ok && rd_uint(&d, &r->h.position) && rd_uint(&d, &r->h.version) &&
+         rd_uint(&d, &r->h.stream_prev) && rd_int(&d, &r->h.recorded_at);
+    ok = ok && rd_bytes(&d, 0, &s, &sl);
+    r->h.actor = (const char *)s;
+    r->h.actor_len = sl;
+    ok = ok && rd_bytes(&d, 1, &prev, &n) && n == CRM_HASH_LEN;
+    const uint8_t *content = d.p;
+    ok = ok && rd_bytes(&d, 1, &r->id, &n) && n == CRM_ID_LEN;
+    ok = ok && rd_bytes(&d, 0, &s, &sl);
+    r->stream = (const char *)s;
+    r->stream_len = sl;
+    ok = ok && rd_bytes(&d, 0, &s, &sl);
+    r->type = (const char *)s;
+    r->type_len = sl;
+    ok = ok && rd_int(&d, &r->occurred_at);
+    /* body a map, pii a map, nil or bin, and R ends with it: the only
+     * walk over their bytes */
+    size_t bl = ok && d.p < d.end && is_map(*d.p)
+                    ? object_len(d.p, (size_t)(d.end - d.p))
+                    : 0;
+    const uint8_t *pii = d.p + bl;
+    size_t pl = bl && pii < d.end &&
+                        (is_map(*pii) || *pii == 0xc0 || *pii == 0xc4 ||
+                         *pii == 0xc5 || *pii == 0xc6)
+                    ? object_len(pii, (size_t)(d.end - pii))
+                    : 0;
+    if (!ok || bl == 0 || pl == 0 || pii + pl != d.end)
+        return crm_error_set(why, CRM_ERR_CORRUPT,
+                             ok ? "record is not well formed"
+                                : "record field has wrong type");
+    memcpy(r->h.prev_hash, prev, CRM_HASH_LEN);
+    if (content[0] != 0xc4 || content[1] != CRM_ID_LEN)
+        return crm_error_set(why, CRM_ERR_CORRUPT, "record id is not canonical");
+    r->content = content;
+    r->content_len = rlen - (size_t)(content - b);
+    r->content_pub = (size_t)(pii - content);
+    r->body.type = MSGPACK_OBJECT_NIL; /* not unpacked */
+    r->pii.type = MSGPACK_OBJECT_NIL;
+    return CRM_OK;
+}
+
 int
 crm_record_verify(const void *buf, const crm_record *r,
                   const uint8_t prev_hash[CRM_HASH_LEN])

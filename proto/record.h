@@ -74,6 +74,8 @@ typedef struct crm_record {
     const uint8_t *content; /* canonical content bytes (elements 8..13) */
     size_t content_len;
     size_t rlen;         /* bytes of R */
+    size_t content_pub;  /* crm_record_decode_lean: bytes of content before
+                            pii (0 otherwise) */
     const uint8_t *hash; /* H's 32 bytes */
 } crm_record;
 
@@ -81,6 +83,13 @@ typedef struct crm_record {
  * Errors: CRM_ERR_CORRUPT with why saying what is wrong; CRM_ERR_NOMEM. */
 crm_err crm_record_decode(const void *buf, size_t len, msgpack_zone *zone,
                           crm_record *r, crm_error *why);
+
+/* The same checks without unpacking body and pii into objects (one
+ * structural pass, no allocation): for verifiers, which need the header,
+ * the id, the stream, the content bytes and the hash. r->body and r->pii
+ * are left nil. */
+crm_err crm_record_decode_lean(const void *buf, size_t len, crm_record *r,
+                               crm_error *why);
 
 /* Recomputes r's hash from buf (the buffer it was decoded from): 1 if it
  * matches the stored H and r's prev_hash equals prev_hash. */

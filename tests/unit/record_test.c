@@ -86,6 +86,42 @@ teardown(void **state)
     return 0;
 }
 
+/* The lean reading of buf against the full one (err, r): it accepts
+ * only what the full one accepts, and then reads the same header, id,
+ * stream, type, content and hash. */
+static void
+check_lean(const uint8_t *buf, size_t len, crm_err err, const crm_record *r)
+{
+    crm_record l;
+    crm_err lerr = crm_record_decode_lean(buf, len, &l, NULL);
+    if (lerr == CRM_OK && err != CRM_OK)
+        fail_msg("the lean reading accepts a record the full one refuses");
+    if (lerr != CRM_OK) {
+        assert_int_equal(lerr, CRM_ERR_CORRUPT);
+        return;
+    }
+    assert_int_equal(l.h.position, r->h.position);
+    assert_int_equal(l.h.version, r->h.version);
+    assert_int_equal(l.h.stream_prev, r->h.stream_prev);
+    assert_int_equal(l.h.recorded_at, r->h.recorded_at);
+    assert_int_equal(l.occurred_at, r->occurred_at);
+    assert_int_equal(l.h.tenant_len, r->h.tenant_len);
+    assert_memory_equal(l.h.tenant, r->h.tenant, l.h.tenant_len);
+    assert_int_equal(l.h.actor_len, r->h.actor_len);
+    assert_memory_equal(l.h.prev_hash, r->h.prev_hash, CRM_HASH_LEN);
+    assert_ptr_equal(l.id, r->id);
+    assert_ptr_equal(l.stream, r->stream);
+    assert_int_equal(l.stream_len, r->stream_len);
+    assert_ptr_equal(l.type, r->type);
+    assert_ptr_equal(l.content, r->content);
+    assert_int_equal(l.content_len, r->content_len);
+    assert_int_equal(l.rlen, r->rlen);
+    assert_ptr_equal(l.hash, r->hash);
+    /* the public part ends where the full reading's pii begins */
+    assert_int_equal(l.content_pub,
+                     crm_event_pii_at(r->content, r->content_len));
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -97,6 +133,7 @@ test_round_trip(void **state)
     crm_error why;
 
     assert_int_equal(crm_record_decode(buf, b->len, z, &r, &why), CRM_OK);
+    check_lean(buf, b->len, CRM_OK, &r);
     assert_int_equal(r.h.tenant_len, strlen(tenant));
     assert_memory_equal(r.h.tenant, tenant, r.h.tenant_len);
     assert_int_equal(r.h.position, 4242);
@@ -173,6 +210,8 @@ test_nil_pii_and_extremes(void **state)
     assert_int_equal(r.body.via.map.size, 1);
     assert_int_equal(r.content_len, b.content_len);
     assert_int_equal(crm_record_verify(buf, &r, b.h.prev_hash), 1);
+    /* UINT64_MAX (uint 64) and -5 (a negative fixint) read lean too */
+    check_lean(buf, hl + b.content_len + CRM_RECORD_TRAILER, CRM_OK, &r);
     msgpack_zone_free(z);
     free(buf);
 }
@@ -192,6 +231,7 @@ test_every_byte_flip(void **state)
             crm_record r;
             crm_error why;
             crm_err err = crm_record_decode(buf, b->len, z, &r, &why);
+            check_lean(buf, b->len, err, &r);
             if (err == CRM_OK) {
                 decoded++;
                 if (crm_record_verify(buf, &r, b->h.prev_hash))
@@ -223,6 +263,8 @@ test_truncated(void **state)
         crm_record r;
         crm_error why;
         assert_int_equal(crm_record_decode(buf, n, z, &r, &why),
+                         CRM_ERR_CORRUPT);
+        assert_int_equal(crm_record_decode_lean(buf, n, &r, NULL),
                          CRM_ERR_CORRUPT);
         msgpack_zone_free(z);
         free(buf);
@@ -353,6 +395,8 @@ test_wrong_shapes(void **state)
         crm_err err = crm_record_decode(copy, n, z, &r, &why);
         if (err != CRM_ERR_CORRUPT)
             fail_msg("element %d: decode gave %s", bad, crm_err_name(err));
+        if (crm_record_decode_lean(copy, n, &r, NULL) != CRM_ERR_CORRUPT)
+            fail_msg("element %d: the lean reading accepts it", bad);
         msgpack_zone_free(z);
         free(copy);
     }

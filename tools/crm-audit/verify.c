@@ -87,8 +87,8 @@ check_one(worker *w, rec *r)
     crm_record d;
     crm_error e;
 
-    msgpack_zone_clear(w->zone);
-    if (crm_record_decode(r->raw.mv_data, r->raw.mv_size, w->zone, &d, &e) !=
+    /* the lean reading: nothing of body or pii is unpacked */
+    if (crm_record_decode_lean(r->raw.mv_data, r->raw.mv_size, &d, &e) !=
         CRM_OK) {
         if (e.code == CRM_ERR_NOMEM)
             w->nomem = 1;
@@ -158,7 +158,7 @@ check_one(worker *w, rec *r)
     }
     if (rc == 0 && iv.mv_size == AUDIT_IDVAL_LEN &&
         audit_be64(iv.mv_data) == r->key_pos) {
-        crm_event_digest(d.content, d.content_len, dg);
+        crm_event_digest_public(d.content, d.content_pub, dg);
         if (memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) == 0)
             return;
     }
