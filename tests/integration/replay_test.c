@@ -76,31 +76,25 @@ stay(crm_client *c, const char *guest, const char *id, int nights,
 static int
 silver_from_8_nights(crm_client *adm)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
+    static const fx_kv silver[] = {FX_S("tier", "silver"), FX_I("rank", 1),
+                                   FX_I("min_nights", 8),
+                                   FX_I("min_points", 5000),
+                                   FX_I("bonus_points", 300)};
+    static const fx_kv from[] = {FX_S("effective_from", "2025-01-01")};
+    msgpack_sbuffer args, tier;
     const msgpack_object *res;
     crm_error why;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    crm_mp_pack_cstr(&pk, "effective_from");
-    crm_mp_pack_cstr(&pk, "2025-01-01");
-    crm_mp_pack_cstr(&pk, "tiers");
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 5);
-    crm_mp_pack_cstr(&pk, "tier");
-    crm_mp_pack_cstr(&pk, "silver");
-    crm_mp_pack_cstr(&pk, "rank");
-    msgpack_pack_int(&pk, 1);
-    crm_mp_pack_cstr(&pk, "min_nights");
-    msgpack_pack_int(&pk, 8);
-    crm_mp_pack_cstr(&pk, "min_points");
-    msgpack_pack_int(&pk, 5000);
-    crm_mp_pack_cstr(&pk, "bonus_points");
-    msgpack_pack_int(&pk, 300);
-    crm_err err = crm_client_call_raw(adm, "settings.set", sb.data, sb.size,
-                                      &res, &why);
-    msgpack_sbuffer_destroy(&sb);
+    /* {effective_from, tiers: [silver]}: the first map, one more key */
+    fx_pack(from, 1, &args);
+    fx_pack(silver, sizeof(silver) / sizeof(silver[0]), &tier);
+    args.data[0] = (char)0x82;
+    static const char tiers[] = "\xa5tiers\x91";
+    msgpack_sbuffer_write(&args, tiers, sizeof(tiers) - 1);
+    msgpack_sbuffer_write(&args, tier.data, tier.size);
+    crm_err err = crm_client_call_raw(adm, "settings.set", args.data,
+                                      args.size, &res, &why);
+    msgpack_sbuffer_destroy(&args);
+    msgpack_sbuffer_destroy(&tier);
     if (err != CRM_OK)
         fprintf(stderr, "settings.set: %s\n", why.msg);
     return err == CRM_OK ? 0 : -1;
@@ -190,33 +184,26 @@ group_setup(void **state)
     return 0;
 }
 
-static int
-group_teardown(void **state)
-{
-    (void)state;
-    int rc = fx_crmd_stop_clean(&D);
-    fx_crmd_cleanup(&D);
-    fx_reset();
-    return rc;
-}
+static char OUT[1 << 20];
 
-/* Runs crm-audit with args (stderr too when err is set); its output into
- * out; returns its exit status. */
+/* Runs crm-audit with args (stderr too when err is set) and keeps what
+ * it printed in out; its exit status, or -1 when it did not exit. */
 static int
 audit(const char *args, int err, char *out, size_t len)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "%s %s%s", CRM_AUDIT_PATH, args,
-             err ? " 2>&1" : " 2>/dev/null");
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, len - 1, f);
+    size_t n = 0, got;
+    snprintf(cmd, sizeof(cmd), "%s %s %s", CRM_AUDIT_PATH, args,
+             err ? "2>&1" : "2>/dev/null");
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        fail_msg("popen %s", cmd);
+    while (n + 1 < len && (got = fread(out + n, 1, len - 1 - n, p)) > 0)
+        n += got;
     out[n] = '\0';
-    int st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
-
-static char OUT[1 << 20];
 
 /* crm-audit replay GUEST with more args; its JSON (the caller frees). */
 static json_t *
@@ -236,33 +223,30 @@ replay(const char *more)
     return j;
 }
 
-static json_int_t
-num(const json_t *j, const char *path)
+/* The member at a dotted path ("view.lifetime.nights"), or NULL. */
+static const json_t *
+at_path(const json_t *j, const char *path)
 {
     char buf[128];
     snprintf(buf, sizeof(buf), "%s", path);
-    const json_t *o = j;
-    for (char *save, *k = strtok_r(buf, ".", &save); k && o;
+    for (char *save, *k = strtok_r(buf, ".", &save); k && j;
          k = strtok_r(NULL, ".", &save))
-        o = json_object_get(o, k);
-    if (!json_is_integer(o))
-        fail_msg("%s is not a number", path);
-    return json_integer_value(o);
+        j = json_object_get(j, k);
+    return j;
 }
 
-static const char *
-text(const json_t *j, const char *path)
+/* The member at path, which must be of type t. */
+static const json_t *
+typed(const json_t *j, const char *path, json_type t)
 {
-    char buf[128];
-    snprintf(buf, sizeof(buf), "%s", path);
-    const json_t *o = j;
-    for (char *save, *k = strtok_r(buf, ".", &save); k && o;
-         k = strtok_r(NULL, ".", &save))
-        o = json_object_get(o, k);
-    if (!json_is_string(o))
-        fail_msg("%s is not a string", path);
-    return json_string_value(o);
+    const json_t *o = at_path(j, path);
+    if (o == NULL || json_typeof(o) != t)
+        fail_msg("%s is missing or of another type", path);
+    return o;
 }
+
+#define num(j, path) json_integer_value(typed(j, path, JSON_INTEGER))
+#define text(j, path) json_string_value(typed(j, path, JSON_STRING))
 
 /* The balance loyalty.get gives: 0 when it says no loyalty activity. */
 static json_int_t
@@ -295,10 +279,15 @@ expect(const char *more, int nights, int stays, int balance_want,
     json_decref(j);
 }
 
-static void
-at_pos(char *buf, size_t len, int step, const char *more)
+/* The arguments of a replay as of step's position, then more; valid
+ * until the next call. */
+static const char *
+as_of(int step, const char *more)
 {
-    snprintf(buf, len, "--as-of %llu %s", (unsigned long long)H[step], more);
+    static char buf[256];
+    snprintf(buf, sizeof(buf), "--as-of %llu %s", (unsigned long long)H[step],
+             more);
+    return buf;
 }
 
 static void
@@ -307,8 +296,7 @@ test_as_of_each_step(void **state)
     (void)state;
     char a[256];
     /* registered: no loyalty yet; personal values sealed */
-    at_pos(a, sizeof(a), S_REGISTERED, "");
-    json_t *j = replay(a);
+    json_t *j = replay(as_of(S_REGISTERED, ""));
     assert_int_equal(num(j, "view.lifetime.stays"), 0);
     assert_true(json_is_null(json_object_get(j, "loyalty")));
     assert_int_equal(num(j, "view.loyalty.balance"), 0);
@@ -321,18 +309,12 @@ test_as_of_each_step(void **state)
     assert_null(strstr(OUT, "halal"));
     json_decref(j);
 
-    at_pos(a, sizeof(a), S_STAY1, "");
-    expect(a, 4, 1, 2000, "ordinary");
-    at_pos(a, sizeof(a), S_RULE, "");
-    expect(a, 4, 1, 2000, "ordinary");
-    at_pos(a, sizeof(a), S_STAY2, "");
-    expect(a, 7, 2, 3000, "ordinary");
-    at_pos(a, sizeof(a), S_OTHER, "");
-    expect(a, 7, 2, 3000, "ordinary");
-    at_pos(a, sizeof(a), S_LATE, "");
-    expect(a, 9, 3, 3500, "ordinary");
-    at_pos(a, sizeof(a), S_SWEEP, "");
-    expect(a, 9, 3, 3800, "silver");
+    expect(as_of(S_STAY1, ""), 4, 1, 2000, "ordinary");
+    expect(as_of(S_RULE, ""), 4, 1, 2000, "ordinary");
+    expect(as_of(S_STAY2, ""), 7, 2, 3000, "ordinary");
+    expect(as_of(S_OTHER, ""), 7, 2, 3000, "ordinary");
+    expect(as_of(S_LATE, ""), 9, 3, 3500, "ordinary");
+    expect(as_of(S_SWEEP, ""), 9, 3, 3800, "silver");
     expect("", 9, 3, 3800, "silver"); /* everything: the same */
 
     /* by recorded time: between the other guest's stay and the late one */
@@ -371,15 +353,12 @@ static void
 test_rule_then_in_force(void **state)
 {
     (void)state;
-    char a[256];
-    at_pos(a, sizeof(a), S_STAY1, "--on 2025-01-15");
-    json_t *j = replay(a);
+    json_t *j = replay(as_of(S_STAY1, "--on 2025-01-15"));
     assert_string_equal(text(j, "loyalty.next_tier.tier"), "silver");
     assert_int_equal(num(j, "loyalty.next_tier.nights_needed"), 6);
     assert_string_equal(text(j, "on"), "2025-01-15");
     json_decref(j);
-    at_pos(a, sizeof(a), S_RULE, "--on 2025-01-15");
-    j = replay(a);
+    j = replay(as_of(S_RULE, "--on 2025-01-15"));
     assert_int_equal(num(j, "loyalty.next_tier.nights_needed"), 4);
     assert_int_equal(num(j, "replayed.settings_events"), 1);
     json_decref(j);
@@ -392,11 +371,9 @@ static void
 test_effective(void **state)
 {
     (void)state;
-    char a[256];
     expect("--effective 2025-01-05", 0, 0, 0, "ordinary");
     expect("--effective 2025-01-25", 6, 2, 2500, "ordinary");
-    at_pos(a, sizeof(a), S_STAY2, "--effective 2025-01-25");
-    expect(a, 4, 1, 2000, "ordinary");
+    expect(as_of(S_STAY2, "--effective 2025-01-25"), 4, 1, 2000, "ordinary");
     expect("--effective 2025-02-15", 9, 3, 3500, "ordinary");
     expect("--effective 2025-02-16", 9, 3, 3800, "silver");
 
@@ -408,24 +385,29 @@ test_effective(void **state)
     assert_int_equal(num(j, "replayed.left_out"), 2); /* tier, bonus */
     json_decref(j);
     /* as known before the late stay was posted: 7, not enough */
-    at_pos(a, sizeof(a), S_OTHER, "--effective 2025-02-15");
-    j = replay(a);
+    j = replay(as_of(S_OTHER, "--effective 2025-02-15"));
     assert_string_equal(text(j, "loyalty.qualified_tier"), "ordinary");
     assert_int_equal(num(j, "loyalty.nights_in_window"), 7);
     json_decref(j);
+}
+
+/* crm-audit diff of the guest from step a to step b into OUT. */
+static void
+diff(int a, int b)
+{
+    char args[1024];
+    snprintf(args, sizeof(args),
+             "diff --data %s --tenant " TENANT " --customer " GUEST
+             " --from %llu --to %llu",
+             DATA, (unsigned long long)H[a], (unsigned long long)H[b]);
+    assert_int_equal(audit(args, 0, OUT, sizeof(OUT)), 0);
 }
 
 static void
 test_diff(void **state)
 {
     (void)state;
-    char a[1024];
-    snprintf(a, sizeof(a),
-             "diff --data %s --tenant " TENANT " --customer " GUEST
-             " --from %llu --to %llu",
-             DATA, (unsigned long long)H[S_OTHER],
-             (unsigned long long)H[S_SWEEP]);
-    assert_int_equal(audit(a, 0, OUT, sizeof(OUT)), 0);
+    diff(S_OTHER, S_SWEEP);
     static const char *const want[] = {
         "~ view.lifetime.nights: 7 -> 9\n",
         "~ view.lifetime.stays: 2 -> 3\n",
@@ -448,12 +430,7 @@ test_diff(void **state)
     assert_null(strstr(OUT, "lifetime.bookings"));
 
     /* the rule change: one settings event, the nights silver needs */
-    snprintf(a, sizeof(a),
-             "diff --data %s --tenant " TENANT " --customer " GUEST
-             " --from %llu --to %llu",
-             DATA, (unsigned long long)H[S_STAY1],
-             (unsigned long long)H[S_RULE]);
-    assert_int_equal(audit(a, 0, OUT, sizeof(OUT)), 0);
+    diff(S_STAY1, S_RULE);
     if (strstr(OUT, "~ loyalty.next_tier.nights_needed: 10 -> 8\n") == NULL ||
         strstr(OUT, "tenant.tier_defined (settings)") == NULL ||
         strstr(OUT, "1 event recorded") == NULL)
@@ -503,6 +480,17 @@ test_refused(void **state)
     snprintf(a, sizeof(a), "--tenant " TENANT " --customer " OTHER
              " --as-of %llu", (unsigned long long)H[S_STAY2]);
     refused("replay", a, 1, "no such guest");
+}
+
+/* Stops crmd, which must have run cleanly throughout. */
+static int
+group_teardown(void **state)
+{
+    int clean = fx_crmd_stop_clean(&D) == 0;
+    (void)state;
+    fx_crmd_cleanup(&D);
+    fx_reset();
+    return clean ? 0 : -1;
 }
 
 int

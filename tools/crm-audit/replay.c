@@ -346,16 +346,16 @@ scratch_live(scratch *x, crm_error *why)
 /* Where the view reads a personal value back: the record in the snapshot.
  * A sealed record's personal part cannot be opened here: every personal
  * field of its type reads as CRM_AUDIT_SEALED instead. */
-typedef struct fetcher {
+typedef struct read_back {
+    int sealed; /* a sealed record was read */
     crm_audit_snap *s;
     msgpack_zone *z;
-    int sealed;
-} fetcher;
+} read_back;
 
 static int
-fetch_record(void *arg, uint64_t position, crm_record *out)
+read_back_record(void *arg, uint64_t position, crm_record *out)
 {
-    fetcher *f = arg;
+    read_back *f = arg;
     msgpack_zone_clear(f->z);
     if (read_at(f->s, position, f->z, out, NULL) != CRM_OK)
         return -1;
@@ -423,7 +423,7 @@ pack_views(scratch *x, crm_audit_snap *s, const char *id, size_t len,
     crm_settings *st = malloc(sizeof(*st));
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    fetcher f = {s, msgpack_zone_new(4096), 0};
+    read_back f = {0, s, msgpack_zone_new(4096)};
     crm_err err = CRM_OK;
     int rc;
     msgpack_sbuffer_init(&sb);
@@ -438,7 +438,7 @@ pack_views(scratch *x, crm_audit_snap *s, const char *id, size_t len,
     }
     crm_customer_query q = {.now_us = m->now_us,
                             .settings = st,
-                            .fetch = fetch_record,
+                            .fetch = read_back_record,
                             .fetch_arg = &f,
                             .touchpoints = m->touchpoints,
                             .extra = 3};
