@@ -38,7 +38,17 @@ static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
 static char DATA[700];
 /* the head after each step of the history */
-enum { S_REGISTERED, S_STAY1, S_RULE, S_STAY2, S_OTHER, S_LATE, S_SWEEP, S_N };
+enum {
+    S_REGISTERED,
+    S_STAY1,
+    S_RULE,
+    S_STAY2,
+    S_OTHER,
+    S_LATE,
+    S_SWEEP,
+    S_ERASED,
+    S_N
+};
 static uint64_t H[S_N];
 static char BETWEEN[64]; /* a time after S_OTHER was recorded, before S_LATE */
 
@@ -173,6 +183,14 @@ group_setup(void **state)
         return -1;
     }
     H[S_SWEEP] = head_of(c);
+    /* the other guest asks to be forgotten */
+    fx_kv gone[] = {FX_S("customer", OTHER), FX_S("reason", "gdpr"),
+                    FX_S("request_ref", "DPO-1"), FX_B("wait", 1)};
+    if (fx_call_kv(adm, "customer.erase", gone, 4, &res, &why) != CRM_OK) {
+        fprintf(stderr, "erase: %s\n", why.msg);
+        return -1;
+    }
+    H[S_ERASED] = head_of(c);
     crm_client_close(adm);
     crm_client_close(c);
     for (int i = 1; i < S_N; i++)
@@ -331,6 +349,39 @@ test_as_of_each_step(void **state)
              DATA);
     assert_int_equal(audit(cmd, 1, err, sizeof(err)), 1);
     assert_non_null(strstr(err, "no such guest"));
+}
+
+/* An erased guest: before the erasure its figures as they were, with
+ * the erasure named; after it, erased. Its name is never shown. */
+static void
+test_erased_guest(void **state)
+{
+    (void)state;
+    char a[1024];
+    snprintf(a, sizeof(a),
+             "replay --data %s --tenant " TENANT " --customer " OTHER
+             " --as-of %llu",
+             DATA, (unsigned long long)H[S_SWEEP]);
+    assert_int_equal(audit(a, 0, OUT, sizeof(OUT)), 0);
+    json_t *j = json_loads(OUT, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(num(j, "view.lifetime.nights"), 30);
+    assert_true(json_is_false(json_object_get(json_object_get(j, "view"),
+                                              "erased")));
+    assert_true(num(j, "erased_at") > (json_int_t)H[S_SWEEP]);
+    assert_true(num(j, "erased_at") <= (json_int_t)H[S_ERASED]);
+    assert_null(strstr(OUT, "Rui"));
+    json_decref(j);
+    snprintf(a, sizeof(a),
+             "replay --data %s --tenant " TENANT " --customer " OTHER, DATA);
+    assert_int_equal(audit(a, 0, OUT, sizeof(OUT)), 0);
+    j = json_loads(OUT, 0, NULL);
+    assert_non_null(j);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "view"),
+                                             "erased")));
+    assert_true(json_is_null(json_object_get(j, "erased_at")));
+    assert_null(strstr(OUT, "Rui"));
+    json_decref(j);
 }
 
 /* The ledger: every line, newest first, with the balance after it. */
@@ -499,6 +550,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_as_of_each_step),
         cmocka_unit_test(test_ledger),
+        cmocka_unit_test(test_erased_guest),
         cmocka_unit_test(test_rule_then_in_force),
         cmocka_unit_test(test_effective),
         cmocka_unit_test(test_diff),

@@ -516,6 +516,15 @@ crm_audit_replay_run(crm_audit_snap *s, const char *id, size_t len,
         err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
         goto done;
     }
+    for (size_t i = n; i < ps.n && !out->erased_at; i++) {
+        crm_record r;
+        msgpack_zone_clear(z);
+        if ((err = read_at(s, ps.p[i], z, &r, why)) != CRM_OK)
+            goto done;
+        if (is_stream(&r, id, len) &&
+            crm_schema_name_eq("customer.erased", r.type, r.type_len))
+            out->erased_at = ps.p[i];
+    }
     if ((err = scratch_open(&x, why)) != CRM_OK)
         goto done;
     for (size_t i = 0; i < n; i++) {

@@ -53,6 +53,10 @@ typedef struct crm_audit_replay {
      * activity then */
     json_t *loyalty;
     int sealed; /* some personal fields were sealed */
+    /* the position of the guest's customer.erased after the moment, or
+     * 0: the figures of an erased guest as they were then, its personal
+     * values gone with its key */
+    uint64_t erased_at;
     uint64_t guest_events, settings_events, left_out;
     crm_audit_event *events; /* by position */
     size_t nevents;

@@ -187,14 +187,16 @@ crm_audit_cmd_replay(int argc, char **argv)
     char day[11];
     crm_settings_day_text(crm_settings_day_of(m.now_us), day);
     json_t *doc = json_pack(
-        "{s:s, s:s, s:{s:I, s:o}, s:o, s:s, s:{s:I, s:I, s:I}, s:b, s:O, "
-        "s:O}",
+        "{s:s, s:s, s:{s:I, s:o}, s:o, s:s, s:{s:I, s:I, s:I}, s:b, s:o, "
+        "s:O, s:O}",
         "tenant", a.tenant, "customer", a.customer, "as_of", "position",
         (json_int_t)m.position, "recorded_by", time_json(time), "effective",
         a.effective ? time_json(effective) : json_null(), "on", day,
         "replayed", "guest_events", (json_int_t)r.guest_events,
         "settings_events", (json_int_t)r.settings_events, "left_out",
-        (json_int_t)r.left_out, "sealed", r.sealed, "view", r.view,
+        (json_int_t)r.left_out, "sealed", r.sealed, "erased_at",
+        r.erased_at ? json_integer((json_int_t)r.erased_at) : json_null(),
+        "view", r.view,
         "loyalty", r.loyalty ? r.loyalty : json_null());
     char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
     json_decref(doc);
