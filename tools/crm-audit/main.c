@@ -2,14 +2,17 @@
  * crm-audit - the offline auditor's tool.
  *
  *   crm-audit verify --data DIR [--tenant T] [--threads N] [--pubkey F]
+ *   crm-audit replay --data DIR --tenant T --customer ID
+ *                    [--as-of TIME|POSITION] [--effective TIME] [--on DAY]
+ *   crm-audit diff   --data DIR --tenant T --customer ID --from A --to B
  *
- * Verifies each tenant log of a crmd data directory (all of them, or T)
- * from a read-only snapshot, also while crmd runs and appends: every
- * record's hash, the chain from the genesis, dense positions, stream
- * versions, the head in meta, the indexes, and every signed checkpoint
- * (the chain's hash at its position, the tenant's Ed25519 signature:
- * under the key in F, PEM from crmctl audit pubkey, or else the key the
- * log names). One line per tenant on stdout:
+ * verify checks each tenant log of a crmd data directory (all of them,
+ * or T) from a read-only snapshot, also while crmd runs and appends:
+ * every record's hash, the chain from the genesis, dense positions,
+ * stream versions, the head in meta, the indexes, and every signed
+ * checkpoint (the chain's hash at its position, the tenant's Ed25519
+ * signature: under the key in F, PEM from crmctl audit pubkey, or else
+ * the key the log names). One line per tenant on stdout:
  *
  *   OK tenant T: N events, head POSITION HASHHEX, K signed checkpoints
  *   BROKEN tenant T at position P: why
@@ -18,6 +21,13 @@
  * Exit status: 0 every tenant verified, 1 one is broken (also when
  * another could not be read), 2 usage or I/O error. The time each tenant
  * took is said on stderr; on a terminal a progress bar is drawn there.
+ *
+ * replay prints one guest's customer-360 view and loyalty account as
+ * crmd knew them at a moment (records up to a position, or recorded up
+ * to a time), optionally of what had occurred by a business time, as
+ * JSON; diff prints what changed in them between two moments and the
+ * events recorded in between (replay.h). Exit status 0, 1 no such guest
+ * (then), 2 usage or I/O error.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +41,7 @@
 #include "sign.h"
 #include "snap.h"
 #include "store.h"
+#include "timeline.h"
 #include "verify.h"
 
 #define EXIT_BROKEN 1
@@ -42,22 +53,40 @@ usage(FILE *f)
     fprintf(f,
             "usage: crm-audit verify --data DIR [--tenant T] [--threads N]\n"
             "                        [--pubkey FILE]\n"
+            "       crm-audit replay --data DIR --tenant T --customer ID\n"
+            "                        [--as-of TIME|POSITION] [--effective TIME]\n"
+            "                        [--on DAY] [--touchpoints N]\n"
+            "       crm-audit diff   --data DIR --tenant T --customer ID\n"
+            "                        --from TIME|POSITION --to TIME|POSITION\n"
+            "                        [--on DAY] [--touchpoints N]\n"
             "\n"
             "  --data DIR    crmd's data directory (its tenants/ are read,\n"
             "                read-only; crmd may be running)\n"
-            "  --tenant T    only this tenant (default: every tenant)\n"
+            "  --tenant T    only this tenant (default for verify: every tenant)\n"
             "  --threads N   threads that hash and look up records, 1..%d\n"
             "                (default: the online CPUs)\n"
             "  --pubkey FILE the tenant's Ed25519 public key, PEM (crmctl\n"
             "                audit pubkey > FILE): every signed checkpoint\n"
             "                must verify under it (default: under the key\n"
             "                the log itself names, which proves less)\n"
+            "  --customer ID the guest (stream id) to replay\n"
+            "  --as-of M     what crmd knew at M: the records up to position M,\n"
+            "                or recorded by time M (YYYY-MM-DDTHH:MM:SSZ, or\n"
+            "                YYYY-MM-DD: by the end of that day); default: all\n"
+            "  --effective T of the guest's events only those that occurred by\n"
+            "                T (business time; same forms as a time above)\n"
+            "  --on DAY      the day the view is read on (YYYY-MM-DD; default\n"
+            "                the day of --effective, else of the moment)\n"
+            "  --touchpoints N  touchpoints shown, newest first, 0..200 (20)\n"
+            "  --from, --to  the two moments diff compares (as --as-of)\n"
             "\n"
-            "Prints 'OK tenant T: N events, head POSITION HASHHEX, K signed\n"
-            "checkpoints' or\n"
-            "'BROKEN tenant T at position P: why' (the first bad position;\n"
-            "0: meta or an index as a whole) per tenant. Exit status 0 all\n"
-            "verified, 1 something is broken, 2 usage or I/O error.\n",
+            "verify prints 'OK tenant T: N events, head POSITION HASHHEX, K\n"
+            "signed checkpoints' or 'BROKEN tenant T at position P: why' (the\n"
+            "first bad position; 0: meta or an index as a whole) per tenant.\n"
+            "Exit status 0 all verified, 1 something is broken, 2 usage or I/O\n"
+            "error. replay prints the guest's view as JSON, diff the key paths\n"
+            "that changed and the events recorded in between; exit status 0,\n"
+            "1 no such guest, 2 usage or I/O error.\n",
             CRM_AUDIT_THREADS_MAX);
 }
 
@@ -273,6 +302,10 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "verify") == 0)
         return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "replay") == 0)
+        return crm_audit_cmd_replay(argc - 1, argv + 1);
+    if (strcmp(argv[1], "diff") == 0)
+        return crm_audit_cmd_diff(argc - 1, argv + 1);
     fprintf(stderr, "crm-audit: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;
