@@ -324,9 +324,12 @@ erase_round(crm_log *log, uint64_t *completed, crm_error *why)
     err = crm_vault_rotate(log->vault, &r.next, why);
     pthread_mutex_unlock(&log->txn_mu);
     uint64_t events, pos;
+    /* without blind projections there is nothing to rebuild: the round
+     * is one transaction */
     crm_log_pass p = {.name = "erasure round",
                       .begin = r_begin,
-                      .apply = r_apply,
+                      .apply = crm_proj_blind_count(log->proj) ? r_apply
+                                                               : NULL,
                       .finish = r_finish,
                       .swap = r_swap,
                       .exclusive = 1,

@@ -238,6 +238,7 @@ crm_err crm_log_scan(crm_log *log, MDB_txn *txn, uint64_t from,
  * commit can come in between: it holds txn_mu). After that commit swap
  * runs, with readers kept out during both when exclusive is set. The
  * callbacks return 0 or an LMDB error (EIO: key material does not open).
+ * apply NULL: nothing to fold, finish follows begin in one transaction.
  * *events: records applied; *position: the head it finished at. */
 typedef struct crm_log_pass {
     const char *name; /* for progress and errors */

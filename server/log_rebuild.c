@@ -86,6 +86,10 @@ step(crm_log *log, const crm_log_pass *p, msgpack_zone *z, uint64_t *from,
         uint64_t head = log->head_pos; /* stable: txn_mu is held */
         if (*from == 0) {
             rc = p->begin(p->arg, txn);
+            if (rc == 0 && p->apply == NULL) { /* nothing to fold: done */
+                finished = 1;
+                rc = p->finish(p->arg, txn, head);
+            }
         } else {
             err = crm_log_scan(log, txn, *from, z, 1, fold, &c, NULL, why);
             rc = c.rc;

@@ -696,6 +696,35 @@ test_kill_during_erasure(void **state)
     fx_crmd_cleanup(&k);
 }
 
+/* With no projection kept there is nothing to rebuild: the round is one
+ * transaction, and the erasure is as complete. */
+static void
+test_without_projections(void **state)
+{
+    (void)state;
+    fx_crmd k;
+    char keys[CRM_ROLE__COUNT][128], b[64];
+    static const char *const none[] = {"--projections", "none", NULL};
+    assert_int_equal(fx_crmd_start(&k, 0, none), 0);
+    assert_int_equal(fx_tenant(&k, TENANT, keys), 0);
+    assert_int_equal(load_guests(&k, keys[CRM_ROLE_AGENT], 20), 0);
+    crm_client *a = fx_client(&k, k.url, keys[CRM_ROLE_ADMIN]);
+    const msgpack_object *res;
+    crm_error why;
+    guest g;
+    guest_of(3, &g);
+    assert_int_equal(erase(a, g.id, 1, &res, &why), CRM_OK);
+    assert_string_equal(status_of(res, b, sizeof(b)), "complete");
+    crm_client_close(a);
+    fx_reset();
+    assert_int_equal(fx_crmd_stop_clean(&k), 0);
+    char data[600];
+    snprintf(data, sizeof(data), "%s/data", k.dir);
+    int gone[] = {3};
+    check_files(data, k.master_key, gone, 1, 1);
+    fx_crmd_cleanup(&k);
+}
+
 int
 main(void)
 {
@@ -704,6 +733,7 @@ main(void)
         cmocka_unit_test(test_receipt_and_refusals),
         cmocka_unit_test(test_merged_guest),
         cmocka_unit_test(test_kill_during_erasure),
+        cmocka_unit_test(test_without_projections),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
