@@ -132,6 +132,10 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
       "the signed checkpoints kept, oldest first, paged")                     \
+    X(CRM_OP_AUDIT_EXPORT, "audit.export",                                     \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT,                                                          \
+      "the log's records as stored, paged, ending at a signed checkpoint")     \
     X(CRM_OP_AUDIT_VERIFY, "audit.verify",                                     \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT,                                                          \

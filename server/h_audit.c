@@ -161,3 +161,145 @@ h_audit_verify(rpc_call *call, msgpack_packer *pk, crm_error *why,
     err == CRM_OK ? msgpack_pack_nil(pk) : crm_mp_pack_cstr(pk, fault.msg);
     return CRM_OK;
 }
+
+/* --- audit.export: the log as records stored, for crm-audit ------------- */
+
+#define EXPORT_BUDGET (CRM_RPC_MAX_REPLY - (64u << 10))
+#define EXPORT_MAX 20000
+
+typedef struct xpage {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    uint64_t to, next, n;
+    int full;
+    uint8_t last_hash[CRM_HASH_LEN];
+} xpage;
+
+static int
+on_export(void *arg, uint64_t position, const uint8_t *rec, size_t len)
+{
+    xpage *x = arg;
+    if (position > x->to)
+        return 1;
+    if (x->n > 0 &&
+        (x->sb.size + len > EXPORT_BUDGET || x->n == EXPORT_MAX)) {
+        x->full = 1;
+        return 1;
+    }
+    msgpack_pack_bin(&x->pk, len);
+    msgpack_pack_bin_body(&x->pk, rec, len);
+    x->n++;
+    x->next = position + 1;
+    return 0;
+}
+
+/* The stored hash (H) of the record at pos into out. */
+static int
+on_prev(void *arg, uint64_t position, const uint8_t *rec, size_t len)
+{
+    (void)position;
+    if (len >= CRM_HASH_LEN)
+        memcpy(arg, rec + len - CRM_HASH_LEN, CRM_HASH_LEN);
+    return 1;
+}
+
+static void
+kv_bin(msgpack_packer *pk, const char *k, const uint8_t *b, size_t n)
+{
+    crm_mp_pack_cstr(pk, k);
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, b, n);
+}
+
+crm_err
+h_audit_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
+               rpc_flow *flow)
+{
+    (void)flow;
+    int64_t from, to, cursor;
+    crm_err err;
+    if ((err = h_arg_int(call, "from", 1, 1, INT64_MAX, &from, why)) !=
+            CRM_OK ||
+        (err = h_arg_int(call, "to", 0, 0, INT64_MAX, &to, why)) != CRM_OK ||
+        (err = h_arg_int(call, "cursor", 0, 0, INT64_MAX, &cursor, why)) !=
+            CRM_OK)
+        return err;
+    if (cursor != 0 && to == 0)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "a later page names the export's 'to' (its "
+                             "header's)");
+    crm_log *log = call->log;
+    uint64_t head;
+    crm_log_head(log, &head, NULL);
+    crm_checkpoint ck;
+    /* an export ends at a signed checkpoint: of the head, signed now if
+     * need be, or the newest at or before the position asked */
+    if (cursor == 0 && (to == 0 || (uint64_t)to >= head) &&
+        (err = crm_log_sign_now(log, &ck, why)) != CRM_OK)
+        return err;
+    uint64_t end = to == 0 || (uint64_t)to > head ? head : (uint64_t)to;
+    if ((err = crm_log_checkpoint_before(log, end, &ck, why)) != CRM_OK)
+        return err;
+    end = ck.position;
+    if ((uint64_t)from > end)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "'from' (%lld) is past the export's end (%llu, "
+                             "the newest signed checkpoint at or before "
+                             "'to')",
+                             (long long)from, (unsigned long long)end);
+    if (cursor != 0 && ((uint64_t)cursor <= (uint64_t)from ||
+                        (uint64_t)cursor > end))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "'cursor' must be a 'next' of this export");
+    xpage x = {.to = end};
+    msgpack_sbuffer_init(&x.sb);
+    msgpack_packer_init(&x.pk, &x.sb, msgpack_sbuffer_write);
+    uint64_t start = cursor ? (uint64_t)cursor : (uint64_t)from;
+    err = crm_log_read_all(log, start, 0, on_export, &x);
+    int last = err == CRM_OK && !x.full;
+    uint8_t prev[CRM_HASH_LEN], pub[CRM_SIGN_PUB_LEN], gen[CRM_HASH_LEN];
+    crm_log_genesis(log, gen);
+    memcpy(prev, gen, CRM_HASH_LEN);
+    if (err == CRM_OK && cursor == 0 && from > 1)
+        err = crm_log_read_all(log, (uint64_t)from - 1, 1, on_prev, prev);
+    if (err == CRM_OK) {
+        crm_log_sign_pub(log, pub);
+        msgpack_pack_map(pk, 4);
+        crm_mp_pack_cstr(pk, "header");
+        if (cursor == 0) {
+            msgpack_pack_map(pk, 8);
+            KV_STR(pk, "format", "crmd-export");
+            KV_U64(pk, "version", 1);
+            KV_STR(pk, "tenant", crm_log_tenant(log));
+            KV_U64(pk, "from", (uint64_t)from);
+            KV_U64(pk, "to", end);
+            kv_bin(pk, "genesis", gen, CRM_HASH_LEN);
+            kv_bin(pk, "prev_hash", prev, CRM_HASH_LEN);
+            kv_bin(pk, "public_key", pub, CRM_SIGN_PUB_LEN);
+        } else {
+            msgpack_pack_nil(pk);
+        }
+        crm_mp_pack_cstr(pk, "records");
+        msgpack_pack_array(pk, x.n);
+        if (x.sb.size)
+            pk->callback(pk->data, x.sb.data, x.sb.size);
+        crm_mp_pack_cstr(pk, "next");
+        last ? msgpack_pack_nil(pk) : msgpack_pack_uint64(pk, x.next);
+        crm_mp_pack_cstr(pk, "trailer");
+        if (last) {
+            msgpack_pack_map(pk, 3);
+            KV_U64(pk, "count", end - (uint64_t)from + 1);
+            kv_bin(pk, "head", ck.head, CRM_HASH_LEN);
+            crm_mp_pack_cstr(pk, "checkpoint");
+            msgpack_pack_map(pk, 4);
+            KV_U64(pk, "position", ck.position);
+            kv_bin(pk, "head", ck.head, CRM_HASH_LEN);
+            KV_I64(pk, "time", ck.time);
+            kv_bin(pk, "signature", ck.sig, CRM_SIGN_LEN);
+        } else {
+            msgpack_pack_nil(pk);
+        }
+    }
+    msgpack_sbuffer_destroy(&x.sb);
+    return err;
+}

@@ -996,6 +996,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_AUDIT_CHECKPOINT] = h_audit_checkpoint,
     [CRM_OP_AUDIT_SIGNATURES] = h_audit_signatures,
     [CRM_OP_AUDIT_VERIFY] = h_audit_verify,
+    [CRM_OP_AUDIT_EXPORT] = h_audit_export,
     [CRM_OP_CUSTOMER_ERASE] = h_customer_erase,
     [CRM_OP_CUSTOMER_ERASURE_RECEIPT] = h_customer_erasure_receipt,
     [CRM_OP_CUSTOMER_CONSENT_AT] = h_customer_consent_at,

@@ -116,6 +116,8 @@ crm_err h_audit_signatures(rpc_call *call, msgpack_packer *pk,
                             crm_error *why, rpc_flow *flow);
 crm_err h_audit_verify(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+crm_err h_audit_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
 crm_err h_customer_erase(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,

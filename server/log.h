@@ -226,6 +226,9 @@ crm_err crm_log_checkpoints(crm_log *log, uint64_t from, size_t max,
                             int (*fn)(void *arg, const crm_checkpoint *c),
                             void *arg, crm_error *why);
 void crm_log_sign_pub(const crm_log *log, uint8_t pub[CRM_SIGN_PUB_LEN]);
+/* The newest checkpoint at or before pos: CRM_OK, CRM_ERR_NOT_FOUND. */
+crm_err crm_log_checkpoint_before(crm_log *log, uint64_t pos,
+                                  crm_checkpoint *out, crm_error *why);
 
 /* Verifies positions from..to (0: the head) online: the chain is hashed
  * from the newest checkpoint before from (its signature checked; the

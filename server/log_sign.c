@@ -218,3 +218,36 @@ crm_log_checkpoints(crm_log *log, uint64_t from, size_t max,
         return crm_mdb_fail(why, rc, "checkpoints");
     return CRM_OK;
 }
+
+crm_err
+crm_log_checkpoint_before(crm_log *log, uint64_t pos, crm_checkpoint *out,
+                          crm_error *why)
+{
+    MDB_txn *txn;
+    crm_err err = crm_log_rd_begin(log, &txn, why);
+    if (err != CRM_OK)
+        return err;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, log->dbi_ckpts, &cur);
+    if (rc == 0) {
+        uint8_t kb[8];
+        crm_put_be(kb, pos + 1, 8);
+        MDB_val k = {8, kb}, v;
+        /* the first one past pos, then the one before it */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        rc = mdb_cursor_get(cur, &k, &v,
+                            rc == 0 ? MDB_PREV
+                            : rc == MDB_NOTFOUND ? MDB_LAST
+                                                 : MDB_GET_CURRENT);
+        if (rc == 0)
+            rc = crm_log_ckpt_unpack(&k, &v, out);
+        mdb_cursor_close(cur);
+    }
+    crm_log_rd_end(log, txn);
+    if (rc == MDB_NOTFOUND)
+        return crm_error_set(why, CRM_ERR_NOT_FOUND,
+                             "no signed checkpoint at or before position "
+                             "%llu",
+                             (unsigned long long)pos);
+    return rc ? crm_mdb_fail(why, rc, "checkpoints") : CRM_OK;
+}

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "export.h"
 #include "progress.h"
 #include "sign.h"
 #include "snap.h"
@@ -53,6 +54,7 @@ usage(FILE *f)
     fprintf(f,
             "usage: crm-audit verify --data DIR [--tenant T] [--threads N]\n"
             "                        [--pubkey FILE]\n"
+            "       crm-audit verify --export FILE [--pubkey FILE]\n"
             "       crm-audit replay --data DIR --tenant T --customer ID\n"
             "                        [--as-of TIME|POSITION] [--effective TIME]\n"
             "                        [--on DAY] [--touchpoints N]\n"
@@ -65,6 +67,8 @@ usage(FILE *f)
             "  --tenant T    only this tenant (default for verify: every tenant)\n"
             "  --threads N   threads that hash and look up records, 1..%d\n"
             "                (default: the online CPUs)\n"
+            "  --export FILE an export file (crmctl audit export) instead of\n"
+            "                a data directory\n"
             "  --pubkey FILE the tenant's Ed25519 public key, PEM (crmctl\n"
             "                audit pubkey > FILE): every signed checkpoint\n"
             "                must verify under it (default: under the key\n"
@@ -193,6 +197,38 @@ verify_tenant(const char *tdir, const char *tenant, int nthreads,
     return res.broken ? EXIT_BROKEN : 0;
 }
 
+/* 0 verified, 1 broken, 2 could not verify. */
+static int
+verify_export(const char *path, const uint8_t *pub)
+{
+    crm_audit_export x;
+    crm_audit_result res;
+    crm_error e;
+    if (crm_audit_verify_export(path, pub, &x, &res, &e) != CRM_OK) {
+        fprintf(stderr, "crm-audit: %s\n", e.msg);
+        return EXIT_USAGE;
+    }
+    if (res.broken) {
+        printf("BROKEN export %s of tenant %s at position %llu: %s\n", path,
+               x.tenant[0] ? x.tenant : "?", (unsigned long long)res.bad_pos,
+               res.why);
+        return EXIT_BROKEN;
+    }
+    char hex[2 * CRM_HASH_LEN + 1];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < CRM_HASH_LEN; i++) {
+        hex[2 * i] = digits[res.head_hash[i] >> 4];
+        hex[2 * i + 1] = digits[res.head_hash[i] & 15];
+    }
+    hex[2 * CRM_HASH_LEN] = '\0';
+    printf("OK export of tenant %s: positions %llu..%llu, %llu records, head "
+           "%s, signed checkpoint (%s)\n",
+           x.tenant, (unsigned long long)x.from, (unsigned long long)x.to,
+           (unsigned long long)res.events, hex,
+           pub ? "the key given" : "the key the file names");
+    return 0;
+}
+
 /* The PEM public key in file path (crmctl audit pubkey). 0 or -1. */
 static int
 read_pubkey(const char *path, uint8_t pub[CRM_SIGN_PUB_LEN])
@@ -215,7 +251,7 @@ read_pubkey(const char *path, uint8_t pub[CRM_SIGN_PUB_LEN])
 static int
 cmd_verify(int argc, char **argv)
 {
-    const char *data = NULL, *tenant = NULL, *pubkey = NULL;
+    const char *data = NULL, *tenant = NULL, *pubkey = NULL, *export = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int nthreads = cpus < 1 ? 1
                    : cpus > CRM_AUDIT_THREADS_MAX ? CRM_AUDIT_THREADS_MAX
@@ -237,6 +273,8 @@ cmd_verify(int argc, char **argv)
             tenant = val;
         } else if (strcmp(a, "--pubkey") == 0) {
             pubkey = val;
+        } else if (strcmp(a, "--export") == 0) {
+            export = val;
         } else if (strcmp(a, "--threads") == 0) {
             char *end;
             long n = strtol(val, &end, 10);
@@ -252,10 +290,17 @@ cmd_verify(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (data == NULL) {
-        fprintf(stderr, "crm-audit: verify needs --data DIR\n");
+    if ((data == NULL) == (export == NULL)) {
+        fprintf(stderr, "crm-audit: verify needs --data DIR or --export "
+                        "FILE\n");
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (export) {
+        uint8_t key[CRM_SIGN_PUB_LEN];
+        if (pubkey && read_pubkey(pubkey, key) != 0)
+            return EXIT_USAGE;
+        return verify_export(export, pubkey ? key : NULL);
     }
     if (tenant && !crm_tenant_id_valid(tenant)) {
         fprintf(stderr, "crm-audit: '%s' is not a tenant id ([a-z0-9-]{1,40})\n",

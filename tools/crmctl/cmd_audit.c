@@ -6,8 +6,11 @@
  * them); and admin backup, the hot copy an operator or a tenant admin
  * takes for restoring later.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "out.h"
@@ -104,4 +107,96 @@ ctl_cmd_admin_backup(ctl *c, const ctl_args *a)
         return ctl_out_mp_json(res);
     ctl_out_view(res);
     return 0;
+}
+
+/* Writes o, packed, to f. 0 or -1. */
+static int
+put_object(FILE *f, const msgpack_object *o)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_object(&pk, *o) == 0 &&
+                     fwrite(sb.data, 1, sb.size, f) == sb.size
+                 ? 0
+                 : -1;
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int
+ctl_cmd_audit_export(ctl *c, const ctl_args *a)
+{
+    int64_t from, to;
+    int rc = ctl_arg_int(a, "from", 1, 1, INT64_MAX, &from);
+    if (rc == 0)
+        rc = ctl_arg_int(a, "to", 0, 0, INT64_MAX, &to);
+    if (rc != 0)
+        return rc;
+    const char *path = ctl_arg(a, "out");
+    /* mode 0600: the records hold personal data, sealed or not */
+    int fd = path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
+                  : STDOUT_FILENO;
+    FILE *f = fd < 0 ? NULL : path ? fdopen(fd, "wb") : stdout;
+    if (f == NULL)
+        return ctl_file_error("cannot create export file", path, errno);
+    int progress = isatty(STDERR_FILENO);
+    uint64_t cursor = 0, written = 0, total = 0;
+    const msgpack_object *res;
+    for (;;) {
+        ctl_kv kv[] = {CTL_I("from", from), CTL_I("to", to),
+                       CTL_I("cursor", (int64_t)cursor)};
+        if ((rc = ctl_call_kv(c, "audit.export", kv, 3, &res)) != 0)
+            break;
+        const msgpack_object *h = crm_mp_get(res, "header"),
+                             *recs = crm_mp_get(res, "records"),
+                             *next = crm_mp_get(res, "next"),
+                             *tr = crm_mp_get(res, "trailer");
+        if (recs == NULL || recs->type != MSGPACK_OBJECT_ARRAY) {
+            rc = ctl_error(CRM_ERR_INTERNAL, "the server sent no records");
+            break;
+        }
+        if (cursor == 0) {
+            /* later pages repeat the header's end */
+            int64_t end;
+            if (h == NULL || h->type != MSGPACK_OBJECT_MAP ||
+                crm_mp_int(crm_mp_get(h, "to"), 0, INT64_MAX, &end) != 0 ||
+                put_object(f, h) != 0) {
+                rc = ctl_error(CRM_ERR_INTERNAL, "bad export header");
+                break;
+            }
+            to = end;
+            total = (uint64_t)(end - from + 1);
+        }
+        for (uint32_t i = 0; i < recs->via.array.size && rc == 0; i++)
+            if (put_object(f, &recs->via.array.ptr[i]) != 0)
+                rc = ctl_file_error("cannot write", path ? path : "stdout",
+                                    errno);
+        written += recs->via.array.size;
+        if (progress)
+            fprintf(stderr, "\rexport: %llu of %llu records",
+                    (unsigned long long)written, (unsigned long long)total);
+        if (rc != 0)
+            break;
+        int64_t n;
+        if (next && next->type != MSGPACK_OBJECT_NIL &&
+            crm_mp_int(next, 1, INT64_MAX, &n) == 0) {
+            cursor = (uint64_t)n;
+            continue;
+        }
+        if (tr == NULL || tr->type != MSGPACK_OBJECT_MAP || put_object(f, tr))
+            rc = ctl_error(CRM_ERR_INTERNAL, "bad export trailer");
+        break;
+    }
+    if (progress)
+        fprintf(stderr, "\n");
+    if (fflush(f) != 0 && rc == 0)
+        rc = ctl_file_error("cannot write", path ? path : "stdout", errno);
+    if (path) {
+        fclose(f);
+        if (rc != 0)
+            unlink(path); /* no half an export left to be taken for one */
+    }
+    return rc;
 }

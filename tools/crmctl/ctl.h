@@ -209,6 +209,7 @@ int ctl_cmd_admin_rotate_key(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_get(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_erase(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_pubkey(ctl *c, const ctl_args *a);
+int ctl_cmd_audit_export(ctl *c, const ctl_args *a);
 int ctl_cmd_admin_backup(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_checkpoint(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_checkpoints(ctl *c, const ctl_args *a);

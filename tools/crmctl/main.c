@@ -345,6 +345,23 @@ const ctl_cmd ctl_commands[] = {
      .summary = "the signed checkpoints kept, oldest first",
      .details = "Position, head hash, time and signature of each; 'next' "
                 "is where --from goes\nfor the following ones."},
+    {.name = "audit export", .op = CRM_OP_AUDIT_EXPORT,
+     .run = ctl_cmd_audit_export,
+     .opts = (const ctl_opt[]){
+         {.name = "from", .arg = "POSITION", .doc = "first position (1)"},
+         {.name = "to", .arg = "POSITION",
+          .doc = "last position (the head; an export ends at the newest "
+                 "signed checkpoint at or before it)"},
+         {.name = "out", .arg = "FILE",
+          .doc = "write to FILE, which must not exist (default stdout)"},
+         {0}},
+     .summary = "the tenant's log as stored, for crm-audit verify --export",
+     .details = "Writes the export file (PROTOCOL.md, audit.export): a "
+                "header, every record of\nthe range as stored (personal "
+                "fields stay sealed) and a trailer with the\nsigned "
+                "checkpoint it ends at. crm-audit verify --export FILE "
+                "checks it offline.\nProgress on stderr when it is a "
+                "terminal."},
     {.name = "audit verify", .op = CRM_OP_AUDIT_VERIFY,
      .run = ctl_cmd_audit_verify,
      .opts = (const ctl_opt[]){
