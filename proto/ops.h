@@ -140,6 +140,10 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT,                                                          \
       "verify a range of the chain online against the signed checkpoints")     \
+    X(CRM_OP_AUDIT_ACCESS, "audit.access",                                     \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
+      CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \
+      "who was handed a guest's personal data: by guest, by key, by time")     \
     X(CRM_OP_CUSTOMER_FIND, "customer.find",                                   \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AGENT),             \
       CRM_OPF_TENANT | CRM_OPF_BATCHABLE,                                      \

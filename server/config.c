@@ -38,6 +38,10 @@ static const char usage[] =
     "      --checkpoint-every S   sign a checkpoint of each tenant's head at\n"
     "                             most this often while appends come in\n"
     "                             (default 60; 0: only audit.checkpoint)\n"
+    "      --access-log on|off    record who was handed which guest's\n"
+    "                             personal data (default on)\n"
+    "      --access-retention-days N  keep those entries N days (default\n"
+    "                             365; 0: forever)\n"
     "      --projections LIST     views kept inline, comma-separated: settings,\n"
     "                             loyalty, find, customer, kpi, segment,\n"
     "                             tasks, counts, or none (default all but\n"
@@ -190,6 +194,19 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         c->checkpoint_every_s = (unsigned)v;
         return 1;
     }
+    if (IS("audit", "access_log")) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            goto bad;
+        c->access_off = strcmp(value, "off") == 0;
+        return 1;
+    }
+    if (IS("audit", "access_retention_days")) {
+        long v = strtol(value, &end, 10);
+        if (*end || v < 0 || v > 36500)
+            goto bad;
+        c->access_retention_days = (unsigned)v;
+        return 1;
+    }
     if (IS("keys", "master_key"))
         return set_str(&c->master_key_file, value) == 0;
     if (IS("keys", "encryption")) {
@@ -244,6 +261,7 @@ set_defaults(crm_config *c, crm_error *why)
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
     c->checkpoint_every_s = 60;
+    c->access_retention_days = 365;
     static const char *const defaults[] = {"settings", "loyalty", "find",
                                            "customer", "kpi", "segment",
                                            "tasks"};
@@ -278,7 +296,9 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_NOENC,
         O_CKPT,
         O_BACKUP,
-        O_RESTORE
+        O_RESTORE,
+        O_ACCESS,
+        O_ACCESS_DAYS
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -301,6 +321,8 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"backup-dir", required_argument, NULL, O_BACKUP},
         {"restore", required_argument, NULL, O_RESTORE},
+        {"access-log", required_argument, NULL, O_ACCESS},
+        {"access-retention-days", required_argument, NULL, O_ACCESS_DAYS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -419,6 +441,20 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                                      "--checkpoint-every must be 0..86400 "
                                      "seconds");
             c->checkpoint_every_s = (unsigned)v;
+            break;
+        case O_ACCESS:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--access-log must be on or off");
+            c->access_off = strcmp(optarg, "off") == 0;
+            break;
+        case O_ACCESS_DAYS:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 36500)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--access-retention-days must be "
+                                     "0..36500");
+            c->access_retention_days = (unsigned)v;
             break;
         case O_PROJ:
             if (parse_projections(c, optarg) != 0)

@@ -35,6 +35,9 @@ typedef struct crm_config {
     unsigned group_wait_us;  /* [storage] group_wait_us: group commit */
     unsigned checkpoint_every_s; /* [audit] checkpoint_every_s: signed
                                     checkpoints of each tenant's head */
+    int access_off;          /* [audit] access_log = off: no access log */
+    unsigned access_retention_days; /* [audit] access_retention_days:
+                                       0 keeps entries forever */
     /* [projections] enable: the views kept inline (default: settings) */
     const crm_proj_def *projections[CRM_PROJ_MAX];
     size_t nprojections;

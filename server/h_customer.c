@@ -40,6 +40,7 @@ typedef struct find_q {
     msgpack_packer *pk;
     msgpack_zone *zone; /* for the records names are read from */
     crm_view view;      /* what the caller sees of them */
+    h_seen seen;        /* hits whose names went out */
     /* what the lookup found */
     uint8_t lead[CRM_BLIND_LEN];
     crm_norm_kind lead_kind;
@@ -167,7 +168,7 @@ name_in(const find_q *q, MDB_txn *txn, uint64_t pos, const char *field,
         crm_record *r)
 {
     if (pos == 0 ||
-        h_record_view(q->log, txn, pos, q->zone, &q->view, 0, r) != 0)
+        h_record_view(q->log, txn, pos, q->zone, &q->view, 0, r, NULL) != 0)
         return NULL;
     const msgpack_object *o = crm_mp_get(&r->pii, field);
     return o && o->type == MSGPACK_OBJECT_STR ? o : NULL;
@@ -209,6 +210,7 @@ find_pack_hit(find_q *q, MDB_txn *txn, const MDB_dbi *loyalty,
     if (f == NULL && l == NULL) {
         msgpack_pack_nil(q->pk);
     } else {
+        h_seen_add(&q->seen, q->ids[i], q->id_len[i]);
         size_t fl = f ? f->via.str.size : 0, ll = l ? l->via.str.size : 0;
         msgpack_pack_str(q->pk, fl + (fl && ll) + ll);
         if (fl)
@@ -328,7 +330,7 @@ h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
     free(q.id_len);
     if (err == CRM_OK && q.bad)
         err = crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s", q.bad_what);
-    return err;
+    return h_seen_done(call, &q.seen, err);
 }
 
 /* --- customer.get ----------------------------------------------------------- */
@@ -342,6 +344,7 @@ typedef struct fetcher {
     msgpack_zone *zone;
     const crm_view *view;
     unsigned consents;
+    h_seen *seen;
 } fetcher;
 
 static int
@@ -350,7 +353,7 @@ fetch_record(void *arg, uint64_t position, crm_record *out)
     fetcher *f = arg;
     msgpack_zone_clear(f->zone);
     return h_record_view(f->log, f->txn, position, f->zone, f->view,
-                         f->consents, out) == 0
+                         f->consents, out, f->seen) == 0
                ? 0
                : -1;
 }
@@ -364,6 +367,7 @@ typedef struct get_q {
     crm_view view;
     msgpack_packer *pk;
     msgpack_zone *zone;
+    h_seen seen;
     int missing;
 } get_q;
 
@@ -371,7 +375,7 @@ int
 h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
                     uint64_t position, const char *id, size_t len,
                     int64_t now, size_t touchpoints, const crm_view *v,
-                    msgpack_zone *z, msgpack_packer *pk)
+                    msgpack_zone *z, msgpack_packer *pk, h_seen *seen)
 {
     uint32_t day = crm_settings_day_of(now);
     crm_settings *s = malloc(sizeof(*s));
@@ -386,7 +390,7 @@ h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    fetcher f = {log, txn, z, v, 0};
+    fetcher f = {log, txn, z, v, 0, seen};
     /* contact data shown with consent: the consents as they stand now */
     if (rc == 0 && v->consented)
         rc = crm_customer_consents(txn, customer, id, len, &f.consents);
@@ -426,7 +430,7 @@ get_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     get_q *g = arg;
     int rc = h_customer_pack_get(g->log, txn, dbi[0], position, g->id,
                                  g->id_len, g->now, g->touchpoints, &g->view,
-                                 g->zone, g->pk);
+                                 g->zone, g->pk, &g->seen);
     if (rc == MDB_NOTFOUND) {
         g->missing = 1; /* nothing packed */
         rc = 0;
@@ -459,5 +463,5 @@ h_customer_get(rpc_call *call, msgpack_packer *pk, crm_error *why,
     err = crm_log_proj_read(call->log, "customer", get_fn, &g, why);
     if (err == CRM_OK && g.missing)
         err = h_not_found_guest(g.id, g.id_len, "no such guest", why);
-    return err;
+    return h_seen_done(call, &g.seen, err);
 }

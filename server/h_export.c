@@ -129,6 +129,7 @@ typedef struct export_q {
     uint64_t last_version;
     int more;          /* events up to as_of remain past this page */
     int err;           /* a record failed to decode or open */
+    h_seen seen;       /* the guest, once a personal value goes out */
 } export_q;
 
 /* In the customer projection's read: whether the guest is known and
@@ -157,7 +158,7 @@ head_fn(void *arg, MDB_txn *txn, const MDB_dbi *dbi, uint64_t position)
     crm_mp_pack_cstr(pk, "view");
     rc = h_customer_pack_get(q->log, txn, dbi[0], position, q->id, q->id_len,
                              q->now, EXPORT_TOUCHPOINTS, &q->view,
-                             &q->c->scratch, pk);
+                             &q->c->scratch, pk, &q->seen);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc; /* brief found it */
     crm_mp_pack_cstr(pk, "loyalty");
@@ -313,6 +314,8 @@ event_visit(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
         q->more = 1;
         return 1;
     }
+    if (r.pii.type != MSGPACK_OBJECT_NIL)
+        h_seen_add(&q->seen, r.stream, r.stream_len);
     q->last_version = r.h.version;
     q->count++;
     return 0;
@@ -429,13 +432,13 @@ h_customer_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if (!q.first)
         KV_U64(pk, "as_of", q.as_of);
     err = crm_log_proj_read(call->log, "customer", head_fn, &q, why);
-    if (err != CRM_OK)
-        return err;
-    if (q.missing)
-        return h_not_found_guest(q.id, q.id_len, "no such guest", why);
-    if (!q.first)
+    if (err == CRM_OK && q.missing)
+        err = h_not_found_guest(q.id, q.id_len, "no such guest", why);
+    if (err == CRM_OK && !q.first)
         KV_BOOL(pk, "erased", q.erased);
-    if (q.first && (err = pack_consents(&q, why)) != CRM_OK)
-        return err;
-    return pack_events(&q, why);
+    if (err == CRM_OK && q.first)
+        err = pack_consents(&q, why);
+    if (err == CRM_OK)
+        err = pack_events(&q, why);
+    return h_seen_done(call, &q.seen, err);
 }

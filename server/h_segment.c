@@ -661,6 +661,7 @@ typedef struct exporter {
     MDB_dbi customer;
     msgpack_zone *zone;
     crm_view view; /* what the caller sees of personal values */
+    h_seen seen;   /* guests whose addresses or names went out */
     uint64_t no_consent, no_address;
     int rc, no_customer;
 } exporter;
@@ -692,12 +693,16 @@ pack_field(exporter *x, const crm_seg_guest *g, const char *field, int *had)
         return rc;
     msgpack_zone_clear(x->zone);
     const msgpack_object *o = NULL;
+    int personal = 0;
     if (rc == 0 && h_record_view(x->m.log, x->txn, pos, x->zone, &x->view,
-                                 marketing_channels(g), &r) == 0) {
+                                 marketing_channels(g), &r, NULL) == 0) {
         o = crm_mp_get(&r.pii, field);
+        personal = o != NULL;
         if (o == NULL)
             o = crm_mp_get(&r.body, field);
     }
+    if (personal && crm_mp_is_str(o) && o->via.str.size > 0)
+        h_seen_add(&x->seen, g->id, g->id_len);
     if (crm_mp_is_str(o) && o->via.str.size > 0) {
         *had = 1;
         return crm_mp_pack_str(x->m.pk, o->via.str.ptr, o->via.str.size) ? ENOMEM
@@ -876,6 +881,7 @@ h_segment_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
     else if (err == CRM_OK)
         err = page_error(&x->m, why);
 done:
+    err = h_seen_done(call, &x->seen, err);
     crm_segfilter_free(x->m.f);
     free(x);
     return err;

@@ -30,6 +30,7 @@ typedef struct tasks_read {
     int64_t limit;
     crm_view view; /* what the caller sees of personal values */
     int pii;       /* it sees any: names and preferences are read */
+    h_seen seen;   /* guests whose names or preferences went out */
     /* the other views of the same transaction */
     int has_customer;
     MDB_dbi customer;
@@ -53,9 +54,12 @@ field_at(tasks_read *t, uint64_t pos, const char *field)
         return NULL;
     msgpack_zone_clear(t->zone);
     /* no contact field is read here: no consents needed */
-    if (h_record_view(t->log, t->q.txn, pos, t->zone, &t->view, 0, &r) != 0)
+    if (h_record_view(t->log, t->q.txn, pos, t->zone, &t->view, 0, &r,
+                      NULL) != 0)
         return NULL;
     const msgpack_object *o = crm_mp_get(&r.pii, field);
+    if (o != NULL && o->type == MSGPACK_OBJECT_STR)
+        h_seen_add(&t->seen, r.stream, r.stream_len);
     if (o == NULL)
         o = crm_mp_get(&r.body, field);
     return o;
@@ -433,5 +437,7 @@ h_tasks_today(rpc_call *call, msgpack_packer *pk, crm_error *why,
     t.q.index_key = crm_proj_index_key(set);
     h_view(call->c, &t.view);
     t.pii = t.view.opens;
-    return crm_log_proj_read(call->log, "tasks", tasks_fn, &t, why);
+    return h_seen_done(call, &t.seen,
+                       crm_log_proj_read(call->log, "tasks", tasks_fn, &t,
+                                         why));
 }

@@ -33,7 +33,8 @@ h_view(const rpc_ctx *c, crm_view *v)
 
 int
 h_record_view(crm_log *log, MDB_txn *txn, uint64_t position, msgpack_zone *z,
-              const crm_view *v, unsigned consents, crm_record *r)
+              const crm_view *v, unsigned consents, crm_record *r,
+              h_seen *seen)
 {
     if (!v->opens) {
         /* nothing to show: the sealed part is not even opened */
@@ -51,10 +52,12 @@ h_record_view(crm_log *log, MDB_txn *txn, uint64_t position, msgpack_zone *z,
     if (rc != 0)
         return rc;
     msgpack_object withheld;
-    return crm_view_filter(v, r->type, r->type_len, consents, &r->pii, z,
-                           &withheld) < 0
-               ? ENOMEM
-               : 0;
+    if (crm_view_filter(v, r->type, r->type_len, consents, &r->pii, z,
+                        &withheld) < 0)
+        return ENOMEM;
+    if (r->pii.type != MSGPACK_OBJECT_NIL)
+        h_seen_add(seen, r->stream, r->stream_len);
+    return 0;
 }
 
 /* --- argument helpers ------------------------------------------------------ */
@@ -717,6 +720,7 @@ typedef struct reader {
     uint32_t count;
     uint64_t last;    /* position of the last event packed */
     uint64_t version; /* its stream version (decoded reads) */
+    h_seen seen;      /* guests whose personal values went out */
     crm_err err;
 } reader;
 
@@ -736,6 +740,8 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
     if (!first && r->view.opens && mark + len > READ_BUDGET + (size_t)1024)
         return 1;
     uint64_t version = r->version;
+    const char *guest = NULL; /* whose personal values this event shows */
+    size_t guest_len = 0;
     if (r->raw) {
         msgpack_pack_bin(r->pk, len);
         msgpack_pack_bin_body(r->pk, rec, len);
@@ -760,6 +766,10 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
         }
         crm_rpc_pack_record_view(r->pk, &d, !r->view.opens, &withheld);
         version = d.h.version;
+        if (r->view.opens && d.pii.type != MSGPACK_OBJECT_NIL) {
+            guest = d.stream;
+            guest_len = d.stream_len;
+        }
     }
     if (!first && nng_msg_len(r->c->rep) > READ_BUDGET) {
         nng_msg_chop(r->c->rep, nng_msg_len(r->c->rep) - mark);
@@ -768,6 +778,8 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
     r->version = version;
     r->last = pos;
     r->count++;
+    if (guest)
+        h_seen_add(&r->seen, guest, guest_len);
     return 0;
 }
 
@@ -839,7 +851,7 @@ h_read_all(rpc_call *call, msgpack_packer *pk, crm_error *why, rpc_flow *flow)
                            visit_record, &r);
     if (err == CRM_OK && r.err != CRM_OK)
         err = r.err;
-    if (err != CRM_OK)
+    if (h_seen_done(call, &r.seen, err) != CRM_OK)
         return crm_error_set(why, err, "reading the log failed");
     h_close_array(c, at, r.count);
     uint64_t next = r.count ? r.last + 1 : (uint64_t)from;
@@ -886,7 +898,7 @@ h_read_stream(rpc_call *call, msgpack_packer *pk, crm_error *why,
     if (err == CRM_OK)
         err = crm_log_stream_info(call->log, stream, slen, &last_ver,
                                   &last_pos);
-    if (err != CRM_OK)
+    if (h_seen_done(call, &r.seen, err) != CRM_OK)
         return crm_error_set(why, err, err == CRM_ERR_NOT_FOUND
                                            ? "stream '%.*s' has no events"
                                            : "reading stream '%.*s' failed",
@@ -997,6 +1009,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_AUDIT_SIGNATURES] = h_audit_signatures,
     [CRM_OP_AUDIT_VERIFY] = h_audit_verify,
     [CRM_OP_AUDIT_EXPORT] = h_audit_export,
+    [CRM_OP_AUDIT_ACCESS] = h_audit_access,
     [CRM_OP_CUSTOMER_ERASE] = h_customer_erase,
     [CRM_OP_CUSTOMER_ERASURE_RECEIPT] = h_customer_erasure_receipt,
     [CRM_OP_CUSTOMER_CONSENT_AT] = h_customer_consent_at,

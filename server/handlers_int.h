@@ -22,14 +22,31 @@
 /* What the key of c sees of personal data (views.h): every op that lets
  * a personal value out asks this view, field by field. */
 void h_view(const rpc_ctx *c, crm_view *v);
+/* The guests whose personal values one call hands out (h_access.c):
+ * every op that lets a personal value out notes the guest here, and
+ * h_seen_done writes one access log entry per guest (log.h) once the
+ * call succeeded. Zero-initialised; one call's, on its thread. */
+typedef struct h_seen {
+    struct h_seen_guest *g;
+    size_t n, cap;
+    int oom;
+} h_seen;
+/* Notes guest id[0..len) (a '$' stream is no guest). s may be NULL. */
+void h_seen_add(h_seen *s, const char *id, size_t len);
+/* Logs what s noted for call's key and op when err is CRM_OK, empties
+ * s and returns err. */
+crm_err h_seen_done(const rpc_call *call, h_seen *s, crm_err err);
+
 /* The stored record at position in txn, decoded into z, its personal
  * part opened and cut down to what v shows of it for a guest who
  * consents to consents (CRM_CH_BIT; views.h). A view that sees nothing
- * leaves pii nil and opens nothing. 0, MDB_NOTFOUND, MDB_CORRUPTED, EIO,
- * ENOMEM or an LMDB error (crm_log_record_open). */
+ * leaves pii nil and opens nothing. When what is left is not nil, the
+ * record's guest is noted in seen (may be NULL: the caller notes). 0,
+ * MDB_NOTFOUND, MDB_CORRUPTED, EIO, ENOMEM or an LMDB error
+ * (crm_log_record_open). */
 int h_record_view(crm_log *log, MDB_txn *txn, uint64_t position,
                   msgpack_zone *z, const crm_view *v, unsigned consents,
-                  crm_record *r);
+                  crm_record *r, h_seen *seen);
 
 /* Arguments of call by name. A missing or nil argument is an error only
  * when required (bad_request naming it); otherwise *s = NULL, the
@@ -118,6 +135,9 @@ crm_err h_audit_verify(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_audit_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+/* h_access.c: who was handed a guest's personal values. */
+crm_err h_audit_access(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                       rpc_flow *flow);
 crm_err h_customer_erase(rpc_call *call, msgpack_packer *pk, crm_error *why,
                          rpc_flow *flow);
 crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,
@@ -130,7 +150,7 @@ crm_err h_customer_erasure_receipt(rpc_call *call, msgpack_packer *pk,
 int h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
                         uint64_t position, const char *id, size_t len,
                         int64_t now, size_t touchpoints, const crm_view *v,
-                        msgpack_zone *z, msgpack_packer *pk);
+                        msgpack_zone *z, msgpack_packer *pk, h_seen *seen);
 /* loyalty.get's result for guest id on day with ledger lines at most,
  * from the loyalty projection's database in txn (s: scratch for the
  * settings). 0, MDB_NOTFOUND (no loyalty activity: nothing packed) or an

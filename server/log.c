@@ -376,7 +376,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         (rc = mdb_dbi_open(txn, "erasures", MDB_CREATE,
                            &log->dbi_erasures)) != 0 ||
         (rc = mdb_dbi_open(txn, "checkpoints", MDB_CREATE,
-                           &log->dbi_ckpts)) != 0) {
+                           &log->dbi_ckpts)) != 0 ||
+        (rc = crm_log_access_open(log, txn, &o)) != 0) {
         err = crm_mdb_fail(why, rc, "open log databases");
         goto fail;
     }
@@ -436,7 +437,8 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
                                    &r, &nr, why)) != CRM_OK)
             goto fail;
     }
-    if ((err = crm_log_eraser_start(log, why)) != CRM_OK)
+    if ((err = crm_log_eraser_start(log, why)) != CRM_OK ||
+        (err = crm_log_access_start(log, why)) != CRM_OK)
         goto fail;
     *out = log;
     return CRM_OK;
@@ -452,6 +454,7 @@ crm_log_close(crm_log *log)
 {
     if (log == NULL)
         return;
+    crm_log_access_close(log); /* written while the environment is open */
     if (log->writer_running) {
         pthread_mutex_lock(&log->mu);
         log->closing = 1; /* a round of the eraser stops at its next chunk */

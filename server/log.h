@@ -70,6 +70,11 @@ typedef struct crm_log_opts {
     /* the writer signs a checkpoint of its head this often (ms) while
      * appends come in; 0 = only crm_log_sign_now */
     unsigned sign_ms;
+    /* the access log (crm_log_access_note): access_off keeps none (what
+     * is stored still lists); entries older than access_keep_days are
+     * pruned (0: kept forever) */
+    int access_off;
+    unsigned access_keep_days;
     /* progress of rebuilds, now and then (may be NULL); any thread */
     void (*progress)(void *arg, const char *tenant, const char *projection,
                      uint64_t done, uint64_t total);
@@ -331,6 +336,55 @@ crm_err crm_log_view_stream(const crm_log_view *v, const char *stream,
                             size_t len, uint64_t *version);
 /* The write transaction itself, read-only for the check (projections). */
 struct MDB_txn *crm_log_view_txn(const crm_log_view *v);
+
+/* The access log (log_access.c): one entry per request that handed out
+ * personal values of a guest, kept in the tenant's environment with an
+ * index by guest and by key id. Entries are queued in memory and written
+ * by a flusher thread in one transaction every CRM_ACCESS_FLUSH_MS or
+ * CRM_ACCESS_FLUSH_N entries: an entry of the last interval is lost if
+ * the process is killed; crm_log_close writes every one first. */
+#define CRM_ACCESS_FLUSH_MS 100
+#define CRM_ACCESS_FLUSH_N 4096
+#define CRM_ACCESS_QUEUE_MAX 65536 /* past this, noting waits for a flush */
+#define CRM_ACCESS_KEY_MAX 32
+#define CRM_ACCESS_OP_MAX 32
+
+typedef struct crm_access {
+    int64_t time; /* µs UTC */
+    uint64_t seq; /* set when stored: orders entries of one µs */
+    uint8_t role; /* crm_role */
+    uint8_t key_len, op_len, guest_len;
+    char key[CRM_ACCESS_KEY_MAX]; /* key id */
+    char op[CRM_ACCESS_OP_MAX];
+    char guest[CRM_STREAM_MAX];
+} crm_access;
+
+/* Queues a copy of a (seq is ignored). Never fails: while
+ * CRM_ACCESS_QUEUE_MAX entries wait, it waits for the flusher. A no-op
+ * when the log keeps no access log. Any thread. */
+void crm_log_access_note(crm_log *log, const crm_access *a);
+/* Whether notes are kept (opts.access_off not set). */
+int crm_log_access_on(const crm_log *log);
+/* Waits until every entry queued before the call is written: CRM_OK, or
+ * CRM_ERR_IO when storage refuses them (why says how) for 10 s. */
+crm_err crm_log_access_flush(crm_log *log, crm_error *why);
+/* Deletes up to max (0: every) entries older than before (µs), oldest
+ * first; *n says how many. The flusher does this in small batches by
+ * opts.access_keep_days. Any thread. */
+crm_err crm_log_access_prune(crm_log *log, int64_t before, size_t max,
+                             size_t *n, crm_error *why);
+/* Entries of one guest (guest set), one key id (key set) or all,
+ * with (time, seq) from (from, from_seq) on and time <= to (0: no end),
+ * oldest first, while fn returns 0. Any thread. */
+typedef struct crm_access_query {
+    const char *guest, *key;
+    size_t guest_len, key_len;
+    int64_t from, to;
+    uint64_t from_seq;
+} crm_access_query;
+typedef int (*crm_access_fn)(void *arg, const crm_access *a);
+crm_err crm_log_access_list(crm_log *log, const crm_access_query *q,
+                            crm_access_fn fn, void *arg, crm_error *why);
 
 /* Checks the whole log: positions dense from 1, every record well formed
  * and of this tenant, the hash chain from genesis, every stream's versions

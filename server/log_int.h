@@ -86,6 +86,7 @@ struct crm_log {
     uint32_t skey_gen;
     void (*progress)(void *, const char *, const char *, uint64_t, uint64_t);
     void *progress_arg;
+    struct crm_log_access *access; /* log_access.c */
     /* Whoever writes the environment holds it: the writer for a group and
      * the room it makes after, a rebuild for one of its transactions. */
     pthread_mutex_t txn_mu;
@@ -299,6 +300,13 @@ void crm_log_signed(crm_log *log, uint64_t pos);
 /* A stored checkpoint (key and value of "checkpoints"): 0 or
  * MDB_CORRUPTED. */
 int crm_log_ckpt_unpack(const MDB_val *k, const MDB_val *v, crm_checkpoint *c);
+
+/* log_access.c. open: its databases, in the open's first transaction
+ * (0 or an LMDB error); start: the flusher, once the log is open; close:
+ * writes what is queued and frees (accepts a log never opened). */
+int crm_log_access_open(crm_log *log, MDB_txn *txn, const crm_log_opts *o);
+crm_err crm_log_access_start(crm_log *log, crm_error *why);
+void crm_log_access_close(crm_log *log);
 
 /* Folds into each projection that lags behind the head what it missed
  * (log_rebuild.c); at open, before the writer starts. */

@@ -526,6 +526,8 @@ crm_server_start(const crm_config *cfg, crm_server **out, crm_error *why)
                            cfg->master_key_file ? s->master_key : NULL,
                        .group_wait_us = cfg->group_wait_us,
                        .sign_ms = cfg->checkpoint_every_s * 1000u,
+                       .access_off = cfg->access_off,
+                       .access_keep_days = cfg->access_retention_days,
                        .on_commit = on_commit,
                        .on_commit_arg = s,
                        .projections = cfg->projections,

@@ -242,7 +242,7 @@ test_batchable_are_reads(void **state)
         "loyalty.get", "customer.find", "customer.get", "kpi.get",
         "segment.list", "segment.counts", "segment.members", "tasks.today",
         "customer.consent_at", "customer.erasure_receipt", "audit.pubkey",
-        "audit.signatures"};
+        "audit.signatures", "audit.access"};
     static const char *const not_batchable[] = {
         "append",       "tenant.create",      "key.create", "key.revoke",
         "settings.set", "projection.rebuild", "loyalty.redeem",
@@ -306,7 +306,7 @@ test_tenant_ops(void **state)
             fail_msg("%s: CRM_OPF_TENANT is %d", op_rows[i].name, tenant);
         n += tenant;
     }
-    assert_int_equal(n, 28);
+    assert_int_equal(n, 29);
 }
 
 static void

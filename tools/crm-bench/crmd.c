@@ -123,6 +123,14 @@ setup_tenant(bench_crmd *d, int reopened)
 }
 
 static int plain; /* bench_crmd_plain */
+static const char *access_log; /* bench_crmd_access_log */
+
+void
+bench_crmd_access_log(const char *on_off)
+{
+    access_log = on_off;
+}
+
 
 void
 bench_crmd_plain(int on)
@@ -155,6 +163,10 @@ launch(const char *path, int port, const char *projections, bench_crmd *d)
         if (projections) {
             argv[n++] = "--projections";
             argv[n++] = projections;
+        }
+        if (access_log) {
+            argv[n++] = "--access-log";
+            argv[n++] = access_log;
         }
         if (plain) {
             argv[n++] = "--no-encryption";

@@ -44,6 +44,9 @@ const char *bench_crmd_default_path(void);
 /* Whether the crmd of later starts runs without a master key (its new
  * tenants unsealed, --no-encryption); by default it seals with a key made
  * beside its data directory. */
+/* --access-log on|off for every crmd started after (NULL: crmd's
+ * default, on). */
+void bench_crmd_access_log(const char *on_off);
 void bench_crmd_plain(int on);
 
 int bench_crmd_start(const char *path, const char *dir, int port,

@@ -531,6 +531,8 @@ guests_usage(FILE *f)
             "                   (its guests and events; --guests and --events "
             "are\n"
             "                   ignored); it is kept\n"
+            "  --access-log on|off  crmd's access log of personal reads "
+            "(default on)\n"
             "  --no-encryption  crmd without a master key: personal data "
             "unsealed\n"
             "  --projections LIST  the loaded crmd's (crmd --projections; "
@@ -619,6 +621,8 @@ parse_args(int argc, char **argv, gopts *o)
             o->port = atoi(v);
         else if (strcmp(a, "--projections") == 0)
             o->projections = v;
+        else if (strcmp(a, "--access-log") == 0)
+            bench_crmd_access_log(v);
         else if (strcmp(a, "--erasures") == 0)
             o->erasures = (unsigned)strtoul(v, NULL, 10);
         else

@@ -3,11 +3,14 @@
  * tenant's Ed25519 public key, PEM on stdout for crm-audit --pubkey),
  * audit checkpoint (sign the head now), audit checkpoints (those kept)
  * and audit verify (a range of the chain checked by the server against
- * them); and admin backup, the hot copy an operator or a tenant admin
- * takes for restoring later.
+ * them), audit export (the log as stored, for crm-audit verify
+ * --export), audit access (who was handed a guest's personal data); and
+ * admin backup, the hot copy an operator or a tenant admin takes for
+ * restoring later.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include "ctl.h"
 #include "out.h"
 #include "rpc.h"
+#include "timefmt.h"
 
 int
 ctl_cmd_audit_pubkey(ctl *c, const ctl_args *a)
@@ -198,5 +202,98 @@ ctl_cmd_audit_export(ctl *c, const ctl_args *a)
         if (rc != 0)
             unlink(path); /* no half an export left to be taken for one */
     }
+    return rc;
+}
+
+/* --- audit access ---------------------------------------------------------- */
+
+#define NACOLS 5
+static const char *const aheads[NACOLS] = {"time", "key_id", "role", "op",
+                                           "customer"};
+
+static int
+access_rows(ctl_table *t, const msgpack_object *list)
+{
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        char when[CTL_TIME_STRLEN + 1], key[40], role[16], op[40], cust[80];
+        int64_t us;
+        if (crm_mp_int(crm_mp_get(e, "time"), 0, INT64_MAX, &us) == 0)
+            ctl_time_format(us, 1, when);
+        else
+            strcpy(when, "-");
+        const char *row[NACOLS] = {when, ctl_str(e, "key_id", key, sizeof(key)),
+                                   ctl_str(e, "role", role, sizeof(role)),
+                                   ctl_str(e, "op", op, sizeof(op)),
+                                   ctl_str(e, "customer", cust, sizeof(cust))};
+        if (ctl_table_row(t, row) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+time_opt(const ctl_args *a, const char *name, int64_t *us)
+{
+    const char *s = ctl_arg(a, name);
+    *us = 0;
+    if (s && ctl_time_parse(s, us) != 0)
+        return ctl_usage(a->cmd,
+                         "--%s must be a time YYYY-MM-DDTHH:MM:SS[.ffffff]Z, "
+                         "not '%s'",
+                         name, s);
+    return 0;
+}
+
+int
+ctl_cmd_audit_access(ctl *c, const ctl_args *a)
+{
+    const msgpack_object *res;
+    int64_t from, to, limit;
+    int rc;
+    if ((rc = time_opt(a, "from", &from)) != 0 ||
+        (rc = time_opt(a, "to", &to)) != 0 ||
+        (rc = ctl_arg_int(a, "limit", 1000, 1, 1000, &limit)) != 0)
+        return rc;
+    if (ctl_arg(a, "customer") && ctl_arg(a, "key"))
+        return ctl_usage(a->cmd, "give --customer or --key, not both");
+    ctl_table *t = NULL;
+    uint64_t total = 0;
+    char cursor[64] = "";
+    /* every page: a guest's whole history of who looked */
+    for (;;) {
+        ctl_kv kv[] = {CTL_S("customer", ctl_arg(a, "customer")),
+                       CTL_S("key_id", ctl_arg(a, "key")),
+                       CTL_I("from", from), CTL_I("to", to),
+                       CTL_I("limit", limit),
+                       CTL_S("cursor", cursor[0] ? cursor : NULL)};
+        if ((rc = ctl_call_kv(c, "audit.access", kv, 6, &res)) != 0)
+            break;
+        const msgpack_object *list = crm_mp_get(res, "entries");
+        if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY) {
+            rc = ctl_error(CRM_ERR_INTERNAL, "reply has no entries");
+            break;
+        }
+        if (c->json && (rc = ctl_out_mp_json(res)) != 0)
+            break; /* one document per page */
+        if (!c->json && list->via.array.size > 0 &&
+            ((t == NULL &&
+              (t = ctl_table_open(NACOLS, aheads, NULL, 0)) == NULL) ||
+             access_rows(t, list) != 0)) {
+            rc = ctl_error(CRM_ERR_NOMEM, "cannot build the table");
+            break;
+        }
+        total += list->via.array.size;
+        const msgpack_object *more = crm_mp_get(res, "more");
+        if (more == NULL || more->type != MSGPACK_OBJECT_BOOLEAN ||
+            !more->via.boolean)
+            break;
+        ctl_str(res, "next", cursor, sizeof(cursor));
+        if (cursor[0] == '\0')
+            break;
+    }
+    ctl_table_close(t);
+    if (rc == 0 && !c->json)
+        printf("%" PRIu64 " access%s\n", total, total == 1 ? "" : "es");
     return rc;
 }

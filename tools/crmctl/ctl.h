@@ -214,6 +214,7 @@ int ctl_cmd_admin_backup(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_checkpoint(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_checkpoints(ctl *c, const ctl_args *a);
 int ctl_cmd_audit_verify(ctl *c, const ctl_args *a);
+int ctl_cmd_audit_access(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_erasure_receipt(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_find(ctl *c, const ctl_args *a);
 int ctl_cmd_customer_consent_at(ctl *c, const ctl_args *a);

@@ -375,6 +375,21 @@ const ctl_cmd ctl_commands[] = {
                 "way (head and signature). Exits 0 when\nit holds, with the "
                 "corrupt status and the first bad position when not. The\n"
                 "offline check is crm-audit verify."},
+    {.name = "audit access", .op = CRM_OP_AUDIT_ACCESS,
+     .run = ctl_cmd_audit_access,
+     .opts = (const ctl_opt[]){
+         {.name = "customer", .arg = "ID", .doc = "one guest's entries"},
+         {.name = "key", .arg = "KEY_ID", .doc = "one key's entries"},
+         {.name = "from", .arg = "TIME", .doc = "at this time or later"},
+         {.name = "to", .arg = "TIME", .doc = "at this time or earlier"},
+         {.name = "limit", .arg = "N",
+          .doc = "entries asked per page (default 1000)"},
+         {0}},
+     .summary = "who was handed a guest's personal data (admin, auditor)",
+     .details = "Lists the access log, oldest first, every page: time, key "
+                "id, role, op and\nguest of each call that handed out "
+                "personal values of a guest. --customer\nanswers the guest's "
+                "question: who looked at my data."},
     {.name = "audit consent-violations", .op = CRM_OP_AUDIT_CONSENT_VIOLATIONS,
      .run = ctl_cmd_audit_consent_violations,
      .opts = (const ctl_opt[]){
