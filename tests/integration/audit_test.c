@@ -4,7 +4,11 @@
  * body, a deleted or swapped record, a truncated log, a wrong head, an
  * index entry gone). Signed checkpoints: audit.checkpoint, audit.pubkey
  * and audit.verify over RPC, each checked by crm-audit --pubkey with the
- * tenant's key, refused under another key, and a forged head found. */
+ * tenant's key, refused under another key, and a forged head found.
+ * Export files (crmctl audit export): one verifies, and each of a byte
+ * flipped in a record, a record deleted, two swapped, the trailer cut
+ * off, the checkpoint's signature forged and the header's key replaced
+ * is found, at its position. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "crmd_fixture.h"
+#include "mpcheck.h"
 #include "rpc.h"
 #include "sign.h"
 
@@ -34,6 +39,7 @@ static char K[CRM_ROLE__COUNT][128];
 static char DATA[700];
 static uint64_t HEAD; /* crmd's head once it stopped */
 static char PUB[700];   /* DIR/pub.pem: the tenant's key, from audit.pubkey */
+static char EXPORT[700]; /* DIR/acme.crmx: crmctl audit export, at setup */
 static uint64_t SIGNED; /* the position audit.checkpoint signed */
 
 /* A batch of 10 interaction.logged: guest-1 gets one of every batch's
@@ -105,7 +111,12 @@ group_setup(void **state)
         return -1;
     crm_client_close(au);
     crm_client_close(c);
-    return 0;
+    snprintf(EXPORT, sizeof(EXPORT), "%s/acme.crmx", D.dir);
+    char cmd[2400];
+    snprintf(cmd, sizeof(cmd),
+             "CRM_URL='%s' CRM_KEY='%s' '%s' audit export --out '%s'", D.url,
+             K[CRM_ROLE_AUDITOR], CRM_CRMCTL_PATH, EXPORT);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int
@@ -602,6 +613,130 @@ test_checkpoint_forged_head(void **state)
     remove_copy(copy);
 }
 
+/* --- export files -------------------------------------------------------- */
+
+typedef struct xfile {
+    uint8_t *b;
+    size_t len, n;
+    size_t off[2048], size[2048]; /* each object: header, records, trailer */
+} xfile;
+
+static void
+xfile_load(xfile *x)
+{
+    FILE *f = fopen(EXPORT, "rb");
+    assert_non_null(f);
+    x->b = malloc(1 << 24);
+    assert_non_null(x->b);
+    x->len = fread(x->b, 1, 1 << 24, f);
+    fclose(f);
+    x->n = 0;
+    for (size_t o = 0; o < x->len; x->n++) {
+        size_t used;
+        assert_true(x->n < 2048);
+        assert_int_equal(crm_mpcheck_prefix(x->b + o, x->len - o, 64, &used,
+                                            NULL),
+                         CRM_OK);
+        x->off[x->n] = o;
+        x->size[x->n] = used;
+        o += used;
+    }
+    assert_true(x->n >= 3);
+}
+
+/* Writes objects order[0..n) of x to path. */
+static void
+xfile_write(const xfile *x, const char *path, const size_t *order, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        fwrite(x->b + x->off[order[i]], 1, x->size[order[i]], f);
+    fclose(f);
+}
+
+static int
+audit_export(const char *path, const char *pem, char *out, size_t len)
+{
+    char args[2048];
+    snprintf(args, sizeof(args), "verify --export %s%s%s", path,
+             pem ? " --pubkey " : "", pem ? pem : "");
+    return audit(args, out, len);
+}
+
+/* crm-audit finds the file at path broken at pos, for why. */
+static void
+export_broken(const char *path, uint64_t pos, const char *why)
+{
+    char out[4096];
+    unsigned long long p;
+    assert_int_equal(audit_export(path, PUB, out, sizeof(out)), 1);
+    const char *at = strstr(out, " at position ");
+    if (at == NULL || sscanf(at, " at position %llu", &p) != 1 || p != pos ||
+        strstr(out, why) == NULL)
+        fail_msg("expected position %llu (%s), got: %s",
+                 (unsigned long long)pos, why, out);
+}
+
+static void
+test_export_file(void **state)
+{
+    (void)state;
+    char out[4096], path[800];
+    assert_int_equal(audit_export(EXPORT, PUB, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "OK export of tenant " TENANT));
+    xfile x;
+    xfile_load(&x);
+    /* object 0 the header, 1..n-2 records at positions 1.., n-1 trailer */
+    size_t recs = x.n - 2, order[2048];
+    assert_int_equal(recs, SIGNED);
+    for (size_t i = 0; i < x.n; i++)
+        order[i] = i;
+    snprintf(path, sizeof(path), "%s/tampered.crmx", D.dir);
+
+    /* a record deleted (position 9), two swapped (20 and 21) */
+    size_t del[2048], k = 0;
+    for (size_t i = 0; i < x.n; i++)
+        if (i != 9)
+            del[k++] = i;
+    xfile_write(&x, path, del, k);
+    export_broken(path, 9, "names position 10");
+    order[20] = 21;
+    order[21] = 20;
+    xfile_write(&x, path, order, x.n);
+    export_broken(path, 20, "names position 21");
+    order[20] = 20;
+    order[21] = 21;
+    /* the trailer cut off */
+    xfile_write(&x, path, order, x.n - 1);
+    export_broken(path, recs + 1, "without its trailer");
+
+    /* a byte of a record's body */
+    uint8_t *note = memmem(x.b + x.off[57], x.size[57], "audit note", 10);
+    assert_non_null(note);
+    note[0] ^= 0x20;
+    xfile_write(&x, path, order, x.n);
+    export_broken(path, 57, "hash does not match");
+    note[0] ^= 0x20;
+    /* the checkpoint's signature (the trailer's last byte) */
+    x.b[x.off[x.n - 1] + x.size[x.n - 1] - 1] ^= 1;
+    xfile_write(&x, path, order, x.n);
+    export_broken(path, recs, "not signed by the tenant's key");
+    x.b[x.off[x.n - 1] + x.size[x.n - 1] - 1] ^= 1;
+    /* the header's key replaced: without --pubkey the signature fails */
+    uint8_t seed[CRM_SIGN_SEED_LEN], pub[CRM_SIGN_PUB_LEN];
+    assert_int_equal(crm_sign_keygen(seed, pub), 0);
+    uint8_t *key = memmem(x.b, x.size[0], "public_key", 10);
+    assert_non_null(key);
+    memcpy(key + 10 + 2, pub, CRM_SIGN_PUB_LEN); /* after its bin 8 header */
+    xfile_write(&x, path, order, x.n);
+    assert_int_equal(audit_export(path, NULL, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "not signed by the tenant's key"));
+    /* with the tenant's key given, the header's is not trusted */
+    assert_int_equal(audit_export(path, PUB, out, sizeof(out)), 0);
+    free(x.b);
+}
+
 int
 main(void)
 {
@@ -619,6 +754,7 @@ main(void)
         cmocka_unit_test(test_streams_entry_ahead),
         cmocka_unit_test(test_checkpoints_under_the_key),
         cmocka_unit_test(test_checkpoint_forged_head),
+        cmocka_unit_test(test_export_file),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
