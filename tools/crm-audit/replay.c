@@ -239,7 +239,8 @@ stream_positions(crm_audit_snap *s, const char *id, size_t len,
     mdb_cursor_close(cur);
     if (err == CRM_OK && rc != MDB_NOTFOUND)
         err = crm_mdb_fail(why, rc, "read log");
-    qsort(ps->p + first, ps->n - first, sizeof(*ps->p), cmp_u64);
+    if (ps->n > first) /* none found: ps->p may still be NULL */
+        qsort(ps->p + first, ps->n - first, sizeof(*ps->p), cmp_u64);
     return err;
 }
 
