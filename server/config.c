@@ -31,6 +31,9 @@ static const char usage[] =
     "      --restore BACKUP       put a backup back into the data directory\n"
     "                             (crmd stopped): each tenant verified, the\n"
     "                             erasures made since re-applied; then exit\n"
+    "      --import FILE          make an export file (crmctl audit export)\n"
+    "                             of a whole log a new tenant (crmd\n"
+    "                             stopped): same chain head; then exit\n"
     "      --contexts N           requests served concurrently (default 128)\n"
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
@@ -297,6 +300,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_CKPT,
         O_BACKUP,
         O_RESTORE,
+        O_IMPORT,
         O_ACCESS,
         O_ACCESS_DAYS
     };
@@ -321,6 +325,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"checkpoint-every", required_argument, NULL, O_CKPT},
         {"backup-dir", required_argument, NULL, O_BACKUP},
         {"restore", required_argument, NULL, O_RESTORE},
+        {"import", required_argument, NULL, O_IMPORT},
         {"access-log", required_argument, NULL, O_ACCESS},
         {"access-retention-days", required_argument, NULL, O_ACCESS_DAYS},
         {"help", no_argument, NULL, 'h'},
@@ -408,6 +413,10 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             break;
         case O_RESTORE:
             if (set_str(&c->restore_from, optarg) != 0)
+                return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            break;
+        case O_IMPORT:
+            if (set_str(&c->import_from, optarg) != 0)
                 return crm_error_set(why, CRM_ERR_NOMEM, NULL);
             break;
         case O_READY:
@@ -550,6 +559,7 @@ crm_config_free(crm_config *c)
     free(c->ready_file);
     free(c->backup_dir);
     free(c->restore_from);
+    free(c->import_from);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->operator_key_file);

@@ -26,6 +26,7 @@ typedef struct crm_config {
     char *ready_file;        /* [server] ready_file */
     char *backup_dir;        /* [server] backup_dir: where `backup` writes */
     char *restore_from;      /* --restore BACKUP: restore, then exit */
+    char *import_from;       /* --import FILE: import, then exit */
     int contexts;            /* [server] contexts: requests in flight */
     crm_level log_level;     /* [server] log_level */
     char *tls_cert;          /* [tls] cert (PEM) */

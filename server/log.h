@@ -263,6 +263,20 @@ typedef struct crm_log_backup_info {
 } crm_log_backup_info;
 crm_err crm_log_backup(crm_log *log, const char *src_dir, const char *dst_dir,
                        crm_log_backup_info *out, crm_error *why);
+/* Import of records as another log stored them (log_import.c), into a
+ * log nothing else uses and that is closed afterwards (opening it builds
+ * projections and stream heads): begin takes the source's genesis
+ * (CRM_ERR_CONFLICT unless the log is empty); records puts recs[0..n)
+ * after the head in one transaction, each checked (the next position,
+ * this tenant, linked and hashed, following its stream; sealed personal
+ * data only into a tenant that seals, plain only into one that does not)
+ * - CRM_ERR_CORRUPT or CRM_ERR_BAD_REQUEST and nothing of the chunk kept
+ * otherwise. */
+crm_err crm_log_import_begin(crm_log *log, const uint8_t genesis[CRM_HASH_LEN],
+                             crm_error *why);
+crm_err crm_log_import_records(crm_log *log, const uint8_t *const *recs,
+                               const size_t *lens, size_t n, crm_error *why);
+
 /* Copies file src to dst (created, mode 0600; it must not exist) and
  * fsyncs it: 0 or an errno value. */
 int crm_file_copy(const char *src, const char *dst);

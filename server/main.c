@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "import.h"
 #include "restore.h"
 #include "net.h"
 #include "slog.h"
@@ -120,10 +121,13 @@ main(int argc, char **argv)
     }
     crm_slog_set_level(a.cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
-    if (a.cfg.restore_from) {
-        err = crm_restore_run(&a.cfg, &why);
+    if (a.cfg.restore_from || a.cfg.import_from) {
+        /* one-shot work on a stopped data directory, then exit */
+        err = a.cfg.restore_from ? crm_restore_run(&a.cfg, &why)
+                                 : crm_import_run(&a.cfg, &why);
         if (err != CRM_OK)
-            fprintf(stderr, "crmd: restore: %s\n", why.msg);
+            fprintf(stderr, "crmd: %s: %s\n",
+                    a.cfg.restore_from ? "restore" : "import", why.msg);
         crm_config_free(&a.cfg);
         return err == CRM_OK ? 0 : 1;
     }
