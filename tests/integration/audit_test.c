@@ -133,7 +133,7 @@ group_teardown(void **state)
 static int
 audit(const char *args, char *out, size_t len)
 {
-    char cmd[2048];
+    char cmd[4200];
     snprintf(cmd, sizeof(cmd), "%s %s", CRM_AUDIT_PATH, args);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
