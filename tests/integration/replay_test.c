@@ -493,7 +493,7 @@ test_diff(void **state)
 static void
 refused(const char *cmd, const char *rest, int status, const char *says)
 {
-    char a[1024], out[4096];
+    char a[2048], out[4096];
     snprintf(a, sizeof(a), "%s --data %s %s", cmd, DATA, rest);
     int st = audit(a, 1, out, sizeof(out));
     if (st != status || strstr(out, says) == NULL)
