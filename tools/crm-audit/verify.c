@@ -45,6 +45,8 @@ typedef struct rec {
     uint8_t prev_hash[CRM_HASH_LEN];
     uint32_t stream_hash;
     uint8_t present, stream_len, part, fault, stream_fault;
+    const uint8_t *id;                /* looked up in event_ids later */
+    uint8_t digest[CRM_DIGEST_LEN];
 } rec;
 
 typedef struct worker {
@@ -52,6 +54,11 @@ typedef struct worker {
     int t;
     pthread_t th;
     MDB_cursor *cur; /* on the log, in this thread's transaction */
+    /* on event_ids: this thread's records of a chunk are looked up in id
+     * order, so that a positioned cursor mostly finds the next id on the
+     * page it is on instead of descending from the root each time */
+    MDB_cursor *ids;
+    rec **byid;
     msgpack_zone *zone;
     crm_audit_heads heads, at_sa, at_ct;
     int snapped_sa, snapped_ct;
@@ -149,20 +156,37 @@ check_one(worker *w, rec *r)
         }
         w->nskips++;
     }
-    MDB_val ik = {CRM_ID_LEN, (void *)d.id}, iv;
-    uint8_t dg[CRM_DIGEST_LEN];
-    rc = mdb_get(txn, s->dbi_ids, &ik, &iv);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        w->mdb_rc = rc;
-        return;
-    }
-    if (rc == 0 && iv.mv_size == AUDIT_IDVAL_LEN &&
-        audit_be64(iv.mv_data) == r->key_pos) {
-        crm_event_digest_public(d.content, d.content_pub, dg);
-        if (memcmp((const uint8_t *)iv.mv_data + 8, dg, CRM_DIGEST_LEN) == 0)
+    r->id = d.id;
+    crm_event_digest_public(d.content, d.content_pub, r->digest);
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+    return memcmp((*(rec *const *)a)->id, (*(rec *const *)b)->id,
+                  CRM_ID_LEN);
+}
+
+/* event_ids for this thread's records of the chunk: each id maps to its
+ * position and content digest. */
+static void
+check_ids(worker *w, size_t n)
+{
+    qsort(w->byid, n, sizeof(*w->byid), cmp_id);
+    for (size_t i = 0; i < n; i++) {
+        rec *r = w->byid[i];
+        MDB_val ik = {CRM_ID_LEN, (void *)r->id}, iv;
+        int rc = mdb_cursor_get(w->ids, &ik, &iv, MDB_SET_KEY);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            w->mdb_rc = rc;
             return;
+        }
+        if (rc != 0 || iv.mv_size != AUDIT_IDVAL_LEN ||
+            audit_be64(iv.mv_data) != r->key_pos ||
+            memcmp((const uint8_t *)iv.mv_data + 8, r->digest,
+                   CRM_DIGEST_LEN) != 0)
+            r->fault = F_IDS;
     }
-    r->fault = F_IDS;
 }
 
 /* Keeps the heads as they stood at streams_at and ckpt_to once the
@@ -219,6 +243,7 @@ check_slices(void *arg)
 {
     worker *w = arg;
     vctx *v = w->v;
+    size_t n = 0;
     for (uint64_t a = v->lo + (uint64_t)w->t * SLICE; a < v->lo + CHUNK;
          a += (uint64_t)v->nt * SLICE) {
         uint8_t kb[8];
@@ -241,12 +266,15 @@ check_slices(void *arg)
             check_one(w, r);
             if (w->mdb_rc)
                 return NULL;
+            if (r->fault == F_NONE)
+                w->byid[n++] = r;
         }
         if (rc != 0 && rc != MDB_NOTFOUND) {
             w->mdb_rc = rc;
             return NULL;
         }
     }
+    check_ids(w, n);
     return NULL;
 }
 
@@ -631,9 +659,11 @@ crm_audit_verify(crm_audit_snap *s, const uint8_t *pub, crm_audit_progress *p,
         w->v = v;
         w->t = t;
         if ((w->zone = msgpack_zone_new(4096)) == NULL ||
-            (rc = mdb_cursor_open(s->txn[t], s->dbi_log, &w->cur)) != 0) {
-            err = w->zone ? crm_mdb_fail(why, rc, "read log")
-                          : crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            (rc = mdb_cursor_open(s->txn[t], s->dbi_log, &w->cur)) != 0 ||
+            (rc = mdb_cursor_open(s->txn[t], s->dbi_ids, &w->ids)) != 0 ||
+            (w->byid = malloc(CHUNK * sizeof(*w->byid))) == NULL) {
+            err = w->zone && rc ? crm_mdb_fail(why, rc, "read log")
+                                : crm_error_set(why, CRM_ERR_NOMEM, NULL);
             goto done;
         }
     }
@@ -720,6 +750,9 @@ done:
                 msgpack_zone_free(v->w[t].zone);
             if (v->w[t].cur)
                 mdb_cursor_close(v->w[t].cur);
+            if (v->w[t].ids)
+                mdb_cursor_close(v->w[t].ids);
+            free(v->w[t].byid);
             crm_audit_heads_free(&v->w[t].heads);
             crm_audit_heads_free(&v->w[t].at_sa);
             crm_audit_heads_free(&v->w[t].at_ct);
