@@ -40,21 +40,13 @@ ctl_cmd_audit_pubkey(ctl *c, const ctl_args *a)
 int
 ctl_cmd_audit_checkpoint(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     (void)a;
-    int rc = ctl_call_kv(c, "audit.checkpoint", NULL, 0, &res);
-    if (rc != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "audit.checkpoint", NULL, 0);
 }
 
 int
 ctl_cmd_audit_checkpoints(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     int64_t from, limit;
     int rc = ctl_arg_int(a, "from", 0, 0, INT64_MAX, &from);
     if (rc == 0)
@@ -62,12 +54,7 @@ ctl_cmd_audit_checkpoints(ctl *c, const ctl_args *a)
     if (rc != 0)
         return rc;
     ctl_kv kv[] = {CTL_I("from", from), CTL_I("limit", limit)};
-    if ((rc = ctl_call_kv(c, "audit.signatures", kv, 2, &res)) != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "audit.signatures", kv, 2);
 }
 
 int
@@ -99,18 +86,11 @@ ctl_cmd_audit_verify(ctl *c, const ctl_args *a)
 int
 ctl_cmd_admin_backup(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     /* a large tenant is copied page by page */
     if (c->min_timeout_ms < 3600 * 1000)
         c->min_timeout_ms = 3600 * 1000;
     ctl_kv kv[] = {CTL_S("name", a->pos[0])};
-    int rc = ctl_call_kv(c, "backup", kv, 1, &res);
-    if (rc != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "backup", kv, 1);
 }
 
 /* Writes o, packed, to f. 0 or -1. */

@@ -15,19 +15,13 @@
 int
 ctl_cmd_customer_get(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     int64_t tp;
     int rc = ctl_arg_int(a, "touchpoints", 20, 0, 200, &tp);
     if (rc != 0)
         return rc;
     ctl_kv kv[] = {CTL_S("customer", a->pos[0]), CTL_I("touchpoints", tp),
                    CTL_S("on", ctl_arg(a, "on"))};
-    if ((rc = ctl_call_kv(c, "customer.get", kv, 3, &res)) != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "customer.get", kv, 3);
 }
 
 #define ERASE_WAIT_MS (3600 * 1000) /* the server's longest wait */
@@ -35,7 +29,6 @@ ctl_cmd_customer_get(ctl *c, const ctl_args *a)
 int
 ctl_cmd_customer_erase(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     int wait = ctl_flag(a, "wait");
     if (wait && c->min_timeout_ms < ERASE_WAIT_MS + 60000)
         c->min_timeout_ms = ERASE_WAIT_MS + 60000;
@@ -43,27 +36,14 @@ ctl_cmd_customer_erase(ctl *c, const ctl_args *a)
                    CTL_S("reason", ctl_arg(a, "reason")),
                    CTL_S("request_ref", ctl_arg(a, "ref")), CTL_B("wait", wait),
                    CTL_I("wait_ms", ERASE_WAIT_MS)};
-    int rc = ctl_call_kv(c, "customer.erase", kv, 5, &res);
-    if (rc != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "customer.erase", kv, 5);
 }
 
 int
 ctl_cmd_customer_erasure_receipt(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     ctl_kv kv[] = {CTL_S("customer", a->pos[0])};
-    int rc = ctl_call_kv(c, "customer.erasure_receipt", kv, 1, &res);
-    if (rc != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "customer.erasure_receipt", kv, 1);
 }
 
 int
@@ -106,19 +86,13 @@ ctl_cmd_customer_find(ctl *c, const ctl_args *a)
 int
 ctl_cmd_loyalty_get(ctl *c, const ctl_args *a)
 {
-    const msgpack_object *res;
     int64_t ledger;
     int rc = ctl_arg_int(a, "ledger", 20, 0, 500, &ledger);
     if (rc != 0)
         return rc;
     ctl_kv kv[] = {CTL_S("customer", a->pos[0]), CTL_I("ledger", ledger),
                    CTL_S("on", ctl_arg(a, "on"))};
-    if ((rc = ctl_call_kv(c, "loyalty.get", kv, 3, &res)) != 0)
-        return rc;
-    if (c->json)
-        return ctl_out_mp_json(res);
-    ctl_out_view(res);
-    return 0;
+    return ctl_call_show(c, "loyalty.get", kv, 3);
 }
 
 int

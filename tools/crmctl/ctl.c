@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "out.h"
 #include "rpc.h"
 
 const ctl_opt ctl_common_opts[] = {
@@ -382,4 +383,17 @@ ctl_str(const msgpack_object *m, const char *k, char *buf, size_t len)
     if (crm_mp_is_str(o))
         snprintf(buf, len, "%.*s", (int)o->via.str.size, o->via.str.ptr);
     return buf;
+}
+
+int
+ctl_call_show(ctl *c, const char *op, const ctl_kv *kv, size_t n)
+{
+    const msgpack_object *res;
+    int rc = ctl_call_kv(c, op, kv, n, &res);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        return ctl_out_mp_json(res);
+    ctl_out_view(res);
+    return 0;
 }

@@ -173,6 +173,9 @@ int ctl_call_raw(ctl *c, const char *op, const void *args, size_t len,
 /* Same, without reporting: the caller decides (follow mode retries). */
 crm_err ctl_call_quiet(ctl *c, const char *op, const void *args, size_t len,
                        const msgpack_object **res, crm_error *why);
+/* Calls op with kv[0..n) and prints the result: JSON with --json, else
+ * as a view (out.h). Returns 0 or the exit status of the failure. */
+int ctl_call_show(ctl *c, const char *op, const ctl_kv *kv, size_t n);
 /* Calls op with kv[0..n) as its args map. */
 int ctl_call_kv(ctl *c, const char *op, const ctl_kv *kv, size_t n,
                 const msgpack_object **res);
