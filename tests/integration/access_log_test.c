@@ -54,15 +54,7 @@ load(void)
     fx_event(&ev[4], GB, "customer.consent_changed",
              FX_BODY(FX_S("channel", "email"), FX_B("granted", 1),
                      FX_S("purpose", "marketing")));
-    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AGENT]);
-    const msgpack_object *res;
-    crm_error why;
-    crm_err err = fx_append(c, ev, 5, &res, &why);
-    if (err != CRM_OK)
-        fprintf(stderr, "append: %s\n", why.msg);
-    crm_client_close(c);
-    fx_reset();
-    return err == CRM_OK ? 0 : -1;
+    return fx_append_as(&D, K[CRM_ROLE_AGENT], ev, 5);
 }
 
 static int

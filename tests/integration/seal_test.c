@@ -59,17 +59,9 @@ load(fx_crmd *d, char keys[][128])
 {
     if (fx_tenant(d, "vault-hotel", keys) != 0)
         return -1;
-    crm_client *c = fx_client(d, d->url, keys[CRM_ROLE_AGENT]);
     crm_event_in ev[4];
     guest_events(ev);
-    const msgpack_object *res;
-    crm_error why;
-    crm_err err = fx_append(c, ev, 4, &res, &why);
-    crm_client_close(c);
-    fx_reset();
-    if (err != CRM_OK)
-        fprintf(stderr, "append: %s\n", why.msg);
-    return err == CRM_OK ? 0 : -1;
+    return fx_append_as(d, keys[CRM_ROLE_AGENT], ev, 4);
 }
 
 static int

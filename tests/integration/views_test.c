@@ -149,15 +149,7 @@ load(void)
     fx_event(&ev[7], GUEST, "spend.recorded",
              FX_BODY(FX_I("amount", 4200), FX_S("currency", "EUR"),
                      FX_S("category", "fnb")));
-    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AGENT]);
-    const msgpack_object *res;
-    crm_error why;
-    crm_err err = fx_append(c, ev, 8, &res, &why);
-    if (err != CRM_OK)
-        fprintf(stderr, "append: %s\n", why.msg);
-    crm_client_close(c);
-    fx_reset();
-    return err == CRM_OK ? 0 : -1;
+    return fx_append_as(&D, K[CRM_ROLE_AGENT], ev, 8);
 }
 
 static int
