@@ -642,6 +642,15 @@ test_merged_guest(void **state)
     crm_client_close(a);
 }
 
+/* A crmd of its own (extra: its flags) with guests 0..n-1 loaded. */
+static void
+start_loaded(fx_crmd *k, char keys[][128], const char *const *extra, int n)
+{
+    assert_int_equal(fx_crmd_start(k, 0, extra), 0);
+    assert_int_equal(fx_tenant(k, TENANT, keys), 0);
+    assert_int_equal(load_guests(k, keys[CRM_ROLE_AGENT], n), 0);
+}
+
 /* kill -9 right after an erasure was acknowledged (its round under
  * way): on restart the erasure completes, the others are whole. */
 static void
@@ -650,9 +659,7 @@ test_kill_during_erasure(void **state)
     (void)state;
     fx_crmd k;
     char keys[CRM_ROLE__COUNT][128], b[64];
-    assert_int_equal(fx_crmd_start(&k, 0, NULL), 0);
-    assert_int_equal(fx_tenant(&k, TENANT, keys), 0);
-    assert_int_equal(load_guests(&k, keys[CRM_ROLE_AGENT], 2000), 0);
+    start_loaded(&k, keys, NULL, 2000);
     crm_client *a = fx_client(&k, k.url, keys[CRM_ROLE_ADMIN]);
     const msgpack_object *res;
     crm_error why;
@@ -705,9 +712,7 @@ test_without_projections(void **state)
     fx_crmd k;
     char keys[CRM_ROLE__COUNT][128], b[64];
     static const char *const none[] = {"--projections", "none", NULL};
-    assert_int_equal(fx_crmd_start(&k, 0, none), 0);
-    assert_int_equal(fx_tenant(&k, TENANT, keys), 0);
-    assert_int_equal(load_guests(&k, keys[CRM_ROLE_AGENT], 20), 0);
+    start_loaded(&k, keys, none, 20);
     crm_client *a = fx_client(&k, k.url, keys[CRM_ROLE_ADMIN]);
     const msgpack_object *res;
     crm_error why;
