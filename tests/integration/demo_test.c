@@ -190,14 +190,14 @@ test_same_seed_same_bytes(void **state)
                         " --today 2026-12-08 --out '%s'",
                         CRM_DEMO_PATH, later),
                      0);
-    size_t na, nb, nc, nd;
-    char *a = slurp(EVENTS, &na), *b = slurp(again, &nb),
-         *c = slurp(other, &nc), *d = slurp(later, &nd);
-    assert_true(na > 100000);
-    assert_int_equal(na, nb);
-    assert_memory_equal(a, b, na);
-    assert_true(nc != na || memcmp(a, c, na) != 0);
-    assert_true(nd != na || memcmp(a, d, na) != 0);
+    size_t len_a, len_b, len_c, len_d;
+    char *a = slurp(EVENTS, &len_a), *b = slurp(again, &len_b),
+         *c = slurp(other, &len_c), *d = slurp(later, &len_d);
+    assert_true(len_a > 100000);
+    assert_int_equal(len_a, len_b);
+    assert_memory_equal(a, b, len_a);
+    assert_true(len_c != len_a || memcmp(a, c, len_a) != 0);
+    assert_true(len_d != len_a || memcmp(a, d, len_a) != 0);
     /* a guest is the same person whatever the size: fewer guests give a
      * prefix of the chain */
     char fewer[800];
@@ -206,10 +206,10 @@ test_same_seed_same_bytes(void **state)
                         " --out '%s'",
                         CRM_DEMO_PATH, fewer),
                      0);
-    size_t ne;
-    char *e = slurp(fewer, &ne);
-    assert_true(ne > 0 && ne < na);
-    assert_memory_equal(a, e, ne);
+    size_t len_e;
+    char *e = slurp(fewer, &len_e);
+    assert_true(len_e > 0 && len_e < len_a);
+    assert_memory_equal(a, e, len_e);
     free(e);
     free(a);
     free(b);
