@@ -187,16 +187,6 @@ check_erased(crm_log *log, MDB_txn *txn, crm_batch *b)
         for (size_t j = 0; j < i && !erased; j++)
             erased = b->ev[j].group == e->group && !b->ev[j].dup &&
                      is_erasure(content + b->ev[j].off, b->ev[j].len);
-        if (erased && !b->careful) {
-            /* an id stored before: a retry, which the careful redo tells
-             * from a new event (index_record meets it) */
-            MDB_val k = {CRM_ID_LEN, (void *)(content + e->off + 2)}, v;
-            int rc = mdb_get(txn, log->dbi_ids, &k, &v);
-            if (rc == 0)
-                continue;
-            if (rc != MDB_NOTFOUND)
-                return rc;
-        }
         if (erased)
             return refuse(b, CRM_ERR_CONFLICT,
                           "event %zu: guest '%.*s' is erased; no personal "
@@ -348,6 +338,23 @@ crm_log_view_txn(const crm_log_view *v)
     return v->txn;
 }
 
+/* A refusal a retry would explain is decided on what is stored: the
+ * batch's ids are looked up after all (careful) and its expectations
+ * checked again. 0 or an LMDB error; b->why set when refused. */
+static int
+recheck_careful(crm_log *log, MDB_txn *txn, crm_batch *b)
+{
+    b->careful = 1;
+    b->why.code = CRM_OK;
+    b->why.msg[0] = '\0';
+    for (size_t g = 0; g < b->ngroups; g++)
+        log->wg[g].has_new = 0;
+    int rc = lookup_ids(log, txn, b);
+    if (rc == 0 && b->why.code == CRM_OK)
+        check_expect(log, b);
+    return rc;
+}
+
 /* The check step: 0 with b->why.code CRM_OK when the batch may be
  * written, 0 with b->why set when it is refused, or an LMDB error. */
 static int
@@ -390,21 +397,23 @@ check_batch(crm_log *log, MDB_txn *txn, crm_batch *b)
             log->wg[b->ev[i].group].has_new = 1;
         }
     }
-    if (!check_expect(log, b) && !b->careful) {
-        b->careful = 1;
-        b->why.code = CRM_OK;
-        b->why.msg[0] = '\0';
-        for (size_t g = 0; g < b->ngroups; g++)
-            log->wg[g].has_new = 0;
-        if ((rc = lookup_ids(log, txn, b)) != 0 || b->why.code != CRM_OK)
-            return rc;
-        check_expect(log, b);
-    }
+    if (!check_expect(log, b) && !b->careful &&
+        (rc = recheck_careful(log, txn, b)) != 0)
+        return rc;
     if (b->why.code != CRM_OK)
         return 0;
-    if (log->vault != NULL &&
-        ((rc = check_erased(log, txn, b)) != 0 || b->why.code != CRM_OK))
-        return rc;
+    if (log->vault != NULL) {
+        if ((rc = check_erased(log, txn, b)) != 0)
+            return rc;
+        /* events stored before the erasure, sent again, are no new
+         * personal data: decided on what is stored */
+        if (b->why.code != CRM_OK && !b->careful &&
+            ((rc = recheck_careful(log, txn, b)) != 0 ||
+             b->why.code != CRM_OK || (rc = check_erased(log, txn, b)) != 0))
+            return rc;
+        if (b->why.code != CRM_OK)
+            return 0;
+    }
     if (b->check == NULL)
         return 0;
 
