@@ -26,13 +26,14 @@
 #include <unistd.h>
 
 #include "crmd_fixture.h"
+#include "hash.h"
 #include "mpcheck.h"
 #include "rpc.h"
 #include "sign.h"
 
 #define TENANT "acme"
 #define BATCHES 20 /* of 10 events, appended before the tests */
-#define LIVE_BATCHES 60
+#define LIVE_BATCHES 120 /* past 1,024: more than one slice */
 
 static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
@@ -522,6 +523,50 @@ test_id_index_entry_gone(void **state)
     expect_broken(copy, 222, "idempotency index");
 }
 
+/* The record at pos made to name another prev_hash, and its own hash H
+ * computed again over what it now holds, so that only the link to the
+ * record before is wrong: inside a verification slice (500), on the
+ * first position of the second slice (1025, linked by the judge rather
+ * than by the slice's thread), with one thread and with two. */
+static void
+relink(uint64_t pos, int threads)
+{
+    char copy[600];
+    tamper t;
+    size_t len;
+    tamper_open(&t, copy, sizeof(copy), "audit-relink");
+    uint8_t *rec = record_at(&t, pos, &len);
+    uint8_t *ph = memmem(rec, len, "\xc4\x20", 2);
+    assert_non_null(ph);
+    ph[2 + 5] ^= 0x40;
+    assert_true(len > 34 && rec[len - 34] == 0xc4 && rec[len - 33] == 32);
+    crm_sha256_2(ph + 2, 32, rec, len - 34, rec + len - 32);
+    put_record(&t, pos, rec, len);
+    free(rec);
+    tamper_commit(&t);
+    char args[1024], out[4096], why[96];
+    snprintf(args, sizeof(args), "verify --data %s --tenant " TENANT
+             " --threads %d", copy, threads);
+    assert_int_equal(audit(args, out, sizeof(out)), 1);
+    snprintf(why, sizeof(why), "prev_hash is not the hash of position %llu",
+             (unsigned long long)(pos - 1));
+    if (broken_at(out) != pos || strstr(out, why) == NULL)
+        fail_msg("expected position %llu (%s), got: %s",
+                 (unsigned long long)pos, why, out);
+    remove_copy(copy);
+}
+
+static void
+test_relinked_record(void **state)
+{
+    (void)state;
+    assert_true(HEAD > 1025);
+    relink(500, 1);
+    relink(500, 2);
+    relink(1025, 1);
+    relink(1025, 2);
+}
+
 /* The streams index may lag the log (checkpoint rounds), never run
  * ahead of it: guest-1's entry one version past its head is wrong. */
 static void
@@ -751,6 +796,7 @@ main(void)
         cmocka_unit_test(test_truncated_log),
         cmocka_unit_test(test_changed_head),
         cmocka_unit_test(test_id_index_entry_gone),
+        cmocka_unit_test(test_relinked_record),
         cmocka_unit_test(test_streams_entry_ahead),
         cmocka_unit_test(test_checkpoints_under_the_key),
         cmocka_unit_test(test_checkpoint_forged_head),

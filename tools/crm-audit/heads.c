@@ -14,14 +14,20 @@ crm_audit_heads_hash(const void *id, size_t len)
     return h;
 }
 
+static const char *
+id_of(const crm_audit_head *e)
+{
+    return e->len <= CRM_AUDIT_HEAD_INLINE ? e->id.in : e->id.ptr;
+}
+
 static crm_audit_head *
 find(const crm_audit_heads *t, const void *id, size_t len, uint32_t h)
 {
     size_t mask = t->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         crm_audit_head *e = &t->slot[i];
-        if (e->id == NULL ||
-            (e->hash == h && e->len == len && memcmp(e->id, id, len) == 0))
+        if (e->len == 0 ||
+            (e->hash == h && e->len == len && memcmp(id_of(e), id, len) == 0))
             return e;
     }
 }
@@ -33,7 +39,7 @@ crm_audit_heads_get(const crm_audit_heads *t, const void *id, size_t len,
     if (t->cap == 0)
         return NULL;
     const crm_audit_head *e = find(t, id, len, h);
-    return e->id ? e : NULL;
+    return e->len ? e : NULL;
 }
 
 static int
@@ -44,8 +50,8 @@ grow(crm_audit_heads *t)
     if (n.slot == NULL)
         return -1;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slot[i].id)
-            *find(&n, t->slot[i].id, t->slot[i].len, t->slot[i].hash) =
+        if (t->slot[i].len)
+            *find(&n, id_of(&t->slot[i]), t->slot[i].len, t->slot[i].hash) =
                 t->slot[i];
     free(t->slot);
     *t = n;
@@ -59,9 +65,12 @@ crm_audit_heads_slot(crm_audit_heads *t, const char *id, size_t len,
     if (2 * (t->count + 1) > t->cap && grow(t) != 0)
         return NULL;
     crm_audit_head *e = find(t, id, len, h);
-    *fresh = e->id == NULL;
+    *fresh = e->len == 0;
     if (*fresh) {
-        e->id = id;
+        if (len <= CRM_AUDIT_HEAD_INLINE)
+            memcpy(e->id.in, id, len);
+        else
+            e->id.ptr = id;
         e->hash = h;
         e->len = (uint32_t)len;
         e->version = e->position = 0;

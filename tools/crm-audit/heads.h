@@ -1,8 +1,10 @@
 /*
  * heads.h - the stream heads a verification has seen so far: stream id ->
- * (last version, its position). Ids are borrowed from the snapshot's map
- * (valid while its transactions last), so an entry is 32 bytes and a
- * whole table copies with one memcpy. One thread per table.
+ * (last version, its position). An id of up to CRM_AUDIT_HEAD_INLINE
+ * bytes is kept in its entry, so that a lookup compares bytes already in
+ * cache; a longer one is borrowed from the snapshot's map (valid while
+ * its transactions last). An entry is 40 bytes and a whole table copies
+ * with one memcpy. One thread per table.
  *
  * server/scache.c keeps ids inline for a cache that outlives read
  * transactions; a verifier that holds one snapshot does not need that,
@@ -14,10 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CRM_AUDIT_HEAD_INLINE 16
+
 typedef struct crm_audit_head {
-    const char *id; /* NULL: empty slot */
+    union {
+        char in[CRM_AUDIT_HEAD_INLINE]; /* len <= CRM_AUDIT_HEAD_INLINE */
+        const char *ptr;                /* longer: borrowed */
+    } id;
     uint32_t hash;
-    uint32_t len;
+    uint32_t len; /* 0: empty slot */
     uint64_t version, position;
 } crm_audit_head;
 
@@ -37,7 +44,7 @@ const crm_audit_head *crm_audit_heads_get(const crm_audit_heads *t,
 
 /* The slot of id: its head, or an empty slot claimed for it (id set,
  * version and position 0, *fresh set to 1). NULL on ENOMEM. id is
- * borrowed. */
+ * borrowed when it is longer than CRM_AUDIT_HEAD_INLINE. */
 crm_audit_head *crm_audit_heads_slot(crm_audit_heads *t, const char *id,
                                      size_t len, uint32_t h, int *fresh);
 
