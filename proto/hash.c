@@ -9,9 +9,11 @@
 
 #include "hash.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void
 crm_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
@@ -21,6 +23,29 @@ crm_sha256_2(const void *a, size_t alen, const void *b, size_t blen,
     if (!SHA256_Init(&c) || !SHA256_Update(&c, a, alen) ||
         (b != NULL && !SHA256_Update(&c, b, blen)) || !SHA256_Final(out, &c))
         abort(); /* cannot fail for SHA-256 in memory */
+}
+
+int
+crm_sha256_fd(int fd, uint8_t out[CRM_HASH_LEN], uint64_t *bytes)
+{
+    SHA256_CTX c;
+    static __thread uint8_t buf[1 << 16];
+    uint64_t total = 0;
+    ssize_t n;
+    SHA256_Init(&c);
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        SHA256_Update(&c, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    SHA256_Final(out, &c);
+    if (bytes)
+        *bytes = total;
+    return 0;
 }
 
 int

@@ -60,21 +60,43 @@ message(const char *tenant, const crm_checkpoint *c,
     return n + 8;
 }
 
+/* sig is seed's Ed25519 signature of m[0..ml). */
+static int
+sign_bytes(const uint8_t seed[CRM_SIGN_SEED_LEN], const uint8_t *m, size_t ml,
+           uint8_t sig[CRM_SIGN_LEN])
+{
+    size_t sl = CRM_SIGN_LEN;
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
+                                               CRM_SIGN_SEED_LEN);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = k && ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) == 1 &&
+             EVP_DigestSign(ctx, sig, &sl, m, ml) == 1 && sl == CRM_SIGN_LEN;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+/* Whether sig is pub's signature of m[0..ml). */
+static int
+verify_bytes(const uint8_t pub[CRM_SIGN_PUB_LEN], const uint8_t *m, size_t ml,
+             const uint8_t sig[CRM_SIGN_LEN])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub,
+                                              CRM_SIGN_PUB_LEN);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = k && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1 &&
+             EVP_DigestVerify(ctx, sig, CRM_SIGN_LEN, m, ml) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return ok;
+}
+
 int
 crm_checkpoint_sign(const uint8_t seed[CRM_SIGN_SEED_LEN], const char *tenant,
                     crm_checkpoint *c)
 {
     uint8_t m[CRM_SIGN_MSG_MAX];
-    size_t ml = message(tenant, c, m), sl = CRM_SIGN_LEN;
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
-                                               CRM_SIGN_SEED_LEN);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = k && ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k) == 1 &&
-             EVP_DigestSign(ctx, c->sig, &sl, m, ml) == 1 &&
-             sl == CRM_SIGN_LEN;
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(k);
-    return ok ? 0 : -1;
+    return sign_bytes(seed, m, message(tenant, c, m), c->sig);
 }
 
 int
@@ -82,15 +104,41 @@ crm_checkpoint_verify(const uint8_t pub[CRM_SIGN_PUB_LEN], const char *tenant,
                       const crm_checkpoint *c)
 {
     uint8_t m[CRM_SIGN_MSG_MAX];
-    size_t ml = message(tenant, c, m);
-    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub,
-                                              CRM_SIGN_PUB_LEN);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = k && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1 &&
-             EVP_DigestVerify(ctx, c->sig, CRM_SIGN_LEN, m, ml) == 1;
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(k);
-    return ok;
+    return verify_bytes(pub, m, message(tenant, c, m), c->sig);
+}
+
+static const char MANIFEST_LABEL[] = "crmd backup manifest 1";
+
+/* The message of a manifest's digest for tenant (sign.h); its length. */
+static size_t
+manifest_message(const char *tenant, const uint8_t digest[CRM_HASH_LEN],
+                 uint8_t out[sizeof(MANIFEST_LABEL) + CRM_TENANT_MAX + 1 +
+                             CRM_HASH_LEN])
+{
+    size_t tl = strnlen(tenant, CRM_TENANT_MAX), n = sizeof(MANIFEST_LABEL);
+    memcpy(out, MANIFEST_LABEL, n); /* with its NUL */
+    memcpy(out + n, tenant, tl);
+    n += tl;
+    out[n++] = 0;
+    memcpy(out + n, digest, CRM_HASH_LEN);
+    return n + CRM_HASH_LEN;
+}
+
+int
+crm_manifest_sign(const uint8_t seed[CRM_SIGN_SEED_LEN], const char *tenant,
+                  const uint8_t digest[CRM_HASH_LEN], uint8_t sig[CRM_SIGN_LEN])
+{
+    uint8_t m[sizeof(MANIFEST_LABEL) + CRM_TENANT_MAX + 1 + CRM_HASH_LEN];
+    return sign_bytes(seed, m, manifest_message(tenant, digest, m), sig);
+}
+
+int
+crm_manifest_verify(const uint8_t pub[CRM_SIGN_PUB_LEN], const char *tenant,
+                    const uint8_t digest[CRM_HASH_LEN],
+                    const uint8_t sig[CRM_SIGN_LEN])
+{
+    uint8_t m[sizeof(MANIFEST_LABEL) + CRM_TENANT_MAX + 1 + CRM_HASH_LEN];
+    return verify_bytes(pub, m, manifest_message(tenant, digest, m), sig);
 }
 
 int

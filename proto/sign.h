@@ -46,6 +46,20 @@ int crm_checkpoint_sign(const uint8_t seed[CRM_SIGN_SEED_LEN],
 int crm_checkpoint_verify(const uint8_t pub[CRM_SIGN_PUB_LEN],
                           const char *tenant, const crm_checkpoint *c);
 
+/* A backup manifest's signature by one tenant (server/store.c): over
+ *
+ *     "crmd backup manifest 1" 0x00 | tenant | 0x00 | SHA-256 of the
+ *     manifest's text before its signature lines (32)
+ *
+ * so that no line of it can be changed, added or removed. */
+int crm_manifest_sign(const uint8_t seed[CRM_SIGN_SEED_LEN],
+                      const char *tenant, const uint8_t digest[CRM_HASH_LEN],
+                      uint8_t sig[CRM_SIGN_LEN]);
+int crm_manifest_verify(const uint8_t pub[CRM_SIGN_PUB_LEN],
+                        const char *tenant,
+                        const uint8_t digest[CRM_HASH_LEN],
+                        const uint8_t sig[CRM_SIGN_LEN]);
+
 /* pub as a PEM "PUBLIC KEY" (SubjectPublicKeyInfo) into out (cap bytes,
  * NUL-terminated); its length, or -1. parse reads one back (a file's
  * text, len bytes). */

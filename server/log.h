@@ -231,6 +231,12 @@ crm_err crm_log_checkpoints(crm_log *log, uint64_t from, size_t max,
                             int (*fn)(void *arg, const crm_checkpoint *c),
                             void *arg, crm_error *why);
 void crm_log_sign_pub(const crm_log *log, uint8_t pub[CRM_SIGN_PUB_LEN]);
+
+/* The tenant's signature of a backup manifest's digest (sign.h,
+ * crm_manifest_sign): 0, or -1 if OpenSSL failed. */
+int crm_log_sign_manifest(const crm_log *log,
+                          const uint8_t digest[CRM_HASH_LEN],
+                          uint8_t sig[CRM_SIGN_LEN]);
 /* The newest checkpoint at or before pos: CRM_OK, CRM_ERR_NOT_FOUND. */
 crm_err crm_log_checkpoint_before(crm_log *log, uint64_t pos,
                                   crm_checkpoint *out, crm_error *why);

@@ -188,6 +188,13 @@ crm_log_sign_pub(const crm_log *log, uint8_t pub[CRM_SIGN_PUB_LEN])
     memcpy(pub, log->sign_pub, CRM_SIGN_PUB_LEN);
 }
 
+int
+crm_log_sign_manifest(const crm_log *log, const uint8_t digest[CRM_HASH_LEN],
+                      uint8_t sig[CRM_SIGN_LEN])
+{
+    return crm_manifest_sign(log->sign_seed, log->tenant, digest, sig);
+}
+
 crm_err
 crm_log_checkpoints(crm_log *log, uint64_t from, size_t max,
                     int (*fn)(void *arg, const crm_checkpoint *c), void *arg,

@@ -3,9 +3,13 @@
  * back into the data directory, crmd stopped, trusting nothing it has not
  * checked:
  *
- *   1. the manifest is read; a data directory without a registry takes
- *      the backup's (a full backup), one with a registry must list every
- *      tenant restored;
+ *   1. the manifest is read (manifest.h) and trusted only when every
+ *      tenant it names has signed it (with the key the tenant signs with
+ *      as it stands, else the one its copy names) and every file it
+ *      lists is there with its size and SHA-256; a data directory without
+ *      a registry takes the backup's (a full backup: then every tenant
+ *      that registry lists must be in the manifest), one with a registry
+ *      must list every tenant restored;
  *   2. each tenant is copied into a staging directory beside its own and
  *      opened there: the whole chain and its indexes verified, the head
  *      the manifest names, and the manifest's checkpoint of it signed by
@@ -31,6 +35,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "manifest.h"
 #include "mdberr.h"
 #include "sign.h"
 #include "store.h"
@@ -38,88 +43,6 @@
 
 #define RESTORE_TENANTS_MAX 4096
 #define ERASE_CHUNK 500
-
-typedef struct mtenant {
-    char id[CRM_TENANT_MAX + 1];
-    uint64_t position;
-    uint8_t head[CRM_HASH_LEN];
-    crm_checkpoint ck;
-} mtenant;
-
-typedef struct manifest {
-    int registry;
-    mtenant *t;
-    size_t n;
-} manifest;
-
-static int
-unhex(const char *s, uint8_t *out, size_t n)
-{
-    if (strlen(s) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
-static crm_err
-read_manifest(const char *backup, manifest *m, crm_error *why)
-{
-    char path[4200], line[1024];
-    snprintf(path, sizeof(path), "%s/" CRM_BACKUP_MANIFEST, backup);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return crm_error_set(why, CRM_ERR_NOT_FOUND,
-                             "%s: %s (is %s a crmd backup?)", path,
-                             strerror(errno), backup);
-    crm_err err = CRM_OK;
-    int n = 0;
-    memset(m, 0, sizeof(*m));
-    if ((m->t = calloc(RESTORE_TENANTS_MAX, sizeof(*m->t))) == NULL) {
-        fclose(f);
-        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
-    }
-    while (err == CRM_OK && fgets(line, sizeof(line), f)) {
-        n++;
-        char id[64], h[80], ch[80], sig[160], yes[8];
-        unsigned long long pos, cpos;
-        long long t;
-        if (n == 1 && strcmp(line, "crmd backup 1\n") != 0)
-            err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                "%s: not a backup of format 1", path);
-        else if (sscanf(line, "registry %7s", yes) == 1)
-            m->registry = strcmp(yes, "yes") == 0;
-        else if (strncmp(line, "tenant ", 7) == 0) {
-            mtenant *x = &m->t[m->n];
-            if (m->n == RESTORE_TENANTS_MAX ||
-                sscanf(line,
-                       "tenant %63s position %llu head %79s checkpoint %llu "
-                       "%79s %lld %159s",
-                       id, &pos, h, &cpos, ch, &t, sig) != 7 ||
-                !crm_tenant_id_valid(id) ||
-                unhex(h, x->head, CRM_HASH_LEN) != 0 ||
-                unhex(ch, x->ck.head, CRM_HASH_LEN) != 0 ||
-                unhex(sig, x->ck.sig, CRM_SIGN_LEN) != 0)
-                err = crm_error_set(why, CRM_ERR_BAD_REQUEST,
-                                    "%s line %d is malformed", path, n);
-            else {
-                snprintf(x->id, sizeof(x->id), "%.40s", id);
-                x->position = pos;
-                x->ck.position = cpos;
-                x->ck.time = t;
-                m->n++;
-            }
-        }
-    }
-    fclose(f);
-    if (err == CRM_OK && n == 0)
-        err = crm_error_set(why, CRM_ERR_BAD_REQUEST, "%s is empty", path);
-    return err;
-}
 
 /* A tenant log as it stands, opened read-only: the guests its erasure
  * ledger holds (malloc'd ids, *n of them) and its signing key. No log
@@ -260,7 +183,7 @@ on_ck(void *arg, const crm_checkpoint *c)
  * and every checkpoint the copy holds must name the chain's hash at its
  * position under the tenant's signature (crm_log_verify_range). */
 static crm_err
-check_stage(const crm_log_opts *lo, const char *stage, const mtenant *t,
+check_stage(const crm_log_opts *lo, const char *stage, const crm_manifest_tenant *t,
             const standing *st, uint64_t *erased, crm_error *why)
 {
     crm_log *log;
@@ -311,7 +234,7 @@ typedef struct staged {
 
 static crm_err
 stage_tenant(const crm_config *cfg, const crm_log_opts *lo,
-             const char *backup, const mtenant *t, staged *out,
+             const char *backup, const crm_manifest_tenant *t, staged *out,
              crm_error *why)
 {
     snprintf(out->dir, sizeof(out->dir), "%s/tenants/%s", cfg->data_dir,
@@ -343,7 +266,7 @@ stage_tenant(const crm_config *cfg, const crm_log_opts *lo,
 
 /* Puts a checked stage in place, keeping what it replaces beside it. */
 static crm_err
-commit_tenant(const crm_config *cfg, const mtenant *t, const staged *x,
+commit_tenant(const crm_config *cfg, const crm_manifest_tenant *t, const staged *x,
               crm_error *why)
 {
     char kept[4300];
@@ -368,11 +291,60 @@ commit_tenant(const crm_config *cfg, const mtenant *t, const staged *x,
     return CRM_OK;
 }
 
+/* The manifest is trusted only once every tenant it names has signed it
+ * with the key the tenant signs with as it stands (else the key its
+ * copy names) and every file it lists is there as named: before
+ * anything is copied. */
+static crm_err
+check_manifest(const crm_config *cfg, const crm_manifest *m, crm_error *why)
+{
+    const char *backup = cfg->restore_from;
+    if (m->n == 0)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "%s holds no tenant, so nothing has signed its "
+                             "manifest: nothing to restore",
+                             backup);
+    crm_err err = CRM_OK;
+    if (m->registry)
+        err = crm_manifest_check_files(m, backup, "registry", why);
+    for (size_t i = 0; err == CRM_OK && i < m->n; i++) {
+        const crm_manifest_tenant *t = &m->t[i];
+        char dir[4200], rel[64];
+        snprintf(dir, sizeof(dir), "%s/tenants/%s", cfg->data_dir, t->id);
+        snprintf(rel, sizeof(rel), "tenants/%s", t->id);
+        standing st;
+        int rc = read_standing(dir, &st);
+        if (rc == 0 && !st.has_pub) {
+            standing_free(&st);
+            snprintf(dir, sizeof(dir), "%s/tenants/%s", backup, t->id);
+            rc = read_standing(dir, &st);
+        }
+        if (rc == EBUSY)
+            err = crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                                "tenant %s is open in a running crmd: stop "
+                                "it first",
+                                t->id);
+        else if (rc != 0)
+            err = crm_mdb_fail(why, rc, "read a tenant's key");
+        else if ((err = crm_manifest_check_files(m, backup, rel, why)) !=
+                 CRM_OK)
+            ;
+        else if (!st.has_pub || !crm_manifest_signed(m, t, st.pub))
+            err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                "the manifest is not signed by tenant %s's "
+                                "key: it was changed after the backup",
+                                t->id);
+        standing_free(&st);
+    }
+    return err;
+}
+
 /* The registry: the backup's into a data directory without one. */
 static crm_err
-restore_registry(const crm_config *cfg, const char *backup, const manifest *m,
-                 crm_error *why)
+restore_registry(const crm_config *cfg, const char *backup, const crm_manifest *m,
+                 int *copied, crm_error *why)
 {
+    *copied = 0;
     char path[4200], src[4400], dst[4400];
     snprintf(path, sizeof(path), "%s/registry/data.mdb", cfg->data_dir);
     struct stat sb;
@@ -398,14 +370,18 @@ restore_registry(const crm_config *cfg, const char *backup, const manifest *m,
         return crm_error_set(why, CRM_ERR_IO, "copy %s: %s", src,
                              strerror(rc));
     printf("restored the registry (tenants, API keys) from the backup\n");
+    *copied = 1;
     return CRM_OK;
 }
 
 crm_err
 crm_restore_run(const crm_config *cfg, crm_error *why)
 {
-    manifest m = {0};
-    crm_err err = read_manifest(cfg->restore_from, &m, why);
+    crm_manifest m;
+    int copied = 0;
+    crm_err err = crm_manifest_read(cfg->restore_from, &m, why);
+    if (err == CRM_OK)
+        err = check_manifest(cfg, &m, why);
     uint8_t master[CRM_KEY_LEN];
     int has_master = 0;
     if (err == CRM_OK && cfg->master_key_file) {
@@ -418,7 +394,7 @@ crm_restore_run(const crm_config *cfg, crm_error *why)
                             "the backup's tenants are sealed with");
     }
     if (err == CRM_OK)
-        err = restore_registry(cfg, cfg->restore_from, &m, why);
+        err = restore_registry(cfg, cfg->restore_from, &m, &copied, why);
     /* the tenants the registry lists, so that every one restored is known */
     crm_store *store = NULL;
     crm_log_opts lo = {.master_key = has_master ? master : NULL,
@@ -439,6 +415,18 @@ crm_restore_run(const crm_config *cfg, crm_error *why)
                                 "tenant %s is not in %s's registry: restore "
                                 "a full backup into an empty data directory",
                                 m.t[i].id, cfg->data_dir);
+    }
+    /* a registry taken from the backup lists no tenant the manifest
+     * leaves out */
+    for (size_t j = 0; err == CRM_OK && copied && j < nknown; j++) {
+        int named = 0;
+        for (size_t i = 0; i < m.n; i++)
+            named |= strcmp(known[j].id, m.t[i].id) == 0;
+        if (!named)
+            err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                "the backup's registry lists tenant %s, "
+                                "which its manifest does not",
+                                known[j].id);
     }
     /* every tenant staged and checked before any replaces its own: a
      * backup that fails anywhere changes nothing */
@@ -461,7 +449,7 @@ crm_restore_run(const crm_config *cfg, crm_error *why)
     }
     free(x);
     free(known);
-    free(m.t);
+    crm_manifest_free(&m);
     crm_wipe(master, sizeof(master));
     return err;
 }

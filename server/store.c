@@ -1,5 +1,6 @@
 /* store.c - the data directory: registry env plus lazily opened tenant logs. */
 #include "store.h"
+#include "manifest.h"
 #include "vault.h"
 
 #include "clock.h"
@@ -324,63 +325,41 @@ crm_store_checkpoint(crm_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void
-hex(FILE *f, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%02x", b[i]);
-}
-
-/* What a backup holds, one tenant a line (store.h, the manifest). */
-typedef struct manifest {
-    FILE *f;
-    void (*fn)(void *, const char *, const crm_log_backup_info *);
-    void *arg;
-} manifest;
-
-static void
-manifest_line(manifest *m, const char *id, const crm_log_backup_info *b)
-{
-    const crm_checkpoint *c = &b->checkpoint;
-    fprintf(m->f, "tenant %s position %llu head ", id,
-            (unsigned long long)b->position);
-    hex(m->f, b->head, CRM_HASH_LEN);
-    fprintf(m->f, " checkpoint %llu ", (unsigned long long)c->position);
-    hex(m->f, c->head, CRM_HASH_LEN);
-    fprintf(m->f, " %lld ", (long long)c->time);
-    hex(m->f, c->sig, CRM_SIGN_LEN);
-    fputc('\n', m->f);
-}
-
-/* One tenant's copy into dst/tenants/<id>. */
+/* One tenant's copy into dst/tenants/<id>, named in the manifest. */
 static crm_err
-backup_tenant(crm_store *s, const char *id, const char *dst, manifest *m,
-              crm_error *why)
+backup_tenant(crm_store *s, const char *id, const char *dst,
+              crm_manifest_w *m,
+              void (*fn)(void *, const char *, const crm_log_backup_info *),
+              void *arg, crm_error *why)
 {
     crm_log *log;
     crm_err err = crm_store_tenant_log(s, id, &log, why);
     if (err != CRM_OK)
         return err;
-    char src[4096], to[4096];
+    char src[4096], to[4096], rel[64];
     snprintf(src, sizeof(src), "%s/tenants/%s", s->dir, id);
     snprintf(to, sizeof(to), "%s/tenants/%s", dst, id);
+    snprintf(rel, sizeof(rel), "tenants/%s", id);
     crm_log_backup_info b;
-    if ((err = crm_log_backup(log, src, to, &b, why)) != CRM_OK)
+    if ((err = crm_log_backup(log, src, to, &b, why)) != CRM_OK ||
+        (err = crm_manifest_add_tenant(m, id, &b, why)) != CRM_OK ||
+        (err = crm_manifest_files(m, dst, rel, why)) != CRM_OK)
         return err;
-    manifest_line(m, id, &b);
-    if (m->fn)
-        m->fn(m->arg, id, &b);
+    if (fn)
+        fn(arg, id, &b);
     return CRM_OK;
 }
 
-/* Writes the manifest durably (fflush, fsync) and closes it. */
+/* Tenant id's signature of a manifest (crm_manifest_finish). */
 static crm_err
-manifest_close(manifest *m, crm_err err, crm_error *why)
+sign_manifest(void *arg, const char *id, const uint8_t *digest, uint8_t *sig,
+              crm_error *why)
 {
-    int ok = fflush(m->f) == 0 && fsync(fileno(m->f)) == 0;
-    ok &= fclose(m->f) == 0;
-    if (err == CRM_OK && !ok)
-        err = crm_error_set(why, CRM_ERR_IO, "cannot write the manifest");
+    crm_log *log;
+    crm_err err = crm_store_tenant_log(arg, id, &log, why);
+    if (err == CRM_OK && crm_log_sign_manifest(log, digest, sig) != 0)
+        err = crm_error_set(why, CRM_ERR_IO, "tenant %s cannot sign the "
+                            "manifest", id);
     return err;
 }
 
@@ -398,28 +377,34 @@ crm_store_backup(crm_store *s, const char *id, const char *dst,
     if (mkdir(path, 0700) != 0)
         return crm_error_set(why, CRM_ERR_IO, "backup %s: %s", path,
                              strerror(errno));
+    crm_manifest_w *m = crm_manifest_begin(id == NULL);
+    if (m == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    crm_err err = CRM_OK;
+    if (id) {
+        err = backup_tenant(s, id, dst, m, fn, arg, why);
+    } else {
+        /* the registry first: a tenant created meanwhile is in neither */
+        snprintf(path, sizeof(path), "%s/registry", dst);
+        int rc = mkdir(path, 0700) != 0 ? errno : 0;
+        if (rc == 0)
+            rc = mdb_env_copy2(s->reg, path, MDB_CP_COMPACT);
+        if (rc != 0)
+            err = crm_mdb_fail(why, rc, "backup registry");
+        else
+            err = crm_manifest_files(m, dst, "registry", why);
+        crm_tenant_info *t = NULL;
+        size_t n = 0;
+        if (err == CRM_OK)
+            err = crm_store_tenant_list(s, &t, &n, why);
+        for (size_t i = 0; err == CRM_OK && i < n; i++)
+            err = backup_tenant(s, t[i].id, dst, m, fn, arg, why);
+        free(t);
+    }
+    if (err != CRM_OK) {
+        crm_manifest_abort(m);
+        return err;
+    }
     snprintf(path, sizeof(path), "%s/" CRM_BACKUP_MANIFEST, dst);
-    manifest m = {fopen(path, "wx"), fn, arg};
-    if (m.f == NULL)
-        return crm_error_set(why, CRM_ERR_IO, "backup %s: %s", path,
-                             strerror(errno));
-    fprintf(m.f, "crmd backup 1\ncreated_at %lld\nregistry %s\n",
-            (long long)crm_now_us(), id ? "no" : "yes");
-    if (id)
-        return manifest_close(&m, backup_tenant(s, id, dst, &m, why), why);
-    /* the registry first: a tenant created meanwhile is in neither */
-    snprintf(path, sizeof(path), "%s/registry", dst);
-    int rc = mkdir(path, 0700) != 0 ? errno : 0;
-    if (rc == 0)
-        rc = mdb_env_copy2(s->reg, path, MDB_CP_COMPACT);
-    if (rc != 0)
-        return manifest_close(&m, crm_mdb_fail(why, rc, "backup registry"),
-                              why);
-    crm_tenant_info *t = NULL;
-    size_t n = 0;
-    crm_err err = crm_store_tenant_list(s, &t, &n, why);
-    for (size_t i = 0; err == CRM_OK && i < n; i++)
-        err = backup_tenant(s, t[i].id, dst, &m, why);
-    free(t);
-    return manifest_close(&m, err, why);
+    return crm_manifest_finish(m, path, sign_manifest, s, why);
 }

@@ -52,10 +52,6 @@ crm_err crm_store_tenant_list(crm_store *s, crm_tenant_info **out, size_t *n,
 /* Asks every open tenant log to checkpoint when idle (crm_log_checkpoint). */
 void crm_store_checkpoint(crm_store *s);
 
-/* The manifest of a backup: "crmd backup 1", "created_at µs", "registry
- * yes|no", then per tenant "tenant ID position P head HEX checkpoint P
- * HEX TIME SIGHEX" (its signed checkpoint of the copy's head). */
-#define CRM_BACKUP_MANIFEST "MANIFEST"
 
 /* A hot backup into dst (made, mode 0700; CRM_ERR_EXISTS when it exists),
  * laid out as a data directory: tenants/<id>/ for tenant id, or for every

@@ -3,8 +3,9 @@
  * appends, a tenant admin's (that tenant alone), what is refused; then
  * crmd --restore over the data directory as it stands (a guest erased
  * since the backup stays erased), into an empty one (the registry too),
- * one tenant from the admin's backup, and a tampered manifest refused
- * with nothing changed: the same heads, the guests readable (their keys
+ * one tenant from the admin's backup, and a tampered backup refused
+ * with nothing changed (a manifest line changed, a tenant left out, a
+ * signature forged or missing, a file changed, added or removed): the same heads, the guests readable (their keys
  * came with them), the chain verified online with its signed
  * checkpoints, appends going on from there. */
 #include <setjmp.h>
@@ -160,6 +161,22 @@ restore(const char *name, const char *data, char *out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A copy of backup nightly changed by the shell command sh (B is the
+ * copy's path in it) is refused by crmd --restore, saying expect. */
+static void
+refused_when(const char *sh, const char *expect)
+{
+    char cmd[4000], out[4096];
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf '%s/backups/bad' && cp -a '%s/backups/nightly' "
+             "'%s/backups/bad' && B='%s/backups/bad' && %s",
+             D.dir, D.dir, D.dir, D.dir, sh);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(restore("bad", "data", out), 1);
+    if (strstr(out, expect) == NULL)
+        fail_msg("after '%s' expected '%s', got: %s", sh, expect, out);
+}
+
 static void
 test_backup_and_restore(void **state)
 {
@@ -235,6 +252,25 @@ test_backup_and_restore(void **state)
     assert_int_equal(system(cmd), 0);
     tamper_head("bad", "tenant bk-two position 1 head ");
     assert_int_equal(restore("bad", "data", NULL), 1);
+    /* the manifest is signed as a whole by every tenant, and names the
+     * size and SHA-256 of every file */
+    refused_when("sed -i 's/^created_at /created_at 1/' \"$B/MANIFEST\"",
+                 "not signed by tenant bk-one's key");
+    refused_when("sed -i '/ bk-two /d; /tenants\\/bk-two\\//d' "
+                 "\"$B/MANIFEST\" && rm -rf \"$B/tenants/bk-two\"",
+                 "not signed by tenant bk-one's key");
+    refused_when("sed -i 's/^signature bk-one 0/signature bk-one 1/; t; "
+                 "s/^signature bk-one ./signature bk-one 0/' \"$B/MANIFEST\"",
+                 "not signed by tenant bk-one's key");
+    refused_when("sed -i '/^signature bk-two /d' \"$B/MANIFEST\"",
+                 "tenant bk-two has not signed it");
+    refused_when("printf x | dd of=\"$B/registry/data.mdb\" bs=1 seek=5000 "
+                 "conv=notrunc status=none",
+                 "registry/data.mdb is not the file the manifest names");
+    refused_when("echo x > \"$B/tenants/bk-one/extra\"",
+                 "tenants/bk-one/extra is not the file the manifest names");
+    refused_when("rm \"$B/tenants/bk-two/data.mdb\"",
+                 "tenants/bk-two/data.mdb is not the file the manifest names");
     assert_int_equal(fx_crmd_restart(&D), 0);
     assert_int_equal(head_of(K1[CRM_ROLE_ADMIN]), before);
     assert_int_equal(fx_crmd_stop_clean(&D), 0);
@@ -242,6 +278,10 @@ test_backup_and_restore(void **state)
     /* over the data directory as it stands: the erasure made since is
      * applied again before the tenant goes live */
     char out[4096];
+    /* a reader's lock file (crm-audit verify of the backup) is no data */
+    snprintf(cmd, sizeof(cmd), "touch '%s/backups/nightly/tenants/bk-one/"
+             "lock.mdb'", D.dir);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(restore("nightly", "data", out), 0);
     assert_non_null(strstr(out, "restored tenant bk-one"));
     assert_non_null(strstr(out, "1 erasure made since the backup re-applied"));
