@@ -204,7 +204,8 @@ verify_export(const char *path, const uint8_t *pub)
     crm_audit_export x;
     crm_audit_result res;
     crm_error e;
-    if (crm_audit_verify_export(path, pub, &x, &res, &e) != CRM_OK) {
+    if (crm_audit_verify_export(path, pub, NULL, NULL, &x, &res, &e) !=
+        CRM_OK) {
         fprintf(stderr, "crm-audit: %s\n", e.msg);
         return EXIT_USAGE;
     }
