@@ -700,6 +700,17 @@ test_export_refused(void **state)
     refused_export("replay", EXPORT, "--data /x --customer " GUEST, 2,
                    "--export FILE");
 
+    /* part of the log: the guest's history cannot be rebuilt from it */
+    char part[800], cmd[2400];
+    snprintf(part, sizeof(part), "%s/part.crmx", D.dir);
+    snprintf(cmd, sizeof(cmd),
+             "CRM_URL='%s' CRM_KEY='%s' '%s' audit export --from 3 --out "
+             "'%s'",
+             D.url, K[CRM_ROLE_AUDITOR], CRM_CRMCTL_PATH, part);
+    assert_int_equal(system(cmd), 0);
+    refused_export("replay", part, "--customer " GUEST, 2,
+                   "the export begins at position 3");
+
     /* one byte of the late stay's record flipped: refused with the
      * reason, no view */
     char copy[800];
