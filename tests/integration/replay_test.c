@@ -7,7 +7,11 @@
  * at several business times, alone and with --as-of, give each state
  * exactly; diff names the changed fields and the events between; bad
  * arguments and unknown guests are refused. The tenant is sealed: the
- * personal values read "(sealed)" or are left out, never in the clear. */
+ * personal values read "(sealed)" or are left out, never in the clear.
+ * The same replays and diffs on an export of the tenant (crmctl audit
+ * export) print exactly what they print on the data directory; an export
+ * with one byte flipped is refused without a view; the scratch
+ * directories under $TMPDIR are gone after every run. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,6 +57,9 @@ enum {
 };
 static uint64_t H[S_N];
 static char BETWEEN[64]; /* a time after S_OTHER was recorded, before S_LATE */
+static char EXPORT[700];  /* DIR/bt.crmx: crmctl audit export, at setup */
+static char TMP[700];     /* DIR/tmp: crm-audit's TMPDIR */
+static char ERRS[700];    /* DIR/err: crm-audit's stderr for audit(.., 2, ..) */
 
 static uint64_t
 head_of(crm_client *c)
@@ -193,6 +202,20 @@ group_setup(void **state)
     H[S_ERASED] = head_of(c);
     crm_client_close(adm);
     crm_client_close(c);
+    /* the whole log to a file; crm-audit's scratch goes to TMP, which
+     * the tests find empty after each run */
+    char cmd[2400];
+    snprintf(EXPORT, sizeof(EXPORT), "%s/" TENANT ".crmx", D.dir);
+    snprintf(TMP, sizeof(TMP), "%s/tmp", D.dir);
+    snprintf(ERRS, sizeof(ERRS), "%s/err", D.dir);
+    snprintf(cmd, sizeof(cmd),
+             "CRM_URL='%s' CRM_KEY='%s' '%s' audit export --out '%s'", D.url,
+             K[CRM_ROLE_AUDITOR], CRM_CRMCTL_PATH, EXPORT);
+    if (system(cmd) != 0 || mkdir(TMP, 0700) != 0 ||
+        setenv("TMPDIR", TMP, 1) != 0) {
+        fprintf(stderr, "audit export: failed\n");
+        return -1;
+    }
     for (int i = 1; i < S_N; i++)
         if (H[i] <= H[i - 1]) {
             fprintf(stderr, "step %d: head %llu after %llu\n", i,
@@ -204,15 +227,17 @@ group_setup(void **state)
 
 static char OUT[1 << 20];
 
-/* Runs crm-audit with args (stderr too when err is set) and keeps what
- * it printed in out; its exit status, or -1 when it did not exit. */
+/* Runs crm-audit with args and keeps what it printed on stdout in out;
+ * its stderr is dropped (err 0), kept in out too (1) or written to ERRS
+ * (2). Its exit status, or -1 when it did not exit. */
 static int
 audit(const char *args, int err, char *out, size_t len)
 {
-    char cmd[4096];
+    char cmd[4096], redirect[800];
     size_t n = 0, got;
+    snprintf(redirect, sizeof(redirect), "2>'%s'", ERRS);
     snprintf(cmd, sizeof(cmd), "%s %s %s", CRM_AUDIT_PATH, args,
-             err ? "2>&1" : "2>/dev/null");
+             err == 2 ? redirect : err ? "2>&1" : "2>/dev/null");
     FILE *p = popen(cmd, "r");
     if (p == NULL)
         fail_msg("popen %s", cmd);
@@ -533,6 +558,187 @@ test_refused(void **state)
     refused("replay", a, 1, "no such guest");
 }
 
+/* --- the same on an export file ------------------------------------------ */
+
+/* Entries left in TMP (crm-audit's scratch directories). */
+static int
+scratch_left(void)
+{
+    DIR *d = opendir(TMP);
+    int n = 0;
+    struct dirent *e;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static char OUT2[1 << 20];
+
+/* crm-audit cmd --data DATA --tenant T rest and cmd --export EXPORT rest:
+ * the same exit status (want) and the same output on stdout. */
+static void
+same_on_export(const char *cmd, const char *rest, int want)
+{
+    char a[2048], b[2048];
+    snprintf(a, sizeof(a), "%s --data %s --tenant " TENANT " %s", cmd, DATA,
+             rest);
+    snprintf(b, sizeof(b), "%s --export %s %s", cmd, EXPORT, rest);
+    int sa = audit(a, 0, OUT, sizeof(OUT));
+    int sb = audit(b, 0, OUT2, sizeof(OUT2));
+    if (sa != want || sb != want)
+        fail_msg("crm-audit %s: exit %d on the data directory, %d on the "
+                 "export (expected %d)",
+                 rest, sa, sb, want);
+    if (strcmp(OUT, OUT2) != 0)
+        fail_msg("crm-audit %s %s: on the data directory\n%s\non the "
+                 "export\n%s",
+                 cmd, rest, OUT, OUT2);
+    if (want == 0 && OUT[0] == '\0')
+        fail_msg("crm-audit %s %s printed nothing", cmd, rest);
+    assert_int_equal(scratch_left(), 0);
+}
+
+static void
+test_export_replay(void **state)
+{
+    (void)state;
+    char rest[512];
+    for (int i = 0; i < S_N; i++) {
+        snprintf(rest, sizeof(rest), "--customer " GUEST " --as-of %llu",
+                 (unsigned long long)H[i]);
+        same_on_export("replay", rest, 0);
+    }
+    snprintf(rest, sizeof(rest), "--customer " GUEST " --as-of %s", BETWEEN);
+    same_on_export("replay", rest, 0);
+    /* sealed in the export as in the directory */
+    assert_non_null(strstr(OUT2, "\"diet\": \"(sealed)\""));
+    assert_null(strstr(OUT2, "halal"));
+    assert_null(strstr(OUT2, "Ana"));
+    static const char *const effective[] = {
+        "2025-01-05", "2025-01-25", "2025-02-15", "2025-02-16"};
+    for (size_t i = 0; i < sizeof(effective) / sizeof(effective[0]); i++) {
+        snprintf(rest, sizeof(rest),
+                 "--customer " GUEST " --as-of %llu --effective %s",
+                 (unsigned long long)H[S_ERASED], effective[i]);
+        same_on_export("replay", rest, 0);
+        snprintf(rest, sizeof(rest),
+                 "--customer " GUEST " --as-of %llu --effective %s",
+                 (unsigned long long)H[S_STAY2], effective[i]);
+        same_on_export("replay", rest, 0);
+    }
+    snprintf(rest, sizeof(rest),
+             "--customer " GUEST " --as-of %llu --on 2025-01-15",
+             (unsigned long long)H[S_RULE]);
+    same_on_export("replay", rest, 0);
+    /* the erased guest, before and after its erasure */
+    snprintf(rest, sizeof(rest), "--customer " OTHER " --as-of %llu",
+             (unsigned long long)H[S_SWEEP]);
+    same_on_export("replay", rest, 0);
+    snprintf(rest, sizeof(rest), "--customer " OTHER " --as-of %llu",
+             (unsigned long long)H[S_ERASED]);
+    same_on_export("replay", rest, 0);
+    assert_null(strstr(OUT2, "Rui"));
+}
+
+static void
+test_export_diff(void **state)
+{
+    (void)state;
+    static const int steps[][2] = {{S_OTHER, S_SWEEP},
+                                   {S_STAY1, S_RULE},
+                                   {S_REGISTERED, S_ERASED}};
+    char rest[512];
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        snprintf(rest, sizeof(rest),
+                 "--customer " GUEST " --from %llu --to %llu",
+                 (unsigned long long)H[steps[i][0]],
+                 (unsigned long long)H[steps[i][1]]);
+        same_on_export("diff", rest, 0);
+    }
+    assert_non_null(strstr(OUT2, "diff tenant " TENANT " guest " GUEST));
+    snprintf(rest, sizeof(rest), "--customer " GUEST " --from %llu --to %s",
+             (unsigned long long)H[S_STAY1], BETWEEN);
+    same_on_export("diff", rest, 0);
+}
+
+/* crm-audit cmd --export path rest exits with status, saying says on
+ * stderr and printing nothing on stdout; no scratch is left. */
+static void
+refused_export(const char *cmd, const char *path, const char *rest,
+               int status, const char *says)
+{
+    char a[2048], err[4096];
+    snprintf(a, sizeof(a), "%s --export %s %s", cmd, path, rest);
+    int st = audit(a, 2, OUT, sizeof(OUT));
+    FILE *f = fopen(ERRS, "r");
+    assert_non_null(f);
+    size_t n = fread(err, 1, sizeof(err) - 1, f);
+    err[n] = '\0';
+    fclose(f);
+    if (st != status || strstr(err, says) == NULL || OUT[0] != '\0')
+        fail_msg("crm-audit %s --export %s %s: exit %d, '%s', printed '%s' "
+                 "(expected %d, '%s', nothing)",
+                 cmd, path, rest, st, err, OUT, status, says);
+    assert_int_equal(scratch_left(), 0);
+}
+
+static void
+test_export_refused(void **state)
+{
+    (void)state;
+    /* an unknown guest: as on the data directory */
+    same_on_export("replay", "--customer g-nobody", 1);
+    same_on_export("diff", "--customer g-nobody --from 1 --to 3", 1);
+    refused_export("replay", EXPORT, "--customer g-nobody", 1,
+                   "no such guest 'g-nobody' in tenant " TENANT);
+    refused_export("replay", EXPORT, "--tenant other --customer " GUEST, 2,
+                   "an export of tenant " TENANT ", not other");
+    refused_export("replay", "/nonexistent.crmx", "--customer " GUEST, 2,
+                   "cannot be read");
+    refused_export("replay", EXPORT, "--data /x --customer " GUEST, 2,
+                   "--export FILE");
+
+    /* part of the log: the guest's history cannot be rebuilt from it */
+    char part[800], cmd[2400];
+    snprintf(part, sizeof(part), "%s/part.crmx", D.dir);
+    snprintf(cmd, sizeof(cmd),
+             "CRM_URL='%s' CRM_KEY='%s' '%s' audit export --from 3 --out "
+             "'%s'",
+             D.url, K[CRM_ROLE_AUDITOR], CRM_CRMCTL_PATH, part);
+    assert_int_equal(system(cmd), 0);
+    refused_export("replay", part, "--customer " GUEST, 2,
+                   "the export begins at position 3");
+
+    /* one byte of the late stay's record flipped: refused with the
+     * reason, no view */
+    char copy[800];
+    static char buf[1 << 20];
+    snprintf(copy, sizeof(copy), "%s/tampered.crmx", D.dir);
+    FILE *f = fopen(EXPORT, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof(buf));
+    char *st3 = memmem(buf, n, "ST-3", 4);
+    assert_non_null(st3);
+    st3[3] = '4';
+    f = fopen(copy, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    char rest[256];
+    snprintf(rest, sizeof(rest), "--customer " GUEST " --as-of %llu",
+             (unsigned long long)H[S_STAY1]);
+    char why[80];
+    snprintf(why, sizeof(why), "broken at position %llu",
+             (unsigned long long)H[S_OTHER] + 1); /* the stay itself */
+    refused_export("replay", copy, rest, 1, why);
+    refused_export("diff", copy, "--customer " GUEST " --from 1 --to 3", 1,
+                   why);
+}
+
 /* Stops crmd, which must have run cleanly throughout. */
 static int
 group_teardown(void **state)
@@ -555,6 +761,9 @@ main(void)
         cmocka_unit_test(test_effective),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_export_replay),
+        cmocka_unit_test(test_export_diff),
+        cmocka_unit_test(test_export_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

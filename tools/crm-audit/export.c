@@ -3,7 +3,9 @@
  * audit.export) checked offline: the header, every record's hash and its
  * link to the one before from the header's prev_hash, positions dense
  * from the header's from to its to, one tenant, and the trailer's signed
- * checkpoint of the last record under the tenant's key.
+ * checkpoint of the last record under the tenant's key. The same pass
+ * hands each record that verified to a reader (crm-audit replay and diff
+ * --export load them, xsnap.c), so the file is parsed in one place.
  */
 #include "export.h"
 
@@ -115,6 +117,7 @@ check_trailer(const msgpack_object *t, const char *tenant, const uint8_t *pub,
 
 crm_err
 crm_audit_verify_export(const char *path, const uint8_t *pub,
+                        crm_audit_export_each each, void *arg,
                         crm_audit_export *out, crm_audit_result *res,
                         crm_error *why)
 {
@@ -139,6 +142,7 @@ crm_audit_verify_export(const char *path, const uint8_t *pub,
             munmap((void *)b, len);
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     }
+    crm_err err = CRM_OK;
     size_t off = 0;
     msgpack_object h;
     const msgpack_object *fmt, *ten;
@@ -162,6 +166,8 @@ crm_audit_verify_export(const char *path, const uint8_t *pub,
     out->tenant[ten->via.str.size] = '\0';
     out->from = from;
     out->to = to;
+    memcpy(out->prev_hash, prev, CRM_HASH_LEN);
+    memcpy(out->public_key, key, CRM_SIGN_PUB_LEN);
     uint8_t hash[CRM_HASH_LEN];
     memcpy(hash, prev, CRM_HASH_LEN);
     uint64_t expect = from;
@@ -224,15 +230,16 @@ crm_audit_verify_export(const char *path, const uint8_t *pub,
                    (unsigned long long)(expect - 1));
         else if (expect > to)
             broken(res, expect, "a record past the header's last position");
-        if (res->broken)
+        if (res->broken ||
+            (each && (err = each(arg, rec, n, &r, why)) != CRM_OK))
             break;
         memcpy(hash, r.hash, CRM_HASH_LEN);
         expect++;
         res->events++;
     }
-    if (!res->broken && !ended)
+    if (err == CRM_OK && !res->broken && !ended)
         broken(res, expect, "the file ends without its trailer (truncated)");
-    if (!res->broken) {
+    if (err == CRM_OK && !res->broken) {
         res->head_pos = to;
         memcpy(res->head_hash, hash, CRM_HASH_LEN);
     }
@@ -240,5 +247,5 @@ done:
     msgpack_zone_free(z);
     if (len)
         munmap((void *)b, len);
-    return CRM_OK;
+    return err;
 }

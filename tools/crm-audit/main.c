@@ -2,9 +2,10 @@
  * crm-audit - the offline auditor's tool.
  *
  *   crm-audit verify --data DIR [--tenant T] [--threads N] [--pubkey F]
- *   crm-audit replay --data DIR --tenant T --customer ID
+ *   crm-audit replay --data DIR --tenant T | --export FILE  --customer ID
  *                    [--as-of TIME|POSITION] [--effective TIME] [--on DAY]
- *   crm-audit diff   --data DIR --tenant T --customer ID --from A --to B
+ *   crm-audit diff   --data DIR --tenant T | --export FILE  --customer ID
+ *                    --from A --to B
  *
  * verify checks each tenant log of a crmd data directory (all of them,
  * or T) from a read-only snapshot, also while crmd runs and appends:
@@ -26,8 +27,10 @@
  * crmd knew them at a moment (records up to a position, or recorded up
  * to a time), optionally of what had occurred by a business time, as
  * JSON; diff prints what changed in them between two moments and the
- * events recorded in between (replay.h). Exit status 0, 1 no such guest
- * (then), 2 usage or I/O error.
+ * events recorded in between (replay.h). Both read a tenant's log in a
+ * data directory, or an export of a whole log, which is verified first
+ * and loaded into a scratch log (xsnap.h). Exit status 0, 1 no such guest
+ * (then) or the export does not verify, 2 usage or I/O error.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,20 +58,25 @@ usage(FILE *f)
             "usage: crm-audit verify --data DIR [--tenant T] [--threads N]\n"
             "                        [--pubkey FILE]\n"
             "       crm-audit verify --export FILE [--pubkey FILE]\n"
-            "       crm-audit replay --data DIR --tenant T --customer ID\n"
-            "                        [--as-of TIME|POSITION] [--effective TIME]\n"
-            "                        [--on DAY] [--touchpoints N]\n"
-            "       crm-audit diff   --data DIR --tenant T --customer ID\n"
-            "                        --from TIME|POSITION --to TIME|POSITION\n"
-            "                        [--on DAY] [--touchpoints N]\n"
+            "       crm-audit replay --data DIR --tenant T | --export FILE\n"
+            "                        --customer ID [--as-of TIME|POSITION]\n"
+            "                        [--effective TIME] [--on DAY]\n"
+            "                        [--touchpoints N]\n"
+            "       crm-audit diff   --data DIR --tenant T | --export FILE\n"
+            "                        --customer ID --from TIME|POSITION\n"
+            "                        --to TIME|POSITION [--on DAY]\n"
+            "                        [--touchpoints N]\n"
             "\n"
             "  --data DIR    crmd's data directory (its tenants/ are read,\n"
             "                read-only; crmd may be running)\n"
-            "  --tenant T    only this tenant (default for verify: every tenant)\n"
+            "  --tenant T    only this tenant (default for verify: every tenant;\n"
+            "                with replay --export: the export's, which must\n"
+            "                be T)\n"
             "  --threads N   threads that hash and look up records, 1..%d\n"
             "                (default: the online CPUs)\n"
             "  --export FILE an export file (crmctl audit export) instead of\n"
-            "                a data directory\n"
+            "                a data directory; replay and diff verify it first\n"
+            "                and need one of the whole log (from position 1)\n"
             "  --pubkey FILE the tenant's Ed25519 public key, PEM (crmctl\n"
             "                audit pubkey > FILE): every signed checkpoint\n"
             "                must verify under it (default: under the key\n"
@@ -90,7 +98,10 @@ usage(FILE *f)
             "Exit status 0 all verified, 1 something is broken, 2 usage or I/O\n"
             "error. replay prints the guest's view as JSON, diff the key paths\n"
             "that changed and the events recorded in between; exit status 0,\n"
-            "1 no such guest, 2 usage or I/O error.\n",
+            "1 no such guest or an export that does not verify, 2 usage or\n"
+            "I/O error. crm-audit holds no key: a sealed tenant's personal\n"
+            "values, in its data directory as in its export, read \"(sealed)\"\n"
+            "or are left out.\n",
             CRM_AUDIT_THREADS_MAX);
 }
 
@@ -204,7 +215,8 @@ verify_export(const char *path, const uint8_t *pub)
     crm_audit_export x;
     crm_audit_result res;
     crm_error e;
-    if (crm_audit_verify_export(path, pub, &x, &res, &e) != CRM_OK) {
+    if (crm_audit_verify_export(path, pub, NULL, NULL, &x, &res, &e) !=
+        CRM_OK) {
         fprintf(stderr, "crm-audit: %s\n", e.msg);
         return EXIT_USAGE;
     }

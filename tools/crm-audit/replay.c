@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "customer.h"
 #include "json.h"
@@ -18,6 +17,7 @@
 #include "proj.h"
 #include "record.h"
 #include "rpc.h"
+#include "scratch.h"
 #include "settings.h"
 #include "timefmt.h"
 
@@ -247,7 +247,7 @@ stream_positions(crm_audit_snap *s, const char *id, size_t len,
 /* --- the scratch environment -------------------------------------------------- */
 
 typedef struct scratch {
-    char dir[4096];
+    char dir[CRM_AUDIT_SCRATCH_MAX];
     MDB_env *env;
     MDB_txn *txn;
     crm_proj_set *set;
@@ -262,14 +262,7 @@ scratch_close(scratch *x)
     crm_proj_close(x->set);
     if (x->env)
         mdb_env_close(x->env);
-    if (x->dir[0]) {
-        char path[4200];
-        snprintf(path, sizeof(path), "%s/data.mdb", x->dir);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s/lock.mdb", x->dir);
-        unlink(path);
-        rmdir(x->dir);
-    }
+    crm_audit_scratch_remove(x->dir);
     memset(x, 0, sizeof(*x));
 }
 
@@ -280,16 +273,9 @@ static crm_err
 scratch_open(scratch *x, crm_error *why)
 {
     memset(x, 0, sizeof(*x));
-    const char *tmp = getenv("TMPDIR");
-    snprintf(x->dir, sizeof(x->dir), "%s/crm-audit-replay-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(x->dir) == NULL) {
-        crm_err err = crm_error_set(why, CRM_ERR_IO,
-                                    "scratch directory %s: %s", x->dir,
-                                    strerror(errno));
-        x->dir[0] = '\0';
+    crm_err err = crm_audit_scratch_make(x->dir, "replay", why);
+    if (err != CRM_OK)
         return err;
-    }
     const crm_proj_def *defs[NUSED];
     for (size_t i = 0; i < NUSED; i++) {
         defs[i] = NULL;
@@ -313,7 +299,7 @@ scratch_open(scratch *x, crm_error *why)
         return crm_mdb_fail(why, rc, "scratch environment");
     /* no blind index is replayed: the key is never used */
     static const uint8_t no_key[CRM_PROJ_INDEX_KEY_LEN];
-    crm_err err = crm_proj_open(x->txn, meta, no_key, defs, NUSED, &x->set,
+    err = crm_proj_open(x->txn, meta, no_key, defs, NUSED, &x->set,
                                 why);
     if (err != CRM_OK)
         return err;

@@ -1,5 +1,6 @@
-/* timeline.c - crm-audit replay and diff: the arguments, the moments they
- * name, and what is printed. */
+/* timeline.c - crm-audit replay and diff: the arguments, the log they
+ * read (a data directory's, or an export's loaded by xsnap.c), the
+ * moments they name, and what is printed. */
 #include "timeline.h"
 
 #include <stdint.h>
@@ -14,13 +15,15 @@
 #include "snap.h"
 #include "store.h"
 #include "timefmt.h"
+#include "xsnap.h"
 
 #define EXIT_NO_GUEST 1
+#define EXIT_BROKEN 1 /* the export does not verify: as verify --export */
 #define EXIT_USAGE 2
 #define DAY_US 86400000000LL
 
 typedef struct args {
-    const char *data, *tenant, *customer;
+    const char *data, *export, *tenant, *customer;
     const char *as_of, *effective, *on, *from, *to;
     long touchpoints;
 } args;
@@ -50,6 +53,8 @@ parse(int argc, char **argv, int diff, args *a)
         const char *v = argv[++i], **slot = NULL;
         if (strcmp(o, "--data") == 0)
             slot = &a->data;
+        else if (strcmp(o, "--export") == 0)
+            slot = &a->export;
         else if (strcmp(o, "--tenant") == 0)
             slot = &a->tenant;
         else if (strcmp(o, "--customer") == 0)
@@ -79,11 +84,13 @@ parse(int argc, char **argv, int diff, args *a)
         snprintf(msg, sizeof(msg), "unknown option '%s'", o);
         return bad(cmd, msg);
     }
-    if (a->data == NULL || a->tenant == NULL || a->customer == NULL)
-        return bad(cmd, "needs --data DIR, --tenant T and --customer ID");
+    if ((a->data == NULL) == (a->export == NULL) ||
+        (a->data && a->tenant == NULL) || a->customer == NULL)
+        return bad(cmd, "needs --data DIR and --tenant T, or --export FILE, "
+                        "and --customer ID");
     if (diff && (a->from == NULL || a->to == NULL))
         return bad(cmd, "needs --from and --to (a position or a time)");
-    if (!crm_tenant_id_valid(a->tenant))
+    if (a->tenant && !crm_tenant_id_valid(a->tenant))
         return bad(cmd, "--tenant is not a tenant id ([a-z0-9-]{1,40})");
     size_t n = strlen(a->customer);
     if (!crm_stream_id_valid(a->customer, n) || a->customer[0] == '$')
@@ -94,19 +101,54 @@ parse(int argc, char **argv, int diff, args *a)
                         "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
     if (a->on && !(strlen(a->on) == 10 && crm_date_valid(a->on, 10)))
         return bad(cmd, "--on must be a day YYYY-MM-DD");
-    if (strlen(a->data) > 2048)
+    if (a->data && strlen(a->data) > 2048)
         return bad(cmd, "--data path is too long");
     return 0;
 }
 
+/* The log replayed: the tenant's in --data, or --export's records in a
+ * scratch log; s points at the one open. */
+typedef struct source {
+    crm_audit_snap dir;
+    crm_audit_xsnap export;
+    crm_audit_snap *s;
+} source;
+
+static void
+close_snap(source *src)
+{
+    crm_audit_snap_close(&src->dir);
+    crm_audit_xsnap_close(&src->export);
+}
+
+/* Opens what the arguments name into src (closed again with close_snap,
+ * also after a failure). 0, or the exit status with the reason on
+ * stderr. */
 static int
-open_snap(const args *a, crm_audit_snap *s)
+open_snap(const args *a, source *src)
 {
     char dir[4096];
     crm_error e;
-    snprintf(dir, sizeof(dir), "%s/tenants/%s", a->data, a->tenant);
-    if (crm_audit_snap_open(s, dir, a->tenant, 1, &e) != CRM_OK) {
-        fprintf(stderr, "crm-audit: tenant %s: %s\n", a->tenant, e.msg);
+    crm_err err;
+    memset(src, 0, sizeof(*src));
+    if (a->export == NULL) {
+        snprintf(dir, sizeof(dir), "%s/tenants/%s", a->data, a->tenant);
+        if (crm_audit_snap_open(&src->dir, dir, a->tenant, 1, &e) !=
+            CRM_OK) {
+            fprintf(stderr, "crm-audit: tenant %s: %s\n", a->tenant, e.msg);
+            return EXIT_USAGE;
+        }
+        src->s = &src->dir;
+        return 0;
+    }
+    if ((err = crm_audit_xsnap_open(&src->export, a->export, &e)) != CRM_OK) {
+        fprintf(stderr, "crm-audit: %s\n", e.msg);
+        return err == CRM_ERR_CORRUPT ? EXIT_BROKEN : EXIT_USAGE;
+    }
+    src->s = &src->export.snap;
+    if (a->tenant && strcmp(a->tenant, src->s->tenant) != 0) {
+        fprintf(stderr, "crm-audit: %s is an export of tenant %s, not %s\n",
+                a->export, src->s->tenant, a->tenant);
         return EXIT_USAGE;
     }
     return 0;
@@ -162,7 +204,8 @@ int
 crm_audit_cmd_replay(int argc, char **argv)
 {
     args a;
-    crm_audit_snap s;
+    source src;
+    crm_audit_snap *s;
     crm_audit_moment m;
     crm_audit_replay r = {0};
     int64_t time, effective = INT64_MAX;
@@ -171,15 +214,16 @@ crm_audit_cmd_replay(int argc, char **argv)
         return rc;
     if (a.effective)
         crm_audit_time_parse(a.effective, &effective);
-    if ((rc = open_snap(&a, &s)) != 0)
-        return rc;
-    if ((rc = moment(&a, &s, a.as_of, effective, &m, &time)) != 0 ||
-        (rc = run(&a, &s, &m, &r)) != 0)
+    if ((rc = open_snap(&a, &src)) != 0)
+        goto done;
+    s = src.s;
+    if ((rc = moment(&a, s, a.as_of, effective, &m, &time)) != 0 ||
+        (rc = run(&a, s, &m, &r)) != 0)
         goto done;
     if (r.view == NULL) {
         fprintf(stderr, "crm-audit: no such guest '%s' in tenant %s at that "
                         "moment (position %llu%s)\n",
-                a.customer, a.tenant, (unsigned long long)m.position,
+                a.customer, s->tenant, (unsigned long long)m.position,
                 a.effective ? ", by the effective time" : "");
         rc = EXIT_NO_GUEST;
         goto done;
@@ -189,7 +233,7 @@ crm_audit_cmd_replay(int argc, char **argv)
     json_t *doc = json_pack(
         "{s:s, s:s, s:{s:I, s:o}, s:o, s:s, s:{s:I, s:I, s:I}, s:b, s:o, "
         "s:O, s:O}",
-        "tenant", a.tenant, "customer", a.customer, "as_of", "position",
+        "tenant", s->tenant, "customer", a.customer, "as_of", "position",
         (json_int_t)m.position, "recorded_by", time_json(time), "effective",
         a.effective ? time_json(effective) : json_null(), "on", day,
         "replayed", "guest_events", (json_int_t)r.guest_events,
@@ -209,7 +253,7 @@ crm_audit_cmd_replay(int argc, char **argv)
     free(text);
 done:
     crm_audit_replay_free(&r);
-    crm_audit_snap_close(&s);
+    close_snap(&src);
     return rc;
 }
 
@@ -217,30 +261,32 @@ int
 crm_audit_cmd_diff(int argc, char **argv)
 {
     args a;
-    crm_audit_snap s;
+    source src;
+    crm_audit_snap *s;
     crm_audit_moment ma, mb;
     crm_audit_replay ra = {0}, rb = {0};
     int64_t ta, tb;
     int rc = parse(argc, argv, 1, &a);
     if (rc != 0)
         return rc;
-    if ((rc = open_snap(&a, &s)) != 0)
-        return rc;
-    if ((rc = moment(&a, &s, a.from, INT64_MAX, &ma, &ta)) != 0 ||
-        (rc = moment(&a, &s, a.to, INT64_MAX, &mb, &tb)) != 0)
+    if ((rc = open_snap(&a, &src)) != 0)
+        goto done;
+    s = src.s;
+    if ((rc = moment(&a, s, a.from, INT64_MAX, &ma, &ta)) != 0 ||
+        (rc = moment(&a, s, a.to, INT64_MAX, &mb, &tb)) != 0)
         goto done;
     if (ma.position > mb.position) {
         rc = bad(argv[0], "--from is after --to");
         goto done;
     }
-    if ((rc = run(&a, &s, &ma, &ra)) != 0 || (rc = run(&a, &s, &mb, &rb)) != 0)
+    if ((rc = run(&a, s, &ma, &ra)) != 0 || (rc = run(&a, s, &mb, &rb)) != 0)
         goto done;
     char t1[CTL_TIME_STRLEN + 1], t2[CTL_TIME_STRLEN + 1];
     ctl_time_format(ta, 1, t1);
     ctl_time_format(tb, 1, t2);
     printf("diff tenant %s guest %s: from position %llu (%s) to position "
            "%llu (%s)\n",
-           a.tenant, a.customer, (unsigned long long)ma.position, t1,
+           s->tenant, a.customer, (unsigned long long)ma.position, t1,
            (unsigned long long)mb.position, t2);
     size_t n = crm_audit_jdiff(stdout, "view", ra.view, rb.view);
     n += crm_audit_jdiff(stdout, "loyalty", ra.loyalty, rb.loyalty);
@@ -264,6 +310,6 @@ crm_audit_cmd_diff(int argc, char **argv)
 done:
     crm_audit_replay_free(&ra);
     crm_audit_replay_free(&rb);
-    crm_audit_snap_close(&s);
+    close_snap(&src);
     return rc;
 }
