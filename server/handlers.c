@@ -745,6 +745,15 @@ visit_record(void *arg, uint64_t pos, const uint8_t *rec, size_t len)
     if (r->raw) {
         msgpack_pack_bin(r->pk, len);
         msgpack_pack_bin_body(r->pk, rec, len);
+        /* as stored: the personal part is a sealed value, except in a
+         * tenant created without sealing, where it is the data itself */
+        crm_record d;
+        if (!crm_log_sealed(r->log) &&
+            crm_record_decode_lean(rec, len, &d, NULL) == CRM_OK &&
+            d.content_len - d.content_pub > 1) { /* not nil */
+            guest = d.stream;
+            guest_len = d.stream_len;
+        }
     } else {
         crm_record d;
         msgpack_object withheld = {.type = MSGPACK_OBJECT_NIL};

@@ -1,7 +1,9 @@
 /* access_log_test.c - the access log over RPC against a real crmd: keys
  * of agent, marketing and admin read two guests through customer.get,
  * read.stream, customer.export and read.all; audit.access by guest lists
- * exactly those reads (key id, role, op), by key that key's; an auditor
+ * exactly those reads (key id, role, op), by key that key's; raw records
+ * are logged where they carry personal data in the clear (a tenant made
+ * without sealing), not where it is sealed; an auditor
  * without the grant and a guest with nothing personal leave no entry;
  * after a clean restart the entries are still there; crmctl audit access
  * prints them; with a pinned query clock (CRM_TEST_CLOCK builds) a
@@ -25,18 +27,22 @@
 
 static fx_crmd D;
 static char K[CRM_ROLE__COUNT][128];
+/* the crmd and keys call_ok and expect_log talk to: D's, but for the
+ * test of a tenant without sealing */
+static fx_crmd *S = &D;
+static char (*KS)[128] = K;
 
 /* The id of a key token crmk_<id>_<secret>. */
 static const char *
 kid(crm_role r, char out[20])
 {
-    memcpy(out, K[r] + 5, 16);
+    memcpy(out, KS[r] + 5, 16);
     out[16] = '\0';
     return out;
 }
 
 static int
-load(void)
+load_into(fx_crmd *d, char (*keys)[128])
 {
     crm_event_in ev[5];
     fx_event(&ev[0], GA, "customer.registered",
@@ -54,7 +60,7 @@ load(void)
     fx_event(&ev[4], GB, "customer.consent_changed",
              FX_BODY(FX_S("channel", "email"), FX_B("granted", 1),
                      FX_S("purpose", "marketing")));
-    return fx_append_as(&D, K[CRM_ROLE_AGENT], ev, 5);
+    return fx_append_as(d, keys[CRM_ROLE_AGENT], ev, 5);
 }
 
 static int
@@ -64,7 +70,7 @@ group_setup(void **state)
     if (fx_crmd_start(&D, 0, NULL) != 0 ||
         fx_tenant(&D, "access-hotel", K) != 0)
         return -1;
-    return load();
+    return load_into(&D, K);
 }
 
 static int
@@ -79,7 +85,7 @@ group_teardown(void **state)
 static void
 call_ok(crm_role r, const char *op, const char *k, const char *v)
 {
-    crm_client *c = fx_client(&D, D.url, K[r]);
+    crm_client *c = fx_client(S, S->url, KS[r]);
     const msgpack_object *res;
     crm_error why;
     fx_kv kv[] = {FX_S(k, v)};
@@ -102,7 +108,7 @@ static void
 expect_log(const char *by, const char *v, int64_t limit, const want *w,
            size_t n)
 {
-    crm_client *c = fx_client(&D, D.url, K[CRM_ROLE_AUDITOR]);
+    crm_client *c = fx_client(S, S->url, KS[CRM_ROLE_AUDITOR]);
     char cursor[64] = "";
     size_t got = 0;
     for (int page = 0; page < 100; page++) {
@@ -203,6 +209,52 @@ test_reads_are_logged(void **state)
         {CRM_ROLE_ADMIN, "read.all", GB},
     };
     expect_log("key_id", kid(CRM_ROLE_ADMIN, id), 100, of_admin, 4);
+}
+
+/* read.all with raw: true as admin. */
+static void
+read_raw(void)
+{
+    crm_client *c = fx_client(S, S->url, KS[CRM_ROLE_ADMIN]);
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv kv[] = {FX_B("raw", 1)};
+    assert_int_equal(fx_call_kv(c, "read.all", kv, 1, &res, &why), CRM_OK);
+    assert_true(crm_mp_get(res, "records")->via.array.size >= 5);
+    crm_client_close(c);
+    fx_reset();
+}
+
+/* Raw records of a sealed tenant hold its personal data sealed: nothing
+ * personal handed out, nothing logged. A tenant created without sealing
+ * keeps it in the clear in its records, so a raw read of them is logged
+ * for each guest whose record carried some. */
+static void
+test_raw_reads(void **state)
+{
+    (void)state;
+    read_raw();
+    expect_log("customer", GA, 100, of_a, 5);
+    expect_log("customer", GB, 100, of_b, 4);
+
+    static fx_crmd E;
+    static char KE[CRM_ROLE__COUNT][128];
+    static const char *const plain[] = {"--no-encryption", NULL};
+    assert_int_equal(fx_crmd_start(&E, 0, plain), 0);
+    assert_int_equal(fx_tenant(&E, "plain-hotel", KE), 0);
+    assert_int_equal(load_into(&E, KE), 0);
+    S = &E;
+    KS = KE;
+    read_raw();
+    static const want raw_a[] = {{CRM_ROLE_ADMIN, "read.all", GA}};
+    static const want raw_b[] = {{CRM_ROLE_ADMIN, "read.all", GB}};
+    expect_log("customer", GA, 100, raw_a, 1);
+    expect_log("customer", GB, 100, raw_b, 1);
+    expect_log("customer", GC, 100, NULL, 0);
+    S = &D;
+    KS = K;
+    assert_int_equal(fx_crmd_stop_clean(&E), 0);
+    fx_crmd_cleanup(&E);
 }
 
 /* Who may ask, and what a bad question gets. */
@@ -309,6 +361,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_are_logged),
+        cmocka_unit_test(test_raw_reads),
         cmocka_unit_test(test_audit_access_args),
         cmocka_unit_test(test_crmctl),
         cmocka_unit_test(test_restart_keeps),
