@@ -1,10 +1,12 @@
 /* verify.c - a tenant log checked in chunks of records: the threads first
- * decode and hash alternate slices of a chunk and look its records up in
- * the indexes (each in its own read transaction on the same state), then
- * each follows the streams of its share (by a hash of the stream id) in
- * position order; last the links between neighbours are checked in
- * order, which is where the first bad position is decided. The streams
- * index is checked at the end, its chunks shared out the same way. */
+ * decode and hash an equal run of consecutive slices of a chunk each,
+ * check the links between neighbours within a slice, and look the
+ * records up in the indexes (each in its own read transaction on the
+ * same state); then each follows the streams of its share (by a hash of
+ * the stream id) in position order; last the chunk is judged in order
+ * (the links at slice edges too), which is where the first bad position
+ * is decided. The streams index is checked at the end, its chunks shared
+ * out in alternate slices. */
 #include "verify.h"
 
 #include <lmdb.h>
