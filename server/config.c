@@ -35,6 +35,8 @@ static const char usage[] =
     "                             of a whole log a new tenant (crmd\n"
     "                             stopped): same chain head; then exit\n"
     "      --contexts N           requests served concurrently (default 128)\n"
+    "      --drain-timeout-ms N   how long SIGTERM waits for the requests in\n"
+    "                             flight before crmd stops (default 10000)\n"
     "      --map-size-mb N        initial LMDB map per tenant (default 64)\n"
     "      --group-wait-us N      how long a group commit waits for the\n"
     "                             writers of the last one (default 150)\n"
@@ -190,6 +192,13 @@ on_ini(void *user, const char *section, const char *name, const char *value)
         c->group_wait_us = (unsigned)v;
         return 1;
     }
+    if (IS("server", "drain_timeout_ms")) {
+        long v = strtol(value, &end, 10);
+        if (*end || v < 1 || v > 3600000)
+            goto bad;
+        c->drain_timeout_ms = (unsigned)v;
+        return 1;
+    }
     if (IS("audit", "checkpoint_every_s")) {
         long v = strtol(value, &end, 10);
         if (*end || v < 0 || v > 86400)
@@ -264,6 +273,7 @@ set_defaults(crm_config *c, crm_error *why)
     c->map_size_mb = 64;
     c->group_wait_us = CRM_LOG_GROUP_WAIT_US;
     c->checkpoint_every_s = 60;
+    c->drain_timeout_ms = 10000;
     c->access_retention_days = 365;
     static const char *const defaults[] = {"settings", "loyalty", "find",
                                            "customer", "kpi", "segment",
@@ -298,6 +308,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_MAKE_MKEY,
         O_NOENC,
         O_CKPT,
+        O_DRAIN,
         O_BACKUP,
         O_RESTORE,
         O_IMPORT,
@@ -323,6 +334,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"make-master-key", required_argument, NULL, O_MAKE_MKEY},
         {"no-encryption", no_argument, NULL, O_NOENC},
         {"checkpoint-every", required_argument, NULL, O_CKPT},
+        {"drain-timeout-ms", required_argument, NULL, O_DRAIN},
         {"backup-dir", required_argument, NULL, O_BACKUP},
         {"restore", required_argument, NULL, O_RESTORE},
         {"import", required_argument, NULL, O_IMPORT},
@@ -442,6 +454,13 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
                 return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                                      "--group-wait-us must be 1..1000000");
             c->group_wait_us = (unsigned)v;
+            break;
+        case O_DRAIN:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 3600000)
+                return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                     "--drain-timeout-ms must be 1..3600000");
+            c->drain_timeout_ms = (unsigned)v;
             break;
         case O_CKPT:
             v = strtol(optarg, &end, 10);

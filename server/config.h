@@ -28,6 +28,8 @@ typedef struct crm_config {
     char *restore_from;      /* --restore BACKUP: restore, then exit */
     char *import_from;       /* --import FILE: import, then exit */
     int contexts;            /* [server] contexts: requests in flight */
+    unsigned drain_timeout_ms; /* [server] drain_timeout_ms: how long a
+                                  SIGTERM waits for requests in flight */
     crm_level log_level;     /* [server] log_level */
     char *tls_cert;          /* [tls] cert (PEM) */
     char *tls_key;           /* [tls] key (PEM) */

@@ -450,24 +450,33 @@ fail:
 }
 
 void
+crm_log_stop(crm_log *log)
+{
+    if (log == NULL || !log->writer_running)
+        return;
+    pthread_mutex_lock(&log->mu);
+    log->closing = 1; /* a round of the eraser stops at its next chunk */
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
+    crm_log_eraser_stop(log);
+    pthread_mutex_lock(&log->mu);
+    /* a rebuild on another thread stops at its next chunk */
+    while (log->rebuilding)
+        pthread_cond_wait(&log->cv, &log->mu);
+    pthread_mutex_unlock(&log->mu);
+    pthread_join(log->writer, NULL);
+    log->writer_running = 0;
+}
+
+void
 crm_log_close(crm_log *log)
 {
     if (log == NULL)
         return;
-    crm_log_access_close(log); /* written while the environment is open */
-    if (log->writer_running) {
-        pthread_mutex_lock(&log->mu);
-        log->closing = 1; /* a round of the eraser stops at its next chunk */
-        pthread_cond_broadcast(&log->cv);
-        pthread_mutex_unlock(&log->mu);
-        crm_log_eraser_stop(log);
-        pthread_mutex_lock(&log->mu);
-        /* a rebuild on another thread stops at its next chunk */
-        while (log->rebuilding)
-            pthread_cond_wait(&log->cv, &log->mu);
-        pthread_mutex_unlock(&log->mu);
-        pthread_join(log->writer, NULL);
-    }
+    crm_log_stop(log);
+    /* the access entries queued until now, by the threads that are done
+     * with the log, written while the environment is open */
+    crm_log_access_close(log);
     crm_log_eraser_free(log);
     if (log->env)
         mdb_env_close(log->env);

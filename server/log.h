@@ -119,8 +119,15 @@ typedef struct crm_log_stats {
 crm_err crm_log_open(const char *dir, const char *tenant,
                      const crm_log_opts *opts, crm_log **out, crm_error *why);
 
-/* Finishes queued appends, stops the writer and closes the environment.
- * Accepts NULL. No other call on log may run concurrently or follow. */
+/* Finishes queued appends and stops the writer, the eraser and a
+ * rebuild under way (at its next chunk); appends are refused from then on
+ * (CRM_ERR_CLOSED) while reads go on, so that threads still using the log
+ * can finish before it closes. Accepts NULL; once is enough. */
+void crm_log_stop(crm_log *log);
+
+/* crm_log_stop, then writes the access entries queued and closes the
+ * environment. Accepts NULL. No other call on log may run concurrently
+ * or follow. */
 void crm_log_close(crm_log *log);
 
 /* Asks the writer to checkpoint stream heads once it is idle, if the

@@ -21,7 +21,6 @@
 #include "net.h"
 #include "slog.h"
 
-#define DRAIN_TIMEOUT_MS 10000
 
 typedef struct app {
     crm_config cfg;
@@ -42,14 +41,14 @@ on_stop(uv_signal_t *h, int signum)
     crm_slog(CRM_INFO, 0, "msg=\"draining\" signal=%s",
              signum == SIGTERM ? "TERM" : "INT");
     uv_timer_stop(&a->tick);
-    int left = crm_server_drain(a->srv, DRAIN_TIMEOUT_MS);
+    int left = crm_server_drain(a->srv, (int)a->cfg.drain_timeout_ms);
     if (left) {
         /* crm_server_free still waits for every handler before the store
          * closes; the clients of these requests get no answer. */
         crm_slog(CRM_ERROR, 0,
                  "msg=\"drain timed out; abandoning requests\" unanswered=%d "
-                 "timeout_ms=%d",
-                 left, DRAIN_TIMEOUT_MS);
+                 "timeout_ms=%u",
+                 left, a->cfg.drain_timeout_ms);
         a->exit_code = 1;
     }
     uv_stop(h->loop);

@@ -684,18 +684,20 @@ crm_server_free(crm_server *s)
     for (int i = 0; s->ctxs && i < s->nctx; i++)
         if (s->ctxs[i].timer)
             nng_aio_stop(s->ctxs[i].timer);
-    /* Closing the store commits queued appends before it returns; their
+    /* Stopping the store commits queued appends before it returns; their
      * completions still find their contexts, whose sends then fail fast
-     * (send_cb may run until the send aios are stopped below). */
-    crm_store_close(s->store);
-    s->store = NULL;
-    /* A rebuild stops at its next chunk when its log closes (above) and
-     * has answered by the time its thread ends. */
+     * (send_cb may run until the send aios are stopped below). A rebuild
+     * stops at its next chunk, an erasure's wait ends, later appends are
+     * refused: the job threads answer and end, their logs still open, and
+     * only then do the logs close. */
+    crm_store_stop(s->store);
     for (int i = 0; s->ctxs && i < s->nctx; i++) {
         net_job_join(&s->ctxs[i]);
         free(s->ctxs[i].job_arg);
         s->ctxs[i].job_arg = NULL;
     }
+    crm_store_close(s->store);
+    s->store = NULL;
     /* the appends that close committed have their replies on the way */
     for (int i = 0; s->ctxs && i < s->nctx; i++)
         if (s->ctxs[i].reply_aio)

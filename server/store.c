@@ -31,6 +31,7 @@ struct crm_store {
     MDB_dbi dbi_tenants;
     pthread_mutex_t mu; /* open logs, tenant creation */
     open_log *logs;
+    int stopped; /* crm_store_stop: no log opens any more */
 };
 
 int
@@ -130,6 +131,18 @@ fail:
 }
 
 void
+crm_store_stop(crm_store *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopped = 1;
+    for (open_log *o = s->logs; o; o = o->next)
+        crm_log_stop(o->log);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void
 crm_store_close(crm_store *s)
 {
     if (s == NULL)
@@ -160,6 +173,8 @@ open_tenant_log(crm_store *s, const char *id, crm_log **out, crm_error *why)
             return CRM_OK;
         }
     }
+    if (s->stopped)
+        return crm_error_set(why, CRM_ERR_CLOSED, "crmd is stopping");
     snprintf(path, sizeof(path), "%s/tenants/%s", s->dir, id);
     if ((err = mkdir_p(path, why)) != CRM_OK)
         return err;

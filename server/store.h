@@ -33,6 +33,10 @@ int crm_tenant_id_valid(const char *id);
 crm_err crm_store_open(const char *datadir, const crm_log_opts *log_opts,
                        crm_store **out, crm_error *why);
 
+/* Stops every open tenant log (crm_log_stop: queued appends finished,
+ * later ones refused, reads go on) and opens no more. Accepts NULL. */
+void crm_store_stop(crm_store *s);
+
 /* Closes every open tenant log (finishing queued appends). Accepts NULL. */
 void crm_store_close(crm_store *s);
 

@@ -3,7 +3,8 @@
  * out or fails), a read.all long-poll in flight answers at once, and after
  * a restart every append it acknowledged is in the log at the position it
  * reported; /healthz says 503 from the start of the drain until it goes
- * away. Then the same under SIGKILL. */
+ * away. Then the same under SIGKILL. Last, SIGTERM while a rebuild and an
+ * erasure run on job threads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,6 +368,112 @@ run(int sig)
     fx_reset();
 }
 
+/* A long call on a job thread, in flight when SIGTERM comes. */
+typedef struct job_call {
+    const fx_crmd *d;
+    const char *key, *op;
+    const fx_kv *kv;
+    size_t nkv;
+    crm_err err;
+} job_call;
+
+static void *
+job_main(void *arg)
+{
+    job_call *j = arg;
+    crm_client *c = fx_client(j->d, j->d->url, j->key);
+    const msgpack_object *res;
+    crm_error why;
+    j->err = fx_call_kv(c, j->op, j->kv, j->nkv, &res, &why);
+    crm_client_close(c);
+    return NULL;
+}
+
+/* SIGTERM, with a drain that gives up at once, while a projection.rebuild
+ * and a customer.erase waiting for its completion run on job threads:
+ * they stop (the rebuild at its next chunk, the wait because the tenant
+ * closes) and end before the logs they use close, so crmd exits 1 (the
+ * drain timed out) with nothing for the sanitizers to say, and after a
+ * restart the chain verifies and the erasure completes. */
+static void
+test_sigterm_during_jobs(void **state)
+{
+    (void)state;
+    fx_crmd d;
+    char keys[CRM_ROLE__COUNT][128];
+    /* a drain that gives up at once: the jobs are still running when the
+     * store stops */
+    static const char *const quick[] = {"--drain-timeout-ms", "1", NULL};
+    assert_int_equal(fx_crmd_start(&d, 0, quick), 0);
+    assert_int_equal(fx_tenant(&d, "jobs", keys), 0);
+    static crm_event_in ev[500];
+    static char gs[500][32]; /* the events point at their stream ids */
+    for (int b = 0; b < 60; b++) {
+        for (int i = 0; i < 500; i++) {
+            char *g = gs[i];
+            snprintf(g, sizeof(gs[i]), "guest-%d", (b * 500 + i) % 3000);
+            if (b == 0 && i < 3000)
+                fx_event(&ev[i], g, "customer.registered",
+                         FX_BODY(FX_S("first_name", "Ana"),
+                                 FX_S("last_name", "Reis"),
+                                 FX_S("email", "ana@jobs.example")));
+            else
+                fx_event(&ev[i], g, "spend.recorded",
+                         FX_BODY(FX_I("amount", 100 + i),
+                                 FX_S("currency", "EUR"),
+                                 FX_S("category", "fnb")));
+        }
+        assert_int_equal(fx_append_as(&d, keys[CRM_ROLE_AGENT], ev, 500), 0);
+        fx_reset();
+    }
+    uint64_t head = 60 * 500;
+    fx_kv none[1], er[] = {FX_S("customer", "guest-7"), FX_B("wait", 1)};
+    job_call rb = {&d, keys[CRM_ROLE_ADMIN], "projection.rebuild", none, 0,
+                   CRM_OK},
+             ea = {&d, keys[CRM_ROLE_ADMIN], "customer.erase", er, 2, CRM_OK};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, job_main, &rb);
+    pthread_create(&t2, NULL, job_main, &ea);
+    usleep(20000); /* both under way: printed below */
+    int status = fx_crmd_stop(&d, SIGTERM);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    printf("SIGTERM during jobs: exit %d; rebuild %s, erase %s\n", status,
+           crm_err_name(rb.err), crm_err_name(ea.err));
+    char *log = fx_crmd_log(&d);
+    if (status != 1 || strstr(log, "Sanitizer") ||
+        strstr(log, "runtime error") || !strstr(log, "drain timed out")) {
+        fprintf(stderr, "crmd log:\n%s\n", log);
+        fail_msg("crmd exit %d (log above)", status);
+    }
+    free(log);
+    assert_int_equal(fx_crmd_restart(&d), 0);
+    crm_client *c = fx_client(&d, d.url, keys[CRM_ROLE_ADMIN]);
+    const msgpack_object *res;
+    crm_error why;
+    fx_kv g7[] = {FX_S("customer", "guest-7"), FX_B("wait", 1)};
+    /* asked again: the one stored completes, or this one is stored */
+    crm_err err = fx_call_kv(c, "customer.erase", g7, 2, &res, &why);
+    if (err != CRM_OK && err != CRM_ERR_CONFLICT)
+        fail_msg("customer.erase after the restart: %s", why.msg);
+    fx_reset();
+    fx_kv r7[] = {FX_S("customer", "guest-7")};
+    assert_int_equal(fx_call_kv(c, "customer.erasure_receipt", r7, 1, &res,
+                                &why),
+                     CRM_OK);
+    char b[32];
+    assert_string_equal(fx_res_str(res, "status", b, sizeof(b)), "complete");
+    fx_reset();
+    assert_int_equal(fx_call_kv(c, "audit.verify", none, 0, &res, &why),
+                     CRM_OK);
+    assert_true(crm_mp_get(res, "ok")->via.boolean);
+    assert_true(fx_res_u64(res, "to") >= head);
+    crm_client_close(c);
+    fx_reset();
+    assert_int_equal(fx_crmd_stop_clean(&d), 0);
+    fx_crmd_cleanup(&d);
+}
+
 static void
 test_sigterm_under_load(void **state)
 {
@@ -387,6 +494,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigterm_under_load),
         cmocka_unit_test(test_sigkill_under_load),
+        cmocka_unit_test(test_sigterm_during_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

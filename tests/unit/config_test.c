@@ -118,6 +118,7 @@ test_defaults(void **state)
     assert_string_equal(c.operator_key_file, "./data/operator.key");
     assert_int_equal(c.map_size_mb, 64);
     assert_int_equal(c.group_wait_us, 150);
+    assert_int_equal(c.drain_timeout_ms, 10000);
     crm_config_free(&c);
     /* free leaves a zeroed config that may be freed again */
     assert_null(c.data_dir);
@@ -235,8 +236,9 @@ test_file_http_off_and_levels(void **state)
     assert_int_equal(c.group_wait_us, 1000000);
     crm_config_free(&c);
     assert_int_equal(LOAD(&c, &why, "--contexts", "1", "--map-size-mb", "1",
-                          "--group-wait-us", "1"),
+                          "--group-wait-us", "1", "--drain-timeout-ms", "1"),
                      CRM_OK);
+    assert_int_equal(c.drain_timeout_ms, 1);
     assert_int_equal(c.contexts, 1);
     assert_int_equal(c.map_size_mb, 1);
     assert_int_equal(c.group_wait_us, 1);
@@ -378,6 +380,8 @@ test_bad_file_values(void **state)
     expect_bad_line("storage", "group_wait_us = 0", "group_wait_us");
     expect_bad_line("storage", "group_wait_us = 1000001", "group_wait_us");
     expect_bad_line("storage", "group_wait_us = 150us", "group_wait_us");
+    expect_bad_line("server", "drain_timeout_ms = 0", "drain_timeout_ms");
+    expect_bad_line("server", "drain_timeout_ms = 5s", "drain_timeout_ms");
     /* a misspelt key or a key in the wrong section is not ignored */
     expect_bad_line("server", "contxts = 5", "contxts");
     expect_bad_line("tls", "data_dir = /x", "data_dir");
@@ -414,6 +418,8 @@ test_bad_flags(void **state)
     BAD_FLAGS("--map-size-mb", "--map-size-mb", "0");
     BAD_FLAGS("--group-wait-us", "--group-wait-us", "0");
     BAD_FLAGS("--group-wait-us", "--group-wait-us", "x");
+    BAD_FLAGS("--drain-timeout-ms", "--drain-timeout-ms", "0");
+    BAD_FLAGS("--drain-timeout-ms", "--drain-timeout-ms", "3600001");
     BAD_FLAGS("--log-level", "--log-level", "loud");
     BAD_FLAGS("--bogus", "--bogus");
     BAD_FLAGS("--bogus", "--data", "/d", "--bogus", "x");
