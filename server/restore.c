@@ -41,7 +41,6 @@
 #include "store.h"
 #include "vault.h"
 
-#define RESTORE_TENANTS_MAX 4096
 #define ERASE_CHUNK 500
 
 /* A tenant log as it stands, opened read-only: the guests its erasure
