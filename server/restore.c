@@ -110,6 +110,19 @@ read_standing(const char *dir, standing *st)
     return rc;
 }
 
+/* read_standing's failure for tenant id as an error (what: of which
+ * copy). */
+static crm_err
+standing_fail(int rc, const char *id, const char *what, crm_error *why)
+{
+    if (rc == EBUSY)
+        return crm_error_set(why, CRM_ERR_UNAVAILABLE,
+                             "tenant %s is open in a running crmd: stop it "
+                             "first",
+                             id);
+    return crm_mdb_fail(why, rc, what);
+}
+
 static void
 standing_free(standing *st)
 {
@@ -242,14 +255,9 @@ stage_tenant(const crm_config *cfg, const crm_log_opts *lo,
              cfg->data_dir, t->id);
     standing st;
     int rc = read_standing(out->dir, &st);
-    crm_err err = CRM_OK;
-    if (rc == EBUSY)
-        err = crm_error_set(why, CRM_ERR_UNAVAILABLE,
-                            "tenant %s is open in a running crmd: stop it "
-                            "first",
-                            t->id);
-    else if (rc != 0)
-        err = crm_mdb_fail(why, rc, "read the tenant as it stands");
+    crm_err err = rc ? standing_fail(rc, t->id, "read the tenant as it "
+                                     "stands", why)
+                     : CRM_OK;
     out->replaces = st.exists;
     char cmd[9000];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", out->stage);
@@ -318,13 +326,8 @@ check_manifest(const crm_config *cfg, const crm_manifest *m, crm_error *why)
             snprintf(dir, sizeof(dir), "%s/tenants/%s", backup, t->id);
             rc = read_standing(dir, &st);
         }
-        if (rc == EBUSY)
-            err = crm_error_set(why, CRM_ERR_UNAVAILABLE,
-                                "tenant %s is open in a running crmd: stop "
-                                "it first",
-                                t->id);
-        else if (rc != 0)
-            err = crm_mdb_fail(why, rc, "read a tenant's key");
+        if (rc != 0)
+            err = standing_fail(rc, t->id, "read a tenant's key", why);
         else if ((err = crm_manifest_check_files(m, backup, rel, why)) !=
                  CRM_OK)
             ;
