@@ -136,6 +136,9 @@ enum {
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT,                                                          \
       "the log's records as stored, paged, ending at a signed checkpoint")     \
+    X(CRM_OP_AUDIT_KEYS, "audit.keys",                                         \
+      CRM_ROLE_BIT(CRM_ROLE_ADMIN), CRM_OPF_TENANT,                            \
+      "the guests' keys sealed under a caller's transport key, paged")        \
     X(CRM_OP_AUDIT_VERIFY, "audit.verify",                                     \
       CRM_ROLE_BIT(CRM_ROLE_ADMIN) | CRM_ROLE_BIT(CRM_ROLE_AUDITOR),           \
       CRM_OPF_TENANT,                                                          \

@@ -34,6 +34,9 @@ static const char usage[] =
     "      --import FILE          make an export file (crmctl audit export)\n"
     "                             of a whole log a new tenant (crmd\n"
     "                             stopped): same chain head; then exit\n"
+    "      --keys-passphrase-file F\n"
+    "                             with --import: the passphrase the export's\n"
+    "                             guests' keys are sealed under\n"
     "      --contexts N           requests served concurrently (default 128)\n"
     "      --drain-timeout-ms N   how long SIGTERM waits for the requests in\n"
     "                             flight before crmd stops (default 10000)\n"
@@ -312,6 +315,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         O_BACKUP,
         O_RESTORE,
         O_IMPORT,
+        O_KEYS_PASS,
         O_ACCESS,
         O_ACCESS_DAYS
     };
@@ -338,6 +342,7 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
         {"backup-dir", required_argument, NULL, O_BACKUP},
         {"restore", required_argument, NULL, O_RESTORE},
         {"import", required_argument, NULL, O_IMPORT},
+        {"keys-passphrase-file", required_argument, NULL, O_KEYS_PASS},
         {"access-log", required_argument, NULL, O_ACCESS},
         {"access-retention-days", required_argument, NULL, O_ACCESS_DAYS},
         {"help", no_argument, NULL, 'h'},
@@ -429,6 +434,10 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
             break;
         case O_IMPORT:
             if (set_str(&c->import_from, optarg) != 0)
+                return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+            break;
+        case O_KEYS_PASS:
+            if (set_str(&c->keys_passphrase_file, optarg) != 0)
                 return crm_error_set(why, CRM_ERR_NOMEM, NULL);
             break;
         case O_READY:
@@ -539,6 +548,9 @@ crm_config_load(crm_config *c, int argc, char **argv, crm_error *why)
     if (optind < argc)
         return crm_error_set(why, CRM_ERR_BAD_REQUEST,
                              "unexpected argument '%s'", argv[optind]);
+    if (c->keys_passphrase_file && c->import_from == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "--keys-passphrase-file goes with --import");
     if (c->operator_key_file == NULL) {
         char p[4096];
         snprintf(p, sizeof(p), "%s/operator.key", c->data_dir);
@@ -579,6 +591,7 @@ crm_config_free(crm_config *c)
     free(c->backup_dir);
     free(c->restore_from);
     free(c->import_from);
+    free(c->keys_passphrase_file);
     free(c->tls_cert);
     free(c->tls_key);
     free(c->operator_key_file);

@@ -27,6 +27,7 @@ typedef struct crm_config {
     char *backup_dir;        /* [server] backup_dir: where `backup` writes */
     char *restore_from;      /* --restore BACKUP: restore, then exit */
     char *import_from;       /* --import FILE: import, then exit */
+    char *keys_passphrase_file; /* --keys-passphrase-file: the export's keys */
     int contexts;            /* [server] contexts: requests in flight */
     unsigned drain_timeout_ms; /* [server] drain_timeout_ms: how long a
                                   SIGTERM waits for requests in flight */

@@ -9,6 +9,7 @@
 #include "handlers_int.h"
 #include "log.h"
 #include "slog.h"
+#include "xkeys.h"
 
 #define CKPT_LIMIT_DEFAULT 100
 #define CKPT_LIMIT_MAX 1000
@@ -302,4 +303,91 @@ h_audit_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
     }
     msgpack_sbuffer_destroy(&x.sb);
     return err;
+}
+
+/* --- audit.keys: the guests' keys, for crmd --import ------------------ */
+
+#define XKEYS_MAX 20000 /* a page: ~130 bytes each */
+
+typedef struct kpage {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    const uint8_t *tkey;
+    const char *tenant;
+    size_t tenant_len, n;
+    h_seen seen;
+    char last[CRM_STREAM_MAX];
+    size_t last_len;
+    int fail;
+} kpage;
+
+static int
+on_key(void *arg, const char *stream, size_t len,
+       const uint8_t key[CRM_KEY_LEN])
+{
+    kpage *p = arg;
+    uint8_t w[CRM_WRAPPED_LEN];
+    if (crm_xkeys_wrap(p->tkey, p->tenant, p->tenant_len, stream, len, key,
+                       w) != 0) {
+        p->fail = 1;
+        return 1;
+    }
+    msgpack_pack_array(&p->pk, 2);
+    msgpack_pack_str(&p->pk, len);
+    msgpack_pack_str_body(&p->pk, stream, len);
+    msgpack_pack_bin(&p->pk, sizeof(w));
+    msgpack_pack_bin_body(&p->pk, w, sizeof(w));
+    h_seen_add(&p->seen, stream, len);
+    memcpy(p->last, stream, len);
+    p->last_len = len;
+    p->n++;
+    return 0;
+}
+
+crm_err
+h_audit_keys(rpc_call *call, msgpack_packer *pk, crm_error *why,
+                    rpc_flow *flow)
+{
+    (void)flow;
+    const msgpack_object *k = crm_mp_get(call->args, "key");
+    const char *after;
+    size_t after_len;
+    crm_err err = h_arg_str(call, "after", 0, CRM_STREAM_MAX, &after,
+                            &after_len, why);
+    if (err != CRM_OK)
+        return err;
+    if (k == NULL || k->type != MSGPACK_OBJECT_BIN ||
+        k->via.bin.size != CRM_KEY_LEN)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "'key' must be the transport key (bin of %d "
+                             "bytes)",
+                             CRM_KEY_LEN);
+    crm_log *log = call->log;
+    const char *tenant = crm_log_tenant(log);
+    kpage p = {.tkey = (const uint8_t *)k->via.bin.ptr,
+               .tenant = tenant,
+               .tenant_len = strlen(tenant)};
+    msgpack_sbuffer_init(&p.sb);
+    msgpack_packer_init(&p.pk, &p.sb, msgpack_sbuffer_write);
+    err = crm_log_subject_keys(log, after, after ? after_len : 0, XKEYS_MAX,
+                               on_key, &p, why);
+    if (err == CRM_OK && p.fail)
+        err = crm_error_set(why, CRM_ERR_INTERNAL, "cannot seal a key");
+    if (err == CRM_OK) {
+        msgpack_pack_map(pk, 2);
+        crm_mp_pack_cstr(pk, "keys");
+        msgpack_pack_array(pk, p.n);
+        if (p.sb.size)
+            pk->callback(pk->data, p.sb.data, p.sb.size);
+        crm_mp_pack_cstr(pk, "next");
+        if (p.n == XKEYS_MAX) {
+            msgpack_pack_str(pk, p.last_len);
+            msgpack_pack_str_body(pk, p.last, p.last_len);
+        } else {
+            msgpack_pack_nil(pk);
+        }
+    }
+    msgpack_sbuffer_destroy(&p.sb);
+    /* every guest whose key went out is one whose data could be read */
+    return h_seen_done(call, &p.seen, err);
 }

@@ -1018,6 +1018,7 @@ const rpc_handler crm_handlers[CRM_OP__COUNT] = {
     [CRM_OP_AUDIT_SIGNATURES] = h_audit_signatures,
     [CRM_OP_AUDIT_VERIFY] = h_audit_verify,
     [CRM_OP_AUDIT_EXPORT] = h_audit_export,
+    [CRM_OP_AUDIT_KEYS] = h_audit_keys,
     [CRM_OP_AUDIT_ACCESS] = h_audit_access,
     [CRM_OP_CUSTOMER_ERASE] = h_customer_erase,
     [CRM_OP_CUSTOMER_ERASURE_RECEIPT] = h_customer_erasure_receipt,

@@ -135,6 +135,8 @@ crm_err h_audit_verify(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
 crm_err h_audit_export(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);
+crm_err h_audit_keys(rpc_call *call, msgpack_packer *pk,
+                            crm_error *why, rpc_flow *flow);
 /* h_access.c: who was handed a guest's personal values. */
 crm_err h_audit_access(rpc_call *call, msgpack_packer *pk, crm_error *why,
                        rpc_flow *flow);

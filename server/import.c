@@ -7,9 +7,13 @@
  * then the tenant is put in place and registered, and opening it builds
  * its projections from the log. The chain head is the source's.
  *
- * The new tenant has keys of its own: personal fields sealed by the
- * source stay sealed, and no key here opens them (an export carries no
- * keys); figures, loyalty, consents and touchpoints are whole.
+ * The new tenant has a tenant key of its own. An export made with
+ * --keys-passphrase-file carries its guests' subject keys after the
+ * trailer, sealed under a key derived from a passphrase (xkeys.h): given
+ * the passphrase, they are stored under the new tenant key and every
+ * sealed personal part is opened once with them before the tenant is
+ * put in place. Without them, personal fields the source sealed stay
+ * sealed; figures, loyalty, consents and touchpoints are whole.
  */
 #include "import.h"
 
@@ -28,6 +32,7 @@
 #include "sign.h"
 #include "store.h"
 #include "vault.h"
+#include "xkeys.h"
 
 #define CHUNK 1000
 
@@ -183,6 +188,99 @@ load(xin *x, const header *h, crm_log *log, uint64_t *n, crm_error *why)
     return err;
 }
 
+/* The keys section after the trailer, if any (xkeys.h): opened with the
+ * passphrase of passfile and stored under the new tenant's key, every
+ * sealed personal part then opened once with them. A section and a
+ * passphrase go together: one without the other is refused. */
+static crm_err
+load_keys(const xin *x, const header *h, crm_log *log, const char *passfile,
+          size_t *stored, uint64_t *opened, crm_error *why)
+{
+    *stored = 0;
+    *opened = 0;
+    if (x->off == x->len)
+        return passfile == NULL
+                   ? CRM_OK
+                   : crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                                   "the export carries no keys (crmctl audit "
+                                   "export --keys-passphrase-file makes one "
+                                   "that does)");
+    crm_xkeys_section s;
+    crm_err err = crm_xkeys_section_read(x->b, x->len, x->off, &s, why);
+    if (err != CRM_OK)
+        return err;
+    if (strcmp(s.tenant, h->tenant) != 0)
+        return crm_error_set(why, CRM_ERR_CORRUPT,
+                             "the keys section is of tenant %s", s.tenant);
+    if (passfile == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "the export carries its %llu guests' keys "
+                             "sealed under a passphrase: give it with "
+                             "--keys-passphrase-file FILE",
+                             (unsigned long long)s.count);
+    if (!crm_log_sealed(log))
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "the guests' keys need a tenant that seals: "
+                             "--master-key, not --no-encryption");
+    char pass[CRM_XKEYS_PASS_MAX + 2];
+    size_t plen;
+    uint8_t tkey[CRM_KEY_LEN];
+    if ((err = crm_xkeys_passphrase_load(passfile, pass, sizeof(pass), &plen,
+                                         why)) != CRM_OK)
+        return err;
+    err = crm_xkeys_derive(pass, plen, &s.kdf, tkey, why);
+    crm_wipe(pass, sizeof(pass));
+    size_t tlen = strlen(h->tenant);
+    if (err == CRM_OK &&
+        !crm_xkeys_check(tkey, h->tenant, tlen, s.check, CRM_WRAPPED_LEN))
+        err = crm_error_set(why, CRM_ERR_FORBIDDEN,
+                            "the passphrase does not open the export's "
+                            "keys (wrong passphrase?)");
+    crm_import_key *chunk =
+        err == CRM_OK ? calloc(CHUNK, sizeof(*chunk)) : NULL;
+    if (err == CRM_OK && chunk == NULL)
+        err = crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    const uint8_t *at = s.first;
+    size_t k = 0;
+    uint64_t i = 0;
+    while (err == CRM_OK) {
+        const char *st;
+        size_t sl;
+        const uint8_t *sealed;
+        int more = crm_xkeys_section_next(&s, &at, &st, &sl, &sealed);
+        if (more) {
+            chunk[k].stream = st;
+            chunk[k].len = sl;
+            if (crm_xkeys_unwrap(tkey, h->tenant, tlen, st, sl, sealed,
+                                 CRM_WRAPPED_LEN, chunk[k].key) != 0) {
+                err = crm_error_set(why, CRM_ERR_CORRUPT,
+                                    "key %llu (guest %.*s) does not open",
+                                    (unsigned long long)i + 1, (int)sl, st);
+                break;
+            }
+            k++;
+            i++;
+        }
+        if (k == CHUNK || (!more && k > 0)) {
+            size_t n;
+            err = crm_log_import_keys(log, chunk, k, &n, why);
+            *stored += n;
+            crm_wipe(chunk, k * sizeof(*chunk));
+            k = 0;
+        }
+        if (!more)
+            break;
+    }
+    if (chunk) {
+        crm_wipe(chunk, CHUNK * sizeof(*chunk));
+        free(chunk);
+    }
+    crm_wipe(tkey, sizeof(tkey));
+    if (err == CRM_OK)
+        err = crm_log_import_check_keys(log, opened, why);
+    return err;
+}
+
 crm_err
 crm_import_run(const crm_config *cfg, crm_error *why)
 {
@@ -251,9 +349,14 @@ crm_import_run(const crm_config *cfg, crm_error *why)
     crm_log_opts stage_lo = lo;
     stage_lo.projections = NULL;
     stage_lo.nprojections = 0;
+    size_t nkeys = 0;
+    uint64_t opened = 0;
     if (err == CRM_OK &&
         (err = crm_log_open(stage, h.tenant, &stage_lo, &log, why)) == CRM_OK)
         err = load(&x, &h, log, &n, why);
+    if (err == CRM_OK)
+        err = load_keys(&x, &h, log, cfg->keys_passphrase_file, &nkeys,
+                        &opened, why);
     crm_log_close(log);
     if (err == CRM_OK && rename(stage, dir) != 0)
         err = crm_error_set(why, CRM_ERR_IO, "rename %s: %s", stage,
@@ -267,12 +370,18 @@ crm_import_run(const crm_config *cfg, crm_error *why)
     crm_store_close(store);
     if (err != CRM_OK && system(cmd) != 0)
         fprintf(stderr, "crmd: import: cannot remove %s\n", stage);
-    if (err == CRM_OK)
+    if (err == CRM_OK && cfg->keys_passphrase_file)
+        printf("imported tenant %s: %llu records, the chain and the trailer's "
+               "signed checkpoint verified; %zu guests' keys brought over "
+               "(%llu sealed parts opened with them); projections built\n",
+               h.tenant, (unsigned long long)n, nkeys,
+               (unsigned long long)opened);
+    else if (err == CRM_OK)
         printf("imported tenant %s: %llu records, the chain and the trailer's "
                "signed checkpoint verified, projections built%s\n",
                h.tenant, (unsigned long long)n,
-               lo.master_key ? "; its keys are new, so personal fields the "
-                               "source sealed stay sealed"
+               lo.master_key ? "; the export carried no keys, so personal "
+                               "fields the source sealed stay sealed"
                              : "");
     munmap((void *)x.b, x.len);
     msgpack_zone_free(x.z);

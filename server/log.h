@@ -30,6 +30,7 @@
 #include "event.h"
 #include "hash.h"
 #include "proj.h"
+#include "seal.h"
 #include "sign.h"
 
 typedef struct crm_log crm_log;
@@ -290,6 +291,24 @@ crm_err crm_log_import_begin(crm_log *log, const uint8_t genesis[CRM_HASH_LEN],
 crm_err crm_log_import_records(crm_log *log, const uint8_t *const *recs,
                                const size_t *lens, size_t n, crm_error *why);
 
+/* Subject keys brought with an export (crmd --import, after its
+ * records): keys[0..n) stored under this tenant's key in one
+ * transaction (*stored: n). A guest that has a key already is
+ * CRM_ERR_CONFLICT and nothing of the chunk is kept. */
+typedef struct crm_import_key {
+    const char *stream;
+    size_t len;
+    uint8_t key[CRM_KEY_LEN];
+} crm_import_key;
+crm_err crm_log_import_keys(crm_log *log, const crm_import_key *keys,
+                            size_t n, size_t *stored, crm_error *why);
+/* Then every sealed personal part of the log is opened with the keys
+ * stored: CRM_ERR_CORRUPT naming the first position whose guest's key
+ * does not open it (a guest without a key stays sealed). *opened counts
+ * the parts opened. */
+crm_err crm_log_import_check_keys(crm_log *log, uint64_t *opened,
+                                  crm_error *why);
+
 /* Copies file src to dst (created, mode 0600; it must not exist) and
  * fsyncs it: 0 or an errno value. */
 int crm_file_copy(const char *src, const char *dst);
@@ -345,6 +364,17 @@ int crm_log_sealed(const crm_log *log);
  * key's. CRM_ERR_BAD_REQUEST for a tenant without keys. */
 crm_err crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
                            crm_error *why);
+
+/* The subject keys of the tenant's guests (opened: an export's keys,
+ * audit.keys), in stream id order from the first id after
+ * after[0..after_len) on (from the first when after_len is 0), while fn
+ * returns 0 and at most max. An erased guest has none. CRM_ERR_BAD_REQUEST
+ * for a tenant without keys. Any thread. */
+typedef int (*crm_log_key_fn)(void *arg, const char *stream, size_t len,
+                              const uint8_t key[CRM_KEY_LEN]);
+crm_err crm_log_subject_keys(crm_log *log, const char *after,
+                             size_t after_len, size_t max, crm_log_key_fn fn,
+                             void *arg, crm_error *why);
 
 /* The position of the stored event with this id, in txn (a read of
  * crm_log_proj_read's fn): 0, MDB_NOTFOUND when none is, or an LMDB

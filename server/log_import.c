@@ -12,6 +12,7 @@
  * replays the heads from the records. Only on a log nothing else uses
  * (crmd --import, before it serves).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "log_int.h"
@@ -147,4 +148,91 @@ crm_log_import_records(crm_log *log, const uint8_t *const *recs,
     if (rc == -1)
         return why->code;
     return rc ? crm_mdb_fail(why, rc, "import") : CRM_OK;
+}
+
+crm_err
+crm_log_import_keys(crm_log *log, const crm_import_key *keys, size_t n,
+                    size_t *stored, crm_error *why)
+{
+    *stored = 0;
+    if (log->vault == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "tenant %s keeps no keys: its guests' keys "
+                             "need a master key",
+                             log->tenant);
+    pthread_mutex_lock(&log->txn_mu);
+    MDB_txn *txn;
+    size_t put = 0, at = 0;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    for (; rc == 0 && at < n; at++) {
+        if ((rc = crm_vault_subject_key_put(log->vault, txn,
+                                            log->dbi_subjects, keys[at].stream,
+                                            keys[at].len, keys[at].key)) == 0)
+            put++;
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&log->txn_mu);
+    if (rc == MDB_KEYEXIST)
+        return crm_error_set(why, CRM_ERR_CONFLICT,
+                             "guest %.*s has a key already (given twice?)",
+                             (int)keys[at].len, keys[at].stream);
+    if (rc != 0)
+        return crm_mdb_fail(why, rc, "import keys");
+    *stored = put;
+    return CRM_OK;
+}
+
+typedef struct key_check {
+    crm_log *log;
+    msgpack_zone *z;
+    uint64_t opened, bad;
+    int rc;
+} key_check;
+
+static int
+check_one(void *arg, uint64_t position, const uint8_t *rec, size_t len)
+{
+    key_check *c = arg;
+    crm_record r;
+    msgpack_zone_clear(c->z);
+    if (crm_record_decode(rec, len, c->z, &r, NULL) != CRM_OK) {
+        c->rc = MDB_CORRUPTED;
+        c->bad = position;
+        return 1;
+    }
+    if (r.pii.type != MSGPACK_OBJECT_BIN)
+        return 0;
+    int rc = crm_log_open_reading(c->log, &r, c->z);
+    if (rc == MDB_NOTFOUND) /* erased, or no key came for this guest */
+        return 0;
+    if (rc != 0) {
+        c->rc = rc;
+        c->bad = position;
+        return 1;
+    }
+    c->opened++;
+    return 0;
+}
+
+crm_err
+crm_log_import_check_keys(crm_log *log, uint64_t *opened, crm_error *why)
+{
+    key_check c = {.log = log, .z = msgpack_zone_new(4096)};
+    if (c.z == NULL)
+        return crm_error_set(why, CRM_ERR_NOMEM, NULL);
+    crm_err err = crm_log_read_all(log, 1, 0, check_one, &c);
+    msgpack_zone_free(c.z);
+    *opened = c.opened;
+    if (err == CRM_OK && c.rc == EIO)
+        return crm_error_set(why, CRM_ERR_CORRUPT,
+                             "position %llu: its guest's key does not open "
+                             "its sealed personal fields",
+                             (unsigned long long)c.bad);
+    if (err == CRM_OK && c.rc != 0)
+        return crm_mdb_fail(why, c.rc, "check imported keys");
+    return err == CRM_OK ? CRM_OK
+                         : crm_error_set(why, err, "check imported keys");
 }

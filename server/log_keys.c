@@ -123,3 +123,47 @@ crm_log_rotate_key(crm_log *log, uint64_t *rewrapped, uint32_t *epoch,
     crm_log_exclusive_end(log);
     return err;
 }
+
+crm_err
+crm_log_subject_keys(crm_log *log, const char *after, size_t after_len,
+                     size_t max, crm_log_key_fn fn, void *arg, crm_error *why)
+{
+    if (log->vault == NULL)
+        return crm_error_set(why, CRM_ERR_BAD_REQUEST,
+                             "tenant %s keeps no keys (it was created "
+                             "without a master key)",
+                             log->tenant);
+    MDB_txn *txn;
+    crm_err err = crm_log_rd_begin(log, &txn, why);
+    if (err != CRM_OK)
+        return err;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(txn, log->dbi_subjects, &cur);
+    MDB_val k = {after_len, (void *)after}, v;
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, after_len ? MDB_SET_RANGE : MDB_FIRST);
+    else
+        cur = NULL;
+    /* the id after is where the previous page stopped */
+    if (rc == 0 && after_len && k.mv_size == after_len &&
+        memcmp(k.mv_data, after, after_len) == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    uint8_t key[CRM_KEY_LEN];
+    for (size_t n = 0; rc == 0 && n < max; n++) {
+        if (crm_vault_unwrap(log->vault, 'S', k.mv_data, k.mv_size, v.mv_data,
+                             v.mv_size, key) != 0) {
+            rc = EIO;
+            break;
+        }
+        int stop = fn(arg, k.mv_data, k.mv_size, key);
+        crm_wipe(key, sizeof(key));
+        if (stop)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    crm_log_rd_end(log, txn);
+    return rc == 0 || rc == MDB_NOTFOUND ? CRM_OK
+                                         : crm_mdb_fail(why, rc, "subject keys");
+}

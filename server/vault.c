@@ -436,6 +436,18 @@ crm_vault_subject_key(const crm_vault *v, MDB_txn *txn, MDB_dbi db,
 }
 
 int
+crm_vault_subject_key_put(const crm_vault *v, MDB_txn *txn, MDB_dbi db,
+                          const char *stream, size_t len,
+                          const uint8_t key[CRM_KEY_LEN])
+{
+    uint8_t w[4 + CRM_WRAPPED_LEN];
+    if (crm_vault_wrap(v, 'S', stream, len, key, w) != 0)
+        return EIO;
+    MDB_val k = {len, (void *)stream}, val = {sizeof(w), w};
+    return mdb_put(txn, db, &k, &val, MDB_NOOVERWRITE);
+}
+
+int
 crm_vault_seal_pii(const crm_vault *v, const uint8_t key[CRM_KEY_LEN],
                    const char *stream, size_t slen, const uint8_t *id,
                    const void *pt, size_t len, uint8_t *out)

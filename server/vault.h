@@ -95,6 +95,12 @@ int crm_vault_unwrap(const crm_vault *v, char label, const void *name,
 int crm_vault_subject_key(const crm_vault *v, MDB_txn *txn, MDB_dbi db,
                           const char *stream, size_t len, int make,
                           uint8_t key[CRM_KEY_LEN]);
+/* Stores key as the subject key of stream[0..len) (one brought from
+ * another data directory: crmd --import). MDB_KEYEXIST when the guest
+ * has one. */
+int crm_vault_subject_key_put(const crm_vault *v, MDB_txn *txn, MDB_dbi db,
+                              const char *stream, size_t len,
+                              const uint8_t key[CRM_KEY_LEN]);
 
 /* Seals or opens the personal part of event id of stream under the
  * guest's key (associated data: tenant, stream, id). 0 or -1. */

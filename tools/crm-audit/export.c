@@ -21,6 +21,7 @@
 #include "record.h"
 #include "rpc.h"
 #include "sign.h"
+#include "xkeys.h"
 
 static void broken(crm_audit_result *res, uint64_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -115,6 +116,23 @@ check_trailer(const msgpack_object *t, const char *tenant, const uint8_t *pub,
         res->checkpoints = 1;
 }
 
+/* The keys section after the trailer (xkeys.h): its shape and tenant. */
+static void
+check_keys(const uint8_t *b, size_t len, size_t off, crm_audit_export *out,
+           crm_audit_result *res)
+{
+    crm_xkeys_section s;
+    crm_error e;
+    if (crm_xkeys_section_read(b, len, off, &s, &e) != CRM_OK)
+        broken(res, out->to, "%s", e.msg);
+    else if (strcmp(s.tenant, out->tenant) != 0)
+        broken(res, out->to, "the keys section is of tenant %s", s.tenant);
+    else {
+        out->has_keys = 1;
+        out->keys = s.count;
+    }
+}
+
 crm_err
 crm_audit_verify_export(const char *path, const uint8_t *pub,
                         crm_audit_export_each each, void *arg,
@@ -194,7 +212,7 @@ crm_audit_verify_export(const char *path, const uint8_t *pub,
                           hash, res);
             ended = 1;
             if (!res->broken && off != len)
-                broken(res, to, "bytes after the trailer");
+                check_keys(b, len, off, out, res);
             break;
         }
         size_t hl = t == 0xc4 ? 1 : t == 0xc5 ? 2 : 4, n = 0;

@@ -20,6 +20,8 @@ typedef struct crm_audit_export {
     uint64_t from, to;                    /* as its header says */
     uint8_t prev_hash[CRM_HASH_LEN];      /* of the record before from */
     uint8_t public_key[CRM_SIGN_PUB_LEN]; /* the key the header names */
+    int has_keys;  /* a keys section follows the trailer (xkeys.h) */
+    uint64_t keys; /* the guests' keys it holds, sealed (not opened) */
 } crm_audit_export;
 
 /* Called for each record once it verified (its hash, its link, its
@@ -34,7 +36,9 @@ typedef crm_err (*crm_audit_export_each)(void *arg, const uint8_t *rec,
 
 /* Verifies the export at path: CRM_OK with res->broken saying the
  * verdict (res->checkpoints 1 when the trailer's checkpoint verified
- * under pub, or the header's key when pub is NULL); CRM_ERR_IO when the
+ * under pub, or the header's key when pub is NULL; a keys section after
+ * the trailer is checked for its shape, of the header's tenant, and its
+ * count, its keys left sealed); CRM_ERR_IO when the
  * file cannot be read, or what each returned. each may be NULL; out is
  * filled from the header (tenant "" when it is unreadable). */
 crm_err crm_audit_verify_export(const char *path, const uint8_t *pub,

@@ -238,6 +238,10 @@ verify_export(const char *path, const uint8_t *pub)
            x.tenant, (unsigned long long)x.from, (unsigned long long)x.to,
            (unsigned long long)res.events, hex,
            pub ? "the key given" : "the key the file names");
+    if (x.has_keys)
+        printf("keys: %llu guests' keys follow, sealed under a passphrase "
+               "(not opened here)\n",
+               (unsigned long long)x.keys);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "out.h"
 #include "rpc.h"
 #include "timefmt.h"
+#include "xkeys.h"
 
 int
 ctl_cmd_audit_pubkey(ctl *c, const ctl_args *a)
@@ -109,6 +110,114 @@ put_object(FILE *f, const msgpack_object *o)
     return rc;
 }
 
+static void
+kv_s(msgpack_packer *pk, const char *k, const char *v)
+{
+    crm_mp_pack_cstr(pk, k);
+    crm_mp_pack_cstr(pk, v);
+}
+
+static void
+kv_u(msgpack_packer *pk, const char *k, uint64_t v)
+{
+    crm_mp_pack_cstr(pk, k);
+    msgpack_pack_uint64(pk, v);
+}
+
+/* The keys section after the trailer (PROTOCOL.md, audit.keys):
+ * its header with the scrypt parameters and the check value, each
+ * guest's key as [stream, sealed key], and an end map with the count.
+ * The passphrase stays here; the server gets the key it derives. */
+static int
+put_keys(ctl *c, FILE *f, const char *tenant, const char *passfile,
+         uint64_t *count)
+{
+    char pass[CRM_XKEYS_PASS_MAX + 2];
+    size_t plen;
+    crm_xkdf kdf;
+    uint8_t key[CRM_KEY_LEN], check[CRM_WRAPPED_LEN];
+    crm_error why;
+    size_t tlen = strlen(tenant);
+    crm_err err = crm_xkeys_passphrase_load(passfile, pass, sizeof(pass),
+                                            &plen, &why);
+    if (err == CRM_OK && (err = crm_xkdf_new(&kdf, &why)) == CRM_OK)
+        err = crm_xkeys_derive(pass, plen, &kdf, key, &why);
+    crm_wipe(pass, sizeof(pass));
+    if (err == CRM_OK && crm_xkeys_check_make(key, tenant, tlen, check) != 0)
+        err = crm_error_set(&why, CRM_ERR_INTERNAL, "cannot seal");
+    if (err != CRM_OK)
+        return ctl_fail(&why);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 9);
+    kv_s(&pk, "format", CRM_XKEYS_FORMAT);
+    kv_u(&pk, "version", CRM_XKEYS_VERSION);
+    kv_s(&pk, "tenant", tenant);
+    kv_s(&pk, "kdf", "scrypt");
+    crm_mp_pack_cstr(&pk, "salt");
+    msgpack_pack_bin(&pk, CRM_XKEYS_SALT);
+    msgpack_pack_bin_body(&pk, kdf.salt, CRM_XKEYS_SALT);
+    kv_u(&pk, "n", kdf.n);
+    kv_u(&pk, "r", kdf.r);
+    kv_u(&pk, "p", kdf.p);
+    crm_mp_pack_cstr(&pk, "check");
+    msgpack_pack_bin(&pk, sizeof(check));
+    msgpack_pack_bin_body(&pk, check, sizeof(check));
+    int rc = fwrite(sb.data, 1, sb.size, f) == sb.size
+                 ? 0
+                 : ctl_file_error("cannot write", "the export", errno);
+    char after[CRM_STREAM_MAX];
+    size_t after_len = 0;
+    *count = 0;
+    while (rc == 0) {
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_map(&pk, after_len ? 2 : 1);
+        crm_mp_pack_cstr(&pk, "key");
+        msgpack_pack_bin(&pk, CRM_KEY_LEN);
+        msgpack_pack_bin_body(&pk, key, CRM_KEY_LEN);
+        if (after_len) {
+            crm_mp_pack_cstr(&pk, "after");
+            msgpack_pack_str(&pk, after_len);
+            msgpack_pack_str_body(&pk, after, after_len);
+        }
+        const msgpack_object *res;
+        rc = ctl_call_raw(c, "audit.keys", sb.data, sb.size, &res);
+        crm_wipe(sb.data, sb.size);
+        if (rc != 0)
+            break;
+        const msgpack_object *keys = crm_mp_get(res, "keys"),
+                             *next = crm_mp_get(res, "next");
+        if (keys == NULL || keys->type != MSGPACK_OBJECT_ARRAY) {
+            rc = ctl_error(CRM_ERR_INTERNAL, "the server sent no keys");
+            break;
+        }
+        for (uint32_t i = 0; i < keys->via.array.size && rc == 0; i++)
+            if (put_object(f, &keys->via.array.ptr[i]) != 0)
+                rc = ctl_file_error("cannot write", "the export", errno);
+        *count += keys->via.array.size;
+        if (next == NULL || next->type != MSGPACK_OBJECT_STR)
+            break;
+        if (next->via.str.size == 0 || next->via.str.size > sizeof(after)) {
+            rc = ctl_error(CRM_ERR_INTERNAL, "bad 'next' from the server");
+            break;
+        }
+        after_len = next->via.str.size;
+        memcpy(after, next->via.str.ptr, after_len);
+    }
+    crm_wipe(key, sizeof(key));
+    if (rc == 0) {
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_map(&pk, 1);
+        kv_u(&pk, "count", *count);
+        if (fwrite(sb.data, 1, sb.size, f) != sb.size)
+            rc = ctl_file_error("cannot write", "the export", errno);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
 int
 ctl_cmd_audit_export(ctl *c, const ctl_args *a)
 {
@@ -118,7 +227,13 @@ ctl_cmd_audit_export(ctl *c, const ctl_args *a)
         rc = ctl_arg_int(a, "to", 0, 0, INT64_MAX, &to);
     if (rc != 0)
         return rc;
-    const char *path = ctl_arg(a, "out");
+    const char *path = ctl_arg(a, "out"),
+               *passfile = ctl_arg(a, "keys-passphrase-file");
+    char tenant[CRM_TENANT_MAX + 1] = "";
+    if (passfile && (from != 1 || to != 0))
+        return ctl_error(CRM_ERR_BAD_REQUEST,
+                         "--keys-passphrase-file goes with the export of a "
+                         "whole log (an import takes no other)");
     /* mode 0600: the records hold personal data, sealed or not */
     int fd = path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)
                   : STDOUT_FILENO;
@@ -146,6 +261,7 @@ ctl_cmd_audit_export(ctl *c, const ctl_args *a)
             int64_t end;
             if (h == NULL || h->type != MSGPACK_OBJECT_MAP ||
                 crm_mp_int(crm_mp_get(h, "to"), 0, INT64_MAX, &end) != 0 ||
+                ctl_str(h, "tenant", tenant, sizeof(tenant))[0] == '\0' ||
                 put_object(f, h) != 0) {
                 rc = ctl_error(CRM_ERR_INTERNAL, "bad export header");
                 break;
@@ -175,6 +291,12 @@ ctl_cmd_audit_export(ctl *c, const ctl_args *a)
     }
     if (progress)
         fprintf(stderr, "\n");
+    uint64_t nkeys = 0;
+    if (rc == 0 && passfile && (rc = put_keys(c, f, tenant, passfile,
+                                              &nkeys)) == 0 && progress)
+        fprintf(stderr, "export: %llu guests' keys, sealed under the "
+                        "passphrase\n",
+                (unsigned long long)nkeys);
     if (fflush(f) != 0 && rc == 0)
         rc = ctl_file_error("cannot write", path ? path : "stdout", errno);
     if (path) {

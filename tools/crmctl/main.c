@@ -354,14 +354,21 @@ const ctl_cmd ctl_commands[] = {
                  "signed checkpoint at or before it)"},
          {.name = "out", .arg = "FILE",
           .doc = "write to FILE, which must not exist (default stdout)"},
+         {.name = "keys-passphrase-file", .arg = "FILE",
+          .doc = "add the guests' keys, sealed under the passphrase in "
+                 "FILE (mode 0600; admin key)"},
          {0}},
      .summary = "the tenant's log as stored, for crm-audit verify --export",
      .details = "Writes the export file (PROTOCOL.md, audit.export): a "
                 "header, every record of\nthe range as stored (personal "
                 "fields stay sealed) and a trailer with the\nsigned "
                 "checkpoint it ends at. crm-audit verify --export FILE "
-                "checks it offline.\nProgress on stderr when it is a "
-                "terminal."},
+                "checks it offline.\nWith --keys-passphrase-file, the "
+                "guests' keys follow, sealed under a key\nscrypt derives "
+                "from the passphrase, so that crmd --import "
+                "--keys-passphrase-file\nopens the personal fields; the "
+                "passphrase never leaves this machine.\nProgress on stderr "
+                "when it is a terminal."},
     {.name = "audit verify", .op = CRM_OP_AUDIT_VERIFY,
      .run = ctl_cmd_audit_verify,
      .opts = (const ctl_opt[]){
