@@ -107,6 +107,14 @@ put_one(crm_log *log, MDB_txn *txn, const uint8_t *rec, size_t len,
                           (unsigned long long)pos);
         return rc == LOG_REDO ? -1 : rc;
     }
+    /* an erasure enters the ledger as pending, as on the primary: the
+     * eraser's first round on the tenant completes it */
+    static const char erased[] = "customer.erased";
+    if (log->vault != NULL && r.type_len == sizeof(erased) - 1 &&
+        memcmp(r.type, erased, r.type_len) == 0 &&
+        (rc = crm_log_erase_record(log, txn, r.stream, r.stream_len, pos,
+                                   r.h.version, r.h.recorded_at)) != 0)
+        return rc;
     log->head_pos = pos;
     memcpy(log->head_hash, r.hash, CRM_HASH_LEN);
     if (r.h.recorded_at > log->last_recorded)
@@ -164,7 +172,14 @@ crm_log_import_keys(crm_log *log, const crm_import_key *keys, size_t n,
     MDB_txn *txn;
     size_t put = 0, at = 0;
     int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    int erased = 0;
     for (; rc == 0 && at < n; at++) {
+        /* a key of an erased guest would give the person back */
+        if ((erased = crm_log_erased(log, txn, keys[at].stream,
+                                     keys[at].len)) != 0) {
+            rc = erased < 0 ? -erased : -1;
+            break;
+        }
         if ((rc = crm_vault_subject_key_put(log->vault, txn,
                                             log->dbi_subjects, keys[at].stream,
                                             keys[at].len, keys[at].key)) == 0)
@@ -175,6 +190,11 @@ crm_log_import_keys(crm_log *log, const crm_import_key *keys, size_t n,
     else if (txn)
         mdb_txn_abort(txn);
     pthread_mutex_unlock(&log->txn_mu);
+    if (rc == -1)
+        return crm_error_set(why, CRM_ERR_CORRUPT,
+                             "guest %.*s is erased in the export's log: its "
+                             "key is refused",
+                             (int)keys[at].len, keys[at].stream);
     if (rc == MDB_KEYEXIST)
         return crm_error_set(why, CRM_ERR_CONFLICT,
                              "guest %.*s has a key already (given twice?)",

@@ -413,6 +413,19 @@ test_sealed_with_keys(void **state)
     if (p && p->type == MSGPACK_OBJECT_MAP)
         fx_res_str(p, "first_name", first, sizeof(first));
     assert_string_equal(first, "");
+    /* and its erasure came along into the ledger, at the source's
+     * position: a receipt, and no second life for its personal data */
+    fx_reset();
+    assert_int_equal(
+        fx_call_kv(c, "customer.erasure_receipt", g3, 1, &res, &why), CRM_OK);
+    assert_int_equal(fx_res_u64(res, "position"), fa.head);
+    fx_reset();
+    crm_event_in ev[1];
+    fx_event(&ev[0], "g-3", "customer.profile_updated",
+             FX_BODY(FX_S("first_name", "Again")));
+    crm_err aerr = fx_append(c, ev, 1, &res, &why);
+    if (aerr != CRM_ERR_CONFLICT)
+        fail_msg("append to an erased guest: %d %s", aerr, why.msg);
     crm_client_close(c);
     fx_reset();
     assert_int_equal(fx_crmd_stop_clean(&b), 0);
