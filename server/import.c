@@ -303,7 +303,7 @@ crm_import_run(const crm_config *cfg, crm_error *why)
         return crm_error_set(why, CRM_ERR_NOMEM, NULL);
     }
     uint8_t master[CRM_KEY_LEN];
-    crm_log_opts lo = {0};
+    crm_log_opts lo = {.map_size = cfg->map_size_mb << 20};
     header h;
     msgpack_object hm;
     const uint8_t *r;

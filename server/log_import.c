@@ -122,11 +122,36 @@ put_one(crm_log *log, MDB_txn *txn, const uint8_t *rec, size_t len,
     return 0;
 }
 
+/* Grows the map ahead of a chunk of bytes of records: a chunk that met
+ * a full map could not be put again, since the stream heads of its
+ * records are already in log->pending. Four times the records' bytes
+ * covers their indexes; 16 MiB more leaves room for LMDB's own pages. */
+static int
+room_for(crm_log *log, size_t bytes)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(log->env, &info) != 0 || mdb_env_stat(log->env, &st) != 0)
+        return -1;
+    size_t need = ((size_t)info.me_last_pgno + 1) * st.ms_psize + 4 * bytes +
+                  (16u << 20);
+    return need <= log->map_size ? 0 : crm_log_grow_map(log, need);
+}
+
 crm_err
 crm_log_import_records(crm_log *log, const uint8_t *const *recs,
                        const size_t *lens, size_t n, crm_error *why)
 {
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += lens[i];
     pthread_mutex_lock(&log->txn_mu);
+    if (room_for(log, bytes) != 0) {
+        pthread_mutex_unlock(&log->txn_mu);
+        return crm_error_set(why, CRM_ERR_IO,
+                             "import: the map cannot grow to what the "
+                             "records need (--map-size-mb, the disk)");
+    }
     uint64_t pos0 = log->head_pos;
     uint8_t hash0[CRM_HASH_LEN];
     memcpy(hash0, log->head_hash, CRM_HASH_LEN);

@@ -85,7 +85,7 @@ import_keys(const fx_crmd *d, const char *path, int sealed, const char *pass)
 {
     char cmd[3400];
     snprintf(cmd, sizeof(cmd),
-             "'%s' --data '%s/data' %s%s%s --import '%s'%s%s%s",
+             "'%s' --data '%s/data' --map-size-mb 1 %s%s%s --import '%s'%s%s%s",
              CRM_CRMD_PATH, d->dir, sealed ? "--master-key '" : "",
              sealed ? d->master_key : "--no-encryption", sealed ? "'" : "",
              path, pass ? " --keys-passphrase-file '" : "", pass ? pass : "",
@@ -433,6 +433,54 @@ test_sealed_with_keys(void **state)
     fx_crmd_cleanup(&a);
 }
 
+/* An export larger than the map it is imported into: the map grows
+ * ahead of each chunk (10,000 events, ~4 MB with their indexes, into a
+ * map of 1 MB). */
+static void
+test_grows_the_map(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {"--no-encryption", NULL};
+    fx_crmd a, b;
+    char ka[CRM_ROLE__COUNT][128], kb[CRM_ROLE__COUNT][128], path[700];
+    assert_int_equal(fx_crmd_start(&a, 0, plain), 0);
+    assert_int_equal(fx_tenant(&a, TENANT, ka), 0);
+    crm_client *c = fx_client(&a, a.url, ka[CRM_ROLE_AGENT]);
+    for (int batch = 0; batch < 10; batch++) {
+        static crm_event_in ev[1000];
+        char ids[1000][16];
+        for (int i = 0; i < 1000; i++) {
+            snprintf(ids[i], sizeof(ids[i]), "g-%d", batch * 1000 + i);
+            fx_event(&ev[i], ids[i], "stay.checked_out",
+                     FX_BODY(FX_S("stay_id", "S1"),
+                             FX_S("property", "lisbon-riverside"),
+                             FX_I("nights", 1 + i % 7)));
+        }
+        const msgpack_object *res;
+        crm_error why;
+        assert_int_equal(fx_append(c, ev, 1000, &res, &why), CRM_OK);
+        fx_reset();
+    }
+    crm_client_close(c);
+    figures fa, fb;
+    figures_of(&a, ka[CRM_ROLE_ADMIN], &fa);
+    snprintf(path, sizeof(path), "%s/export.crmx", a.dir);
+    export_to(&a, ka, path);
+    assert_int_equal(fx_crmd_stop_clean(&a), 0);
+    assert_int_equal(fx_crmd_start(&b, 0, plain), 0);
+    assert_int_equal(fx_crmd_stop_clean(&b), 0);
+    assert_int_equal(import(&b, path, 0), 0);
+    assert_int_equal(fx_crmd_restart(&b), 0);
+    assert_int_equal(fx_tenant_keys(&b, TENANT, kb), 0);
+    figures_of(&b, kb[CRM_ROLE_ADMIN], &fb);
+    assert_true(fb.head >= 10000);
+    assert_int_equal(fb.head, fa.head);
+    assert_int_equal(fb.nights, fa.nights);
+    assert_int_equal(fx_crmd_stop_clean(&b), 0);
+    fx_crmd_cleanup(&b);
+    fx_crmd_cleanup(&a);
+}
+
 int
 main(void)
 {
@@ -441,6 +489,7 @@ main(void)
         cmocka_unit_test(test_unsealed),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_sealed_with_keys),
+        cmocka_unit_test(test_grows_the_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
