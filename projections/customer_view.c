@@ -18,15 +18,12 @@ typedef int (*each_fn)(void *arg, const uint8_t *sfx, size_t slen,
                        const MDB_val *v);
 
 static int
-each(MDB_txn *txn, MDB_dbi db, const char *id, size_t len, uint8_t tag,
-     int backwards, each_fn fn, void *arg)
+each(MDB_cursor *cur, const char *id, size_t len, uint8_t tag, int backwards,
+     each_fn fn, void *arg)
 {
     uint8_t pfx[CUST_KEY_MAX], end[CUST_KEY_MAX];
     size_t plen = cust_key(pfx, id, len, tag, NULL, 0);
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, db, &cur);
-    if (rc != 0)
-        return rc;
+    int rc;
     MDB_val k = {plen, pfx}, v;
     if (backwards) {
         /* the first key past the prefix, then step back */
@@ -46,7 +43,6 @@ each(MDB_txn *txn, MDB_dbi db, const char *id, size_t len, uint8_t tag,
             break;
         rc = mdb_cursor_get(cur, &k, &v, backwards ? MDB_PREV : MDB_NEXT);
     }
-    mdb_cursor_close(cur);
     /* fn stops with a positive value, which is no error */
     return rc == MDB_NOTFOUND || rc > 0 ? 0 : rc;
 }
@@ -82,7 +78,8 @@ kv_avg(msgpack_packer *pk, const char *k, uint64_t sum, uint64_t n)
 }
 
 /* A map or an array whose size is known once it is packed: its elements
- * go to a side buffer, then behind the header. */
+ * go to a side buffer, then behind the header. One view's parts follow
+ * one another, so they share the buffer (part_free once done). */
 typedef struct part {
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -92,9 +89,16 @@ typedef struct part {
 static void
 part_init(part *p)
 {
-    msgpack_sbuffer_init(&p->sb);
+    p->sb.size = 0; /* the buffer zeroed, or what the last part left */
     msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
     p->n = 0;
+}
+
+static void
+part_free(part *p)
+{
+    msgpack_sbuffer_destroy(&p->sb);
+    msgpack_sbuffer_init(&p->sb);
 }
 
 static void
@@ -106,13 +110,15 @@ part_emit(msgpack_packer *pk, part *p, int map)
         msgpack_pack_array(pk, p->n);
     if (p->sb.size)
         pk->callback(pk->data, p->sb.data, p->sb.size);
-    msgpack_sbuffer_destroy(&p->sb);
 }
 
-/* One read of the view: the guest, the query, the record last fetched. */
+/* One read of the view: the guest, the query, the record last fetched.
+ * Every entry is read through one cursor: the guest's keys are
+ * neighbours, so a walk often starts on the page the last one left. */
 typedef struct view {
     MDB_txn *txn;
     MDB_dbi db;
+    MDB_cursor *cur;
     const char *id;
     size_t len;
     const crm_customer_query *q;
@@ -218,7 +224,7 @@ pack_each(view *w, msgpack_packer *pk, const char *k, uint8_t tag, int map,
           int backwards, each_fn fn)
 {
     part_init(&w->part);
-    int rc = each(w->txn, w->db, w->id, w->len, tag, backwards, fn, w);
+    int rc = each(w->cur, w->id, w->len, tag, backwards, fn, w);
     crm_mp_pack_cstr(pk, k);
     part_emit(pk, &w->part, map);
     return rc;
@@ -299,7 +305,7 @@ pack_lifetime(view *w, msgpack_packer *pk)
 {
     const uint64_t *a = w->a.v;
     tally t = {.today = w->today};
-    int rc = each(w->txn, w->db, w->id, w->len, 'b', 0, on_booking, &t);
+    int rc = each(w->cur, w->id, w->len, 'b', 0, on_booking, &t);
     if (rc != 0)
         return rc;
     msgpack_pack_map(pk, 15);
@@ -495,9 +501,9 @@ churn(view *w, crm_customer_churn *out)
     if (s.cap && (s.day = malloc(s.cap * sizeof(*s.day))) == NULL)
         return ENOMEM;
     complaints c = {.w = w, .sla_us = w->s->complaint_sla_hours * HOUR_US};
-    int rc = each(w->txn, w->db, w->id, w->len, 's', 0, on_stay, &s);
+    int rc = each(w->cur, w->id, w->len, 's', 0, on_stay, &s);
     if (rc == 0)
-        rc = each(w->txn, w->db, w->id, w->len, 'k', 0, on_complaint, &c);
+        rc = each(w->cur, w->id, w->len, 'k', 0, on_complaint, &c);
     double usual = 0;
     if (rc == 0 && s.n >= 2)
         rc = usual_interval(&s, &usual);
@@ -568,7 +574,18 @@ view_open(view *w, MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
     int rc = cust_erased(txn, db, id, len, erased);
     if (rc == 0)
         rc = cust_acct_get(txn, db, id, len, &w->a);
+    if (rc == 0 && (w->a.exists || *erased))
+        rc = mdb_cursor_open(txn, db, &w->cur);
     return rc != 0 ? rc : !w->a.exists && !*erased ? MDB_NOTFOUND : 0;
+}
+
+static void
+view_close(view *w)
+{
+    if (w->cur)
+        mdb_cursor_close(w->cur);
+    w->cur = NULL;
+    part_free(&w->part);
 }
 
 int
@@ -579,22 +596,22 @@ crm_customer_churn_get(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
     crm_settings defaults;
     int erased, rc = view_open(&w, txn, db, id, len, q, &defaults, &erased);
     memset(out, 0, sizeof(*out));
-    if (rc != 0 || erased)
-        return rc;
-    return churn(&w, out);
+    if (rc == 0 && !erased)
+        rc = churn(&w, out);
+    view_close(&w);
+    return rc;
 }
 
-int
-crm_customer_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
-                  const crm_customer_query *q, msgpack_packer *pk)
+static int
+pack_view(view *w, int erased, const crm_customer_query *q, msgpack_packer *pk)
 {
-    view w;
-    crm_settings defaults;
+    const char *id = w->id;
+    size_t len = w->len;
     crm_customer_churn ch = {0};
-    int erased, rc = view_open(&w, txn, db, id, len, q, &defaults, &erased);
-    if (rc != 0 || (!erased && (rc = churn(&w, &ch)) != 0))
+    int rc;
+    if (!erased && (rc = churn(w, &ch)) != 0)
         return rc;
-    const uint64_t *a = w.a.v;
+    const uint64_t *a = w->a.v;
     msgpack_pack_map(pk, 12 + q->extra);
     crm_mp_pack_cstr(pk, "id");
     crm_mp_pack_str(pk, id, len);
@@ -604,12 +621,12 @@ crm_customer_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
     else
         msgpack_pack_false(pk);
     kv_day(pk, "registered_on", (uint32_t)a[A_REG_DAY]);
-    if ((rc = pack_each(&w, pk, "profile", 'p', 1, 0, on_field)) != 0 ||
-        (rc = pack_each(&w, pk, "consents", 'c', 0, 0, on_consent)) != 0 ||
-        (rc = pack_each(&w, pk, "preferences", 'f', 1, 0, on_preference)) != 0)
+    if ((rc = pack_each(w, pk, "profile", 'p', 1, 0, on_field)) != 0 ||
+        (rc = pack_each(w, pk, "consents", 'c', 0, 0, on_consent)) != 0 ||
+        (rc = pack_each(w, pk, "preferences", 'f', 1, 0, on_preference)) != 0)
         return rc;
     crm_mp_pack_cstr(pk, "lifetime");
-    if ((rc = pack_lifetime(&w, pk)) != 0)
+    if ((rc = pack_lifetime(w, pk)) != 0)
         return rc;
     crm_mp_pack_cstr(pk, "satisfaction");
     msgpack_pack_map(pk, 5);
@@ -624,18 +641,18 @@ crm_customer_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
     kv_i64(pk, "csat_count", (int64_t)a[A_CSAT_N]);
 
     complaints c = {
-        .w = &w, .pack = 1, .sla_us = w.s->complaint_sla_hours * HOUR_US};
-    part_init(&w.part);
-    rc = each(txn, db, id, len, 'k', 0, on_complaint, &c);
+        .w = w, .pack = 1, .sla_us = w->s->complaint_sla_hours * HOUR_US};
+    part_init(&w->part);
+    rc = each(w->cur, id, len, 'k', 0, on_complaint, &c);
     crm_mp_pack_cstr(pk, "complaints_open");
-    part_emit(pk, &w.part, 0);
+    part_emit(pk, &w->part, 0);
     if (rc != 0)
         return rc;
-    touch t = {&w, q->touchpoints};
-    part_init(&w.part);
-    rc = each(txn, db, id, len, 't', 1, on_touchpoint, &t);
+    touch t = {w, q->touchpoints};
+    part_init(&w->part);
+    rc = each(w->cur, id, len, 't', 1, on_touchpoint, &t);
     crm_mp_pack_cstr(pk, "touchpoints");
-    part_emit(pk, &w.part, 0);
+    part_emit(pk, &w->part, 0);
     if (rc != 0)
         return rc;
 
@@ -653,8 +670,21 @@ crm_customer_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
         crm_mp_pack_cstr(pk, ch.reasons[i].text);
     }
     crm_mp_pack_cstr(pk, "base_currency");
-    crm_mp_pack_cstr(pk, w.s->base_currency);
+    crm_mp_pack_cstr(pk, w->s->base_currency);
     return 0;
+}
+
+int
+crm_customer_pack(MDB_txn *txn, MDB_dbi db, const char *id, size_t len,
+                  const crm_customer_query *q, msgpack_packer *pk)
+{
+    view w;
+    crm_settings defaults;
+    int erased, rc = view_open(&w, txn, db, id, len, q, &defaults, &erased);
+    if (rc == 0)
+        rc = pack_view(&w, erased, q, pk);
+    view_close(&w);
+    return rc;
 }
 
 int

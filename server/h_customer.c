@@ -335,9 +335,15 @@ h_customer_find(rpc_call *call, msgpack_packer *pk, crm_error *why,
 
 /* --- customer.get ----------------------------------------------------------- */
 
+/* Records one view keeps (FETCH_KEEP): a guest's profile fields come
+ * from a few events, read back once each. */
+#define FETCH_KEEP 16
+
 /* What the view reads back: the record at a position, decoded into the
- * connection's scratch zone (valid until the next fetch), with only the
- * personal fields the caller's view shows of this guest. */
+ * connection's scratch zone with only the personal fields the caller's
+ * view shows of this guest. The records read are kept (valid until
+ * FETCH_KEEP more were read) and the guest's subject key is unwrapped
+ * once for all of them. */
 typedef struct fetcher {
     crm_log *log;
     MDB_txn *txn;
@@ -345,17 +351,48 @@ typedef struct fetcher {
     const crm_view *view;
     unsigned consents;
     h_seen *seen;
+    crm_log_subject subject;
+    size_t n; /* records kept in zone */
+    uint64_t pos[FETCH_KEEP];
+    int rc[FETCH_KEEP];
+    crm_record rec[FETCH_KEEP];
 } fetcher;
+
+/* As h_record_view for a view that opens, with f's subject key. */
+static int
+record_view(fetcher *f, uint64_t position, crm_record *r)
+{
+    int rc = crm_log_record_open_subject(f->log, f->txn, position, f->zone,
+                                         &f->subject, r);
+    if (rc != 0)
+        return rc;
+    msgpack_object withheld;
+    if (crm_view_filter(f->view, r->type, r->type_len, f->consents, &r->pii,
+                        f->zone, &withheld) < 0)
+        return ENOMEM;
+    if (r->pii.type != MSGPACK_OBJECT_NIL)
+        h_seen_add(f->seen, r->stream, r->stream_len);
+    return 0;
+}
 
 static int
 fetch_record(void *arg, uint64_t position, crm_record *out)
 {
     fetcher *f = arg;
-    msgpack_zone_clear(f->zone);
-    return h_record_view(f->log, f->txn, position, f->zone, f->view,
-                         f->consents, out, f->seen) == 0
-               ? 0
-               : -1;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->pos[i] == position) {
+            *out = f->rec[i];
+            return f->rc[i];
+        }
+    if (f->n == 0 || f->n == FETCH_KEEP) {
+        msgpack_zone_clear(f->zone);
+        f->n = 0;
+    }
+    size_t i = f->n++;
+    f->pos[i] = position;
+    f->rc[i] = record_view(f, position, &f->rec[i]) == 0 ? 0 : -1;
+    *out = f->rec[i];
+    return f->rc[i];
 }
 
 typedef struct get_q {
@@ -390,7 +427,7 @@ h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    fetcher f = {log, txn, z, v, 0, seen};
+    fetcher f = {.log = log, .txn = txn, .zone = z, .view = v, .seen = seen};
     /* contact data shown with consent: the consents as they stand now */
     if (rc == 0 && v->consented)
         rc = crm_customer_consents(txn, customer, id, len, &f.consents);
@@ -420,6 +457,7 @@ h_customer_pack_get(crm_log *log, MDB_txn *txn, MDB_dbi customer,
     KV_STR(pk, "on", text);
     KV_U64(pk, "as_of", position);
 out:
+    crm_log_subject_wipe(&f.subject);
     free(s);
     return rc;
 }

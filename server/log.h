@@ -30,6 +30,7 @@
 #include "event.h"
 #include "hash.h"
 #include "proj.h"
+#include "schema.h"
 #include "seal.h"
 #include "sign.h"
 
@@ -353,6 +354,22 @@ int crm_log_open_reading(crm_log *log, crm_record *r, msgpack_zone *z);
  * position), MDB_CORRUPTED, EIO or an LMDB error. */
 int crm_log_record_open(crm_log *log, struct MDB_txn *txn, uint64_t position,
                         msgpack_zone *z, crm_record *r);
+/* A guest's subject key as one read found it, so that the several
+ * records of one guest a view opens unwrap it once: zero-initialised,
+ * for one read transaction and one thread; crm_log_subject_wipe when the
+ * read ends (it holds key material). */
+typedef struct crm_log_subject {
+    int state; /* 0: nothing held; 1: key of stream; 2: stream has none */
+    size_t len;
+    char stream[CRM_STREAM_MAX];
+    uint8_t key[CRM_KEY_LEN];
+} crm_log_subject;
+/* As crm_log_record_open, the subject key taken from sk when it is the
+ * record's guest's, else read and kept in sk. */
+int crm_log_record_open_subject(crm_log *log, struct MDB_txn *txn,
+                                uint64_t position, msgpack_zone *z,
+                                crm_log_subject *sk, crm_record *r);
+void crm_log_subject_wipe(crm_log_subject *sk);
 /* 1 if the tenant's personal data is sealed (it was made with a master
  * key). */
 int crm_log_sealed(const crm_log *log);

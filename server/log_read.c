@@ -15,9 +15,37 @@
  * whose visit callback this thread is in, for crm_log_open_reading. */
 static _Thread_local MDB_txn *reading;
 
-int
-crm_log_pii_bytes(crm_log *log, MDB_txn *txn, const crm_record *r,
-                  msgpack_zone *z, const uint8_t **pii, size_t *len)
+/* The subject key of r's guest into key: from sk when it holds that
+ * guest's (sk may be NULL), else from the vault, then kept in sk. 0,
+ * MDB_NOTFOUND (the guest has none) or an LMDB error. */
+static int
+subject_key(crm_log *log, MDB_txn *txn, const crm_record *r,
+            crm_log_subject *sk, uint8_t key[CRM_KEY_LEN])
+{
+    if (sk && sk->state && sk->len == r->stream_len &&
+        memcmp(sk->stream, r->stream, r->stream_len) == 0) {
+        if (sk->state == 2)
+            return MDB_NOTFOUND;
+        memcpy(key, sk->key, CRM_KEY_LEN);
+        return 0;
+    }
+    int rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects,
+                                   r->stream, r->stream_len, 0, key);
+    if (sk && (rc == 0 || rc == MDB_NOTFOUND) &&
+        r->stream_len <= sizeof(sk->stream)) {
+        crm_log_subject_wipe(sk);
+        sk->state = rc == 0 ? 1 : 2;
+        sk->len = r->stream_len;
+        memcpy(sk->stream, r->stream, r->stream_len);
+        if (rc == 0)
+            memcpy(sk->key, key, CRM_KEY_LEN);
+    }
+    return rc;
+}
+
+static int
+pii_bytes(crm_log *log, MDB_txn *txn, const crm_record *r, crm_log_subject *sk,
+          msgpack_zone *z, const uint8_t **pii, size_t *len)
 {
     size_t at = crm_event_pii_at(r->content, r->content_len);
     if (at == 0)
@@ -30,8 +58,7 @@ crm_log_pii_bytes(crm_log *log, MDB_txn *txn, const crm_record *r,
     if (log->vault == NULL)
         return MDB_CORRUPTED; /* sealed data in a log without keys */
     uint8_t key[CRM_KEY_LEN];
-    int rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects,
-                                   r->stream, r->stream_len, 0, key);
+    int rc = subject_key(log, txn, r, sk, key);
     if (rc != 0)
         return rc; /* MDB_NOTFOUND: the guest's key is destroyed */
     size_t n = r->pii.via.bin.size;
@@ -52,13 +79,21 @@ crm_log_pii_bytes(crm_log *log, MDB_txn *txn, const crm_record *r,
 }
 
 int
-crm_log_open_pii(crm_log *log, MDB_txn *txn, crm_record *r, msgpack_zone *z)
+crm_log_pii_bytes(crm_log *log, MDB_txn *txn, const crm_record *r,
+                  msgpack_zone *z, const uint8_t **pii, size_t *len)
+{
+    return pii_bytes(log, txn, r, NULL, z, pii, len);
+}
+
+static int
+open_pii(crm_log *log, MDB_txn *txn, crm_record *r, crm_log_subject *sk,
+         msgpack_zone *z)
 {
     if (r->pii.type != MSGPACK_OBJECT_BIN)
         return 0;
     const uint8_t *pt;
     size_t n, off = 0;
-    int rc = crm_log_pii_bytes(log, txn, r, z, &pt, &n);
+    int rc = pii_bytes(log, txn, r, sk, z, &pt, &n);
     if (rc == MDB_NOTFOUND) {
         r->pii.type = MSGPACK_OBJECT_NIL; /* erased: nothing personal left */
         return rc;
@@ -75,8 +110,14 @@ crm_log_open_pii(crm_log *log, MDB_txn *txn, crm_record *r, msgpack_zone *z)
 }
 
 int
-crm_log_record_open(crm_log *log, MDB_txn *txn, uint64_t position,
-                    msgpack_zone *z, crm_record *r)
+crm_log_open_pii(crm_log *log, MDB_txn *txn, crm_record *r, msgpack_zone *z)
+{
+    return open_pii(log, txn, r, NULL, z);
+}
+
+int
+crm_log_record_open_subject(crm_log *log, MDB_txn *txn, uint64_t position,
+                            msgpack_zone *z, crm_log_subject *sk, crm_record *r)
 {
     const void *rec;
     size_t len;
@@ -85,8 +126,21 @@ crm_log_record_open(crm_log *log, MDB_txn *txn, uint64_t position,
         return rc;
     if (crm_record_decode(rec, len, z, r, NULL) != CRM_OK)
         return MDB_CORRUPTED;
-    rc = crm_log_open_pii(log, txn, r, z);
+    rc = open_pii(log, txn, r, sk, z);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+crm_log_record_open(crm_log *log, MDB_txn *txn, uint64_t position,
+                    msgpack_zone *z, crm_record *r)
+{
+    return crm_log_record_open_subject(log, txn, position, z, NULL, r);
+}
+
+void
+crm_log_subject_wipe(crm_log_subject *sk)
+{
+    crm_wipe(sk, sizeof(*sk));
 }
 
 int

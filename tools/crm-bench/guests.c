@@ -61,7 +61,14 @@ typedef struct gopts {
     int port;
     int keep;
     unsigned erasures; /* the erase phase's burst; 0: no erase phase */
+    unsigned phases;   /* PH_* bits: the phases run after the load */
+    unsigned reads;    /* bit k: read op k is measured (read phase) */
 } gopts;
+
+/* The phases after the load, by name for --phases. */
+enum { PH_APPEND = 1, PH_READ = 2, PH_REBUILD = 4, PH_ERASE = 8 };
+static const char *const phase_names[] = {"append", "read", "rebuild", "erase",
+                                          NULL};
 
 /* --- appends of the chain's events -----------------------------------------
  */
@@ -505,7 +512,8 @@ guests_usage(FILE *f)
             "                        [--clients N] [--seconds S] [--repeat R]\n"
             "                        [--crmd PATH] [--port P] [--keep]\n"
             "                        [--skip-load DIR] [--projections LIST]\n"
-            "                        [--erasures N]\n"
+            "                        [--erasures N] [--phases LIST]\n"
+            "                        [--reads LIST]\n"
             "\n"
             "  --dir DIR        where crmd's data directory goes: the disk "
             "measured\n"
@@ -546,7 +554,14 @@ guests_usage(FILE *f)
             "none).\n"
             "                   It changes the tenant: a kept directory "
             "then holds\n"
-            "                   erased guests\n",
+            "                   erased guests\n"
+            "  --phases LIST    the phases run after the load, of append,"
+            "read,\n"
+            "                   rebuild,erase (default all of them)\n"
+            "  --reads LIST     the read phase's ops, of ping,customer.get,\n"
+            "                   customer.find,loyalty.get,kpi.get,"
+            "segment.members,\n"
+            "                   segment.counts,tasks.today (default all)\n",
             BENCH_MAX_CLIENTS, BENCH_MAX_ROUNDS);
 }
 
@@ -578,6 +593,29 @@ read_meta(const char *datadir, unsigned *guests, uint64_t *events)
         return -1;
     }
     *events = e;
+    return 0;
+}
+
+/* The bits of a comma-separated list of names[] (NULL-terminated): 0
+ * with *bits set, -1 for a name not in it. */
+static int
+name_bits(const char *list, const char *const *names, unsigned *bits)
+{
+    *bits = 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int i = 0;
+        while (names[i] &&
+               (strlen(names[i]) != n || memcmp(names[i], p, n) != 0))
+            i++;
+        if (names[i] == NULL) {
+            fprintf(stderr, "crm-bench guests: unknown name '%.*s'\n",
+                    (int)n, p);
+            return -1;
+        }
+        *bits |= 1u << i;
+        p += n + (p[n] == ',');
+    }
     return 0;
 }
 
@@ -625,7 +663,17 @@ parse_args(int argc, char **argv, gopts *o)
             bench_crmd_access_log(v);
         else if (strcmp(a, "--erasures") == 0)
             o->erasures = (unsigned)strtoul(v, NULL, 10);
-        else
+        else if (strcmp(a, "--phases") == 0) {
+            if (name_bits(v, phase_names, &o->phases) != 0)
+                return -1;
+        } else if (strcmp(a, "--reads") == 0) {
+            const char *ops[R_N + 1];
+            for (int k = 0; k < R_N; k++)
+                ops[k] = reads[k].op;
+            ops[R_N] = NULL;
+            if (name_bits(v, ops, &o->reads) != 0)
+                return -1;
+        } else
             return -1;
     }
     return 0;
@@ -642,7 +690,9 @@ bench_guests(int argc, char **argv)
                .seconds = 5,
                .rounds = 1,
                .port = 17520,
-               .erasures = 100};
+               .erasures = 100,
+               .phases = PH_APPEND | PH_READ | PH_REBUILD | PH_ERASE,
+               .reads = (1u << R_N) - 1};
     int pa = parse_args(argc, argv, &o);
     if (pa > 0)
         return 0;
@@ -722,7 +772,9 @@ bench_guests(int argc, char **argv)
      * the crmd is started again without projections, then with them
      * (which catches up on what it missed before it serves) */
     int keep = on.keep;
-    for (int r = 0; r < o.rounds && !bench_stopped(); r++)
+    for (int r = 0; r < o.rounds && !bench_stopped() &&
+                    (o.phases & PH_APPEND);
+         r++)
         for (int b = 0; b < 2; b++)
             for (int s = 0; s < 2; s++) {
                 if (s == 1 && restart(&o, &on, "none", NULL) != 0)
@@ -752,12 +804,14 @@ bench_guests(int argc, char **argv)
     on.keep = keep;
 
     /* --- reads */
-    if (define_segment(on.url, admin) != 0)
+    if ((o.phases & PH_READ) && (o.reads & (1u << R_SEG_MEMBERS)) &&
+        define_segment(on.url, admin) != 0)
         rd[R_SEG_MEMBERS].na = CRM_ERR_UNAVAILABLE;
-    for (int r = 0; r < o.rounds && !bench_stopped(); r++)
+    for (int r = 0; r < o.rounds && !bench_stopped() && (o.phases & PH_READ);
+         r++)
         for (int k = 0; k < R_N; k++) {
             bench_tally t;
-            if (rd[k].na != CRM_OK)
+            if (rd[k].na != CRM_OK || !(o.reads & (1u << k)))
                 continue;
             if (run_reads(&o, on.url, on.key, (read_op)k,
                           (uint64_t)(r * R_N + k + 1), &t) != 0) {
@@ -792,6 +846,8 @@ bench_guests(int argc, char **argv)
     int no_proj = o.projections && strcmp(o.projections, "none") == 0;
     if (no_proj)
         printf("\nno projection.rebuild: --projections none\n");
+    if (!(o.phases & PH_REBUILD))
+        no_proj = 1; /* nor its table rows */
     if (!bench_stopped() && !no_proj) {
         if (bench_crmd_rebuild(&on, rb, BENCH_MAX_PROJ, &nrb, &rb_wall) != 0)
             goto out;
@@ -799,6 +855,8 @@ bench_guests(int argc, char **argv)
         failed |= bench_crmd_print_rebuilt(rb, nrb);
     }
     /* --- erasures, last: they change the tenant */
+    if (!(o.phases & PH_ERASE))
+        o.erasures = 0;
     if (!bench_stopped() && o.erasures > 0) {
         unsigned one = o.erasures < 10 ? o.erasures : 10;
         if (bench_erase(on.url, admin, o.guests, one, o.erasures, &er) != 0)
@@ -827,7 +885,7 @@ bench_guests(int argc, char **argv)
     } else {
         printf("%-8s %-36s %s\n", "load", "skipped (--skip-load)", o.skip_load);
     }
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < 2 && (o.phases & PH_APPEND); b++) {
         for (int s = 0; s < 2; s++) {
             snprintf(w, sizeof(w), "batch %zu, projections %s", batches[b],
                      s ? "none (same data)" : with);
@@ -845,6 +903,8 @@ bench_guests(int argc, char **argv)
                "append", w, 100 * m, 100 * (1 - m));
     }
     for (int k = 0; k < R_N; k++) {
+        if (!(o.phases & PH_READ) || !(o.reads & (1u << k)))
+            continue;
         if (rd[k].na != CRM_OK) {
             printf("%-8s %-36s n/a (%s)\n", "read", reads[k].what,
                    crm_err_name(rd[k].na));
@@ -859,7 +919,9 @@ bench_guests(int argc, char **argv)
                    100 * median(rd[k].share, rd[k].n, NULL, NULL));
         printf("\n");
     }
-    if (rd[R_GET].na == CRM_OK && rd[R_PING].na == CRM_OK)
+    if (!(o.phases & PH_READ) || (~o.reads & (1u << R_GET | 1u << R_PING)))
+        ; /* not both measured */
+    else if (rd[R_GET].na == CRM_OK && rd[R_PING].na == CRM_OK)
         printf("%-8s %-36s %.0f%% (target >= 80%%, p99 < 2 ms)\n", "read",
                "customer.get / ping",
                100 * median(rd[R_GET].rate, rd[R_GET].n, NULL, NULL) /
@@ -885,7 +947,7 @@ bench_guests(int argc, char **argv)
         figure("load.seconds", load.seconds, 1);
         figure("load.events_per_s", load.items_per_s, 0);
     }
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < 2 && (o.phases & PH_APPEND); b++) {
         char name[96];
         for (int s = 0; s < 2; s++) {
             const series *x = &app[b][s];
@@ -908,6 +970,8 @@ bench_guests(int argc, char **argv)
     }
     for (int k = 0; k < R_N; k++) {
         static const char *const what[] = {"calls_per_s", "p50_us", "p99_us"};
+        if (!(o.phases & PH_READ) || !(o.reads & (1u << k)))
+            continue;
         for (int f = 0; f < 3; f++) {
             char name[96];
             snprintf(name, sizeof(name), "read.%s.%s", reads[k].name, what[f]);
@@ -925,7 +989,9 @@ bench_guests(int argc, char **argv)
             figure("read.customer_find.found",
                    median(rd[k].share, rd[k].n, NULL, NULL), 3);
     }
-    if (rd[R_GET].na == CRM_OK && rd[R_PING].na == CRM_OK)
+    if (!(o.phases & PH_READ) || (~o.reads & (1u << R_GET | 1u << R_PING)))
+        ; /* not both measured */
+    else if (rd[R_GET].na == CRM_OK && rd[R_PING].na == CRM_OK)
         figure("read.get_over_ping",
                median(rd[R_GET].rate, rd[R_GET].n, NULL, NULL) /
                    median(rd[R_PING].rate, rd[R_PING].n, NULL, NULL),
