@@ -332,7 +332,7 @@ crm_log_open(const char *dir, const char *tenant, const crm_log_opts *opts,
         goto fail;
     }
     if ((rc = mdb_env_create(&log->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(log->env, 12 + 2 * CRM_PROJ_MAX * CRM_PROJ_DBS_MAX)) != 0 ||
+        (rc = mdb_env_set_maxdbs(log->env, 16 + 2 * CRM_PROJ_MAX * CRM_PROJ_DBS_MAX)) != 0 ||
         (rc = mdb_env_set_maxreaders(log->env, 512)) != 0 ||
         (rc = mdb_env_set_mapsize(log->env, log->map_size)) != 0 ||
         (rc = mdb_env_open(log->env, dir, MDB_NOTLS, 0600)) != 0) {

@@ -419,6 +419,10 @@ struct MDB_txn *crm_log_view_txn(const crm_log_view *v);
  * the process is killed; crm_log_close writes every one first. */
 #define CRM_ACCESS_FLUSH_MS 100
 #define CRM_ACCESS_FLUSH_N 4096
+/* The index by guest and by key is written in passes (log_access.c):
+ * this often, or once this many entries wait, and at close. */
+#define CRM_ACCESS_INDEX_MS 10000
+#define CRM_ACCESS_INDEX_N 65536
 #define CRM_ACCESS_QUEUE_MAX 65536 /* past this, noting waits for a flush */
 #define CRM_ACCESS_KEY_MAX 32
 #define CRM_ACCESS_OP_MAX 32
@@ -442,6 +446,9 @@ int crm_log_access_on(const crm_log *log);
 /* Waits until every entry queued before the call is written: CRM_OK, or
  * CRM_ERR_IO when storage refuses them (why says how) for 10 s. */
 crm_err crm_log_access_flush(crm_log *log, crm_error *why);
+/* crm_log_access_flush, then an index pass: every entry written is in
+ * the index by guest and by key (listings read both anyway). */
+crm_err crm_log_access_index(crm_log *log, crm_error *why);
 /* Deletes up to max (0: every) entries older than before (µs), oldest
  * first; *n says how many. The flusher does this in small batches by
  * opts.access_keep_days. Any thread. */

@@ -2,12 +2,16 @@
  * entries queued and written by the flusher, listed by guest, by key
  * and by time, paged from a (time, seq) cursor, kept over a close and
  * reopen (a close writes what is queued), pruned oldest first in
- * batches with their index keys. */
+ * batches with their index keys; the index by guest and key written in
+ * passes, a listing merging what a pass has indexed with what waits for
+ * the next one, in (time, seq) order and across a cursor; an index of
+ * the earlier layout rebuilt at open. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <lmdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -213,6 +217,116 @@ test_retention(void **state)
     crm_log_close(log);
 }
 
+/* Entries indexed by a pass and entries still waiting for one, listed
+ * together by guest and by key in (time, seq) order. */
+static void
+test_index_pass_and_tail(void **state)
+{
+    (void)state;
+    crm_log *log = fx_log_open("access-pass", "t5", NULL, 0);
+    crm_error why;
+    note_days(log);
+    assert_int_equal(crm_log_access_flush(log, &why), CRM_OK);
+    got before, g, h;
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &before), 3);
+    assert_int_equal(crm_log_access_index(log, &why), CRM_OK);
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &g), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(g.e[i].seq, before.e[i].seq);
+        assert_int_equal(g.e[i].time, before.e[i].time);
+    }
+    /* later seqs at times between the indexed ones: days 0.5, 4.5, 9.5 */
+    for (int d = 0; d < 10; d += 4) {
+        crm_access a = entry(T0 + d * DAY_US + DAY_US / 2, "k-7",
+                             CRM_ROLE_AGENT, "customer.get", "g-1");
+        crm_log_access_note(log, &a);
+    }
+    assert_int_equal(crm_log_access_flush(log, &why), CRM_OK);
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &g), 6);
+    const int64_t want[6] = {T0 + DAY_US / 2,     T0 + DAY_US,
+                             T0 + 4 * DAY_US,     T0 + 9 * DAY_US / 2,
+                             T0 + 7 * DAY_US,     T0 + 17 * DAY_US / 2};
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(g.e[i].time, want[i]);
+    /* a cursor on a waiting entry, then on an indexed one */
+    assert_int_equal(list(log, "g-1", NULL, g.e[3].time, g.e[3].seq, 0, &h),
+                     3);
+    assert_int_equal(h.e[0].seq, g.e[3].seq);
+    assert_int_equal(h.e[1].time, T0 + 7 * DAY_US);
+    assert_int_equal(list(log, "g-1", NULL, g.e[1].time, g.e[1].seq, 0, &h),
+                     5);
+    /* a range of time that ends inside a day */
+    assert_int_equal(list(log, "g-1", NULL, T0 + DAY_US, 0,
+                          T0 + 4 * DAY_US + 1, &h),
+                     2);
+    /* by key: k-7 waits whole, k-1 is indexed whole */
+    assert_int_equal(list(log, NULL, "k-7", 0, 0, 0, &h), 3);
+    assert_int_equal(list(log, NULL, "k-1", 0, 0, 0, &h), 5);
+    /* a pass later: the same answers */
+    assert_int_equal(crm_log_access_index(log, &why), CRM_OK);
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &h), 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(h.e[i].seq, g.e[i].seq);
+    assert_int_equal(list(log, NULL, "k-7", 0, 0, 0, &h), 3);
+    /* pruned: gone from the index and from what waits alike */
+    crm_access a = entry(T0 + 3 * DAY_US, "k-7", CRM_ROLE_AGENT,
+                         "customer.get", "g-1");
+    crm_log_access_note(log, &a);
+    assert_int_equal(crm_log_access_flush(log, &why), CRM_OK);
+    size_t n;
+    assert_int_equal(
+        crm_log_access_prune(log, T0 + 5 * DAY_US, 0, &n, &why), CRM_OK);
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &h), 2);
+    assert_int_equal(crm_log_access_index(log, &why), CRM_OK);
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &h), 2);
+    assert_int_equal(h.e[0].time, T0 + 7 * DAY_US);
+    crm_log_close(log);
+    fx_reset();
+}
+
+/* A data directory whose index has the earlier layout (no "access_ix"
+ * in meta): the index is rebuilt at open, each entry listed once. */
+static void
+test_upgrade(void **state)
+{
+    (void)state;
+    char dir[512];
+    fx_tmpdir(dir, sizeof(dir), "access-upgrade");
+    crm_error why;
+    crm_log *log;
+    assert_int_equal(crm_log_open(dir, "t6", NULL, &log, &why), CRM_OK);
+    note_days(log);
+    assert_int_equal(crm_log_access_index(log, &why), CRM_OK);
+    crm_log_close(log);
+    /* as format 1 left it: no layout in meta, keys of the old shape */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, ix, fresh;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "access_ix", 0, &ix), 0);
+    assert_int_equal(mdb_dbi_open(txn, "access_new", 0, &fresh), 0);
+    MDB_val mk = {9, "access_ix"}, e = {0, ""};
+    assert_int_equal(mdb_del(txn, meta, &mk, NULL), 0);
+    assert_int_equal(mdb_drop(txn, ix, 0), 0);
+    uint8_t old[2 + 3 + 16] = {'g', 3, 'g', '-', '1'};
+    MDB_val ok = {sizeof(old), old};
+    assert_int_equal(mdb_put(txn, ix, &ok, &e, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(crm_log_open(dir, "t6", NULL, &log, &why), CRM_OK);
+    got g;
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &g), 3);
+    assert_int_equal(list(log, NULL, "k-0", 0, 0, 0, &g), 5);
+    assert_int_equal(crm_log_access_index(log, &why), CRM_OK);
+    assert_int_equal(list(log, "g-1", NULL, 0, 0, 0, &g), 3);
+    assert_int_equal(g.e[2].time, T0 + 7 * DAY_US);
+    crm_log_close(log);
+}
+
 int
 main(void)
 {
@@ -221,6 +335,8 @@ main(void)
         cmocka_unit_test(test_close_writes_queue),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_index_pass_and_tail),
+        cmocka_unit_test(test_upgrade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
