@@ -717,7 +717,7 @@ tail_read(crm_log *log, MDB_txn *txn, const crm_access_query *q, int by,
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         rc = 0;
-    if (rc == 0)
+    if (rc == 0 && t->n > 1)
         qsort(t->e, t->n, sizeof(*t->e), access_cmp);
     return rc;
 }
