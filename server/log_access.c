@@ -590,53 +590,47 @@ crm_log_access_note(crm_log *log, const crm_access *a)
     pthread_mutex_unlock(&x->mu);
 }
 
-crm_err
-crm_log_access_flush(crm_log *log, crm_error *why)
-{
-    struct crm_log_access *x = log->access;
-    if (x == NULL || !x->running)
-        return CRM_OK;
-    pthread_mutex_lock(&x->mu);
-    uint64_t want = x->noted;
-    x->now_asked = 1;
-    pthread_cond_signal(&x->cv);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    int rc = 0;
-    while (x->written < want && !x->stop && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&x->done_cv, &x->mu, &ts);
-    crm_err err = CRM_OK;
-    if (x->written < want)
-        err = crm_error_set(why, CRM_ERR_IO, "the access log is not written%s%s",
-                            x->fail[0] ? ": " : "", x->fail);
-    pthread_mutex_unlock(&x->mu);
-    return err;
-}
-
-crm_err
-crm_log_access_index(crm_log *log, crm_error *why)
+/* Asks the flusher to write what is queued (and, with index, to run an
+ * index pass) and waits for it, 10 s at most. */
+static crm_err
+wait_flushed(crm_log *log, int index, crm_error *why)
 {
     struct crm_log_access *x = log->access;
     if (x == NULL || !x->running)
         return CRM_OK;
     pthread_mutex_lock(&x->mu);
     uint64_t want = x->noted, pass = x->passes;
-    x->index_asked = 1;
+    if (index)
+        x->index_asked = 1;
+    else
+        x->now_asked = 1;
     pthread_cond_signal(&x->cv);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
     int rc = 0;
-    while ((x->written < want || x->passes == pass) && !x->stop &&
+    while ((x->written < want || (index && x->passes == pass)) && !x->stop &&
            rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&x->done_cv, &x->mu, &ts);
     crm_err err = CRM_OK;
-    if (x->written < want || x->passes == pass)
-        err = crm_error_set(why, CRM_ERR_IO, "the access log is not indexed%s%s",
+    if (x->written < want || (index && x->passes == pass))
+        err = crm_error_set(why, CRM_ERR_IO, "the access log is not %s%s%s",
+                            index ? "indexed" : "written",
                             x->fail[0] ? ": " : "", x->fail);
     pthread_mutex_unlock(&x->mu);
     return err;
+}
+
+crm_err
+crm_log_access_flush(crm_log *log, crm_error *why)
+{
+    return wait_flushed(log, 0, why);
+}
+
+crm_err
+crm_log_access_index(crm_log *log, crm_error *why)
+{
+    return wait_flushed(log, 1, why);
 }
 
 crm_err
