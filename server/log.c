@@ -490,7 +490,7 @@ crm_log_close(crm_log *log)
     crm_vault_close(log->vault);
     crm_wipe(log->sign_seed, sizeof(log->sign_seed));
     if (log->skeys) {
-        crm_wipe(log->skeys, SKEY_SLOTS * sizeof(*log->skeys));
+        crm_wipe(log->skeys, log->skey_slots * sizeof(*log->skeys));
         free(log->skeys);
     }
     pthread_mutex_destroy(&log->txn_mu);

@@ -51,7 +51,7 @@ skey_slot_of(crm_log *log, const char *sid, size_t len)
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)sid[i]) * 1099511628211ull;
-    return &log->skeys[h & (SKEY_SLOTS - 1)];
+    return &log->skeys[h & (log->skey_slots - 1)];
 }
 
 static int
@@ -65,12 +65,46 @@ skey_cached(const crm_log *log, const skey_slot *sl, const char *sid,
 /* The subject key of stream sid for sealing, made when the guest has
  * none: from the writer's cache, else from subject_keys (and then kept in
  * the cache). 0 or an LMDB error. */
+/* The cache sized for the guests with a key, once it has missed as many
+ * times as it has slots: twice their number, SKEY_MIN..SKEY_MAX slots.
+ * A new size starts empty (the old slots wiped). 0, or -1 without
+ * memory for the first one. */
+static int
+skey_size(crm_log *log, MDB_txn *txn)
+{
+    size_t want = SKEY_MIN;
+    MDB_stat st;
+    if (log->skeys &&
+        (log->skey_misses < log->skey_slots || log->skey_slots >= SKEY_MAX ||
+         mdb_stat(txn, log->dbi_subjects, &st) != 0))
+        return 0;
+    log->skey_misses = 0;
+    if (log->skeys) {
+        while (want < SKEY_MAX && want < 2 * st.ms_entries)
+            want *= 2;
+        if (want <= log->skey_slots)
+            return 0;
+    }
+    skey_slot *n = calloc(want, sizeof(*n));
+    if (n == NULL)
+        return log->skeys ? 0 : -1;
+    if (log->skeys) {
+        crm_wipe(log->skeys, log->skey_slots * sizeof(*log->skeys));
+        free(log->skeys);
+    }
+    log->skeys = n;
+    log->skey_slots = want;
+    return 0;
+}
+
+/* The subject key of stream sid for sealing, made when the guest has
+ * none: from the writer's cache, else from subject_keys (and then kept in
+ * the cache). 0 or an LMDB error. */
 static int
 writer_subject_key(crm_log *log, MDB_txn *txn, const char *sid, size_t len,
                    uint8_t key[CRM_KEY_LEN])
 {
-    if (log->skeys == NULL &&
-        (log->skeys = calloc(SKEY_SLOTS, sizeof(*log->skeys))) == NULL)
+    if (skey_size(log, txn) != 0)
         return crm_vault_subject_key(log->vault, txn, log->dbi_subjects, sid,
                                      len, 1, key);
     skey_slot *sl = skey_slot_of(log, sid, len);
@@ -78,6 +112,7 @@ writer_subject_key(crm_log *log, MDB_txn *txn, const char *sid, size_t len,
         memcpy(key, sl->key, CRM_KEY_LEN);
         return 0;
     }
+    log->skey_misses++;
     int rc = crm_vault_subject_key(log->vault, txn, log->dbi_subjects, sid,
                                    len, 1, key);
     if (rc == 0) {
@@ -173,6 +208,12 @@ static int
 check_erased(crm_log *log, MDB_txn *txn, crm_batch *b)
 {
     const uint8_t *content = (const uint8_t *)b->content.data;
+    /* the batch's first erasure: only events after it can follow one of
+     * their own batch (a batch without one pays no pass per event) */
+    size_t first = b->n;
+    for (size_t i = 0; i < b->n && first == b->n; i++)
+        if (!b->ev[i].dup && is_erasure(content + b->ev[i].off, b->ev[i].len))
+            first = i;
     for (size_t i = 0; i < b->n; i++) {
         const bevent *e = &b->ev[i];
         if (e->dup || e->len - e->pii_at <= 1) /* nil: nothing personal */
@@ -184,7 +225,7 @@ check_erased(crm_log *log, MDB_txn *txn, crm_batch *b)
         int erased = crm_log_erased(log, txn, sid, gr->len);
         if (erased < 0)
             return -erased;
-        for (size_t j = 0; j < i && !erased; j++)
+        for (size_t j = first; j < i && !erased; j++)
             erased = b->ev[j].group == e->group && !b->ev[j].dup &&
                      is_erasure(content + b->ev[j].off, b->ev[j].len);
         if (erased)

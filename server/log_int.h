@@ -81,9 +81,12 @@ struct crm_log {
     /* The writer's cache of opened subject keys (direct-mapped by stream
      * id). An entry of an older generation is empty: a transaction that
      * does not commit moves skey_gen, so a key made in it is never used
-     * again unless it was stored. */
+     * again unless it was stored. It holds SKEY_MIN slots at first and
+     * grows with the tenant's guests up to SKEY_MAX (log_apply.c). */
     struct skey_slot *skeys;
     uint32_t skey_gen;
+    size_t skey_slots;  /* a power of two */
+    size_t skey_misses; /* since the size was last looked at */
     void (*progress)(void *, const char *, const char *, uint64_t, uint64_t);
     void *progress_arg;
     struct crm_log_access *access; /* log_access.c */
@@ -139,7 +142,9 @@ struct crm_log {
     uint64_t ckpt_to; /* the head when the round began */
 };
 
-#define SKEY_SLOTS 4096 /* a power of two */
+#define SKEY_MIN 4096   /* slots, powers of two */
+#define SKEY_MAX 131072 /* ~13 MB: a chain's guests in the hundreds of
+                         * thousands mostly find theirs */
 typedef struct skey_slot {
     uint32_t gen;
     uint8_t len;

@@ -5,7 +5,8 @@
  * files do hold them (the scan can fail); readable again after a restart
  * and a rebuild; an idempotent retry still tells the same event from a
  * different one; a rotated tenant key keeps every guest readable and
- * overwrites the old one; a master key file that group or others may read,
+ * overwrites the old one; ten thousand guests, more than the writer's
+ * key cache holds at first, each open with their own key; a master key file that group or others may read,
  * or the
  * wrong master key, and crmd does not start. */
 #include <setjmp.h>
@@ -357,6 +358,77 @@ test_rotation_keeps_every_guest_readable(void **state)
     fx_reset();
 }
 
+/* More guests than the writer's key cache has slots at first (4096), so
+ * that it grows while appends go on: appended twice, the second time in
+ * another order, every sampled guest opens with its own values. */
+#define MANY 10000
+
+static int
+many_round(crm_client *c, int second)
+{
+    enum { PER = 500 };
+    crm_event_in ev[PER];
+    char id[PER][24], v[PER][40];
+    for (int base = 0; base < MANY; base += PER) {
+        for (int k = 0; k < PER; k++) {
+            /* the second round walks the guests in a scattered order */
+            int i = second ? (int)((base + k) * 7919L % MANY) : base + k;
+            snprintf(id[k], sizeof(id[k]), "mg-%05d", i);
+            if (second) {
+                snprintf(v[k], sizeof(v[k]), "allergy-%05d", i);
+                fx_event(&ev[k], id[k], "customer.preference_set",
+                         FX_BODY(FX_S("category", "allergy"),
+                                 FX_S("value", v[k])));
+            } else {
+                snprintf(v[k], sizeof(v[k]), "Manyname%05d", i);
+                fx_event(&ev[k], id[k], "customer.registered",
+                         FX_BODY(FX_S("first_name", v[k]),
+                                 FX_S("last_name", "Keycache")));
+            }
+        }
+        const msgpack_object *res;
+        crm_error why;
+        crm_err err = fx_append(c, ev, PER, &res, &why);
+        fx_reset();
+        if (err != CRM_OK) {
+            fprintf(stderr, "append: %s\n", why.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+test_many_guests_each_their_key(void **state)
+{
+    (void)state;
+    char keys[CRM_ROLE__COUNT][128];
+    assert_int_equal(fx_tenant(&D, "many-guests", keys), 0);
+    crm_client *c = fx_client(&D, D.url, keys[CRM_ROLE_AGENT]);
+    assert_int_equal(many_round(c, 0), 0);
+    assert_int_equal(many_round(c, 1), 0);
+    for (int i = 13; i < MANY; i += 397) {
+        char id[24], want[40], b[200];
+        snprintf(id, sizeof(id), "mg-%05d", i);
+        snprintf(want, sizeof(want), "Manyname%05d", i);
+        assert_string_equal(profile_str(c, id, "first_name", b, sizeof(b)),
+                            want);
+        fx_reset();
+        const msgpack_object *res;
+        crm_error why;
+        fx_kv kv[] = {FX_S("stream", id)};
+        assert_int_equal(fx_call_kv(c, "read.stream", kv, 1, &res, &why),
+                         CRM_OK);
+        const msgpack_object *evs = crm_mp_get(res, "events");
+        assert_int_equal(evs->via.array.size, 2);
+        const msgpack_object *pii = crm_mp_get(&evs->via.array.ptr[1], "pii");
+        snprintf(want, sizeof(want), "allergy-%05d", i);
+        assert_string_equal(fx_res_str(pii, "value", b, sizeof(b)), want);
+        fx_reset();
+    }
+    crm_client_close(c);
+}
+
 int
 main(void)
 {
@@ -366,6 +438,7 @@ main(void)
         cmocka_unit_test(test_unsealed_tenant_holds_them),
         cmocka_unit_test(test_readable_after_restart_and_rebuild),
         cmocka_unit_test(test_retry_same_and_different),
+        cmocka_unit_test(test_many_guests_each_their_key),
         cmocka_unit_test(test_rotation_keeps_every_guest_readable),
         cmocka_unit_test(test_loose_master_key_refused),
         cmocka_unit_test(test_wrong_master_key_refused),
