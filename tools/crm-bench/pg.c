@@ -49,6 +49,7 @@
 typedef struct popts {
     double seconds;
     const char *dir, *crmd, *pg_bin;
+    const char *projections; /* crmd's --projections, or NULL: its own */
     unsigned streams;
     int port, pg_port, rounds;
     size_t batch[MAX_LIST];
@@ -727,7 +728,7 @@ pg_usage(FILE *f)
         "usage: crm-bench pg [--seconds S] [--repeat R] [--batch LIST]\n"
         "                    [--clients LIST] [--dir DIR] [--crmd PATH]\n"
         "                    [--port P] [--pg-port P] [--pg-bin DIR]\n"
-        "                    [--streams N] [--quick]\n"
+        "                    [--streams N] [--projections LIST] [--quick]\n"
         "\n"
         "Durable appends to crmd against PostgreSQL used as a CRM store, in\n"
         "alternating rounds. Needs the PostgreSQL server, which "
@@ -754,6 +755,9 @@ pg_usage(FILE *f)
         "newest\n"
         "                 /usr/lib/postgresql/*/bin)\n"
         "  --streams N    guests the appends spread over (default 100000)\n"
+        "  --projections LIST  crmd's projections (crmd --projections; "
+        "default\n"
+        "                 crmd's own: every one, applied inline)\n"
         "  --quick        0.5 s per run, 1000 guests, 1 round (smoke run)\n",
         BENCH_MAX_ROUNDS, BENCH_MAX_BATCH, BENCH_MAX_CLIENTS);
 }
@@ -869,6 +873,8 @@ bench_pg(int argc, char **argv)
             o.crmd = v;
         else if (strcmp(a, "--pg-bin") == 0)
             o.pg_bin = v;
+        else if (strcmp(a, "--projections") == 0)
+            o.projections = v;
         else {
             fprintf(stderr, "crm-bench pg: unknown option %s\n", a);
             pg_usage(stderr);
@@ -901,7 +907,7 @@ bench_pg(int argc, char **argv)
     bench_catch_stop();
     if (pg_start(&o, &pg) != 0 || bench_stopped())
         goto out;
-    if (bench_crmd_start(o.crmd, o.dir, o.port, NULL, &crmd) != 0 ||
+    if (bench_crmd_start(o.crmd, o.dir, o.port, o.projections, &crmd) != 0 ||
         bench_stopped())
         goto out;
     PGconn *vc = PQconnectdb(pg.conninfo);
@@ -909,9 +915,10 @@ bench_pg(int argc, char **argv)
     printf("crm-bench pg: crmd against PostgreSQL %s used as a CRM store\n"
            "tcp loopback, durable commits (PostgreSQL: synchronous_commit = "
            "on, fsync on), %u guests,\n%.1f s per run, %d round%s, the "
-           "systems taking turns\n\n",
+           "systems taking turns; crmd's projections: %s\n\n",
            ver ? ver : "?", o.streams, o.seconds, o.rounds,
-           o.rounds > 1 ? "s" : "");
+           o.rounds > 1 ? "s" : "",
+           o.projections ? o.projections : "its own (every one)");
     PQfinish(vc);
     printf("%5s %6s %7s  %-10s %10s %9s %9s\n", "round", "batch", "clients",
            "system", "events/s", "p50 us", "p99 us");
